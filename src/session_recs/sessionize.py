@@ -1,0 +1,222 @@
+"""Turn an interaction table into sessions: ordered item sequences, one row per event.
+
+Strategies (parameter ``strategy``):
+
+- ``customer``: one session per ``session_key`` (a customer, or a session id the
+  source already has), sessions in ascending key order. FF19's recipe.
+- ``invoice``: one session per ``invoice`` (basket), in order of first appearance.
+- ``time_gap``: a key's events, ordered by time, split wherever the idle gap exceeds
+  ``gap_minutes``.
+
+Filters run in a fixed order: missing values, cancellations, non-product codes,
+minimum item support, consecutive repeats, minimum session length.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from session_recs.errors import ConfigError, DataValidationError
+
+logger = logging.getLogger(__name__)
+
+STRATEGIES = ("customer", "invoice", "time_gap")
+ITEM_ORDERS = ("file", "time")
+SESSION_COLUMNS = ("session_id", "position", "item_id")
+
+
+@dataclass(frozen=True)
+class SessionizeConfig:
+    """Sessionization settings; see the module docstring and parameters_sessionize.yml."""
+
+    strategy: str = "customer"
+    order: str = "file"
+    gap_minutes: float = 30.0
+    min_session_length: int = 2
+    dropna_all_columns: bool = False
+    drop_cancellations: bool = False
+    drop_non_products: bool = False
+    product_pattern: str = r"^\d{5}"
+    collapse_repeats: bool = False
+    min_item_support: int = 1
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> SessionizeConfig:
+        """Build from a ``params:sessionize`` dict, rejecting unknown or invalid values."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ConfigError(f"Unknown sessionize parameter(s) {unknown}; known: {sorted(known)}.")
+        config = cls(**dict(params))
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first parameter out of range."""
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(
+                f"sessionize.strategy must be one of {STRATEGIES}, got {self.strategy!r}."
+            )
+        if self.order not in ITEM_ORDERS:
+            raise ConfigError(f"sessionize.order must be one of {ITEM_ORDERS}, got {self.order!r}.")
+        if not isinstance(self.min_session_length, int) or self.min_session_length < 1:
+            raise ConfigError(
+                "sessionize.min_session_length must be an integer >= 1, "
+                f"got {self.min_session_length!r}."
+            )
+        if not isinstance(self.min_item_support, int) or self.min_item_support < 1:
+            raise ConfigError(
+                "sessionize.min_item_support must be an integer >= 1, "
+                f"got {self.min_item_support!r}."
+            )
+        if not self.gap_minutes > 0:
+            raise ConfigError(
+                f"sessionize.gap_minutes must be a positive number, got {self.gap_minutes!r}."
+            )
+
+
+def _require(interactions: pd.DataFrame, column: str, why: str) -> None:
+    if column not in interactions.columns:
+        raise ConfigError(
+            f"{why} needs the interaction column '{column}', which this dataset lacks "
+            f"(it has {list(interactions.columns)}). Map it in the ingest 'columns' or "
+            "choose another sessionize setting."
+        )
+
+
+def _filter_events(events: pd.DataFrame, config: SessionizeConfig) -> pd.DataFrame:
+    """Apply the row-level filters, logging how many rows each one removes."""
+    counts = {"input": len(events)}
+    key = "invoice" if config.strategy == "invoice" else "session_key"
+    _require(events, key, f"sessionize.strategy={config.strategy!r}")
+    if config.dropna_all_columns:
+        events = events.dropna(subset=[c for c in events.columns if c != "split"])
+    else:
+        events = events.dropna(subset=[key, "item_id"])
+    counts["missing values"] = len(events)
+    if config.drop_cancellations:
+        cancelled = np.zeros(len(events), dtype=bool)
+        if "quantity" in events.columns:
+            cancelled |= (events["quantity"] <= 0).fillna(False).to_numpy(dtype=bool)
+        if "invoice" in events.columns:
+            cancelled |= events["invoice"].str.startswith("C").fillna(False).to_numpy(dtype=bool)
+        events = events[~cancelled]
+        counts["cancellations"] = len(events)
+    if config.drop_non_products:
+        is_product = events["item_id"].str.contains(config.product_pattern, regex=True)
+        events = events[is_product.fillna(False).to_numpy(dtype=bool)]
+        counts["non-product codes"] = len(events)
+    if config.min_item_support > 1:
+        support = events["item_id"].map(events["item_id"].value_counts())
+        events = events[(support >= config.min_item_support).to_numpy()]
+        counts["rare items"] = len(events)
+    logger.info(
+        "Sessionize filters (rows left): %s",
+        ", ".join(f"{name} {n:,}" for name, n in counts.items()),
+    )
+    return events
+
+
+def _session_labels(events: pd.DataFrame, config: SessionizeConfig) -> pd.DataFrame:
+    """Sort events into sessions and return them with a raw ``_group`` label per event."""
+    split_key = ["split"] if "split" in events.columns else []
+    item_order = ["timestamp"] if config.order == "time" else []
+    if item_order:
+        _require(events, "timestamp", "sessionize.order='time'")
+    if config.strategy == "customer":
+        events = events.sort_values(
+            [*split_key, "session_key", *item_order], kind="stable", na_position="last"
+        )
+        group_cols = [*split_key, "session_key"]
+    elif config.strategy == "invoice":
+        # ngroup(sort=False) numbers invoices in order of first appearance.
+        events = events.assign(_first=events.groupby("invoice", sort=False).ngroup())
+        events = events.sort_values([*split_key, "_first", *item_order], kind="stable")
+        group_cols = [*split_key, "_first"]
+    else:
+        _require(events, "timestamp", "sessionize.strategy='time_gap'")
+        events = events.sort_values([*split_key, "session_key", "timestamp"], kind="stable")
+        key_code = events.groupby([*split_key, "session_key"], sort=False).ngroup().to_numpy()
+        same_key = np.r_[False, key_code[1:] == key_code[:-1]]
+        gap = events["timestamp"].diff().to_numpy()
+        gap_limit = np.timedelta64(int(config.gap_minutes * 60e9), "ns")
+        new_session = ~same_key | (gap > gap_limit)
+        events = events.assign(_gap_group=np.cumsum(new_session))
+        group_cols = ["_gap_group"]
+    session_index = events.groupby(group_cols, sort=False, dropna=False).ngroup().to_numpy()
+    return events.assign(_group=session_index)
+
+
+def sessionize(interactions: pd.DataFrame, config: SessionizeConfig) -> pd.DataFrame:
+    """Build the long-format session table: ``session_id``, ``position``, ``item_id`` (+ context).
+
+    Context columns kept when the interactions have them: ``session_key``, ``timestamp``
+    and ``split``. Sessions are numbered 0..n-1 in the strategy's order.
+    """
+    config.validate()
+    events = _session_labels(_filter_events(interactions, config), config)
+    group = events["_group"].to_numpy()
+    if config.collapse_repeats and len(events):
+        items = events["item_id"].to_numpy()
+        repeat = np.zeros(len(events), dtype=bool)
+        repeat[1:] = (items[1:] == items[:-1]) & (group[1:] == group[:-1])
+        events = events[~repeat]
+        group = group[~repeat]
+    lengths = np.bincount(group) if len(group) else np.zeros(0, dtype=np.int64)
+    keep = lengths[group] >= config.min_session_length
+    events = events[keep]
+    group = group[keep]
+    if not len(events):
+        raise DataValidationError(
+            f"No session is left after filtering {len(interactions):,} interactions "
+            f"(strategy={config.strategy!r}, min_session_length={config.min_session_length}). "
+            "Loosen the sessionize parameters or check the input."
+        )
+    # Renumber the surviving sessions densely, keeping their order.
+    starts = np.r_[True, group[1:] != group[:-1]]
+    session_id = np.cumsum(starts) - 1
+    position = np.arange(len(events)) - np.flatnonzero(starts)[session_id]
+    sessions = pd.DataFrame(
+        {
+            "session_id": session_id.astype(np.int64),
+            "position": position.astype(np.int32),
+            "item_id": events["item_id"].to_numpy(),
+        }
+    )
+    for column in ("session_key", "timestamp", "split"):
+        if column in events.columns:
+            sessions[column] = events[column].to_numpy()
+    logger.info(
+        "Sessionized into %s sessions, %s events, %s items",
+        f"{session_id[-1] + 1:,}",
+        f"{len(sessions):,}",
+        f"{sessions['item_id'].nunique():,}",
+    )
+    return sessions
+
+
+def item_catalog(interactions: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
+    """One row per item in the sessions: id, description, event count and session count."""
+    stats = sessions.groupby("item_id", sort=True).agg(
+        n_events=("session_id", "size"), n_sessions=("session_id", "nunique")
+    )
+    if "description" in interactions.columns:
+        described = interactions.dropna(subset=["item_id", "description"])
+        names = described.groupby("item_id", sort=False)["description"].first()
+        stats["description"] = names.reindex(stats.index)
+    else:
+        stats["description"] = pd.Series(pd.NA, index=stats.index, dtype="str")
+    return stats.reset_index()[["item_id", "description", "n_events", "n_sessions"]]
+
+
+def sessions_as_lists(sessions: pd.DataFrame) -> list[list[str]]:
+    """The sessions as Python lists of item ids, in session order (for gensim and parity)."""
+    items = sessions["item_id"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, np.diff(sessions["session_id"].to_numpy()) != 0])
+    return [chunk.tolist() for chunk in np.split(items, starts[1:])]

@@ -1,0 +1,60 @@
+"""Shared fixtures: a throw-away copy of the project and the real data in ../shared."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("SESSION_RECS_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+
+def shared_file(relative: str) -> Path:
+    """A file of ../shared/data, or skip the test (with the path) when it is absent."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        pytest.skip(f"real data not found at {path} (set SESSION_RECS_SHARED_DATA)")
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A fresh copy of the project's configuration and demo data, as after a clean clone."""
+    target = tmp_path / "project"
+    target.mkdir()
+    shutil.copy(ROOT / "pyproject.toml", target)
+    shutil.copytree(ROOT / "conf", target / "conf", ignore=shutil.ignore_patterns("*.log"))
+    for layer in sorted((ROOT / "data").iterdir()):
+        (target / "data" / layer.name).mkdir(parents=True)
+    demo = ROOT / "data" / "01_raw" / "demo_online_retail.parquet"
+    shutil.copy(demo, target / "data" / "01_raw" / demo.name)
+    return target
+
+
+def run_cli(project: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run ``python -m session_recs ARGS`` inside ``project``; output is captured as text."""
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "session_recs", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def latest_version(folder: Path) -> Path:
+    """The newest file inside a Kedro versioned dataset folder ``<name>.<ext>/<version>/``."""
+    versions = sorted(p for p in folder.iterdir() if p.is_dir())
+    assert versions, f"no saved version under {folder}"
+    return versions[-1] / folder.name

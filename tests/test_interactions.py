@@ -1,0 +1,95 @@
+"""The interaction schema: column mapping, type coercion and boundary errors."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from session_recs.errors import ConfigError, DataValidationError
+from session_recs.interactions import to_interactions, validate_interactions
+
+RETAIL_COLUMNS = {
+    "session_key": "CustomerID",
+    "item_id": "StockCode",
+    "timestamp": "InvoiceDate",
+    "invoice": "InvoiceNo",
+    "quantity": "Quantity",
+    "description": "Description",
+}
+
+
+def retail_rows() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "InvoiceNo": ["536365", "536365", "C536379"],
+            "StockCode": ["85123A", "71053", "22423"],
+            "Description": ["WHITE HANGING HEART", None, "REGENCY CAKESTAND"],
+            "Quantity": [6, 6, -1],
+            "InvoiceDate": pd.to_datetime(
+                ["2010-12-01 08:26", "2010-12-01 08:26", "2010-12-01 09:41"]
+            ),
+            "UnitPrice": [2.55, 3.39, 12.75],
+            "CustomerID": [17850.0, np.nan, 14527.0],
+            "Country": ["United Kingdom"] * 3,
+        },
+        index=[10, 11, 12],
+    )
+
+
+def test_online_retail_mapping_types_and_order():
+    out = to_interactions(retail_rows(), RETAIL_COLUMNS)
+    assert list(out.columns) == list(RETAIL_COLUMNS)
+    assert out["session_key"].dtype == "Int64"
+    assert out["session_key"].tolist()[0] == 17850 and pd.isna(out["session_key"][1])
+    assert out["item_id"].tolist() == ["85123A", "71053", "22423"]
+    assert out["invoice"].tolist() == ["536365", "536365", "C536379"]
+    assert out["quantity"].tolist() == [6, 6, -1]
+    assert pd.isna(out["description"][1]) and out["description"][2] == "REGENCY CAKESTAND"
+    assert str(out["timestamp"].dtype) == "datetime64[ns]"
+    assert out.index.tolist() == [0, 1, 2]
+
+
+def test_numeric_ids_become_strings_and_epoch_seconds_parse():
+    raw = pd.DataFrame(
+        {"s": [3, 3, 10], "i": [214716935, 214832672, 5], "t": [1396437466.94, 1396438212.3, 0.0]}
+    )
+    out = to_interactions(raw, {"session_key": "s", "item_id": "i", "timestamp": "t"}, "s")
+    assert out["item_id"].tolist() == ["214716935", "214832672", "5"]
+    assert out["session_key"].tolist() == [3, 3, 10]
+    assert out["timestamp"][2] == pd.Timestamp("1970-01-01")
+    assert out["timestamp"][0] == pd.Timestamp("2014-04-02 11:17:46.940")
+
+
+def test_split_column_is_carried_over():
+    raw = pd.DataFrame({"s": [1, 2], "i": ["a", "b"], "split": ["train", "test"]})
+    out = to_interactions(raw, {"session_key": "s", "item_id": "i"})
+    assert out["split"].tolist() == ["train", "test"]
+
+
+def test_missing_raw_column_names_it_and_lists_found():
+    raw = retail_rows().drop(columns=["StockCode"])
+    with pytest.raises(DataValidationError, match=r"no column\(s\) \['StockCode'\].*InvoiceNo"):
+        to_interactions(raw, RETAIL_COLUMNS)
+
+
+def test_mapping_errors_name_the_parameter():
+    with pytest.raises(ConfigError, match="item_id"):
+        to_interactions(retail_rows(), {"session_key": "CustomerID"})
+    with pytest.raises(ConfigError, match="Unknown interaction field.*'price'"):
+        to_interactions(retail_rows(), {**RETAIL_COLUMNS, "price": "UnitPrice"})
+    raw = pd.DataFrame({"s": [1], "i": ["a"], "t": [1.5]})
+    with pytest.raises(ConfigError, match="timestamp_unit"):
+        to_interactions(raw, {"session_key": "s", "item_id": "i", "timestamp": "t"})
+
+
+def test_empty_table_and_bad_dates_are_rejected():
+    with pytest.raises(DataValidationError, match="empty"):
+        to_interactions(retail_rows().iloc[:0], RETAIL_COLUMNS)
+    raw = pd.DataFrame({"s": [1], "i": ["a"], "t": ["not a date"]})
+    with pytest.raises(DataValidationError, match="'t' \\(timestamp\\)"):
+        to_interactions(raw, {"session_key": "s", "item_id": "i", "timestamp": "t"})
+
+
+def test_validate_interactions_rejects_bad_split_values():
+    table = pd.DataFrame({"session_key": [1], "item_id": ["a"], "split": ["later"]})
+    with pytest.raises(DataValidationError, match="'split'.*later"):
+        validate_interactions(table)

@@ -211,6 +211,8 @@ def test_unknown_name_and_bad_url(dest):
         download_source("nope", dest)
     with pytest.raises(ConfigError, match="Cannot download 'not a url'"):
         download_source("online_retail", dest, url="not a url")
+    with pytest.raises(ConfigError, match="is a folder; give the Parquet file"):
+        download_source("online_retail", dest.parent, force=True)
     assert listing(dest.parent) == []
 
 

@@ -182,7 +182,10 @@ class PredefinedSplitDataset(_ReadOnlyDataset):
         return stacked.astype({"split": "str"})
 
     def _describe(self) -> dict[str, Any]:
-        return {split: str(dataset) for split, dataset in self._parts.items()}
+        return {
+            split: {"type": type(dataset).__name__, **dataset._describe()}
+            for split, dataset in self._parts.items()
+        }
 
     def _exists(self) -> bool:
         return all(dataset.exists() for dataset in self._parts.values())

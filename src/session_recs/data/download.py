@@ -175,6 +175,10 @@ def download_source(
     source = _resolve_source(name, source)
     url = url or source.url
     dest = Path(dest)
+    if dest.is_dir():
+        raise ConfigError(
+            f"{dest} is a folder; give the Parquet file to write, e.g. {dest}/x.parquet."
+        )
     if dest.exists() and not force:
         raise SessionRecsError(
             f"{dest} already exists; pass --force (force=True) to download it again "

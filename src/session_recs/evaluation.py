@@ -1,0 +1,298 @@
+"""Next-event evaluation on whole arrays: queries, ranks, metrics and bootstrap intervals.
+
+Protocols:
+
+- ``last_pair`` (FF19): each (query_item, target_item) pair is one prediction.
+- ``iterative_revealing`` (session-rec): every test session predicts each next item from
+  the items before it.
+
+Metrics at each K: ``recall`` (= HitRate: the target is in the top K), ``mrr`` (1/rank
+when within K, else 0), ``ndcg`` (1/log2(rank+1) within K), ``coverage`` (share of the
+catalogue that appears in any top-K list) and ``popularity`` (mean training popularity of
+recommended items, as a share of the most popular item's count). Per-query metrics get
+95% bootstrap confidence intervals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from session_recs.errors import ConfigError, DataValidationError
+from session_recs.models.base import (
+    ItemIndex,
+    QueryBatch,
+    Recommender,
+    SessionData,
+    _ranges,
+)
+
+PROTOCOLS = ("last_pair", "iterative_revealing")
+CONTEXTS = ("last_item", "session")
+
+
+@dataclass(frozen=True)
+class EvaluationSet:
+    """Queries and their targets (item indices, -1 when the target is unknown)."""
+
+    queries: QueryBatch
+    targets: np.ndarray
+
+
+def _context_rows(pairs: pd.DataFrame, *sources: pd.DataFrame) -> pd.DataFrame:
+    """For each pair, the session's items up to and including the query item.
+
+    ``sources`` are long session tables searched in order (e.g. test sessions without
+    their last item, then training sessions); the first that holds a session wins.
+    """
+    wanted = pd.Index(pairs["session_id"].unique())
+    found = []
+    for source in sources:
+        rows = source[source["session_id"].isin(wanted)]
+        found.append(rows)
+        wanted = wanted.difference(rows["session_id"].unique())
+    table = pd.concat(found, ignore_index=True) if found else pd.DataFrame()
+    return table.sort_values(["session_id", "position"], kind="stable")
+
+
+def without_last_item(sessions: pd.DataFrame) -> pd.DataFrame:
+    """Each session minus its final event."""
+    ids = sessions["session_id"].to_numpy()
+    is_last = np.r_[ids[1:] != ids[:-1], True] if len(ids) else np.zeros(0, bool)
+    return sessions[~is_last]
+
+
+def pair_set(
+    pairs: pd.DataFrame,
+    index: ItemIndex,
+    *context_sources: pd.DataFrame,
+) -> EvaluationSet:
+    """``last_pair`` queries; the session so far comes from ``context_sources`` (if given)."""
+    if pairs.empty:
+        raise DataValidationError("There are no evaluation pairs (the table is empty).")
+    last = index.encode(pairs["query_item"].to_numpy())
+    targets = index.encode(pairs["target_item"].to_numpy())
+    if context_sources:
+        rows = _context_rows(pairs, *context_sources)
+        encoded = SessionData.from_long(rows, index)
+        session_ids = rows["session_id"].to_numpy()[encoded.starts]
+        where = pd.Index(session_ids).get_indexer(pairs["session_id"].to_numpy())
+        starts = np.where(where >= 0, encoded.starts[where], 0)
+        stops = np.where(where >= 0, encoded.stops[where], 0)
+        # A pair whose prefix is unknown still has its query item as context.
+        items = np.r_[encoded.items, last]
+        own = len(encoded.items) + np.arange(len(pairs))
+        starts = np.where(where >= 0, starts, own)
+        stops = np.where(where >= 0, stops, own + 1)
+        context = SessionData(items, starts, stops)
+    else:
+        context = SessionData(last, np.arange(len(last)), np.arange(len(last)) + 1)
+    return EvaluationSet(QueryBatch(last, context), targets)
+
+
+def revealing_set(sessions: pd.DataFrame, index: ItemIndex) -> EvaluationSet:
+    """``iterative_revealing`` queries: every prefix of every session predicts its next item."""
+    if sessions.empty:
+        raise DataValidationError("There are no test sessions to reveal (the table is empty).")
+    data = SessionData.from_long(sessions, index)
+    n_queries = np.maximum(data.lengths - 1, 0)
+    q_starts = np.repeat(data.starts, n_queries)
+    q_stops = q_starts + _ranges(n_queries) + 1
+    context = SessionData(data.items, q_starts, q_stops)
+    return EvaluationSet(QueryBatch(data.items[q_stops - 1], context), data.items[q_stops])
+
+
+def target_ranks(recommended: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """1-based rank of each target in its row of ``recommended``; 0 when absent."""
+    hits = recommended == targets[:, None]
+    return np.where(hits.any(axis=1), hits.argmax(axis=1) + 1, 0)
+
+
+def per_query_metrics(ranks: np.ndarray, ks: Sequence[int]) -> dict[tuple[str, int], np.ndarray]:
+    """Recall, MRR and NDCG of every query at every K."""
+    hit = ranks > 0
+    reciprocal = np.where(hit, 1.0 / np.maximum(ranks, 1), 0.0)
+    gain = np.where(hit, 1.0 / np.log2(np.maximum(ranks, 1) + 1.0), 0.0)
+    out = {}
+    for k in ks:
+        within = hit & (ranks <= k)
+        out["recall", k] = within.astype(np.float64)
+        out["mrr", k] = np.where(within, reciprocal, 0.0)
+        out["ndcg", k] = np.where(within, gain, 0.0)
+    return out
+
+
+def bootstrap_intervals(
+    values: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95
+) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile bootstrap interval of the mean of each row of ``values`` (metrics x queries).
+
+    Resamples are multinomial count vectors, so all metrics share the same resamples and
+    the means come from one matrix product.
+    """
+    n = values.shape[1]
+    rng = np.random.default_rng(seed)
+    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float32)
+    means = (counts @ values.T.astype(np.float32)) / n
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail], axis=0)
+    return low, high
+
+
+def summarize(
+    recommended: np.ndarray,
+    targets: np.ndarray,
+    ks: Sequence[int],
+    popularity: np.ndarray,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """One row per (metric, k): value and 95% CI; coverage and popularity have no CI."""
+    ks = sorted(set(int(k) for k in ks))
+    if recommended.shape[1] < ks[-1]:
+        raise ConfigError(
+            f"Asked for metrics at K={ks[-1]} but only {recommended.shape[1]} were recommended."
+        )
+    ranks = target_ranks(recommended, targets)
+    per_query = per_query_metrics(ranks, ks)
+    names = list(per_query)
+    matrix = np.vstack([per_query[name] for name in names])
+    low, high = bootstrap_intervals(matrix, n_boot=n_boot, seed=seed)
+    rows = [
+        {
+            "metric": metric,
+            "k": k,
+            "value": float(matrix[i].mean()),
+            "ci_low": float(low[i]),
+            "ci_high": float(high[i]),
+        }
+        for i, (metric, k) in enumerate(names)
+    ]
+    share = popularity / popularity.max()
+    for k in ks:
+        top = recommended[:, :k]
+        rows.append({"metric": "coverage", "k": k, "value": len(np.unique(top)) / len(popularity)})
+        rows.append({"metric": "popularity", "k": k, "value": float(share[top].mean())})
+    out = pd.DataFrame(rows, columns=["metric", "k", "value", "ci_low", "ci_high"])
+    out.attrs["n_queries"] = len(targets)
+    return out
+
+
+def evaluate(
+    model: Recommender,
+    evaluation: EvaluationSet,
+    ks: Sequence[int] = (5, 10, 20),
+    *,
+    exclude_query: bool = True,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Recommend for every query of ``evaluation`` and summarise the metrics."""
+    if not ks or any(int(k) < 1 for k in ks):
+        raise ConfigError(f"evaluation ks must be positive integers, got {list(ks)}.")
+    recs = model.recommend(evaluation.queries, max(ks), exclude_query=exclude_query)
+    table = summarize(
+        recs.items, evaluation.targets, ks, model.popularity, n_boot=n_boot, seed=seed
+    )
+    table.insert(0, "n_queries", len(evaluation.targets))
+    return table
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """How models are evaluated; see ``evaluation`` in conf/base/parameters.yml."""
+
+    ks: tuple[int, ...] = (5, 10, 20)
+    exclude_query: bool = True
+    contexts: tuple[str, ...] = ("last_item", "session")
+    protocols: tuple[str, ...] = ("last_pair",)
+    n_boot: int = 1000
+    seed: int = 0
+
+    @classmethod
+    def from_params(cls, params: dict) -> EvaluationConfig:
+        """Build from ``params:evaluation``, naming any unknown or invalid setting."""
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ConfigError(f"Unknown evaluation parameter(s) {unknown}; known: {sorted(known)}.")
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+        config = cls(**values)
+        if not config.ks or any(not isinstance(k, int) or k < 1 for k in config.ks):
+            raise ConfigError(f"evaluation.ks must be positive integers, got {list(config.ks)}.")
+        for name, allowed in (("contexts", CONTEXTS), ("protocols", PROTOCOLS)):
+            bad = sorted(set(getattr(config, name)) - set(allowed))
+            if bad or not getattr(config, name):
+                raise ConfigError(
+                    f"evaluation.{name} must be a non-empty list from {allowed}, got {list(getattr(config, name))}."
+                )
+        return config
+
+
+def only_last_item(evaluation: EvaluationSet) -> EvaluationSet:
+    """The same queries with the context cut down to the last item."""
+    stops = evaluation.queries.context.stops
+    context = SessionData(evaluation.queries.context.items, stops - 1, stops)
+    return EvaluationSet(QueryBatch(evaluation.queries.last_item, context), evaluation.targets)
+
+
+def evaluation_sets(
+    index: ItemIndex,
+    train_sessions: pd.DataFrame,
+    test_pairs: pd.DataFrame,
+    test_sessions: pd.DataFrame,
+    config: EvaluationConfig,
+) -> dict[tuple[str, str], EvaluationSet]:
+    """Every (protocol, context) evaluation set the configuration asks for."""
+    sets = {}
+    for protocol in config.protocols:
+        if protocol == "last_pair":
+            with_session = pair_set(
+                test_pairs, index, without_last_item(test_sessions), train_sessions
+            )
+        else:
+            with_session = revealing_set(test_sessions, index)
+        for context in config.contexts:
+            sets[protocol, context] = (
+                with_session if context == "session" else only_last_item(with_session)
+            )
+    return sets
+
+
+def evaluate_model(
+    model: Recommender,
+    train_sessions: pd.DataFrame,
+    test_pairs: pd.DataFrame,
+    test_sessions: pd.DataFrame,
+    config: EvaluationConfig,
+) -> pd.DataFrame:
+    """Metrics of ``model`` under every protocol and context of ``config``, in one long table."""
+    import time
+
+    tables = []
+    for (protocol, context), evaluation in evaluation_sets(
+        model._require_fitted(), train_sessions, test_pairs, test_sessions, config
+    ).items():
+        start = time.perf_counter()
+        recs = model.recommend(
+            evaluation.queries, max(config.ks), exclude_query=config.exclude_query
+        )
+        seconds = time.perf_counter() - start
+        table = summarize(
+            recs.items,
+            evaluation.targets,
+            config.ks,
+            model.popularity,
+            n_boot=config.n_boot,
+            seed=config.seed,
+        )
+        table.insert(0, "context", context)
+        table.insert(0, "protocol", protocol)
+        table["n_queries"] = len(evaluation.targets)
+        table["predictions_per_s"] = len(evaluation.targets) / max(seconds, 1e-9)
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True)

@@ -1,0 +1,52 @@
+"""Recommenders behind one interface (:class:`~session_recs.models.base.Recommender`).
+
+:func:`build_model` makes any of them from configuration (``kind`` plus options), so a new
+model is one class registered in :data:`MODEL_KINDS` plus a parameters entry.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+from session_recs.errors import ConfigError
+from session_recs.models.base import Recommender
+
+#: kind -> "module:Class" (imported on demand: gensim is only loaded for word2vec).
+MODEL_KINDS: dict[str, str] = {
+    "most_popular": "session_recs.models.transitions:MostPopular",
+    "association_rules": "session_recs.models.transitions:AssociationRules",
+    "sequential_rules": "session_recs.models.transitions:SequentialRules",
+    "markov": "session_recs.models.transitions:MarkovChain",
+    "item_knn": "session_recs.models.knn:ItemKNN",
+    "session_knn": "session_recs.models.knn:SessionKNN",
+    "word2vec": "session_recs.models.word2vec:Word2VecRecommender",
+}
+
+
+def model_class(kind: str) -> type[Recommender]:
+    """The Recommender class registered under ``kind``."""
+    if kind not in MODEL_KINDS:
+        raise ConfigError(f"Unknown model kind {kind!r}; known kinds: {', '.join(MODEL_KINDS)}.")
+    module, _, name = MODEL_KINDS[kind].partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def build_model(kind: str, options: Mapping[str, Any] | None = None) -> Recommender:
+    """Instantiate model ``kind`` with ``options``, naming any option it does not take."""
+    cls = model_class(kind)
+    options = dict(options or {})
+    accepted = inspect.signature(cls.__init__).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
+    unknown = sorted(set(options) - set(accepted) - {"self"})
+    if unknown and not takes_any:
+        valid = sorted(set(accepted) - {"self"})
+        raise ConfigError(
+            f"Unknown option(s) {unknown} for model kind {kind!r}; valid options: {valid}."
+        )
+    return cls(**options)
+
+
+__all__ = ["MODEL_KINDS", "Recommender", "build_model", "model_class"]

@@ -1,0 +1,264 @@
+"""Models built from counts of item pairs within training sessions, as sparse matrices.
+
+All four count ``(a, b)`` item pairs over whole arrays of training events and score a
+query by the row of its last item (``score(q, b) = C[last(q), b]``); they differ in which
+pairs they count and how:
+
+- :class:`MarkovChain`: immediate successors (first-order transitions).
+- :class:`SequentialRules`: successors up to ``steps`` positions ahead, weighted by
+  ``1 / distance`` (session-rec's SR with ``weighting='div'``), pruned to the ``pruning``
+  strongest rules per item.
+- :class:`AssociationRules`: co-occurrence anywhere in the same session, both directions.
+  ``mode='ff19'`` reproduces FF19's baseline exactly (see the class docstring).
+- :class:`MostPopular`: no pairs at all; every query gets the most popular items.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from session_recs.errors import ConfigError
+from session_recs.models.base import (
+    QueryBatch,
+    Recommendations,
+    Recommender,
+    SessionData,
+    context_weights,
+)
+
+
+def successor_pairs(sessions: SessionData, distance: int) -> tuple[np.ndarray, np.ndarray]:
+    """All (earlier, later) item pairs exactly ``distance`` positions apart in a session."""
+    owner = sessions.session_of_event()
+    items = sessions.items
+    if distance >= len(items):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    same = (owner[:-distance] == owner[distance:]) & (owner[:-distance] >= 0)
+    a, b = items[:-distance][same], items[distance:][same]
+    known = (a >= 0) & (b >= 0)
+    return a[known], b[known]
+
+
+def count_matrix(
+    rows: np.ndarray, cols: np.ndarray, weights: np.ndarray | float, n: int
+) -> sp.csr_matrix:
+    """Sum ``weights`` into an n x n CSR matrix at (rows, cols)."""
+    data = np.broadcast_to(np.asarray(weights, dtype=np.float64), rows.shape)
+    return sp.csr_matrix((data, (rows, cols)), shape=(n, n))
+
+
+def prune_rows(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
+    """Keep the ``keep`` largest entries of every row (all of them when keep <= 0)."""
+    matrix = matrix.tocsr()
+    matrix.sum_duplicates()
+    if keep <= 0:
+        return matrix
+    lengths = np.diff(matrix.indptr)
+    if lengths.max(initial=0) <= keep:
+        return matrix
+    row = np.repeat(np.arange(matrix.shape[0]), lengths)
+    # Sort each row's entries by value (descending) and keep the first `keep`.
+    order = np.lexsort((-matrix.data, row))
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order)) - np.repeat(matrix.indptr[:-1], lengths)
+    mask = rank < keep
+    return sp.csr_matrix((matrix.data[mask], (row[mask], matrix.indices[mask])), shape=matrix.shape)
+
+
+class _RowLookup(Recommender):
+    """Score a query by the matrix rows of its recent items.
+
+    With ``context_window=1`` (the default) only the last item counts; a larger window adds
+    the rows of earlier items of the session, weighted ``decay ** steps_back``.
+    """
+
+    uses_context: ClassVar[bool] = True
+    matrix: sp.csr_matrix
+
+    def __init__(self, context_window: int = 1, decay: float = 0.5) -> None:
+        super().__init__()
+        if not isinstance(context_window, int) or context_window < 1:
+            raise ConfigError(
+                f"{self.name}.context_window must be an integer >= 1, got {context_window!r}."
+            )
+        if not 0 < decay <= 1:
+            raise ConfigError(f"{self.name}.decay must be in (0, 1], got {decay!r}.")
+        self.context_window = context_window
+        self.decay = decay
+
+    def score(self, queries: QueryBatch) -> np.ndarray:
+        weights = context_weights(queries, len(self.index), self.context_window, self.decay)
+        return (weights @ self.matrix).toarray()
+
+    def params(self) -> dict[str, Any]:
+        return {"context_window": self.context_window, "decay": self.decay}
+
+
+class MostPopular(Recommender):
+    """The most frequent training items, whatever the query."""
+
+    name: ClassVar[str] = "most_popular"
+
+    def _fit(self, sessions: SessionData) -> None:
+        pass
+
+    def score(self, queries: QueryBatch) -> np.ndarray:
+        return np.broadcast_to(self.popularity, (len(queries), len(self.popularity)))
+
+
+class MarkovChain(_RowLookup):
+    """First-order Markov chain: how often each item directly followed the query item."""
+
+    name: ClassVar[str] = "markov"
+
+    def _fit(self, sessions: SessionData) -> None:
+        a, b = successor_pairs(sessions, 1)
+        self.matrix = count_matrix(a, b, 1.0, len(self.index))
+
+
+class SequentialRules(_RowLookup):
+    """Forward rules within ``steps`` positions, weighted by 1/distance (session-rec's SR)."""
+
+    name: ClassVar[str] = "sequential_rules"
+
+    def __init__(
+        self, steps: int = 10, pruning: int = 20, context_window: int = 1, decay: float = 0.5
+    ) -> None:
+        super().__init__(context_window, decay)
+        if not isinstance(steps, int) or steps < 1:
+            raise ConfigError(f"sequential_rules.steps must be an integer >= 1, got {steps!r}.")
+        self.steps = steps
+        self.pruning = pruning
+
+    def _fit(self, sessions: SessionData) -> None:
+        n = len(self.index)
+        total = sp.csr_matrix((n, n), dtype=np.float64)
+        for distance in range(1, self.steps + 1):
+            a, b = successor_pairs(sessions, distance)
+            total = total + count_matrix(a, b, 1.0 / distance, n)
+        self.matrix = prune_rows(total, self.pruning)
+
+    def params(self) -> dict[str, Any]:
+        return {"steps": self.steps, "pruning": self.pruning, **super().params()}
+
+
+def session_item_counts(sessions: SessionData, n_items: int) -> sp.csr_matrix:
+    """Sparse (sessions x items) matrix of how often each item occurs in each session."""
+    owner = sessions.session_of_event()
+    keep = (owner >= 0) & (sessions.items >= 0)
+    return sp.csr_matrix(
+        (np.ones(int(keep.sum())), (owner[keep], sessions.items[keep])),
+        shape=(len(sessions), n_items),
+    )
+
+
+class AssociationRules(_RowLookup):
+    """Co-occurrence counts of every ordered pair of positions within a training session.
+
+    ``C[a, b]`` counts the pairs of distinct positions (i, j) of a session with item a at i
+    and b at j, summed over sessions: ``n_a * n_b`` per session, and ``n_a * (n_a - 1)``
+    on the diagonal, so a repeated item co-occurs with itself. With X the session x item
+    count matrix, ``C = X.T @ X - diag(item counts)``; rows are computed for a block of
+    queries at a time as ``(W @ X.T) @ X`` rather than materialising C (unless pruned).
+
+    ``mode='ff19'`` reproduces FF19's baseline exactly: it may recommend the query item
+    itself (FF19 counted, and never excluded, self-pairs) and breaks ties the way
+    ``collections.Counter.most_common`` did on its pair lists, by first appearance: the
+    earliest training session holding both items, then the partner's first position in
+    it (for the query item itself, its second position). ``mode='clean'`` (the default)
+    drops self-pairs and breaks ties by popularity.
+    """
+
+    name: ClassVar[str] = "association_rules"
+    MODES: ClassVar[tuple[str, ...]] = ("clean", "ff19")
+
+    def __init__(
+        self, mode: str = "clean", pruning: int = 0, context_window: int = 1, decay: float = 0.5
+    ) -> None:
+        super().__init__(context_window, decay)
+        if mode not in self.MODES:
+            raise ConfigError(f"association_rules.mode must be one of {self.MODES}, got {mode!r}.")
+        if not isinstance(pruning, int) or pruning < 0:
+            raise ConfigError(
+                f"association_rules.pruning must be an integer >= 0, got {pruning!r}."
+            )
+        self.mode = mode
+        self.pruning = pruning
+
+    def _fit(self, sessions: SessionData) -> None:
+        counts = session_item_counts(sessions, len(self.index))
+        self._counts = counts
+        self._counts_t = counts.T.tocsr()
+        # What X.T @ X puts on the diagonal beyond the wanted count.
+        squares = np.asarray(counts.multiply(counts).sum(axis=0)).ravel()
+        self._diagonal_excess = squares if self.mode == "clean" else self.popularity
+        self.matrix = None
+        if self.pruning:
+            full = (self._counts_t @ counts).tocsr()
+            full.setdiag(full.diagonal() - self._diagonal_excess)
+            full.eliminate_zeros()
+            self.matrix = prune_rows(full, self.pruning)
+        if self.mode == "ff19":
+            self._first_position = self._first_positions(sessions)
+            self._width = float(sessions.lengths.max(initial=0) + 2)
+
+    def score(self, queries: QueryBatch) -> np.ndarray:
+        if self.matrix is not None:
+            return super().score(queries)
+        weights = context_weights(queries, len(self.index), self.context_window, self.decay)
+        scores = ((weights @ self._counts_t) @ self._counts).toarray()
+        return scores - weights.multiply(self._diagonal_excess[None, :]).toarray()
+
+    def _first_positions(self, sessions: SessionData) -> tuple[sp.csc_matrix, sp.csc_matrix]:
+        """(sessions x items) 1 + first and 1 + second position of each item in each session."""
+        owner = sessions.session_of_event()
+        events = np.flatnonzero((owner >= 0) & (sessions.items >= 0))
+        session, item = owner[events], sessions.items[events]
+        position = events - sessions.starts[session]
+        order = np.lexsort((position, item, session))
+        session, item, position = session[order], item[order], position[order]
+        new = np.r_[True, (session[1:] != session[:-1]) | (item[1:] != item[:-1])]
+        run_start = np.maximum.accumulate(np.where(new, np.arange(len(item)), 0))
+        occurrence = np.arange(len(item)) - run_start
+        shape = (len(sessions), len(self.index))
+        first, second = occurrence == 0, occurrence == 1
+        return (
+            sp.csc_matrix((position[first] + 1.0, (session[first], item[first])), shape=shape),
+            sp.csc_matrix((position[second] + 1.0, (session[second], item[second])), shape=shape),
+        )
+
+    def tie_rank(self, queries: QueryBatch, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """FF19 mode: candidates ordered by first appearance in FF19's pair lists."""
+        if self.mode != "ff19":
+            return super().tie_rank(queries, rows, cols)
+        first, second = self._first_position
+        query = queries.last_item[rows]
+        query = np.where(query >= 0, query, cols)
+        # Partner positions in the sessions that hold the query item (the partner's second
+        # position when it is the query item itself); the first such session wins.
+        holds_query = first[:, query] > 0
+        partner = first[:, cols]
+        is_self = sp.diags((cols == query).astype(np.float64))
+        partner = partner + (second[:, cols] - partner) @ is_self
+        both = partner.multiply(holds_query).tocsc()
+        both.eliminate_zeros()
+        both.sort_indices()
+        has = np.diff(both.indptr) > 0
+        head = np.minimum(both.indptr[:-1], max(len(both.indices) - 1, 0))
+        earliest = np.where(has, both.indices[head] if len(both.indices) else 0, 0)
+        position = np.where(has, both.data[head] if len(both.data) else 0, 0)
+        return np.where(has, earliest * self._width + position, np.inf)
+
+    def recommend(
+        self, queries: QueryBatch, k: int, *, exclude_query: bool = True, block_size: int = 1024
+    ) -> Recommendations:
+        """As :meth:`Recommender.recommend`; FF19 mode never excludes the query item."""
+        if self.mode == "ff19":
+            exclude_query = False
+        return super().recommend(queries, k, exclude_query=exclude_query, block_size=block_size)
+
+    def params(self) -> dict[str, Any]:
+        return {"mode": self.mode, "pruning": self.pruning, **super().params()}

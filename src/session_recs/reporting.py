@@ -1,0 +1,142 @@
+"""The model comparison: one table, Markdown and HTML renderings, and a bar chart."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from session_recs.errors import DataValidationError
+
+SHOWN_METRICS = ("recall", "mrr", "ndcg")
+
+
+def compile_comparison(metrics: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Stack every model's metrics table into one long table with a ``model`` column."""
+    if not metrics:
+        raise DataValidationError("There are no model metrics to compare.")
+    tables = [table.assign(model=name) for name, table in metrics.items()]
+    table = pd.concat(tables, ignore_index=True)
+    first = ["model", "protocol", "context", "metric", "k", "value", "ci_low", "ci_high"]
+    return table[first + [c for c in table.columns if c not in first]]
+
+
+def _cell(row: pd.Series) -> str:
+    if pd.isna(row.get("ci_low")):
+        return f"{row['value']:.3f}"
+    return f"{row['value']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+
+
+def comparison_tables(comparison: pd.DataFrame, k: int) -> dict[tuple[str, str], pd.DataFrame]:
+    """One wide table per (protocol, context): models as rows, metrics@k as columns."""
+    out = {}
+    at_k = comparison[comparison["k"] == k]
+    for (protocol, context), group in at_k.groupby(["protocol", "context"], sort=False):
+        part = group.assign(cell=group.apply(_cell, axis=1))
+        wide = part.pivot_table(index="model", columns="metric", values="cell", aggfunc="first")
+        columns = [m for m in (*SHOWN_METRICS, "coverage", "popularity") if m in wide.columns]
+        wide = wide[columns].rename(columns=lambda m: f"{m}@{k}")
+        order = (
+            part[part.metric == "recall"]
+            .set_index("model")["value"]
+            .sort_values(ascending=False)
+            .index
+        )
+        wide = wide.loc[order]
+        speed = part.groupby("model")["predictions_per_s"].first().reindex(wide.index)
+        wide["predictions/s"] = speed.map(lambda v: f"{v:,.0f}")
+        out[protocol, context] = wide
+    return out
+
+
+def _reference_table(references: Mapping[str, Mapping[str, float]], k: int) -> pd.DataFrame:
+    rows = {
+        name: {
+            f"{metric}@{k}": f"{value:.3f}"
+            for metric, value in values.items()
+            if metric != "source"
+        }
+        for name, values in references.items()
+    }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def comparison_markdown(
+    comparison: pd.DataFrame, k: int, references: Mapping[str, Any], title: str
+) -> str:
+    """The report as Markdown: a table per protocol/context, then the published numbers."""
+    lines = [f"# {title}", ""]
+    n = comparison.groupby(["protocol", "context"])["n_queries"].first()
+    for (protocol, context), table in comparison_tables(comparison, k).items():
+        lines += [
+            f"## {protocol} protocol, `{context}` context ({n[protocol, context]:,} test queries)",
+            "",
+            "Values with 95% bootstrap confidence intervals.",
+            "",
+            table.to_markdown(),
+            "",
+        ]
+    if references.get("models"):
+        lines += [
+            f"## Published reference numbers ({references.get('source', '')})",
+            "",
+            _reference_table(references["models"], k).to_markdown(),
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def comparison_html(
+    comparison: pd.DataFrame, k: int, references: Mapping[str, Any], title: str
+) -> str:
+    """The report as a self-contained HTML page."""
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>{title}</title><style>body{{font-family:sans-serif;margin:2em}}"
+        "table{border-collapse:collapse;margin-bottom:2em}td,th{border:1px solid #ccc;"
+        "padding:4px 8px;text-align:right}th{background:#f4f4f4}</style></head><body>",
+        f"<h1>{title}</h1>",
+    ]
+    for (protocol, context), table in comparison_tables(comparison, k).items():
+        parts.append(f"<h2>{protocol} protocol, <code>{context}</code> context</h2>")
+        parts.append(table.to_html())
+    if references.get("models"):
+        parts.append(f"<h2>Published reference numbers ({references.get('source', '')})</h2>")
+        parts.append(_reference_table(references["models"], k).to_html())
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def comparison_figure(
+    comparison: pd.DataFrame, k: int, references: Mapping[str, Any]
+) -> plt.Figure:
+    """Recall@k per model with 95% CI error bars, one panel per protocol/context."""
+    at_k = comparison[(comparison["k"] == k) & (comparison["metric"] == "recall")]
+    groups = list(at_k.groupby(["protocol", "context"], sort=False))
+    fig, axes = plt.subplots(1, len(groups), figsize=(6 * len(groups), 4.5), squeeze=False)
+    for ax, ((protocol, context), group) in zip(axes[0], groups, strict=True):
+        part = group.sort_values("value")
+        errors = np.vstack([part["value"] - part["ci_low"], part["ci_high"] - part["value"]])
+        ax.barh(part["model"], part["value"], xerr=errors, color="#4c72b0", capsize=3)
+        for name, values in (references.get("models") or {}).items():
+            if "recall" in values:
+                ax.axvline(values["recall"], linestyle="--", linewidth=1, color="#c44e52")
+                ax.text(
+                    values["recall"],
+                    -0.6,
+                    name,
+                    rotation=90,
+                    fontsize=7,
+                    color="#c44e52",
+                    va="bottom",
+                )
+        ax.set_xlabel(f"Recall@{k} (95% CI)")
+        ax.set_title(f"{protocol}, {context} context")
+    fig.tight_layout()
+    return fig

@@ -228,7 +228,8 @@ class EvaluationConfig:
             bad = sorted(set(getattr(config, name)) - set(allowed))
             if bad or not getattr(config, name):
                 raise ConfigError(
-                    f"evaluation.{name} must be a non-empty list from {allowed}, got {list(getattr(config, name))}."
+                    f"evaluation.{name} must be a non-empty list from {allowed}, "
+                    f"got {list(getattr(config, name))}."
                 )
         return config
 

@@ -138,3 +138,24 @@ def test_empty_training_set_and_bad_options_are_clear_errors():
     model = MarkovChain().fit(long_table(TRAIN))
     with pytest.raises(ConfigError, match="k must be a positive integer"):
         model.recommend(queries(model, ["a"]), 0)
+
+
+def test_backward_rules_count_at_a_fraction_of_the_weight():
+    model = SequentialRules(steps=1, pruning=0, backward_weight=0.25).fit(long_table([["a", "b"]]))
+    b_scores = model.score(queries(model, ["b"]))[0]
+    assert b_scores[model.index.encode(["a"])[0]] == 0.25
+
+
+def test_history_weight_favours_items_already_in_the_session():
+    model = MarkovChain(history_weight=0.5, history_decay=1.0).fit(
+        long_table([["y", "p"], ["y", "p"], ["y", "h"]])
+    )
+    pairs = pd.DataFrame({"session_id": [0], "query_item": ["y"], "target_item": ["?"]})
+    context = pd.DataFrame({"session_id": [0, 0], "position": [0, 1], "item_id": ["h", "y"]})
+    with_history = pair_set(pairs, model.index, context).queries
+    without = pair_set(pairs, model.index).queries
+    # rules alone: p (2) > h (1); scaled to p=1, h=0.5, plus 0.5 for h in the session
+    assert model.index.decode(model.recommend(without, 1).items[0]).tolist() == ["p"]
+    scores = model.score(with_history)[0]
+    assert scores[model.index.encode(["h"])[0]] == pytest.approx(1.0)
+    assert scores[model.index.encode(["p"])[0]] == pytest.approx(1.0)

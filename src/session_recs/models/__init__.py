@@ -38,15 +38,30 @@ def build_model(kind: str, options: Mapping[str, Any] | None = None) -> Recommen
     """Instantiate model ``kind`` with ``options``, naming any option it does not take."""
     cls = model_class(kind)
     options = dict(options or {})
-    accepted = inspect.signature(cls.__init__).parameters
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
-    unknown = sorted(set(options) - set(accepted) - {"self"})
-    if unknown and not takes_any:
-        valid = sorted(set(accepted) - {"self"})
+    valid = accepted_options(cls)
+    unknown = sorted(set(options) - valid)
+    if unknown:
         raise ConfigError(
-            f"Unknown option(s) {unknown} for model kind {kind!r}; valid options: {valid}."
+            f"Unknown option(s) {unknown} for model kind {kind!r}; valid options: {sorted(valid)}."
         )
     return cls(**options)
+
+
+def accepted_options(cls: type) -> set[str]:
+    """Keyword options of ``cls``, following ``**kwargs`` that are passed up the MRO."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        parameters = inspect.signature(klass.__init__).parameters.values()
+        names |= {
+            p.name
+            for p in parameters
+            if p.kind is p.POSITIONAL_OR_KEYWORD or p.kind is p.KEYWORD_ONLY
+        }
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            break
+    return names - {"self"}
 
 
 __all__ = ["MODEL_KINDS", "Recommender", "build_model", "model_class"]

@@ -73,28 +73,60 @@ class _RowLookup(Recommender):
 
     With ``context_window=1`` (the default) only the last item counts; a larger window adds
     the rows of earlier items of the session, weighted ``decay ** steps_back``.
+    ``history_weight`` > 0 adds the session's own items (a repeat-purchase prior): rows are
+    scaled to a maximum of 1 and each item of the session adds ``history_weight *
+    history_decay ** steps_back``. Both only matter when queries carry a session context.
     """
 
     uses_context: ClassVar[bool] = True
     matrix: sp.csr_matrix
 
-    def __init__(self, context_window: int = 1, decay: float = 0.5) -> None:
+    def __init__(
+        self,
+        context_window: int = 1,
+        decay: float = 0.5,
+        history_weight: float = 0.0,
+        history_decay: float = 0.99,
+    ) -> None:
         super().__init__()
         if not isinstance(context_window, int) or context_window < 1:
             raise ConfigError(
                 f"{self.name}.context_window must be an integer >= 1, got {context_window!r}."
             )
-        if not 0 < decay <= 1:
-            raise ConfigError(f"{self.name}.decay must be in (0, 1], got {decay!r}.")
+        for label, value in (("decay", decay), ("history_decay", history_decay)):
+            if not 0 < value <= 1:
+                raise ConfigError(f"{self.name}.{label} must be in (0, 1], got {value!r}.")
+        if history_weight < 0:
+            raise ConfigError(f"{self.name}.history_weight must be >= 0, got {history_weight!r}.")
         self.context_window = context_window
         self.decay = decay
+        self.history_weight = history_weight
+        self.history_decay = history_decay
 
-    def score(self, queries: QueryBatch) -> np.ndarray:
-        weights = context_weights(queries, len(self.index), self.context_window, self.decay)
+    def _rows(self, weights: sp.csr_matrix) -> np.ndarray:
+        """Weighted sum of matrix rows."""
         return (weights @ self.matrix).toarray()
 
+    def score(self, queries: QueryBatch) -> np.ndarray:
+        n_items = len(self.index)
+        scores = self._rows(context_weights(queries, n_items, self.context_window, self.decay))
+        if self.history_weight > 0:
+            top = scores.max(axis=1, keepdims=True)
+            scores = scores / np.where(top > 0, top, 1.0)
+            history = context_weights(queries, n_items, _WHOLE_SESSION, self.history_decay)
+            scores = scores + self.history_weight * history.toarray()
+        return scores
+
     def params(self) -> dict[str, Any]:
-        return {"context_window": self.context_window, "decay": self.decay}
+        return {
+            "context_window": self.context_window,
+            "decay": self.decay,
+            "history_weight": self.history_weight,
+            "history_decay": self.history_decay,
+        }
+
+
+_WHOLE_SESSION = 1 << 40
 
 
 class MostPopular(Recommender):
@@ -120,29 +152,64 @@ class MarkovChain(_RowLookup):
 
 
 class SequentialRules(_RowLookup):
-    """Forward rules within ``steps`` positions, weighted by 1/distance (session-rec's SR)."""
+    """Rules from each item to the items after it, weighted by 1/distance (session-rec's SR).
+
+    ``steps`` is how far ahead a rule reaches; ``backward_weight`` > 0 also counts rules
+    towards earlier items at that fraction of the weight; ``pruning`` keeps the strongest
+    rules per item (0 keeps all). Other options: see :class:`_RowLookup`.
+    """
 
     name: ClassVar[str] = "sequential_rules"
 
     def __init__(
-        self, steps: int = 10, pruning: int = 20, context_window: int = 1, decay: float = 0.5
+        self,
+        steps: int = 10,
+        pruning: int = 20,
+        backward_weight: float = 0.0,
+        **context: Any,
     ) -> None:
-        super().__init__(context_window, decay)
+        super().__init__(**context)
         if not isinstance(steps, int) or steps < 1:
             raise ConfigError(f"sequential_rules.steps must be an integer >= 1, got {steps!r}.")
+        if not isinstance(pruning, int) or pruning < 0:
+            raise ConfigError(f"sequential_rules.pruning must be an integer >= 0, got {pruning!r}.")
+        if backward_weight < 0:
+            raise ConfigError(
+                f"sequential_rules.backward_weight must be >= 0, got {backward_weight!r}."
+            )
         self.steps = steps
         self.pruning = pruning
+        self.backward_weight = backward_weight
 
     def _fit(self, sessions: SessionData) -> None:
-        n = len(self.index)
-        total = sp.csr_matrix((n, n), dtype=np.float64)
+        rows, cols, weights = [], [], []
         for distance in range(1, self.steps + 1):
             a, b = successor_pairs(sessions, distance)
-            total = total + count_matrix(a, b, 1.0 / distance, n)
+            if not len(a):
+                break
+            rows.append(a)
+            cols.append(b)
+            weights.append(np.full(len(a), 1.0 / distance))
+            if self.backward_weight:
+                rows.append(b)
+                cols.append(a)
+                weights.append(np.full(len(a), self.backward_weight / distance))
+        n = len(self.index)
+        if rows:
+            total = count_matrix(
+                np.concatenate(rows), np.concatenate(cols), np.concatenate(weights), n
+            )
+        else:
+            total = sp.csr_matrix((n, n))
         self.matrix = prune_rows(total, self.pruning)
 
     def params(self) -> dict[str, Any]:
-        return {"steps": self.steps, "pruning": self.pruning, **super().params()}
+        return {
+            "steps": self.steps,
+            "pruning": self.pruning,
+            "backward_weight": self.backward_weight,
+            **super().params(),
+        }
 
 
 def session_item_counts(sessions: SessionData, n_items: int) -> sp.csr_matrix:
@@ -175,10 +242,8 @@ class AssociationRules(_RowLookup):
     name: ClassVar[str] = "association_rules"
     MODES: ClassVar[tuple[str, ...]] = ("clean", "ff19")
 
-    def __init__(
-        self, mode: str = "clean", pruning: int = 0, context_window: int = 1, decay: float = 0.5
-    ) -> None:
-        super().__init__(context_window, decay)
+    def __init__(self, mode: str = "clean", pruning: int = 0, **context: Any) -> None:
+        super().__init__(**context)
         if mode not in self.MODES:
             raise ConfigError(f"association_rules.mode must be one of {self.MODES}, got {mode!r}.")
         if not isinstance(pruning, int) or pruning < 0:
@@ -205,10 +270,9 @@ class AssociationRules(_RowLookup):
             self._first_position = self._first_positions(sessions)
             self._width = float(sessions.lengths.max(initial=0) + 2)
 
-    def score(self, queries: QueryBatch) -> np.ndarray:
+    def _rows(self, weights: sp.csr_matrix) -> np.ndarray:
         if self.matrix is not None:
-            return super().score(queries)
-        weights = context_weights(queries, len(self.index), self.context_window, self.decay)
+            return super()._rows(weights)
         scores = ((weights @ self._counts_t) @ self._counts).toarray()
         return scores - weights.multiply(self._diagonal_excess[None, :]).toarray()
 

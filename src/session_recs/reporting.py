@@ -17,11 +17,15 @@ from session_recs.errors import DataValidationError
 SHOWN_METRICS = ("recall", "mrr", "ndcg")
 
 
-def compile_comparison(metrics: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Stack every model's metrics table into one long table with a ``model`` column."""
-    if not metrics:
+def compile_comparison(metrics: Mapping[str, pd.DataFrame | None]) -> pd.DataFrame:
+    """Stack every model's metrics table into one long table with a ``model`` column.
+
+    A model whose table is ``None`` (an optional model not trained yet, such as
+    ``word2vec_search`` before a search) is left out.
+    """
+    tables = [table.assign(model=name) for name, table in metrics.items() if table is not None]
+    if not tables:
         raise DataValidationError("There are no model metrics to compare.")
-    tables = [table.assign(model=name) for name, table in metrics.items()]
     table = pd.concat(tables, ignore_index=True)
     first = ["model", "protocol", "context", "metric", "k", "value", "ci_low", "ci_high"]
     return table[first + [c for c in table.columns if c not in first]]
@@ -55,20 +59,86 @@ def comparison_tables(comparison: pd.DataFrame, k: int) -> dict[tuple[str, str],
     return out
 
 
-def _reference_table(references: Mapping[str, Mapping[str, float]], k: int) -> pd.DataFrame:
-    rows = {
-        name: {
-            f"{metric}@{k}": f"{value:.3f}"
-            for metric, value in values.items()
-            if metric != "source"
-        }
-        for name, values in references.items()
-    }
-    return pd.DataFrame.from_dict(rows, orient="index")
+def _ours(
+    comparison: pd.DataFrame, model: str, metric: str, k: int, *, protocol: str, context: str
+) -> pd.Series | None:
+    """Our value of ``metric@k`` for ``model`` under ``protocol`` and ``context``, or None."""
+    rows = comparison[
+        (comparison["model"] == model)
+        & (comparison["metric"] == metric)
+        & (comparison["k"] == k)
+        & (comparison["protocol"] == protocol)
+        & (comparison["context"] == context)
+    ]
+    return None if rows.empty else rows.iloc[0]
+
+
+def reference_table(
+    comparison: pd.DataFrame, references: Mapping[str, Any], k: int
+) -> pd.DataFrame:
+    """Published numbers (``references.models``), each next to ours for the model named by
+    its ``ours`` key, measured under ``references.protocol`` / ``references.context``."""
+    protocol = references.get("protocol", "last_pair")
+    context = references.get("context", "last_item")
+    rows = {}
+    for name, values in references["models"].items():
+        ours = values.get("ours")
+        row: dict[str, str] = {"our model": ours or ""}
+        for metric in SHOWN_METRICS:
+            if metric not in values:
+                continue
+            row[f"published {metric}@{k}"] = f"{values[metric]:.3f}"
+            mine = (
+                _ours(comparison, ours, metric, k, protocol=protocol, context=context)
+                if ours
+                else None
+            )
+            row[f"ours {metric}@{k}"] = "" if mine is None else _cell(mine)
+        rows[name] = row
+    table = pd.DataFrame.from_dict(rows, orient="index").fillna("")
+    if not table["our model"].astype(bool).any():
+        table = table.drop(columns="our model")
+    return table
+
+
+def search_summary(tune_results: pd.DataFrame | None, top: int = 5) -> pd.DataFrame | None:
+    """The best ``top`` trials of a tune search (validation metrics, configuration)."""
+    if tune_results is None or tune_results.empty:
+        return None
+    last = [c for c in tune_results.columns if c.startswith("last_val_")]
+    if not last:
+        return None
+    metric = next((c for c in last if "recall" in c), last[0])
+    config = [c for c in tune_results.columns if c.startswith("config/")]
+    done = tune_results[tune_results["status"] == "TERMINATED"]
+    best = done.sort_values(metric, ascending=False).head(top)
+    columns = ["trial_id", metric, *config, "epochs_run", "wall_s"]
+    table = best[[c for c in columns if c in best.columns]].copy()
+    table.columns = [c.removeprefix("config/") for c in table.columns]
+    return table.reset_index(drop=True)
+
+
+def _search_lines(tune_results: pd.DataFrame | None) -> tuple[str, pd.DataFrame] | None:
+    table = search_summary(tune_results)
+    if table is None:
+        return None
+    n = len(tune_results)
+    early = int(tune_results.get("stopped_early", pd.Series(dtype=bool)).fillna(False).sum())
+    hours = tune_results.get("wall_s", pd.Series(dtype=float)).sum() / 3600
+    text = (
+        f"{n} trials ({early} stopped early by the scheduler), {hours:.2f} trial-hours. "
+        "The best configuration is trained and tested as `word2vec_search` above; FF19 ran "
+        "a 539-trial grid of 100-epoch trials for its tuned Word2Vec."
+    )
+    return text, table
 
 
 def comparison_markdown(
-    comparison: pd.DataFrame, k: int, references: Mapping[str, Any], title: str
+    comparison: pd.DataFrame,
+    k: int,
+    references: Mapping[str, Any],
+    title: str,
+    tune_results: pd.DataFrame | None = None,
 ) -> str:
     """The report as Markdown: a table per protocol/context, then the published numbers."""
     lines = [f"# {title}", ""]
@@ -79,21 +149,36 @@ def comparison_markdown(
             "",
             "Values with 95% bootstrap confidence intervals.",
             "",
-            table.to_markdown(),
+            table.to_markdown(disable_numparse=True),
             "",
         ]
     if references.get("models"):
         lines += [
             f"## Published reference numbers ({references.get('source', '')})",
             "",
-            _reference_table(references["models"], k).to_markdown(),
+            reference_table(comparison, references, k).to_markdown(),
             "",
         ]
+    search = _search_lines(tune_results)
+    if search is not None:
+        text, table = search
+        lines += [
+            "## Hyperparameter search (validation pairs)",
+            "",
+            text,
+            "",
+            table.to_markdown(index=False, floatfmt=".4g"),
+        ]
+        lines.append("")
     return "\n".join(lines)
 
 
 def comparison_html(
-    comparison: pd.DataFrame, k: int, references: Mapping[str, Any], title: str
+    comparison: pd.DataFrame,
+    k: int,
+    references: Mapping[str, Any],
+    title: str,
+    tune_results: pd.DataFrame | None = None,
 ) -> str:
     """The report as a self-contained HTML page."""
     parts = [
@@ -108,7 +193,12 @@ def comparison_html(
         parts.append(table.to_html())
     if references.get("models"):
         parts.append(f"<h2>Published reference numbers ({references.get('source', '')})</h2>")
-        parts.append(_reference_table(references["models"], k).to_html())
+        parts.append(reference_table(comparison, references, k).to_html())
+    search = _search_lines(tune_results)
+    if search is not None:
+        text, table = search
+        parts += ["<h2>Hyperparameter search (validation pairs)</h2>", f"<p>{text}</p>"]
+        parts.append(table.to_html(index=False))
     parts.append("</body></html>")
     return "\n".join(parts)
 

@@ -189,3 +189,59 @@ class PredefinedSplitDataset(_ReadOnlyDataset):
 
     def _exists(self) -> bool:
         return all(dataset.exists() for dataset in self._parts.values())
+
+
+class OptionalDataset(AbstractDataset[Any, Any]):
+    """Any dataset, loaded as ``None`` while it has never been saved.
+
+    For inputs a pipeline can do without: the report shows the tune search's results
+    once ``kedro run --pipelines=tune`` has written them, and is complete without them::
+
+        tune_results:
+          type: session_recs.data.datasets.OptionalDataset
+          dataset: {type: pandas.ParquetDataset, filepath: ..., versioned: true}
+
+    Saving and versions (``--load-versions``) go to the wrapped dataset.
+    """
+
+    # Asks Kedro's catalog for this run's load/save versions; they reach the wrapped
+    # dataset only if its own config says ``versioned: true``.
+    versioned = True
+
+    def __init__(
+        self,
+        dataset: dict[str, Any],
+        version: Any = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Build the wrapped dataset from its catalog-style config."""
+        if not isinstance(dataset, dict) or "type" not in dataset:
+            raise ConfigError(
+                "OptionalDataset: 'dataset' must be a dataset config with a 'type', e.g. "
+                f"{{type: pandas.ParquetDataset, filepath: ...}}; got {dataset!r}."
+            )
+        load_version = getattr(version, "load", None)
+        save_version = getattr(version, "save", None)
+        try:
+            self._dataset = AbstractDataset.from_config(
+                "dataset", dict(dataset), load_version, save_version
+            )
+        except DatasetError as err:
+            raise ConfigError(f"OptionalDataset: invalid wrapped dataset: {err}") from err
+        self.metadata = metadata if metadata is not None else dataset.get("metadata")
+
+    def load(self) -> Any:
+        """The wrapped dataset's data, or ``None`` if it does not exist yet."""
+        if not self._dataset.exists():
+            return None
+        return self._dataset.load()
+
+    def save(self, data: Any) -> None:
+        """Save through the wrapped dataset."""
+        self._dataset.save(data)
+
+    def _describe(self) -> dict[str, Any]:
+        return {"type": type(self._dataset).__name__, **self._dataset._describe()}
+
+    def _exists(self) -> bool:
+        return self._dataset.exists()

@@ -1,0 +1,504 @@
+"""Word2Vec item embeddings (gensim) as a next-item recommender, with per-epoch monitoring.
+
+Training sessions are the "sentences" and item ids the "words" (FF19's recipe); a query
+is answered by the cosine similarity of its vector to every item vector:
+
+- ``context='last_item'`` (FF19): the query vector is the last item's vector, as
+  gensim's ``most_similar(item)`` did; the query item itself is excluded by
+  :meth:`Recommender.recommend`.
+- ``context='session'``: the query vector is a recency-weighted sum of the unit vectors
+  of the session's last ``context_window`` items (weight ``decay ** steps_back``). On
+  Online Retail it does not beat ``last_item`` (benchmarks/bench_word2vec.py); the
+  defaults (3 items, decay 0.25) are the best of the settings tried there.
+
+Scores are ``1 + cosine`` for items with a vector (so they stay positive, which the shared
+``recommend`` reads as evidence) and 0 for items without one, which are then ranked by
+popularity, as are all items for a query without a vector.
+
+:class:`EpochMetrics` is a gensim callback that records loss, time and validation
+Recall@K / MRR@K after every epoch, on the live vectors (no model copy), and can save
+checkpoints; :func:`learning_curve_figure` plots its history.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from gensim.models import KeyedVectors, Word2Vec
+from gensim.models.callbacks import CallbackAny2Vec
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from tqdm.auto import tqdm
+
+from session_recs.errors import ConfigError, DataValidationError
+from session_recs.evaluation import per_query_metrics, target_ranks
+from session_recs.models.base import QueryBatch, Recommender, SessionData, context_weights, top_k
+
+#: gensim parameters a preset or an override may set.
+GENSIM_PARAMS = (
+    "vector_size",
+    "window",
+    "negative",
+    "ns_exponent",
+    "alpha",
+    "min_alpha",
+    "sample",
+    "epochs",
+    "sg",
+    "min_count",
+    "hs",
+    "cbow_mean",
+)
+
+_FF19_DEFAULT = {
+    "sg": 1,
+    "min_count": 1,
+    "vector_size": 100,
+    "window": 5,
+    "negative": 5,
+    "ns_exponent": 0.75,
+    "alpha": 0.025,
+    "min_alpha": 0.0001,
+    "sample": 0.001,
+    "epochs": 5,
+}
+
+#: FF19's settings: gensim's defaults with skip-gram and every item kept ("ff19_default"),
+#: and the best configuration of its Ray Tune search ("ff19_tuned").
+PRESETS: dict[str, dict[str, Any]] = {
+    "ff19_default": dict(_FF19_DEFAULT),
+    "ff19_tuned": {
+        **_FF19_DEFAULT,
+        "window": 13,
+        "negative": 16,
+        "ns_exponent": 0.6,
+        "epochs": 100,
+    },
+}
+
+CONTEXTS = ("last_item", "session")
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """``vectors`` scaled to unit length per row (all-zero rows stay zero)."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms > 0, norms, 1.0)
+
+
+def cosine_block(queries: np.ndarray, unit_items: np.ndarray) -> np.ndarray:
+    """Cosine similarity (float32, as gensim) of each query vector to every unit item vector."""
+    return unit_rows(queries).astype(np.float32) @ unit_items.T.astype(np.float32)
+
+
+class EpochMetrics(CallbackAny2Vec):
+    """Per-epoch loss, time and validation Recall@K / MRR@K of a gensim Word2Vec model.
+
+    ``queries`` and ``targets`` are the validation pairs as vocabulary keys (tokens); a
+    key missing from the vocabulary is never recommended (targets) or gets the most
+    frequent items (queries). Scoring works on ``model.wv.vectors`` in place: one matrix
+    product and one top-K over all pairs per epoch. Loss needs ``train(compute_loss=True)``;
+    it is gensim's own sum, which this callback restarts every epoch (so later callbacks'
+    ``get_latest_training_loss()`` is per epoch too); gensim adds it up in float32 and
+    unlocked between workers, so it is approximate.
+    Equal scores are ordered by ``tie_order`` (keys, preferred first; default: the
+    vocabulary's own order, most frequent first).
+    """
+
+    def __init__(
+        self,
+        queries: Sequence[str] | np.ndarray = (),
+        targets: Sequence[str] | np.ndarray = (),
+        *,
+        ks: Sequence[int] = (10,),
+        exclude_query: bool = True,
+        checkpoint_every: int = 0,
+        checkpoint_dir: str | Path | None = None,
+        progress: bool = True,
+        tie_order: Sequence[str] | np.ndarray | None = None,
+    ) -> None:
+        if len(queries) != len(targets):
+            raise ConfigError(
+                f"EpochMetrics needs as many validation targets as queries, got "
+                f"{len(queries)} queries and {len(targets)} targets."
+            )
+        self.queries = np.asarray(queries, dtype=object)
+        self.targets = np.asarray(targets, dtype=object)
+        self.ks = _checked_ks(ks)
+        self.exclude_query = exclude_query
+        self.checkpoint_every, self.checkpoint_dir = _checked_checkpoints(
+            checkpoint_every, checkpoint_dir
+        )
+        self.progress = progress
+        self.tie_order = None if tie_order is None else pd.Index(np.asarray(tie_order, object))
+        self.records: list[dict[str, float]] = []
+        self._bar: tqdm | None = None
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """One row per finished epoch: epoch, loss, seconds, recall@K, mrr@K, eval_seconds."""
+        columns = ["epoch", "loss", "seconds", *_metric_columns(self.ks), "eval_seconds"]
+        return pd.DataFrame(self.records, columns=columns)
+
+    def on_train_begin(self, model: Word2Vec) -> None:
+        self.records = []
+        keys = pd.Index(model.wv.index_to_key)
+        self._query_rows = keys.get_indexer(pd.Index(self.queries))
+        self._target_rows = keys.get_indexer(pd.Index(self.targets))
+        # Ties (and queries without a vector) fall back to the preferred (frequent) items.
+        self._tie_rank = (
+            np.arange(len(keys))
+            if self.tie_order is None
+            else self.tie_order.get_indexer(keys).astype(np.float64)
+        )
+        if self.tie_order is not None:
+            self._tie_rank[self._tie_rank < 0] = np.inf
+        self._bar = tqdm(
+            total=model.epochs, desc="word2vec", unit="epoch", disable=not self.progress
+        )
+
+    def on_epoch_begin(self, model: Word2Vec) -> None:
+        # gensim sums the loss over a whole train() call in float32, which saturates after
+        # some tens of millions (later epochs then add 0); restart the sum every epoch.
+        model.running_training_loss = 0.0
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, model: Word2Vec) -> None:
+        seconds = time.perf_counter() - self._started
+        record = {
+            "epoch": len(self.records) + 1,
+            "loss": float(model.get_latest_training_loss()),
+            "seconds": seconds,
+        }
+        started = time.perf_counter()
+        record.update(self.validation_metrics(model.wv.vectors))
+        record["eval_seconds"] = time.perf_counter() - started
+        self.records.append(record)
+        if self.checkpoint_every and record["epoch"] % self.checkpoint_every == 0:
+            self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+            model.save(str(self.checkpoint_dir / f"word2vec_epoch_{record['epoch']:04d}.model"))
+        if self._bar is not None:
+            first = f"recall@{self.ks[0]}"
+            if not np.isnan(record[first]):
+                self._bar.set_postfix({first: f"{record[first]:.4f}"}, refresh=False)
+            self._bar.update(1)
+
+    def on_train_end(self, model: Word2Vec) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def validation_metrics(self, vectors: np.ndarray) -> dict[str, float]:
+        """Recall@K and MRR@K of the validation pairs under the vocabulary's ``vectors``."""
+        if not len(self.queries) or not len(vectors):
+            return dict.fromkeys(_metric_columns(self.ks), float("nan"))
+        unit = unit_rows(vectors)
+        known = self._query_rows >= 0
+        scores = np.zeros((len(self.queries), len(unit)), dtype=np.float32)
+        scores[known] = cosine_block(unit[self._query_rows[known]], unit)
+        if self.exclude_query:
+            scores[np.flatnonzero(known), self._query_rows[known]] = -np.inf
+        recommended = top_k(scores, max(self.ks), self._tie_rank)
+        # A target outside the vocabulary (-1) can never match a recommended row.
+        per_query = per_query_metrics(target_ranks(recommended, self._target_rows), self.ks)
+        return {
+            f"{metric}@{k}": float(per_query[metric, k].mean()) for metric, k in _monitored(self.ks)
+        }
+
+
+class Word2VecRecommender(Recommender):
+    """Items ranked by cosine similarity of gensim Word2Vec embeddings to the query.
+
+    ``preset`` picks a base configuration from :data:`PRESETS` (``None``: gensim's own
+    defaults); any of :data:`GENSIM_PARAMS` given here overrides it. ``workers=1`` with a
+    fixed ``seed`` gives identical vectors on every fit; more workers are faster but not
+    reproducible. ``callbacks`` are extra gensim callbacks run during training.
+    ``progress`` shows a progress bar over epochs with the validation Recall@K.
+    ``checkpoint_every`` > 0 saves the gensim model to ``checkpoint_dir`` every that many
+    epochs. After :meth:`fit`, ``history`` holds :class:`EpochMetrics`'s table and ``wv``
+    the gensim ``KeyedVectors`` (keys: the item ids as strings).
+    """
+
+    name: ClassVar[str] = "word2vec"
+    uses_context: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        preset: str | None = "ff19_default",
+        *,
+        vector_size: int | None = None,
+        window: int | None = None,
+        negative: int | None = None,
+        ns_exponent: float | None = None,
+        alpha: float | None = None,
+        min_alpha: float | None = None,
+        sample: float | None = None,
+        epochs: int | None = None,
+        sg: int | None = None,
+        min_count: int | None = None,
+        hs: int | None = None,
+        cbow_mean: int | None = None,
+        seed: int = 0,
+        workers: int = 2,
+        context: str = "last_item",
+        context_window: int = 3,
+        decay: float = 0.25,
+        callbacks: Sequence[CallbackAny2Vec] = (),
+        progress: bool = True,
+        checkpoint_every: int = 0,
+        checkpoint_dir: str | Path | None = None,
+        **unknown: Any,
+    ) -> None:
+        super().__init__()
+        if unknown:
+            valid = [*GENSIM_PARAMS, *_OWN_OPTIONS]
+            raise ConfigError(
+                f"word2vec: unknown parameter(s) {sorted(unknown)}; valid parameters: {valid}."
+            )
+        if preset is not None and preset not in PRESETS:
+            raise ConfigError(
+                f"word2vec: unknown preset {preset!r}; valid presets: {sorted(PRESETS)} "
+                "(or None for gensim's own defaults)."
+            )
+        overrides = {
+            "vector_size": vector_size,
+            "window": window,
+            "negative": negative,
+            "ns_exponent": ns_exponent,
+            "alpha": alpha,
+            "min_alpha": min_alpha,
+            "sample": sample,
+            "epochs": epochs,
+            "sg": sg,
+            "min_count": min_count,
+            "hs": hs,
+            "cbow_mean": cbow_mean,
+        }
+        self.preset = preset
+        self.gensim_params = _checked_gensim_params(
+            {
+                **_gensim_defaults(),
+                **PRESETS.get(preset or "", {}),
+                **{k: v for k, v in overrides.items() if v is not None},
+            }
+        )
+        if context not in CONTEXTS:
+            raise ConfigError(f"word2vec.context must be one of {CONTEXTS}, got {context!r}.")
+        if not isinstance(context_window, int) or context_window < 1:
+            raise ConfigError(
+                f"word2vec.context_window must be an integer >= 1, got {context_window!r}."
+            )
+        if not 0 < decay <= 1:
+            raise ConfigError(f"word2vec.decay must be in (0, 1], got {decay!r}.")
+        if not isinstance(seed, int):
+            raise ConfigError(f"word2vec.seed must be an integer, got {seed!r}.")
+        if not isinstance(workers, int) or workers < 1:
+            raise ConfigError(f"word2vec.workers must be an integer >= 1, got {workers!r}.")
+        self.checkpoint_every, self.checkpoint_dir = _checked_checkpoints(
+            checkpoint_every, checkpoint_dir
+        )
+        self.seed = seed
+        self.workers = workers
+        self.context = context
+        self.context_window = context_window
+        self.decay = decay
+        self.callbacks = tuple(callbacks)
+        self.progress = progress
+        self.ks: tuple[int, ...] = (10,)
+        self.history = EpochMetrics(ks=self.ks).history
+        self.wv: KeyedVectors | None = None
+        self.train_seconds = 0.0
+        self.raw_word_count = 0
+
+    def fit(
+        self,
+        train: pd.DataFrame,
+        validation_pairs: pd.DataFrame | None = None,
+        ks: Sequence[int] = (10,),
+    ) -> Word2VecRecommender:
+        """Train on a long session table; monitor Recall/MRR@``ks`` on ``validation_pairs``."""
+        self.ks = _checked_ks(ks)
+        super().fit(train, validation_pairs)
+        return self
+
+    def _fit(self, sessions: SessionData) -> None:
+        tokens = np.asarray([str(item) for item in self.index.ids], dtype=object)
+        if len(set(tokens)) < len(tokens):
+            raise DataValidationError(
+                "word2vec: two different item ids have the same text form, so gensim "
+                "cannot tell them apart; make column 'item_id' strings."
+            )
+        items = sessions.items
+        corpus = [
+            tokens[items[a:b][items[a:b] >= 0]].tolist()
+            for a, b in zip(sessions.starts, sessions.stops, strict=True)
+        ]
+        params = self.gensim_params
+        counts = self.popularity
+        if not (counts >= params["min_count"]).any():
+            raise ConfigError(
+                f"word2vec.min_count={params['min_count']} leaves no item in the vocabulary "
+                f"(the most frequent item occurs {int(counts.max())} times); lower it."
+            )
+        pairs = self.validation_pairs
+        monitor = EpochMetrics(
+            *(
+                (pairs["query_item"].astype(str), pairs["target_item"].astype(str))
+                if pairs is not None and len(pairs)
+                else ((), ())
+            ),
+            ks=self.ks,
+            checkpoint_every=self.checkpoint_every,
+            checkpoint_dir=self.checkpoint_dir,
+            progress=self.progress,
+            # The order recommend() breaks ties in: more popular first, then first seen.
+            tie_order=tokens[np.lexsort((np.arange(len(tokens)), -self.popularity))],
+        )
+        model = Word2Vec(**params, seed=self.seed, workers=self.workers)
+        model.build_vocab(corpus)
+        started = time.perf_counter()
+        # gensim 4 runs callbacks given to train(), not those given to the constructor.
+        _, self.raw_word_count = model.train(
+            corpus,
+            total_examples=model.corpus_count,
+            epochs=model.epochs,
+            compute_loss=True,
+            callbacks=[monitor, *self.callbacks],
+        )
+        self.train_seconds = time.perf_counter() - started
+        self.history = monitor.history
+        self.wv = model.wv
+        rows = pd.Index(model.wv.index_to_key).get_indexer(pd.Index(tokens))
+        self._has_vector = rows >= 0
+        self._unit = np.zeros((len(tokens), model.wv.vector_size), dtype=np.float32)
+        self._unit[self._has_vector] = unit_rows(model.wv.vectors)[rows[self._has_vector]]
+
+    def query_vectors(self, queries: QueryBatch) -> np.ndarray:
+        """Each query's vector (a zero row when none of its items has one)."""
+        if self.context == "last_item":
+            known = queries.last_item >= 0
+            return np.where(known[:, None], self._unit[np.where(known, queries.last_item, 0)], 0)
+        weights = context_weights(queries, len(self._unit), self.context_window, self.decay)
+        return np.asarray(weights @ self._unit)
+
+    def score(self, queries: QueryBatch) -> np.ndarray:
+        """``1 + cosine`` to every item with a vector; 0 elsewhere and for vectorless queries."""
+        self._require_fitted()
+        vectors = self.query_vectors(queries)
+        has_query = np.abs(vectors).sum(axis=1) > 0
+        # float64 holds 1 + any float32 cosine exactly, so the ranking is the cosine's.
+        scores = 1.0 + cosine_block(vectors, self._unit).astype(np.float64)
+        return np.where(has_query[:, None] & self._has_vector[None, :], scores, 0.0)
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "preset": self.preset,
+            **self.gensim_params,
+            "seed": self.seed,
+            "workers": self.workers,
+            "context": self.context,
+            "context_window": self.context_window,
+            "decay": self.decay,
+        }
+
+
+_OWN_OPTIONS = (
+    "preset",
+    "seed",
+    "workers",
+    "context",
+    "context_window",
+    "decay",
+    "callbacks",
+    "progress",
+    "checkpoint_every",
+    "checkpoint_dir",
+)
+
+
+def _gensim_defaults() -> dict[str, Any]:
+    """gensim's own Word2Vec defaults for :data:`GENSIM_PARAMS` (the ``preset=None`` base)."""
+    parameters = inspect.signature(Word2Vec.__init__).parameters
+    return {name: parameters[name].default for name in GENSIM_PARAMS}
+
+
+def _checked_gensim_params(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` if gensim would accept them; else a ConfigError naming the first bad one."""
+    rules = {
+        "vector_size": (int, 1),
+        "window": (int, 1),
+        "negative": (int, 0),
+        "epochs": (int, 1),
+        "min_count": (int, 1),
+        "ns_exponent": (float, None),
+        "alpha": (float, 0),
+        "min_alpha": (float, 0),
+        "sample": (float, 0),
+    }
+    for name, (kind, low) in rules.items():
+        value = params[name]
+        number = isinstance(value, int | float | np.number) and not isinstance(value, bool)
+        if not number or (kind is int and int(value) != value) or (low is not None and value < low):
+            bound = f" >= {low}" if low is not None else ""
+            raise ConfigError(f"word2vec.{name} must be {kind.__name__}{bound}, got {value!r}.")
+    for name in ("sg", "hs", "cbow_mean"):
+        if params[name] not in (0, 1):
+            raise ConfigError(f"word2vec.{name} must be 0 or 1, got {params[name]!r}.")
+    if not params["hs"] and not params["negative"]:
+        raise ConfigError("word2vec needs hs=1 or negative > 0; with neither nothing is trained.")
+    return params
+
+
+def _monitored(ks: Sequence[int]) -> list[tuple[str, int]]:
+    """The (metric, k) pairs recorded per epoch, in history column order."""
+    return [(metric, k) for k in ks for metric in ("recall", "mrr")]
+
+
+def _metric_columns(ks: Sequence[int]) -> list[str]:
+    return [f"{metric}@{k}" for metric, k in _monitored(ks)]
+
+
+def _checked_ks(ks: Sequence[int]) -> tuple[int, ...]:
+    ks = tuple(ks)
+    if not ks or any(not isinstance(k, int | np.integer) or k < 1 for k in ks):
+        raise ConfigError(f"word2vec validation ks must be positive integers, got {list(ks)}.")
+    return tuple(int(k) for k in ks)
+
+
+def _checked_checkpoints(every: int, directory: str | Path | None) -> tuple[int, Path | None]:
+    if not isinstance(every, int) or every < 0:
+        raise ConfigError(f"word2vec.checkpoint_every must be an integer >= 0, got {every!r}.")
+    if every and directory is None:
+        raise ConfigError(
+            f"word2vec.checkpoint_every={every} needs a checkpoint_dir to save models to."
+        )
+    return every, None if directory is None else Path(directory)
+
+
+def learning_curve_figure(history: pd.DataFrame) -> Figure:
+    """Validation Recall@K and MRR@K per epoch, with the training loss on a second axis."""
+    figure = Figure(figsize=(8, 4.5))
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    axes.set_xlabel("epoch")
+    if history is None or history.empty:
+        axes.text(0.5, 0.5, "no training history", ha="center", va="center")
+        return figure
+    metrics = [c for c in history.columns if c.startswith(("recall@", "mrr@"))]
+    metrics = [c for c in metrics if history[c].notna().any()]
+    for column in metrics:
+        axes.plot(history["epoch"], history[column], marker="o", markersize=3, label=column)
+    axes.set_ylabel("validation metric")
+    loss_axes = axes.twinx()
+    loss_axes.plot(history["epoch"], history["loss"], color="grey", linestyle="--", label="loss")
+    loss_axes.set_ylabel("training loss (per epoch)")
+    handles = axes.get_legend_handles_labels()[0] + loss_axes.get_legend_handles_labels()[0]
+    axes.legend(handles=handles, loc="center right")
+    axes.set_title("Word2Vec learning curve")
+    figure.tight_layout()
+    return figure

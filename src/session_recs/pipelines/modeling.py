@@ -1,0 +1,107 @@
+"""The template every model runs through: fit on train_sessions, evaluate on the test data.
+
+Pipelines instantiate it once per model with ``namespace=<model name>``; parameters
+``<model name>.model`` (``kind`` and ``options``) choose the model, and the outputs are
+``<model name>.recommender`` and ``<model name>_metrics``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from kedro.pipeline import Node, Pipeline
+
+from session_recs.errors import ConfigError
+from session_recs.evaluation import EvaluationConfig, evaluate_model
+from session_recs.models import Recommender, build_model
+
+SHARED_INPUTS = {"train_sessions", "validation_pairs", "test_pairs", "test_sessions"}
+
+
+def fit_recommender(
+    train_sessions: pd.DataFrame, validation_pairs: pd.DataFrame, model: dict[str, Any]
+) -> Recommender:
+    """Build the model that ``model`` (kind + options) describes and fit it."""
+    if "kind" not in model:
+        raise ConfigError(f"A model's parameters need a 'kind'; got {sorted(model)}.")
+    recommender = build_model(model["kind"], model.get("options") or {})
+    return recommender.fit(train_sessions, validation_pairs)
+
+
+def evaluate_recommender(
+    recommender: Recommender,
+    train_sessions: pd.DataFrame,
+    test_pairs: pd.DataFrame,
+    test_sessions: pd.DataFrame,
+    evaluation: dict[str, Any],
+) -> pd.DataFrame:
+    """Test metrics of a fitted model under every protocol and context configured."""
+    return evaluate_model(
+        recommender,
+        train_sessions,
+        test_pairs,
+        test_sessions,
+        EvaluationConfig.from_params(evaluation),
+    )
+
+
+def fit_node() -> Node:
+    """``train_sessions`` + ``params:model`` → ``recommender``."""
+    return Node(
+        fit_recommender,
+        inputs=["train_sessions", "validation_pairs", "params:model"],
+        outputs="recommender",
+        name="fit_recommender",
+        tags=["model"],
+    )
+
+
+def evaluate_node() -> Node:
+    """``recommender`` → ``metrics`` on the test data."""
+    return Node(
+        evaluate_recommender,
+        inputs=[
+            "recommender",
+            "train_sessions",
+            "test_pairs",
+            "test_sessions",
+            "params:evaluation",
+        ],
+        outputs="metrics",
+        name="evaluate_recommender",
+        tags=["model", "evaluation"],
+    )
+
+
+def model_template() -> Pipeline:
+    """fit → evaluate, with dataset names to be namespaced per model."""
+    return Pipeline([fit_node(), evaluate_node()])
+
+
+def model_pipelines(
+    names: tuple[str, ...],
+    template: Pipeline | None = None,
+    extra_inputs: set[str] | frozenset[str] = frozenset(),
+) -> Pipeline:
+    """One namespaced copy of ``template`` per model name.
+
+    The split's outputs (and ``extra_inputs``) and ``params:evaluation`` are shared, not
+    namespaced; ``metrics`` becomes ``<name>_metrics`` (an output the report reads from
+    outside the namespace); everything else becomes ``<name>.<dataset>`` and
+    ``params:<name>.model``.
+    """
+    template = template or model_template()
+    return sum(
+        (
+            Pipeline(
+                template,
+                namespace=name,
+                inputs=SHARED_INPUTS | set(extra_inputs),
+                parameters={"params:evaluation"},
+                outputs={"metrics": f"{name}_metrics"},
+            )
+            for name in names
+        ),
+        Pipeline([]),
+    )

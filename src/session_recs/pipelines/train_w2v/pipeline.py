@@ -1,0 +1,60 @@
+"""Train, monitor and evaluate Word2Vec, once per preset (one namespace each), and once
+with the tune pipeline's best configuration (namespace ``word2vec_search``)."""
+
+from kedro.pipeline import Node, Pipeline
+
+from session_recs.pipelines.modeling import evaluate_node, fit_node, model_pipelines
+
+from .nodes import extract_training_history, fit_searched_word2vec, plot_learning_curve
+
+#: Namespaces with parameters `<name>.model` in parameters_train_w2v.yml.
+W2V_MODELS = ("word2vec_ff19_default", "word2vec_ff19_tuned")
+#: The namespace trained from the tune pipeline's `best_w2v_params`.
+SEARCHED_MODEL = "word2vec_search"
+
+
+def monitoring_nodes() -> Pipeline:
+    """The learning curve of a fitted Word2Vec model."""
+    return Pipeline(
+        [
+            Node(
+                extract_training_history,
+                inputs="recommender",
+                outputs="training_history",
+                name="extract_training_history",
+                tags=["model"],
+            ),
+            Node(
+                plot_learning_curve,
+                inputs="training_history",
+                outputs="learning_curve",
+                name="plot_learning_curve",
+                tags=["model", "report"],
+            ),
+        ]
+    )
+
+
+def searched_model_pipeline() -> Pipeline:
+    """``word2vec_search``: fit from ``best_w2v_params``, evaluate, plot its learning curve.
+
+    Part of both train_w2v and tune (so ``kedro run --pipelines=tune`` ends with the tuned
+    model's test metrics), and left out of the default run, which has no search results.
+    """
+    fit = Node(
+        fit_searched_word2vec,
+        inputs=["train_sessions", "validation_pairs", "params:model", "best_w2v_params"],
+        outputs="recommender",
+        name="fit_recommender",
+        tags=["model"],
+    )
+    template = Pipeline([fit, evaluate_node()]) + monitoring_nodes()
+    return model_pipelines((SEARCHED_MODEL,), template, extra_inputs={"best_w2v_params"})
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Build the train_w2v pipeline."""
+    presets = model_pipelines(
+        W2V_MODELS, Pipeline([fit_node(), evaluate_node()]) + monitoring_nodes()
+    )
+    return presets + searched_model_pipeline()

@@ -1,0 +1,102 @@
+"""The report's tables: comparison, published numbers next to ours, search summary."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from session_recs import reporting
+from session_recs.errors import DataValidationError
+
+
+def metrics_table(recall: float, mrr: float, protocol="last_pair", context="last_item"):
+    rows = []
+    for metric, value in (("recall", recall), ("mrr", mrr), ("ndcg", (recall + mrr) / 2)):
+        rows.append(
+            {
+                "protocol": protocol,
+                "context": context,
+                "metric": metric,
+                "k": 10,
+                "value": value,
+                "ci_low": value - 0.01,
+                "ci_high": value + 0.01,
+                "n_queries": 1000,
+                "predictions_per_s": 12345.0,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def comparison() -> pd.DataFrame:
+    return reporting.compile_comparison(
+        {
+            "association_rules_ff19": metrics_table(0.146, 0.0683),
+            "sequential_rules": metrics_table(0.275, 0.156),
+            "word2vec_search": None,
+        }
+    )
+
+
+def test_models_without_metrics_are_left_out(comparison):
+    assert set(comparison["model"]) == {"association_rules_ff19", "sequential_rules"}
+    assert list(comparison.columns[:3]) == ["model", "protocol", "context"]
+    with pytest.raises(DataValidationError, match="no model metrics"):
+        reporting.compile_comparison({"word2vec_search": None})
+
+
+def test_tables_rank_models_by_recall_with_intervals(comparison):
+    (key, table), *_ = reporting.comparison_tables(comparison, 10).items()
+    assert key == ("last_pair", "last_item")
+    assert list(table.index) == ["sequential_rules", "association_rules_ff19"]
+    assert table.loc["sequential_rules", "recall@10"] == "0.275 [0.265, 0.285]"
+    assert table.loc["association_rules_ff19", "mrr@10"] == "0.068 [0.058, 0.078]"
+    assert table.loc["sequential_rules", "predictions/s"] == "12,345"
+
+
+def test_published_numbers_sit_next_to_ours_under_the_same_protocol(comparison):
+    references = {
+        "protocol": "last_pair",
+        "context": "last_item",
+        "models": {
+            "AR (FF19)": {"recall": 0.142, "ours": "association_rules_ff19"},
+            "w2v tuned (FF19)": {"recall": 0.252, "ours": "word2vec_search"},
+            "GRU4Rec": {"recall": 0.3, "mrr": 0.2},
+        },
+    }
+    table = reporting.reference_table(comparison, references, 10)
+    assert table.loc["AR (FF19)", "published recall@10"] == "0.142"
+    assert table.loc["AR (FF19)", "ours recall@10"] == "0.146 [0.136, 0.156]"
+    # Not trained yet, or no model of ours: an empty cell, never a made-up number.
+    assert table.loc["w2v tuned (FF19)", "ours recall@10"] == ""
+    assert table.loc["GRU4Rec", "our model"] == ""
+    assert table.loc["GRU4Rec", "published mrr@10"] == "0.200"
+    # Under another protocol we have no number to show.
+    other = reporting.reference_table(comparison, {**references, "context": "session"}, 10)
+    assert other.loc["AR (FF19)", "ours recall@10"] == ""
+
+
+def test_the_search_section_shows_the_best_finished_trials(comparison):
+    tune_results = pd.DataFrame(
+        {
+            "trial_id": ["a", "b", "c", "d"],
+            "status": ["TERMINATED", "TERMINATED", "ERROR", "TERMINATED"],
+            "config/window": [3, 7, 9, 5],
+            "config/negative": [5, 10, 15, 2],
+            "epochs_run": [10, 3, 1, 10],
+            "stopped_early": [False, True, True, False],
+            "last_val_recall@10": [0.21, 0.18, 0.5, 0.24],
+            "wall_s": [1800.0, 600.0, 60.0, 1800.0],
+        }
+    )
+    summary = reporting.search_summary(tune_results)
+    assert summary["trial_id"].tolist() == ["d", "a", "b"]  # the failed trial is not ranked
+    assert summary.loc[0, "window"] == 5 and summary.loc[0, "negative"] == 2
+    markdown = reporting.comparison_markdown(comparison, 10, {}, "t", tune_results)
+    assert "## Hyperparameter search (validation pairs)" in markdown
+    assert "4 trials (2 stopped early by the scheduler), 1.18 trial-hours" in markdown
+    assert reporting.search_summary(None) is None
+    assert "Hyperparameter search" not in reporting.comparison_markdown(comparison, 10, {}, "t")
+    html = reporting.comparison_html(comparison, 10, {}, "t", tune_results)
+    assert "<h2>Hyperparameter search (validation pairs)</h2>" in html

@@ -49,6 +49,24 @@ def test_ff19_draw_matches_the_reference_recipe():
     assert len(out.test_sessions) == sum(lengths[i] for i in index[:3])
 
 
+def test_ff19_all_final_pairs_adds_every_other_session_outside_validation():
+    lengths = [3, 2, 4, 2, 5, 3, 2, 2, 3, 4]
+    sessions = session_table(lengths)
+    sampled = split_sessions(sessions, SplitConfig(test_size=3, seed=123))
+    out = split_sessions(sessions, SplitConfig(test_size=3, seed=123, all_final_pairs=True))
+    index = np.random.default_rng(123).choice(range(10), 6, replace=False)
+    rest = sorted(set(range(10)) - set(index.tolist()))
+    # FF19's pairs first and unchanged, then the 4 sessions in neither test nor validation.
+    assert out.test_pairs["session_id"].tolist() == [*index[:3].tolist(), *rest]
+    pd.testing.assert_frame_equal(out.test_pairs.head(3), sampled.test_pairs)
+    assert out.test_pairs.loc[3, "target_item"] == f"{rest[0]}-{lengths[rest[0]] - 1}"
+    pd.testing.assert_frame_equal(out.validation_pairs, sampled.validation_pairs)
+    pd.testing.assert_frame_equal(out.train_sessions, sampled.train_sessions)
+    assert out.test_sessions["session_id"].nunique() == 7
+    # No tested target is ever trained on.
+    assert not set(out.test_pairs.target_item) & set(out.train_sessions.item_id)
+
+
 def test_ff19_test_size_over_half_is_rejected():
     with pytest.raises(
         ConfigError, match=r"test_size=3 is too large.*only 5 sessions \(at most 2\)"

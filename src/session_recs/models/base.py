@@ -146,8 +146,9 @@ def top_k(
     """Column indices of the k best scores per row, best first.
 
     Equal scores are ordered by ``tie_rank(rows, cols)`` (lower first), which is asked only
-    about the candidates: the items scoring at least each row's k-th best score. An
-    argpartition finds that threshold; one lexsort over the candidates does the rest.
+    about tied candidates: items scoring at least each row's k-th best score that share
+    their score with another such item. A partition finds that threshold; lexsorts over
+    the candidates do the rest.
     """
     if not callable(tie_rank):
         ranks = np.asarray(tie_rank)
@@ -157,8 +158,16 @@ def top_k(
     kth = np.partition(scores, n_items - k, axis=1)[:, n_items - k]
     rows, cols = np.nonzero(scores >= kth[:, None])
     values = scores[rows, cols]
-    order = np.lexsort((tie_rank(rows, cols), -values, rows))
-    rows, cols = rows[order], cols[order]
+    order = np.lexsort((-values, rows))
+    rows, cols, values = rows[order], cols[order], values[order]
+    # Only candidates that share their row and score with another one need a tie rank.
+    same = (rows[1:] == rows[:-1]) & (values[1:] == values[:-1])
+    tied = np.r_[same, False] | np.r_[False, same]
+    tie = np.zeros(len(rows), dtype=np.float64)
+    if tied.any():
+        tie[tied] = tie_rank(rows[tied], cols[tied])
+        order = np.lexsort((tie, -values, rows))
+        rows, cols = rows[order], cols[order]
     # Keep the first k candidates of every row.
     starts = np.searchsorted(rows, np.arange(n_rows))
     keep = (np.arange(len(rows)) - starts[rows]) < k
@@ -207,6 +216,21 @@ class Recommender(ABC):
         """Order among equal scores of (query row, item) candidates: more popular first."""
         return -self.popularity[cols]
 
+    def _evidence_tie_rank(
+        self, block: QueryBatch, raw: np.ndarray
+    ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        """:meth:`tie_rank` for candidates with evidence (``raw`` > 0). The backfilled rest
+        already score by popularity; equally popular ones keep first-seen item order."""
+
+        def ranks(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+            out = np.zeros(len(rows), dtype=np.float64)
+            evidence = raw[rows, cols] > 0
+            if evidence.any():
+                out[evidence] = self.tie_rank(block, rows[evidence], cols[evidence])
+            return out
+
+        return ranks
+
     def _require_fitted(self) -> ItemIndex:
         if self.index is None:
             raise ConfigError(f"{self.name} is not fitted yet: call fit(train_sessions) first.")
@@ -237,7 +261,7 @@ class Recommender(ABC):
             if exclude_query:
                 known = block.last_item >= 0
                 combined[np.flatnonzero(known), block.last_item[known]] = -np.inf
-            chosen = top_k(combined, k, lambda r, c, b=block: self.tie_rank(b, r, c))
+            chosen = top_k(combined, k, self._evidence_tie_rank(block, raw))
             items[rows] = chosen
             picked = np.take_along_axis(raw, chosen, axis=1)
             scores[rows] = np.where(picked > 0, picked, 0.0)

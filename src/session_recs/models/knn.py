@@ -141,6 +141,28 @@ def _last_seen(train: pd.DataFrame) -> np.ndarray | None:
     return np.maximum.reduceat(times, starts)
 
 
+#: Above this many (query, item) cells, step lookups search sorted keys instead of a table.
+_DENSE_LOOKUP_CELLS = 8_000_000
+
+
+def _lookup_steps(rows, items, step, t_query, t_item, *, n_items: int) -> np.ndarray:
+    """``step`` of (t_query, t_item) where that pair is one of (rows, items), else inf.
+
+    ``rows * n_items + items`` must be sorted (as :meth:`SessionKNN._query_items` returns).
+    A dense (queries x items) table is one gather; for very wide blocks, a binary search.
+    """
+    n_queries = int(t_query.max(initial=-1)) + 1
+    if n_queries * n_items <= _DENSE_LOOKUP_CELLS:
+        table = np.full((n_queries, n_items), np.inf, dtype=np.float32)
+        keep = rows < n_queries
+        table[rows[keep], items[keep]] = step[keep]
+        return table[t_query, t_item].astype(np.float64)
+    keys = rows * n_items + items
+    probe = t_query * n_items + t_item
+    at = np.minimum(np.searchsorted(keys, probe), len(keys) - 1)
+    return np.where(keys[at] == probe, step[at], np.inf)
+
+
 class SessionKNN(Recommender):
     """V-SKNN: the votes of the ``k`` training sessions most similar to the session so far.
 
@@ -286,14 +308,12 @@ class SessionKNN(Recommender):
         t_item = self._positions.indices[slot]
         t_position = self._positions.data[slot]
         # Is the neighbour's item one of the query's items, and how many clicks back?
-        query_keys = rows * n_items + items
-        probe = t_query * n_items + t_item
-        at = np.minimum(np.searchsorted(query_keys, probe), len(query_keys) - 1)
-        shared = query_keys[at] == probe
+        t_step = _lookup_steps(rows, items, step, t_query, t_item, n_items=n_items)
+        shared = t_step < np.inf
         segment = np.cumsum(counts) - counts
         pair_weight = pair_sim
         if self.weighting_score != "same":
-            nearest = np.minimum.reduceat(np.where(shared, step[at], np.inf), segment)
+            nearest = np.minimum.reduceat(t_step, segment)
             pair_weight = pair_weight * STEP_WEIGHTS[self.weighting_score](nearest)
         t_weight = np.repeat(pair_weight, counts) * self._item_weight[t_item]
         if self.position_lambda is not None:

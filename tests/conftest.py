@@ -25,11 +25,10 @@ def shared_file(relative: str) -> Path:
     return path
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A fresh copy of the project's configuration and demo data, as after a clean clone."""
-    target = tmp_path / "project"
-    target.mkdir()
+def copy_project(target: Path) -> Path:
+    """A fresh copy of the project's configuration and demo data at ``target``, as after a
+    clean clone (the code itself is the installed package)."""
+    target.mkdir(parents=True)
     shutil.copy(ROOT / "pyproject.toml", target)
     shutil.copytree(ROOT / "conf", target / "conf", ignore=shutil.ignore_patterns("*.log"))
     for layer in sorted((ROOT / "data").iterdir()):
@@ -37,6 +36,12 @@ def project(tmp_path: Path) -> Path:
     demo = ROOT / "data" / "01_raw" / "demo_online_retail.parquet"
     shutil.copy(demo, target / "data" / "01_raw" / demo.name)
     return target
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A fresh copy of the project's configuration and demo data, as after a clean clone."""
+    return copy_project(tmp_path / "project")
 
 
 def run_cli(project: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -4,7 +4,6 @@ reported; word2vec_search refuses to train before a search and trains its option
 from __future__ import annotations
 
 import pickle
-import shutil
 import time
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 from session_recs.pipelines.baseline import BASELINE_MODELS
 from session_recs.pipelines.train_w2v import W2V_MODELS
 
-from ..conftest import ROOT, latest_version, run_cli
+from ..conftest import copy_project, latest_version, run_cli
 
 PNG = b"\x89PNG\r\n\x1a\n"
 MODELS = (*BASELINE_MODELS, *W2V_MODELS)
@@ -27,14 +26,7 @@ def output(project: Path, layer: str, name: str) -> Path:
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory) -> tuple[Path, float, str]:
     """A fresh project after one plain `kedro run`: (folder, wall seconds, log)."""
-    target = tmp_path_factory.mktemp("models") / "project"
-    target.mkdir()
-    shutil.copy(ROOT / "pyproject.toml", target)
-    shutil.copytree(ROOT / "conf", target / "conf", ignore=shutil.ignore_patterns("*.log"))
-    for layer in sorted((ROOT / "data").iterdir()):
-        (target / "data" / layer.name).mkdir(parents=True)
-    demo = ROOT / "data" / "01_raw" / "demo_online_retail.parquet"
-    shutil.copy(demo, target / "data" / "01_raw" / demo.name)
+    target = copy_project(tmp_path_factory.mktemp("models") / "project")
     start = time.perf_counter()
     result = run_cli(target, "run")
     elapsed = time.perf_counter() - start

@@ -6,6 +6,8 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -63,3 +65,34 @@ def latest_version(folder: Path) -> Path:
     versions = sorted(p for p in folder.iterdir() if p.is_dir())
     assert versions, f"no saved version under {folder}"
     return versions[-1] / folder.name
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """A project after one plain `kedro run` on the demo data."""
+
+    path: Path
+    seconds: float
+    log: str
+
+    def output(self, layer: str, name: str) -> Path:
+        """The newest saved version of ``data/<layer>/demo/<name>``."""
+        return latest_version(self.path / "data" / layer / "demo" / name)
+
+    def copy_to(self, target: Path) -> Path:
+        """A private copy, for a test that runs more pipelines in it."""
+        shutil.copytree(self.path, target)
+        return target
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> DemoRun:
+    """The default pipeline run once on the demo data, shared by every test that reads its
+    artifacts. Tests must not change it: use ``demo_run.copy_to(tmp_path / "p")`` to run more."""
+    project = copy_project(tmp_path_factory.mktemp("demo_run") / "project")
+    start = time.perf_counter()
+    result = run_cli(project, "run")
+    seconds = time.perf_counter() - start
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-4000:]
+    return DemoRun(project, seconds, log)

@@ -4,50 +4,29 @@ reported; word2vec_search refuses to train before a search and trains its option
 from __future__ import annotations
 
 import pickle
-import time
-from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from session_recs.pipelines.baseline import BASELINE_MODELS
 from session_recs.pipelines.train_w2v import W2V_MODELS
 
-from ..conftest import copy_project, latest_version, run_cli
+from ..conftest import latest_version, run_cli
 
 PNG = b"\x89PNG\r\n\x1a\n"
 MODELS = (*BASELINE_MODELS, *W2V_MODELS)
 
 
-def output(project: Path, layer: str, name: str) -> Path:
-    return latest_version(project / "data" / layer / "demo" / name)
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory) -> tuple[Path, float, str]:
-    """A fresh project after one plain `kedro run`: (folder, wall seconds, log)."""
-    target = copy_project(tmp_path_factory.mktemp("models") / "project")
-    start = time.perf_counter()
-    result = run_cli(target, "run")
-    elapsed = time.perf_counter() - start
-    log = result.stdout + result.stderr
-    assert result.returncode == 0, log[-4000:]
-    return target, elapsed, log
-
-
 def test_default_run_finishes_within_a_minute_without_tracebacks(demo_run):
-    _, elapsed, log = demo_run
-    assert elapsed < 60, f"kedro run on the demo data took {elapsed:.0f} s"
-    assert "Traceback" not in log
-    assert "dot notation is reserved" not in log
+    assert demo_run.seconds < 60, f"kedro run on the demo data took {demo_run.seconds:.0f} s"
+    assert "Traceback" not in demo_run.log
+    assert "dot notation is reserved" not in demo_run.log
 
 
 def test_every_model_is_saved_and_evaluated_with_intervals(demo_run):
-    project, _, _ = demo_run
     for name in MODELS:
-        model = pickle.loads(output(project, "06_models", f"{name}.pkl").read_bytes())
+        model = pickle.loads(demo_run.output("06_models", f"{name}.pkl").read_bytes())
         assert len(model.index) > 100
-        metrics = pd.read_parquet(output(project, "07_model_output", f"{name}_metrics.parquet"))
+        metrics = pd.read_parquet(demo_run.output("07_model_output", f"{name}_metrics.parquet"))
         assert set(metrics["context"]) == {"last_item", "session"}
         assert set(metrics["protocol"]) == {"last_pair"}
         assert set(metrics["k"]) == {5, 10, 20}
@@ -63,8 +42,7 @@ def test_every_model_is_saved_and_evaluated_with_intervals(demo_run):
 
 
 def test_sequence_models_find_the_demo_datas_planted_structure(demo_run):
-    project, _, _ = demo_run
-    comparison = pd.read_parquet(output(project, "08_reporting", "model_comparison.parquet"))
+    comparison = pd.read_parquet(demo_run.output("08_reporting", "model_comparison.parquet"))
     at10 = comparison[
         (comparison.k == 10) & (comparison.metric == "recall") & (comparison.context == "last_item")
     ].set_index("model")["value"]
@@ -78,9 +56,8 @@ def test_sequence_models_find_the_demo_datas_planted_structure(demo_run):
 
 
 def test_the_report_lists_every_model_and_draws_its_plots(demo_run):
-    project, _, _ = demo_run
-    markdown = output(project, "08_reporting", "model_comparison.md").read_text()
-    html = output(project, "08_reporting", "model_comparison.html").read_text()
+    markdown = demo_run.output("08_reporting", "model_comparison.md").read_text()
+    html = demo_run.output("08_reporting", "model_comparison.html").read_text()
     assert markdown.startswith("# session-recs model comparison: demo")
     assert "## last_pair protocol, `last_item` context (150 test queries)" in markdown
     assert "## last_pair protocol, `session` context (150 test queries)" in markdown
@@ -90,18 +67,17 @@ def test_the_report_lists_every_model_and_draws_its_plots(demo_run):
     # No search has run: no word2vec_search row and no search section.
     assert "word2vec_search" not in markdown
     assert "Hyperparameter search" not in markdown
-    assert output(project, "08_reporting", "model_comparison.png").read_bytes().startswith(PNG)
+    assert demo_run.output("08_reporting", "model_comparison.png").read_bytes().startswith(PNG)
     for name in W2V_MODELS:
-        curve = output(project, "08_reporting", f"{name}_learning_curve.png")
+        curve = demo_run.output("08_reporting", f"{name}_learning_curve.png")
         assert curve.read_bytes().startswith(PNG)
 
 
 def test_word2vec_records_one_history_row_per_epoch(demo_run):
-    project, _, _ = demo_run
     epochs = {"word2vec_ff19_default": 5, "word2vec_ff19_tuned": 20}
     for name, n in epochs.items():
         history = pd.read_parquet(
-            output(project, "07_model_output", f"{name}_training_history.parquet")
+            demo_run.output("07_model_output", f"{name}_training_history.parquet")
         )
         assert history["epoch"].tolist() == list(range(1, n + 1))
         assert (history["loss"] > 0).all()
@@ -109,8 +85,8 @@ def test_word2vec_records_one_history_row_per_epoch(demo_run):
         assert history["recall@10"].iloc[-1] > history["recall@10"].iloc[0]
 
 
-def test_word2vec_search_needs_a_search_or_from_search_off(demo_run):
-    project, _, _ = demo_run
+def test_word2vec_search_needs_a_search_or_from_search_off(demo_run, tmp_path):
+    project = demo_run.copy_to(tmp_path / "project")
     args = ("run", "--pipelines=train_w2v", "--namespaces=word2vec_search")
     result = run_cli(project, *args)
     output_text = result.stdout + result.stderr
@@ -126,5 +102,6 @@ def test_word2vec_search_needs_a_search_or_from_search_off(demo_run):
         "--params=word2vec_search.model.from_search=false,word2vec_search.model.options.epochs=2",
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    model = pickle.loads(output(project, "06_models", "word2vec_search.pkl").read_bytes())
+    saved = latest_version(project / "data/06_models/demo/word2vec_search.pkl")
+    model = pickle.loads(saved.read_bytes())
     assert model.params()["epochs"] == 2 and len(model.history) == 2

@@ -5,12 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from session_recs.errors import DataValidationError
 
@@ -203,13 +200,13 @@ def comparison_html(
     return "\n".join(parts)
 
 
-def comparison_figure(
-    comparison: pd.DataFrame, k: int, references: Mapping[str, Any]
-) -> plt.Figure:
+def comparison_figure(comparison: pd.DataFrame, k: int, references: Mapping[str, Any]) -> Figure:
     """Recall@k per model with 95% CI error bars, one panel per protocol/context."""
     at_k = comparison[(comparison["k"] == k) & (comparison["metric"] == "recall")]
     groups = list(at_k.groupby(["protocol", "context"], sort=False))
-    fig, axes = plt.subplots(1, len(groups), figsize=(6 * len(groups), 4.5), squeeze=False)
+    # A bare Figure (no pyplot): no global figure state, any backend, notebooks included.
+    fig = Figure(figsize=(6 * len(groups), 4.5))
+    axes = fig.subplots(1, len(groups), squeeze=False)
     for ax, ((protocol, context), group) in zip(axes[0], groups, strict=True):
         part = group.sort_values("value")
         errors = np.vstack([part["value"] - part["ci_low"], part["ci_high"] - part["value"]])

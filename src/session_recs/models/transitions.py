@@ -182,7 +182,21 @@ class SequentialRules(_RowLookup):
         self.backward_weight = backward_weight
 
     def _fit(self, sessions: SessionData) -> None:
+        n = len(self.index)
+        total = sp.csr_matrix((n, n))
         rows, cols, weights = [], [], []
+        pending = 0
+
+        def flush() -> sp.csr_matrix:
+            # Pairs are counted in chunks so memory stays bounded on long sessions x steps.
+            chunk = count_matrix(
+                np.concatenate(rows), np.concatenate(cols), np.concatenate(weights), n
+            )
+            rows.clear()
+            cols.clear()
+            weights.clear()
+            return total + chunk
+
         for distance in range(1, self.steps + 1):
             a, b = successor_pairs(sessions, distance)
             if not len(a):
@@ -194,14 +208,15 @@ class SequentialRules(_RowLookup):
                 rows.append(b)
                 cols.append(a)
                 weights.append(np.full(len(a), self.backward_weight / distance))
-        n = len(self.index)
+            pending += len(a) * (2 if self.backward_weight else 1)
+            if pending >= self.PAIRS_PER_CHUNK:
+                total, pending = flush(), 0
         if rows:
-            total = count_matrix(
-                np.concatenate(rows), np.concatenate(cols), np.concatenate(weights), n
-            )
-        else:
-            total = sp.csr_matrix((n, n))
+            total = flush()
         self.matrix = prune_rows(total, self.pruning)
+
+    #: Pairs held in memory at once while fitting (about 24 bytes each).
+    PAIRS_PER_CHUNK: ClassVar[int] = 20_000_000
 
     def params(self) -> dict[str, Any]:
         return {

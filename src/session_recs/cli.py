@@ -2,19 +2,22 @@
 
 ``run`` is Kedro's own run command, with one change: a problem the user can fix (a
 :class:`~session_recs.errors.SessionRecsError`) ends the run with its message and exit
-code 1 instead of a traceback.
+code 1 instead of a traceback. Every other command reports such problems the same way.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 from kedro.framework.cli.project import run as kedro_run
+from kedro.framework.cli.utils import env_option
 
+from session_recs.cml import cml_cluster
 from session_recs.errors import SessionRecsError
 
 
@@ -62,6 +65,9 @@ cli.add_command(
 )
 
 
+cli.add_command(cml_cluster)
+
+
 @cli.command()
 @click.argument("name", default="online_retail")
 @click.option(
@@ -104,3 +110,62 @@ def make_demo(output: Path, events: int | None, seed: int | None) -> None:
     )
     written = synthetic.write_transactions(table, output)
     click.echo(f"Wrote {len(table):,} rows to {written}")
+
+
+def _kedro_run_option(name: str) -> click.Parameter:
+    """One of ``kedro run``'s options (same spelling, parsing and help)."""
+    return next(param for param in kedro_run.params if param.name == name)
+
+
+@cli.command()
+@click.argument("items", nargs=-1, required=True)
+@click.option("--model", "-m", default="session_knn", show_default=True, help="Model name.")
+@click.option("-k", "k", default="10", show_default=True, help="How many items to recommend.")
+@click.option("--load-version", default=None, help="Model version to load [default: latest].")
+@click.option("--include-query", is_flag=True, help="Allow the last query item among the results.")
+@env_option
+@friendly_errors
+def recommend(  # noqa: PLR0917 (click passes options as arguments)
+    items: tuple[str, ...],
+    model: str,
+    k: str,
+    load_version: str | None,
+    include_query: bool,
+    env: str | None,
+    params: dict[str, Any],
+) -> None:
+    """Top-K items for a session of ITEMS (item ids in order) from a trained model.
+
+    Example: python -m session_recs recommend 85123A 22423 --model session_knn -k 10
+    --params=dataset=online_retail
+    """
+    from session_recs.recommend import check_k, recommend_items
+
+    count = check_k(k)  # before the (slower) project start
+    # The catalog's "Loading data from ..." lines would bury the table.
+    kedro_io = logging.getLogger("kedro.io")
+    level = kedro_io.level
+    kedro_io.setLevel(logging.WARNING)
+    try:
+        table = recommend_items(
+            list(items),
+            model=model,
+            k=count,
+            env=env,
+            load_version=load_version,
+            params=params,
+            exclude_query=not include_query,
+        )
+    finally:
+        kedro_io.setLevel(level)
+    info = table.attrs
+    click.echo(
+        f"Top {len(table)} from {info['model']} (dataset {info['dataset']}, version "
+        f"{info['version']}) after {' > '.join(items)}:"
+    )
+    shown = table.assign(score=table["score"].map("{:.4f}".format))
+    click.echo(shown.to_string(index=False))
+
+
+# `--params` exactly as `kedro run` parses it (e.g. --params=dataset=online_retail).
+recommend.params.append(_kedro_run_option("params"))

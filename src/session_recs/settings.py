@@ -3,8 +3,13 @@
 from kedro.config import OmegaConfigLoader
 
 from session_recs.hooks import DatasetChoiceHooks
+from session_recs.tracking import MlflowTrackingHooks
 
-HOOKS = (DatasetChoiceHooks(),)
+HOOKS = (DatasetChoiceHooks(), MlflowTrackingHooks())
+
+# kedro-mlflow (the optional `mlflow` extra) tracks only when asked for: the project's
+# MlflowTrackingHooks run its hook when the config has an mlflow.yml (--env=mlflow).
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro-mlflow", "kedro_mlflow")
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

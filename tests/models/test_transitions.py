@@ -163,9 +163,7 @@ def test_history_weight_favours_items_already_in_the_session():
 
 def test_sequential_rules_counted_in_chunks_equal_one_build():
     rng = np.random.default_rng(0)
-    rows = [
-        (s, p, f"i{rng.integers(50)}") for s in range(300) for p in range(rng.integers(2, 30))
-    ]
+    rows = [(s, p, f"i{rng.integers(50)}") for s in range(300) for p in range(rng.integers(2, 30))]
     table = pd.DataFrame(rows, columns=["session_id", "position", "item_id"])
 
     class Chunked(SequentialRules):

@@ -18,6 +18,7 @@ finds the :class:`~session_recs.errors.DataValidationError` behind it and prints
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -239,6 +240,24 @@ class OptionalDataset(AbstractDataset[Any, Any]):
     def save(self, data: Any) -> None:
         """Save through the wrapped dataset."""
         self._dataset.save(data)
+
+    @property
+    def preview(self) -> Callable[..., Any]:
+        """kedro-viz's preview of the wrapped dataset, ``None`` while it was never saved.
+
+        kedro-viz picks the renderer from ``preview``'s return annotation
+        (``TablePreview``, ``JSONPreview``...), so this hands out the wrapped dataset's own
+        signature; a wrapped dataset without ``preview`` leaves this one without it too.
+        """
+        wrapped = getattr(self._dataset, "preview", None)
+        if wrapped is None:
+            raise AttributeError(f"{type(self._dataset).__name__} has no preview")
+
+        @functools.wraps(wrapped)
+        def preview(*args: Any, **kwargs: Any) -> Any:
+            return wrapped(*args, **kwargs) if self._dataset.exists() else None
+
+        return preview
 
     def _describe(self) -> dict[str, Any]:
         return {"type": type(self._dataset).__name__, **self._dataset._describe()}

@@ -1,0 +1,184 @@
+"""Recommendations on demand from a trained model, loaded through the project's catalog.
+
+:func:`recommend_items` is what ``python -m session_recs recommend`` (and ``kedro
+recommend``) prints; in a notebook started with ``%load_ext kedro.ipython`` it works the
+same way (``recommend_items(["85123A", "22423"], model="session_knn")``), and
+:func:`top_items` answers from a model already loaded (``catalog.load(...)``).
+
+The query items are one session in order. Models that read the session (``uses_context``)
+see all of its known items; the others see the last known one. Unknown items are dropped
+with a warning; if none is known, nothing can be recommended.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from session_recs.errors import ConfigError, DataValidationError
+from session_recs.models.base import QueryBatch, Recommender, SessionData
+
+logger = logging.getLogger(__name__)
+
+COLUMNS = ["rank", "item_id", "description", "score"]
+
+
+def known_models() -> tuple[str, ...]:
+    """The namespaces of the baseline and train_w2v pipelines: the models a run can train."""
+    from session_recs.pipelines.baseline.pipeline import BASELINE_MODELS
+    from session_recs.pipelines.train_w2v.pipeline import SEARCHED_MODEL, W2V_MODELS
+
+    return (*BASELINE_MODELS, *W2V_MODELS, SEARCHED_MODEL)
+
+
+def training_command(model: str, dataset: str) -> str:
+    """The ``kedro run`` command that trains ``model`` on ``dataset``."""
+    from session_recs.pipelines.baseline.pipeline import BASELINE_MODELS
+    from session_recs.pipelines.train_w2v.pipeline import SEARCHED_MODEL
+
+    data = f" --params=dataset={dataset}"
+    if model == SEARCHED_MODEL:
+        return f"kedro run --pipelines=tune{data}"
+    pipeline = "baseline" if model in BASELINE_MODELS else "train_w2v"
+    return f"kedro run --pipelines={pipeline} --namespaces={model}{data}"
+
+
+def check_k(k: Any) -> int:
+    """``k`` as a positive int, or a ConfigError saying what was wrong."""
+    try:
+        value = int(str(k).strip())
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"-k must be a positive whole number of items, got {k!r}.")
+    return value
+
+
+def session_query(model: Recommender, items: Sequence[str]) -> QueryBatch:
+    """One query: the known ``items`` in order (context) ending with the last of them.
+
+    Unknown items are dropped with a warning; a DataValidationError lists them when none
+    is known.
+    """
+    index = model._require_fitted()
+    codes = index.encode([str(item) for item in items])
+    unknown = [str(item) for item, code in zip(items, codes, strict=True) if code < 0]
+    if len(unknown) == len(codes):
+        raise DataValidationError(
+            f"None of the items {unknown} is known to {model.name} (it was trained on "
+            f"{len(index):,} items). Check the ids against the item_catalog dataset."
+        )
+    if unknown:
+        logger.warning("Ignoring item(s) unknown to %s: %s", model.name, ", ".join(unknown))
+    known = codes[codes >= 0]
+    if not model.uses_context:
+        known = known[-1:]
+    context = SessionData(known, np.array([0]), np.array([len(known)]))
+    return QueryBatch(known[-1:], context)
+
+
+def top_items(
+    model: Recommender,
+    items: Sequence[str],
+    k: int,
+    item_catalog: pd.DataFrame | None = None,
+    *,
+    exclude_query: bool = True,
+) -> pd.DataFrame:
+    """Top-``k`` items for one session of ``items`` (rank, item_id, description, score).
+
+    A score of 0 marks an item backfilled by popularity (the model had no evidence).
+    """
+    recs = model.recommend(session_query(model, items), check_k(k), exclude_query=exclude_query)
+    ids = model._require_fitted().decode(recs.items[0])
+    table = pd.DataFrame(
+        {"rank": np.arange(1, len(ids) + 1), "item_id": ids, "score": recs.scores[0]}
+    )
+    descriptions: Mapping[str, Any] = {}
+    if item_catalog is not None and "description" in item_catalog:
+        descriptions = item_catalog.set_index("item_id")["description"].to_dict()
+    table["description"] = [
+        text if isinstance(text := descriptions.get(item), str) else "" for item in ids
+    ]
+    return table[COLUMNS]
+
+
+def recommend_items(
+    items: Sequence[str],
+    model: str = "session_knn",
+    k: int = 10,
+    *,
+    dataset: str | None = None,
+    project_path: str | Path | None = None,
+    env: str | None = None,
+    load_version: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    exclude_query: bool = True,
+) -> pd.DataFrame:
+    """Top-``k`` recommendations of the latest saved ``<model>.recommender`` of ``dataset``.
+
+    The model and the ``item_catalog`` (for descriptions) are loaded through a
+    KedroSession of the project at ``project_path`` (default: the current directory),
+    with ``env`` and runtime ``params`` as for ``kedro run``; ``dataset`` defaults to
+    the project's ``dataset`` parameter. ``load_version`` picks an older model version.
+    The table's ``attrs`` hold the model, dataset and version used.
+    """
+    import kedro.framework.project as kedro_project
+    from kedro.framework.session import KedroSession
+
+    models = known_models()
+    if model not in models:
+        raise ConfigError(f"Unknown model {model!r}; known models: {', '.join(models)}.")
+    k = check_k(k)
+    if not items:
+        raise ConfigError("Give at least one item id (the session so far, in order).")
+    runtime = dict(params or {})
+    if dataset is not None:
+        runtime["dataset"] = dataset
+    path = Path(project_path or Path.cwd()).resolve()
+    if kedro_project.PACKAGE_NAME is None:  # not yet set up by `kedro`, -m or kedro.ipython
+        kedro_project.configure_project(__name__.split(".")[0])
+    with KedroSession.create(project_path=path, env=env, runtime_params=runtime) as session:
+        context = session.load_context()
+        dataset = context.params["dataset"]
+        catalog = context.catalog
+        recommender = load_model(catalog, model, dataset, load_version)
+        item_catalog = catalog.load("item_catalog") if catalog.exists("item_catalog") else None
+    table = top_items(recommender, items, k, item_catalog, exclude_query=exclude_query)
+    table.attrs.update(
+        model=model, dataset=dataset, version=load_version or latest_version(catalog, model)
+    )
+    return table
+
+
+def load_model(catalog: Any, model: str, dataset: str, version: str | None) -> Recommender:
+    """``<model>.recommender`` from ``catalog`` (the latest, or ``version``)."""
+    name = f"{model}.recommender"
+    if version is None and not catalog.exists(name):
+        raise ConfigError(
+            f"No trained {model} model for dataset {dataset!r} yet. Train it with "
+            f"`{training_command(model, dataset)}` (after the data pipelines; "
+            f"`kedro run --params=dataset={dataset}` runs everything)."
+        )
+    try:
+        return catalog.load(name, version=version)
+    except Exception as exc:
+        if version is None:
+            raise
+        raise ConfigError(
+            f"Cannot load version {version!r} of {name} for dataset {dataset!r}: the saved "
+            f"versions are the folder names under {catalog.get(name)._filepath}."
+        ) from exc
+
+
+def latest_version(catalog: Any, model: str) -> str | None:
+    """The version string of the newest saved ``<model>.recommender``."""
+    try:
+        return catalog.get(f"{model}.recommender").resolve_load_version()
+    except Exception:
+        return None

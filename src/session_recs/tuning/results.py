@@ -1,0 +1,194 @@
+"""A finished search as tables, the best configuration, and figures.
+
+- :func:`trial_history`: one row per reported epoch of every trial (retries included).
+- :func:`trial_table`: one row per trial: its hyperparameters, best and last validation
+  metrics, epochs planned and run, wall and training time, the node it ended on, how many
+  times it started, and its status (``TERMINATED``; ``ERROR`` after its last retry;
+  ``NO_RESULT`` when the time budget stopped it before its first epoch).
+- :func:`best_configuration`: the Word2Vec options of the best trial, as the
+  ``{kind, options}`` model mapping every model pipeline takes.
+- :func:`curves_figure` and :func:`parameters_figure`: validation metric per epoch for
+  every trial, and the metric against each searched hyperparameter.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from session_recs.errors import DataValidationError
+from session_recs.tuning.space import HYPERPARAMETERS, METRICS, SearchSettings, metric_key
+
+HISTORY_COLUMNS = ["trial_id", "attempt", "epoch", "node_id", "node_ip", "time_total_s"]
+
+
+def trial_history(results: Any, settings: SearchSettings) -> pd.DataFrame:
+    """Every epoch every trial reported (``results``: a Ray Tune ``ResultGrid``).
+
+    A trial restarted after a failure reports epoch 1 again; ``attempt`` counts those
+    restarts (1 = first run).
+    """
+    metrics = [metric_key(m, settings.k) for m in METRICS]
+    extra = ["loss", "train_s", "train_cpu_s", "eval_s", "setup_s"]
+    columns = HISTORY_COLUMNS + metrics + extra
+    frames = []
+    for result in results:
+        frame = result.metrics_dataframe
+        if frame is None or frame.empty or "epoch" not in frame:
+            continue
+        frame = frame.reindex(columns=[c for c in columns if c != "attempt"]).copy()
+        frame["trial_id"] = result.metrics.get("trial_id") or _trial_id(result)
+        frame["attempt"] = (frame["epoch"] == 1).cumsum().clip(lower=1)
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    history = pd.concat(frames, ignore_index=True)[columns]
+    return history.astype({"epoch": "int64", "attempt": "int64"})
+
+
+def _trial_id(result: Any) -> str:
+    return str(result.path).rstrip("/").rsplit("/", 1)[-1]
+
+
+def trial_table(results: Any, settings: SearchSettings, history: pd.DataFrame) -> pd.DataFrame:
+    """One row per trial of ``results`` (a ``ResultGrid``), with ``history`` summarised."""
+    metric = settings.metric_name
+    metrics = [metric_key(m, settings.k) for m in METRICS]
+    rows = []
+    for result in results:
+        trial_id = result.metrics.get("trial_id") or _trial_id(result)
+        config = {name: (result.config or {}).get(name) for name in settings.space}
+        planned = config.get("epochs") or settings.max_epochs
+        own = history[history["trial_id"] == trial_id]
+        # Only the last attempt's epochs describe the trial's final model.
+        final = own[own["attempt"] == own["attempt"].max()] if len(own) else own
+        # A trial the time budget stopped before its first epoch has nothing to show.
+        status = "ERROR" if result.error else "TERMINATED" if len(own) else "NO_RESULT"
+        row: dict[str, Any] = {
+            "trial_id": trial_id,
+            "status": status,
+            **{f"config/{name}": value for name, value in config.items()},
+            "epochs_planned": int(planned),
+            "epochs_run": int(final["epoch"].max()) if len(final) else 0,
+        }
+        row["stopped_early"] = row["epochs_run"] < row["epochs_planned"]
+        best = final.loc[final[metric].idxmax()] if final[metric].notna().any() else None
+        for name in metrics:
+            row[f"best_{name}"] = float(best[name]) if best is not None else math.nan
+            row[f"last_{name}"] = float(final[name].iloc[-1]) if len(final) else math.nan
+        row["best_epoch"] = int(best["epoch"]) if best is not None else 0
+        row["wall_s"] = float(final["time_total_s"].max()) if len(final) else math.nan
+        row["train_s"] = float(own["train_s"].sum())
+        row["train_cpu_s"] = float(own["train_cpu_s"].sum())
+        row["node_ip"] = final["node_ip"].iloc[-1] if len(final) else None
+        row["node_id"] = final["node_id"].iloc[-1] if len(final) else None
+        row["attempts"] = int(own["attempt"].max()) if len(own) else 0
+        row["error"] = str(result.error).splitlines()[0] if result.error else None
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    return table.sort_values(f"last_{metric}", ascending=False, kind="stable").reset_index(
+        drop=True
+    )
+
+
+def best_configuration(table: pd.DataFrame, settings: SearchSettings) -> dict[str, Any]:
+    """The best trial's Word2Vec options, as ``{"model": {kind, options}, "search": {...}}``.
+
+    Trials are ranked by the metric at their last epoch, and those that ran all their
+    epochs come first: their configuration, retrained, gives the same model. A trial cut
+    short (by ASHA or the time budget) only wins when no trial finished; its options then
+    carry the epochs it actually ran.
+    """
+    metric = settings.metric_name
+    scored = table[table["status"].eq("TERMINATED") & table[f"last_{metric}"].notna()]
+    if scored.empty:
+        raise DataValidationError(
+            "The search produced no trial with a validation score; see tune_results "
+            "(column 'error') and the Ray logs under tune.storage_path."
+        )
+    ranked = scored.assign(complete=~scored["stopped_early"]).sort_values(
+        ["complete", f"last_{metric}"], ascending=False, kind="stable"
+    )
+    best = ranked.iloc[0]
+    # A trial without results makes the table's integer columns float; gensim wants ints.
+    searched = {name: HYPERPARAMETERS[name].type(best[f"config/{name}"]) for name in settings.space}
+    options = {
+        **settings.fixed,
+        "epochs": int(best["epochs_run"]) if best["stopped_early"] else int(best["epochs_planned"]),
+        **{k: v for k, v in searched.items() if k != "epochs"},
+        "seed": settings.seed,
+    }
+    return {
+        "model": {"kind": "word2vec", "options": options},
+        "search": {
+            "preset": settings.preset,
+            "trial_id": best["trial_id"],
+            "metric": metric,
+            "value": float(best[f"last_{metric}"]),
+            "best_epoch_value": float(best[f"best_{metric}"]),
+            "epochs_run": int(best["epochs_run"]),
+            "completed": bool(not best["stopped_early"]),
+            "trials": len(table),
+        },
+    }
+
+
+def curves_figure(history: pd.DataFrame, settings: SearchSettings) -> Figure:
+    """Validation metric per epoch, one line per trial (the best trial highlighted)."""
+    metric = settings.metric_name
+    figure = Figure(figsize=(8, 4.5))
+    axes = figure.add_subplot()
+    axes.set_xlabel("epoch")
+    axes.set_ylabel(f"validation {metric[4:]}")
+    if history.empty:
+        axes.text(0.5, 0.5, "no trial reported a result", ha="center", va="center")
+        return figure
+    final = history[history["attempt"] == history.groupby("trial_id")["attempt"].transform("max")]
+    last = final.groupby("trial_id")[metric].last()
+    best_trial = last.idxmax() if last.notna().any() else None
+    for trial_id, trial in final.groupby("trial_id", sort=False):
+        if trial_id == best_trial:
+            continue
+        axes.plot(trial["epoch"], trial[metric], color="tab:blue", alpha=0.3, linewidth=0.8)
+    if best_trial is not None:
+        trial = final[final["trial_id"] == best_trial]
+        axes.plot(trial["epoch"], trial[metric], color="tab:red", linewidth=2, label=best_trial)
+        axes.legend(loc="lower right", title="best trial")
+    axes.set_title(f"{final['trial_id'].nunique()} trials ({settings.preset})")
+    figure.tight_layout()
+    return figure
+
+
+def parameters_figure(table: pd.DataFrame, settings: SearchSettings) -> Figure:
+    """The metric at each trial's last epoch against each searched hyperparameter."""
+    metric = settings.metric_name
+    names = list(settings.space)
+    columns = max(1, min(3, len(names)))
+    rows = max(1, math.ceil(len(names) / columns))
+    figure = Figure(figsize=(4 * columns, 3.2 * rows))
+    if table.empty or not names:
+        axes = figure.add_subplot()
+        axes.text(0.5, 0.5, "no searched hyperparameter", ha="center", va="center")
+        return figure
+    scored = table[table[f"last_{metric}"].notna()]
+    for i, name in enumerate(names):
+        axes = figure.add_subplot(rows, columns, i + 1)
+        image = axes.scatter(
+            scored[f"config/{name}"],
+            scored[f"last_{metric}"],
+            c=scored["epochs_run"],
+            cmap="viridis",
+            s=18,
+        )
+        if settings.space[name].kind in ("loguniform", "logint"):
+            axes.set_xscale("log")
+        axes.set_xlabel(name)
+        axes.set_ylabel(metric[4:] if i % columns == 0 else "")
+    figure.colorbar(image, ax=figure.axes, label="epochs run", shrink=0.8)
+    figure.suptitle(f"validation {metric[4:]} at the last epoch, per trial")
+    return figure

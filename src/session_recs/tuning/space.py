@@ -1,0 +1,623 @@
+"""The search, as configuration: ``params:tune`` → a checked :class:`SearchSettings` → Ray objects.
+
+Everything a user can get wrong is checked here, before Ray starts: the preset name, the
+hyperparameter names, every range (empty, wrong type, outside what gensim accepts), the
+search algorithm against the space (Optuna samples, it does not enumerate grids), the
+scheduler against the epoch budget, and the address format.
+
+A search is a preset of ``tune.presets`` with three layers on top, later ones winning:
+the preset, then ``tune.smoke_search`` when ``tune.smoke`` is on, then every other key set
+directly under ``tune`` (so ``--params=tune.num_samples=20`` overrides any preset).
+Dict-valued settings (``scheduler``, ``fixed``, ``tpe``) merge key by key; ``space`` and
+``points_to_evaluate`` are replaced whole. Where Ray runs and stores results is the
+separate ``params:ray`` (one top-level key, so a Kedro env such as ``conf/cluster``
+replaces it without touching the search).
+
+Space entries (one key each, plus ``step`` where noted)::
+
+    window:      {grid: [1, 4, 7]}                      # every value, in order
+    negative:    {grid: {start: 1, stop: 19, step: 3}}  # inclusive range
+    vector_size: {choice: [32, 64, 128]}
+    ns_exponent: {uniform: [-1.0, 1.0]}                 # optional step
+    alpha:       {loguniform: [0.001, 0.1]}
+    epochs:      {int: [10, 100]}                       # inclusive; optional step
+    sample:      {loguniform: [1.0e-6, 1.0e-2]}
+    window:      {logint: [1, 50]}                      # inclusive, log-uniform
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from session_recs.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Hyperparameter:
+    """What gensim accepts for one searchable Word2Vec hyperparameter."""
+
+    type: type
+    minimum: float | None = None
+    #: True when ``minimum`` itself is not allowed (alpha must be > 0).
+    exclusive: bool = False
+
+
+#: The hyperparameters a search may vary (gensim Word2Vec names).
+HYPERPARAMETERS: dict[str, Hyperparameter] = {
+    "vector_size": Hyperparameter(int, 1),
+    "window": Hyperparameter(int, 1),
+    "negative": Hyperparameter(int, 1),
+    "ns_exponent": Hyperparameter(float),
+    "alpha": Hyperparameter(float, 0.0, exclusive=True),
+    "sample": Hyperparameter(float, 0.0),
+    "epochs": Hyperparameter(int, 1),
+}
+
+DOMAIN_KINDS = ("grid", "choice", "uniform", "loguniform", "int", "logint")
+SEARCH_ALGORITHMS = ("basic", "optuna")
+SCHEDULERS = ("asha", "fifo")
+METRICS = ("recall", "mrr")
+#: Options the search sets on every trial itself, so ``fixed`` may not.
+MANAGED_OPTIONS = {
+    "epochs": "tune.max_epochs (or search `epochs` in tune.space)",
+    "workers": "tune.cpus_per_trial",
+    "seed": "tune.seed",
+    "callbacks": "nothing (the trial adds its own)",
+    "progress": "nothing (trials show no progress bar)",
+}
+
+
+@dataclass(frozen=True)
+class Domain:
+    """One search-space entry: a grid, a choice or a (log-)uniform / integer range."""
+
+    kind: str
+    values: tuple = ()
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+
+    @property
+    def is_grid(self) -> bool:
+        return self.kind == "grid"
+
+    @property
+    def extent(self) -> tuple[float, float]:
+        """Smallest and largest value the entry can produce."""
+        if self.values:
+            return min(self.values), max(self.values)
+        return self.low, self.high
+
+    def contains(self, value: Any) -> bool:
+        """Whether ``value`` is one this entry can produce (for ``points_to_evaluate``)."""
+        if self.values:
+            return value in self.values
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        if self.kind in ("int", "logint") and not isinstance(value, int):
+            return False
+        return self.low <= value <= self.high
+
+    def to_ray(self) -> Any:
+        """The Ray Tune search-space object."""
+        from ray import tune
+
+        low, high, step = self.low, self.high, self.step
+        build = {
+            "grid": lambda: tune.grid_search(list(self.values)),
+            "choice": lambda: tune.choice(list(self.values)),
+            "uniform": lambda: tune.quniform(low, high, step) if step else tune.uniform(low, high),
+            "loguniform": lambda: tune.loguniform(low, high),
+            # Ray's randint/lograndint exclude the upper bound; qrandint includes it.
+            "int": lambda: tune.qrandint(low, high, step) if step else tune.randint(low, high + 1),
+            "logint": lambda: tune.lograndint(low, high + 1),
+        }
+        return build[self.kind]()
+
+    def describe(self) -> str:
+        """Short human form, for logs."""
+        if self.values:
+            shown = ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in self.values)
+            return f"{self.kind}[{shown}]"
+        step = f" step {self.step:g}" if self.step else ""
+        return f"{self.kind}[{self.low:g}, {self.high:g}]{step}"
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    """Early stopping: ASHA on epochs, or none (``fifo``)."""
+
+    kind: str = "asha"
+    grace_period: int = 1
+    reduction_factor: float = 3
+
+
+@dataclass(frozen=True)
+class RaySettings:
+    """Where trials run and results go; see ``ray`` in conf/base/parameters_tune.yml."""
+
+    address: str = "local"
+    storage_path: str = "data/06_models/ray_tune"
+    num_cpus: int | None = None
+    connect_timeout_s: float = 30.0
+    ship_code: bool = False
+    runtime_env: dict = field(default_factory=dict)
+    log_to_driver: bool = False
+    include_dashboard: bool = False
+
+    @property
+    def is_local(self) -> bool:
+        return self.address == "local"
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """A checked search: what to vary, how to search, where to run, where to store."""
+
+    preset: str
+    search_alg: str
+    num_samples: int
+    max_epochs: int
+    space: dict[str, Domain]
+    scheduler: SchedulerSettings
+    fixed: dict[str, Any]
+    points_to_evaluate: tuple[dict[str, Any], ...] = ()
+    tpe: dict[str, Any] = field(default_factory=dict)
+    time_budget_s: float | None = None
+    metric: str = "recall"
+    k: int = 10
+    cpus_per_trial: int = 1
+    max_concurrent_trials: int | None = None
+    max_failures: int = 2
+    reuse_actors: bool = True
+    seed: int = 0
+    smoke: bool = False
+    resume: bool = False
+    name: str | None = None
+    ray: RaySettings = field(default_factory=RaySettings)
+
+    @property
+    def metric_name(self) -> str:
+        """The reported metric the search maximises, e.g. ``val_recall@10``."""
+        return metric_key(self.metric, self.k)
+
+    @property
+    def grid_size(self) -> int:
+        """Trials per sample of the grid entries (1 without grids)."""
+        return math.prod(len(d.values) for d in self.space.values() if d.is_grid)
+
+    @property
+    def n_trials(self) -> int | None:
+        """Trials the search will run if not stopped by its time budget (None: unbounded)."""
+        return None if self.num_samples < 0 else self.grid_size * self.num_samples
+
+    def experiment_name(self, dataset: str) -> str:
+        """Stem of the experiment folders under the storage path."""
+        if self.name:
+            return self.name
+        return f"w2v_{dataset}_{self.preset}" + ("_smoke" if self.smoke else "")
+
+    def describe(self) -> str:
+        """One line for the log."""
+        space = ", ".join(f"{name} {d.describe()}" for name, d in self.space.items())
+        trials = "unbounded" if self.n_trials is None else f"{self.n_trials:,}"
+        budget = f", budget {self.time_budget_s:g}s" if self.time_budget_s else ""
+        return (
+            f"preset {self.preset!r}{' (smoke)' if self.smoke else ''}: {self.search_alg} "
+            f"search, {self.scheduler.kind} scheduler, {trials} trials, up to "
+            f"{self.max_epochs} epochs{budget}; space: {space or 'none'}; "
+            f"maximising {self.metric_name}"
+        )
+
+
+def metric_key(metric: str, k: int) -> str:
+    """Name of a validation metric in trial reports."""
+    return f"val_{metric}@{k}"
+
+
+# --- merging the layers ------------------------------------------------------------------
+
+_MERGED_DICTS = ("scheduler", "fixed", "tpe")
+_LAYER_KEYS = ("preset", "presets", "smoke_search")
+
+
+def resolve_layers(tune: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The preset's name and its settings with the smoke and top-level layers applied."""
+    if not isinstance(tune, Mapping):
+        raise ConfigError(f"params 'tune' must be a mapping, got {type(tune).__name__}.")
+    presets = tune.get("presets") or {}
+    name = tune.get("preset")
+    if name not in presets:
+        known = ", ".join(sorted(presets)) or "none defined"
+        raise ConfigError(
+            f"tune.preset={name!r} does not exist. Known presets: {known} "
+            "(defined under tune.presets in conf/base/parameters_tune.yml)."
+        )
+    layers = [dict(presets[name] or {})]
+    if tune.get("smoke"):
+        layers.append(dict(tune.get("smoke_search") or {}))
+    layers.append({k: v for k, v in tune.items() if k not in _LAYER_KEYS})
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            if key in _MERGED_DICTS and isinstance(value, Mapping):
+                merged[key] = {**(merged.get(key) or {}), **value}
+            else:
+                merged[key] = value
+    return name, merged
+
+
+# --- checking values ---------------------------------------------------------------------
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_type(name: str, value: Any, where: str) -> Any:
+    """``value`` as the hyperparameter's type, or a ConfigError naming ``where``."""
+    spec = HYPERPARAMETERS[name]
+    if spec.type is int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ConfigError(f"{where}: {name} takes whole numbers, got {value!r}.")
+        return value
+    if not _is_number(value):
+        raise ConfigError(f"{where}: {name} takes numbers, got {value!r}.")
+    return float(value)
+
+
+def _check_minimum(name: str, domain: Domain, where: str) -> None:
+    spec = HYPERPARAMETERS[name]
+    low = domain.extent[0]
+    if spec.minimum is None:
+        return
+    if low < spec.minimum or (spec.exclusive and low == spec.minimum):
+        bound = f"> {spec.minimum:g}" if spec.exclusive else f">= {spec.minimum:g}"
+        raise ConfigError(f"{where}: gensim needs {name} {bound}, but the range reaches {low:g}.")
+
+
+def _grid_range(name: str, spec: Mapping[str, Any], where: str) -> tuple:
+    unknown = sorted(set(spec) - {"start", "stop", "step"})
+    if unknown or not {"start", "stop"} <= set(spec):
+        raise ConfigError(
+            f"{where}: a grid range is {{start, stop, step}} (stop included), got {dict(spec)}."
+        )
+    start, stop = spec["start"], spec["stop"]
+    step = spec.get("step", 1)
+    if not all(_is_number(v) for v in (start, stop, step)) or step <= 0:
+        raise ConfigError(f"{where}: grid start/stop/step must be numbers with step > 0.")
+    if start > stop:
+        raise ConfigError(f"{where}: empty range (start {start} > stop {stop}).")
+    count = math.floor((stop - start) / step + 1e-9) + 1
+    # Rounding keeps float grids exact (-1.0, -0.8, ... 1.0, not 0.19999999999999996).
+    values = [start + i * step for i in range(count)]
+    if all(isinstance(v, int) for v in (start, stop, step)):
+        return tuple(values)
+    return tuple(round(v, 10) + 0.0 for v in values)
+
+
+def parse_domain(name: str, spec: Any, where: str) -> Domain:
+    """One space entry from its configuration, checked against gensim's limits."""
+    if name not in HYPERPARAMETERS:
+        raise ConfigError(
+            f"Unknown hyperparameter {name!r} in {where.rsplit('.', 1)[0]}; searchable: "
+            f"{', '.join(HYPERPARAMETERS)}."
+        )
+    kinds = [k for k in DOMAIN_KINDS if isinstance(spec, Mapping) and k in spec]
+    extra = sorted(set(spec) - set(DOMAIN_KINDS) - {"step"}) if isinstance(spec, Mapping) else []
+    if len(kinds) != 1 or extra:
+        raise ConfigError(
+            f"{where}: give exactly one of {', '.join(DOMAIN_KINDS)} (plus `step` for uniform "
+            f"and int), e.g. {{int: [1, 20]}}; got {spec!r}."
+        )
+    kind = kinds[0]
+    body = spec[kind]
+    step = spec.get("step")
+    if step is not None and (kind not in ("uniform", "int") or not _is_number(step) or step <= 0):
+        raise ConfigError(f"{where}: `step` must be a positive number, for uniform or int only.")
+
+    if kind in ("grid", "choice"):
+        if kind == "grid" and isinstance(body, Mapping):
+            values = _grid_range(name, body, where)
+        elif isinstance(body, Sequence) and not isinstance(body, str):
+            values = tuple(body)
+        else:
+            raise ConfigError(f"{where}: {kind} takes a list of values, got {body!r}.")
+        if not values:
+            raise ConfigError(f"{where}: empty {kind} (no values to try).")
+        values = tuple(_check_type(name, v, where) for v in values)
+        if len(set(values)) != len(values):
+            raise ConfigError(f"{where}: {kind} lists a value twice: {list(values)}.")
+        domain = Domain(kind, values=values)
+    else:
+        if (
+            not isinstance(body, Sequence)
+            or isinstance(body, str)
+            or len(body) != 2
+            or not all(_is_number(v) for v in body)
+        ):
+            raise ConfigError(f"{where}: {kind} takes [low, high], got {body!r}.")
+        low, high = (_check_type(name, v, where) for v in body)
+        if kind in ("int", "logint"):
+            if not isinstance(low, int) or not isinstance(high, int):
+                raise ConfigError(f"{where}: {kind} bounds must be whole numbers, got {body!r}.")
+            if step is not None and not float(step).is_integer():
+                raise ConfigError(f"{where}: an int range needs a whole-number step.")
+            if low > high:
+                raise ConfigError(f"{where}: empty range (low {low} > high {high}).")
+        elif low >= high:
+            raise ConfigError(f"{where}: empty range (low {low:g} must be < high {high:g}).")
+        if kind in ("loguniform", "logint") and low <= 0:
+            raise ConfigError(f"{where}: {kind} needs low > 0, got {low:g}.")
+        if step is not None and kind == "int":
+            step = int(step)
+        domain = Domain(kind, low=low, high=high, step=step)
+    _check_minimum(name, domain, where)
+    return domain
+
+
+def _int_setting(
+    values: Mapping[str, Any], key: str, minimum: int, *, allow_none=False, section="tune"
+) -> Any:
+    value = values.get(key)
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ConfigError(f"{section}.{key} must be a whole number >= {minimum}, got {value!r}.")
+    return value
+
+
+def _choice_setting(values: Mapping[str, Any], key: str, allowed: Sequence[str]) -> str:
+    value = values.get(key)
+    if value not in allowed:
+        raise ConfigError(f"tune.{key} must be one of {', '.join(allowed)}; got {value!r}.")
+    return value
+
+
+def _bool_setting(values: Mapping[str, Any], key: str) -> bool:
+    value = values.get(key, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"tune.{key} must be true or false, got {value!r}.")
+    return value
+
+
+def _scheduler(values: Mapping[str, Any], max_epochs: int) -> SchedulerSettings:
+    raw = values.get("scheduler") or {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"tune.scheduler must be a mapping, got {raw!r}.")
+    unknown = sorted(set(raw) - {"kind", "grace_period", "reduction_factor"})
+    if unknown:
+        raise ConfigError(
+            f"Unknown tune.scheduler setting(s) {unknown}; known: kind, grace_period, "
+            "reduction_factor."
+        )
+    scheduler = SchedulerSettings(**raw)
+    _choice_setting({"scheduler.kind": scheduler.kind}, "scheduler.kind", SCHEDULERS)
+    if scheduler.kind == "asha":
+        grace = scheduler.grace_period
+        if not isinstance(grace, int) or isinstance(grace, bool) or not 1 <= grace <= max_epochs:
+            raise ConfigError(
+                f"tune.scheduler.grace_period must be a whole number of epochs from 1 to "
+                f"tune.max_epochs={max_epochs}; got {grace!r}."
+            )
+        factor = scheduler.reduction_factor
+        if not _is_number(factor) or factor <= 1:
+            raise ConfigError(
+                f"tune.scheduler.reduction_factor must be a number > 1, got {factor!r}."
+            )
+    return scheduler
+
+
+def parse_ray_settings(ray: Mapping[str, Any] | None) -> RaySettings:
+    """Check ``params:ray``: the address format, CPUs, timeout, storage and runtime_env."""
+    if ray is not None and not isinstance(ray, Mapping):
+        raise ConfigError(f"params 'ray' must be a mapping, got {ray!r}.")
+    raw = dict(ray or {})
+    known = set(RaySettings.__dataclass_fields__)
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"Unknown ray setting(s) {unknown}; known: {sorted(known)}.")
+    settings = RaySettings(**raw)
+    address = settings.address
+    if not isinstance(address, str) or not address.strip():
+        raise ConfigError(
+            "ray.address must be `local`, `auto`, `env:<VARIABLE>`, `host:port` or "
+            f"`ray://host:port`; got {address!r}."
+        )
+    if address.startswith("env:") and not address[4:]:
+        raise ConfigError("ray.address `env:` needs a variable name, e.g. env:RAY_ADDRESS.")
+    if settings.num_cpus is not None:
+        _int_setting({"num_cpus": settings.num_cpus}, "num_cpus", 1, section="ray")
+    if not _is_number(settings.connect_timeout_s) or settings.connect_timeout_s <= 0:
+        raise ConfigError(
+            f"ray.connect_timeout_s must be a positive number of seconds, "
+            f"got {settings.connect_timeout_s!r}."
+        )
+    if not isinstance(settings.runtime_env, Mapping):
+        raise ConfigError(f"ray.runtime_env must be a mapping, got {settings.runtime_env!r}.")
+    if not isinstance(settings.storage_path, str) or not settings.storage_path:
+        raise ConfigError(
+            f"ray.storage_path must be a folder (or a URI such as s3://bucket/path), "
+            f"got {settings.storage_path!r}."
+        )
+    return RaySettings(**{**raw, "runtime_env": dict(settings.runtime_env)})
+
+
+def _fixed(values: Mapping[str, Any], space: Mapping[str, Domain]) -> dict[str, Any]:
+    fixed = dict(values.get("fixed") or {})
+    for key, instead in MANAGED_OPTIONS.items():
+        if key in fixed:
+            raise ConfigError(f"tune.fixed.{key} is set by the search: use {instead}.")
+    both = sorted(set(fixed) & set(space))
+    if both:
+        raise ConfigError(
+            f"{both} both searched (tune.space) and fixed (tune.fixed); keep one of them."
+        )
+    for name in set(fixed) & set(HYPERPARAMETERS):
+        fixed[name] = _check_type(name, fixed[name], f"tune.fixed.{name}")
+        _check_minimum(name, Domain("choice", values=(fixed[name],)), f"tune.fixed.{name}")
+    # The recommender checks the rest (unknown options, presets, gensim's own limits).
+    from session_recs.models import build_model
+
+    try:
+        build_model("word2vec", fixed)
+    except ConfigError as exc:
+        raise ConfigError(f"tune.fixed: {exc}") from None
+    return fixed
+
+
+def _points(values: Mapping[str, Any], space: Mapping[str, Domain]) -> tuple[dict, ...]:
+    points = values.get("points_to_evaluate") or []
+    if not isinstance(points, Sequence) or isinstance(points, str):
+        raise ConfigError(f"tune.points_to_evaluate must be a list of mappings, got {points!r}.")
+    checked = []
+    for i, point in enumerate(points):
+        where = f"tune.points_to_evaluate[{i}]"
+        if not isinstance(point, Mapping):
+            raise ConfigError(f"{where} must be a mapping of hyperparameters, got {point!r}.")
+        unknown = sorted(set(point) - set(space))
+        if unknown:
+            raise ConfigError(
+                f"{where} sets {unknown}, which the search space does not vary "
+                f"(searched: {', '.join(space) or 'none'})."
+            )
+        typed = {name: _check_type(name, value, where) for name, value in point.items()}
+        outside = [name for name, value in typed.items() if not space[name].contains(value)]
+        if outside:
+            name = outside[0]
+            raise ConfigError(
+                f"{where}: {name}={typed[name]!r} is outside tune.space.{name} "
+                f"({space[name].describe()})."
+            )
+        checked.append(typed)
+    return tuple(checked)
+
+
+def _tpe(values: Mapping[str, Any]) -> dict[str, Any]:
+    tpe = dict(values.get("tpe") or {})
+    from optuna.samplers import TPESampler
+
+    valid = set(inspect.signature(TPESampler).parameters) - {"seed"}
+    unknown = sorted(set(tpe) - valid)
+    if unknown:
+        raise ConfigError(
+            f"Unknown tune.tpe option(s) {unknown} (optuna.samplers.TPESampler arguments; "
+            "the seed comes from tune.seed)."
+        )
+    return tpe
+
+
+def parse_settings(tune: Mapping[str, Any], ray: Mapping[str, Any] | None = None) -> SearchSettings:
+    """Check ``params:tune`` and ``params:ray``; return the search; raise ConfigError if bad."""
+    preset, values = resolve_layers(tune)
+    known = set(SearchSettings.__dataclass_fields__) - {"preset", "ray"}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(
+            f"Unknown tune setting(s) {unknown} (preset {preset!r}); known: "
+            f"{', '.join(sorted(known))}."
+        )
+    search_alg = _choice_setting(values, "search_alg", SEARCH_ALGORITHMS)
+    metric = _choice_setting(values, "metric", METRICS)
+    k = _int_setting(values, "k", 1)
+    max_epochs = _int_setting(values, "max_epochs", 1)
+    num_samples = values.get("num_samples")
+    if num_samples != -1:
+        num_samples = _int_setting(values, "num_samples", 1)
+    time_budget_s = values.get("time_budget_s")
+    if time_budget_s is not None and (not _is_number(time_budget_s) or time_budget_s <= 0):
+        raise ConfigError(
+            f"tune.time_budget_s must be a positive number of seconds or null, "
+            f"got {time_budget_s!r}."
+        )
+
+    raw_space = values.get("space") or {}
+    if not isinstance(raw_space, Mapping):
+        raise ConfigError(f"tune.space must be a mapping of hyperparameters, got {raw_space!r}.")
+    space = {
+        name: parse_domain(name, spec, f"tune.space.{name}") for name, spec in raw_space.items()
+    }
+    if "epochs" in space and space["epochs"].extent[1] > max_epochs:
+        raise ConfigError(
+            f"tune.space.epochs reaches {space['epochs'].extent[1]}, above "
+            f"tune.max_epochs={max_epochs}; raise max_epochs or narrow the range."
+        )
+    grids = [name for name, domain in space.items() if domain.is_grid]
+    if search_alg == "optuna" and grids:
+        raise ConfigError(
+            f"tune.search_alg=optuna samples the space and cannot enumerate grids "
+            f"({', '.join(grids)}); use choice/int/uniform entries, or search_alg: basic."
+        )
+    if num_samples == -1 and (time_budget_s is None or grids):
+        raise ConfigError(
+            "tune.num_samples=-1 (keep sampling) needs tune.time_budget_s and no grid entries."
+        )
+
+    settings = SearchSettings(
+        preset=preset,
+        search_alg=search_alg,
+        num_samples=num_samples,
+        max_epochs=max_epochs,
+        space=space,
+        scheduler=_scheduler(values, max_epochs),
+        fixed=_fixed(values, space),
+        points_to_evaluate=_points(values, space),
+        tpe=_tpe(values),
+        time_budget_s=None if time_budget_s is None else float(time_budget_s),
+        metric=metric,
+        k=k,
+        cpus_per_trial=_int_setting(values, "cpus_per_trial", 1),
+        max_concurrent_trials=_int_setting(values, "max_concurrent_trials", 1, allow_none=True),
+        max_failures=_int_setting(values, "max_failures", 0),
+        reuse_actors=_bool_setting(values, "reuse_actors"),
+        seed=_int_setting(values, "seed", 0),
+        smoke=_bool_setting(values, "smoke"),
+        resume=_bool_setting(values, "resume"),
+        name=values.get("name"),
+        ray=parse_ray_settings(ray),
+    )
+    if settings.name is not None and (not isinstance(settings.name, str) or "/" in settings.name):
+        raise ConfigError(f"tune.name must be a folder name without '/', got {settings.name!r}.")
+    return settings
+
+
+# --- Ray objects -------------------------------------------------------------------------
+
+
+def param_space(settings: SearchSettings) -> dict[str, Any]:
+    """The Ray Tune ``param_space``: one search-space object per searched hyperparameter."""
+    return {name: domain.to_ray() for name, domain in settings.space.items()}
+
+
+def search_algorithm(settings: SearchSettings) -> Any:
+    """Ray's basic variant generator (grid/random) or Optuna's TPE through Ray Tune."""
+    points = [dict(point) for point in settings.points_to_evaluate] or None
+    if settings.search_alg == "basic":
+        from ray.tune.search import BasicVariantGenerator
+
+        return BasicVariantGenerator(points_to_evaluate=points, random_state=settings.seed)
+    from optuna.samplers import TPESampler
+    from ray.tune.search.optuna import OptunaSearch
+
+    sampler = TPESampler(seed=settings.seed, **settings.tpe)
+    return OptunaSearch(points_to_evaluate=points, sampler=sampler)
+
+
+def trial_scheduler(settings: SearchSettings) -> Any:
+    """ASHA with epochs as the resource, or first-in-first-out (no early stopping)."""
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+    if settings.scheduler.kind == "fifo":
+        return FIFOScheduler()
+    return ASHAScheduler(
+        time_attr="epoch",
+        max_t=settings.max_epochs,
+        grace_period=settings.scheduler.grace_period,
+        reduction_factor=settings.scheduler.reduction_factor,
+    )

@@ -1,0 +1,120 @@
+"""`kedro run --pipelines=tune` end to end on the demo data: a smoke search on a local Ray
+writes every output and train_w2v trains the best configuration; bad configuration stops
+the run with one line before Ray starts."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import socket
+
+import pytest
+
+from ..conftest import run_cli
+from .conftest import artifact, experiments, kill, output, start_driver, tune_tables
+
+pytestmark = pytest.mark.slow
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_smoke_search_writes_every_output_and_train_w2v_uses_the_best(demo_project):
+    result = run_cli(demo_project, "run", "--pipelines=tune", "--params=tune.smoke=true")
+    log = output(result)
+    assert result.returncode == 0, log[-4000:]
+
+    table, history = tune_tables(demo_project)
+    assert len(table) == 4
+    assert (table["status"] == "TERMINATED").all()
+    assert table["config/window"].between(1, 6).all()
+    assert set(table["config/negative"]) <= {2, 5, 10}
+    assert set(table["config/epochs"]) <= {2, 3}
+    assert table["epochs_run"].between(1, 3).all()
+    assert (table["epochs_run"] <= table["epochs_planned"]).all()
+    assert table["node_id"].notna().all() and (table["attempts"] == 1).all()
+    # One history row per epoch run; the table's metrics are the history's.
+    assert len(history) == table["epochs_run"].sum()
+    for row in table.itertuples():
+        own = history[history["trial_id"] == row.trial_id]
+        assert own["val_recall@10"].max() == table.loc[row.Index, "best_val_recall@10"]
+        assert own["val_recall@10"].iloc[-1] == table.loc[row.Index, "last_val_recall@10"]
+    assert (history["train_cpu_s"] > 0).all()
+    assert table["last_val_recall@10"].is_monotonic_decreasing
+
+    best = json.loads(artifact(demo_project, "06_models", "best_w2v_params.json").read_text())
+    top = table.set_index("trial_id").loc[best["search"]["trial_id"]]
+    options = best["model"]["options"]
+    assert best["model"]["kind"] == "word2vec"
+    assert (options["window"], options["negative"]) == (
+        top["config/window"],
+        top["config/negative"],
+    )
+    assert options["vector_size"] == 16 and options["preset"] == "ff19_default"
+    assert best["search"]["value"] == pytest.approx(top["last_val_recall@10"])
+    # The run ends by training and testing the best configuration (word2vec_search).
+    assert artifact(demo_project, "07_model_output", "word2vec_search_metrics.parquet").exists()
+    for plot in ("tune_curves.png", "tune_parameters.png"):
+        assert artifact(demo_project, "08_reporting", plot).read_bytes().startswith(PNG)
+    assert len(experiments(demo_project, "w2v_demo_efficient_smoke")) == 1
+    # Progress is a line per trial in Kedro's log, not Tune's console tables.
+    assert "done (4/4)" in log
+    assert "Configuration for experiment" not in log
+
+    result = run_cli(
+        demo_project,
+        "run",
+        "--pipelines=train_w2v",
+        "--namespaces=word2vec_search",
+        "--params=word2vec_search.model.from_search=true",
+    )
+    assert result.returncode == 0, output(result)[-4000:]
+    model = pickle.loads(artifact(demo_project, "06_models", "word2vec_search.pkl").read_bytes())
+    trained = model.params()
+    assert {k: trained[k] for k in options} == options
+    assert len(model.history) == options["epochs"]
+
+
+def tune_run(params: str) -> list[str]:
+    return ["run", "--pipelines=tune", f"--params={params}"]
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_bad_configuration_stops_before_ray_starts(demo_project, tmp_path):
+    before = sorted((demo_project / "data/06_models/demo").rglob("experiment_state-*"))
+    port = closed_port()
+    # Every message is checked in test_space.py; here, that a run stops on it, in one line.
+    cases = [
+        ("tune.space.windw.int=3", "Unknown hyperparameter 'windw' in tune.space"),
+        (
+            "tune.space.window.grid.start=9,tune.space.window.grid.stop=1",
+            "tune.space.window: empty range (start 9 > stop 1)",
+        ),
+        ("tune.preset=fastest", "tune.preset='fastest' does not exist. Known presets: efficient"),
+        (
+            f"ray.address=127.0.0.1:{port},ray.connect_timeout_s=2",
+            f"Cannot reach the Ray cluster at 127.0.0.1:{port}",
+        ),
+    ]
+    # The runs are independent: start them together.
+    runs = [
+        (message, start_driver(demo_project, tmp_path / f"{i}.log", *tune_run(params)))
+        for i, (params, message) in enumerate(cases)
+    ]
+    try:
+        for i, (message, run) in enumerate(runs):
+            assert run.wait(timeout=120) == 1, (tmp_path / f"{i}.log").read_text()[-3000:]
+            log = (tmp_path / f"{i}.log").read_text()
+            assert f"Error: ConfigError: {message}" in log, log[-3000:]
+            assert "Traceback" not in log
+            assert "Searching on" not in log
+    finally:
+        for _, run in runs:
+            if run.poll() is None:
+                kill(run)
+    after = sorted((demo_project / "data/06_models/demo").rglob("experiment_state-*"))
+    assert after == before

@@ -1,0 +1,324 @@
+"""`kedro viz run` on the demo project, checked through its API and in headless Chromium.
+
+The browser is Debian's `chromium` driven by Selenium through Debian's `chromedriver`
+(`.ci/run` installs both); without them the browser test is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import inspect
+import json
+import math
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from ..conftest import latest_version
+from ..tune.conftest import kill
+from .conftest import SEARCH_GRID, save_artifact
+
+pytestmark = [pytest.mark.viz, pytest.mark.slow]
+
+PIPELINES = ("ingest", "sessionize", "split", "baseline", "train_w2v", "tune", "report")
+LAYERS = ["raw", "intermediate", "primary", "model_input", "models", "model_output", "reporting"]
+TAGS = {"data", "model", "evaluation", "report", "tune"}
+#: Task nodes every pipeline must show, by name.
+TASKS = {
+    "ingest": {"ingest_interactions"},
+    "sessionize": {"sessionize_interactions", "build_item_catalog"},
+    "split": {"split_next_event"},
+    "baseline": {"fit_recommender", "evaluate_recommender"},
+    "train_w2v": {"fit_recommender", "extract_training_history", "plot_learning_curve"},
+    "tune": {"validate_tune_config", "run_word2vec_search", "select_best_w2v_params",
+             "plot_tune_curves", "plot_tune_parameters"},
+    "report": {"compile_model_comparison", "render_model_comparison"},
+}  # fmt: skip
+#: Table previews and their rows (metadata.kedro-viz.preview_args.nrows).
+TABLES = {
+    "sessions": 10,
+    "train_sessions": 10,
+    "test_pairs": 10,
+    "most_popular_metrics": 20,
+    "model_comparison": 30,
+    "tune_results": math.prod(len(values) for values in SEARCH_GRID.values()),  # nrows: 30
+    "tune_history": 20,
+}
+#: Plot previews and the file each one shows.
+PLOTS = {
+    "model_comparison_plot": "model_comparison.png",
+    "word2vec_ff19_default.learning_curve": "word2vec_ff19_default_learning_curve.png",
+    "tune_curves_plot": "tune_curves.png",
+    "tune_parameters_plot": "tune_parameters.png",
+}
+#: Names the default view shows: its top-level nodes and the (collapsed) model namespaces.
+DEFAULT_VIEW = {
+    "ingest_interactions",
+    "sessionize_interactions",
+    "split_next_event",
+    "compile_model_comparison",
+    "render_model_comparison",
+    "session_knn",
+    "word2vec_ff19_tuned",
+}
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on, below 49152 (kedro-viz refuses higher ones)."""
+    for port in random.sample(range(20000, 40000), 200):
+        with socket.socket() as probe, contextlib.suppress(OSError):
+            probe.bind(("127.0.0.1", port))
+            return port
+    raise AssertionError("no free TCP port between 20000 and 40000")
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.load(response)
+
+
+@contextlib.contextmanager
+def viz_server(project: Path, log: Path) -> Iterator[str]:
+    """``kedro viz run`` on a free loopback port; stops its whole process group on exit."""
+    port = free_port()
+    command = [sys.executable, "-m", "kedro", "viz", "run", "--no-browser"]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            command, cwd=project, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, f"kedro viz exited:\n{log.read_text()[-4000:]}"
+            with contextlib.suppress(OSError):
+                get_json(f"{url}/api/main")
+                break
+            assert time.monotonic() < deadline, f"kedro viz never answered:\n{log.read_text()}"
+            time.sleep(0.5)
+        yield url
+    finally:
+        kill(server)  # its process group: the CLI and the uvicorn worker it spawned
+
+
+@pytest.fixture(scope="module")
+def viz_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("viz") / "viz.log"
+
+
+@pytest.fixture(scope="module")
+def viz_url(searched_run: Path, viz_log: Path) -> Iterator[str]:
+    """One kedro-viz server on the searched demo project for this module's tests."""
+    with viz_server(searched_run, viz_log) as url:
+        yield url
+
+
+def test_api_shows_every_pipeline_layer_tag_and_preview(searched_run, viz_url, viz_log):
+    main = get_json(f"{viz_url}/api/main")
+    # kedro-viz orders layers along the graph; a cycle only gets a warning in its log.
+    assert "circular dependency" not in viz_log.read_text().lower()
+    assert {p["id"] for p in main["pipelines"]} == {*PIPELINES, "__default__"}
+    assert main["layers"] == LAYERS
+    assert {tag["id"] for tag in main["tags"]} == TAGS
+    graphs = {name: get_json(f"{viz_url}/api/pipelines/{name}") for name in PIPELINES}
+    for name, tasks in TASKS.items():
+        shown = {node["name"] for node in graphs[name]["nodes"] if node["type"] == "task"}
+        assert tasks <= shown, name
+    ids = {node["name"]: node["id"] for g in graphs.values() for node in g["nodes"]}
+    layers = {node["name"]: node.get("layer") for g in graphs.values() for node in g["nodes"]}
+    assert layers["raw_interactions"] == "raw"
+    assert layers["tune_results"] == "models"  # before word2vec_search, which it chooses
+    assert layers["best_w2v_params"] == "models"
+
+    for name, rows in TABLES.items():
+        meta = get_json(f"{viz_url}/api/nodes/{ids[name]}")
+        assert meta["preview_type"] == "TablePreview", name
+        assert len(meta["preview"]["data"]) == rows, name
+    best = get_json(f"{viz_url}/api/nodes/{ids['best_w2v_params']}")
+    assert best["preview_type"] == "JSONPreview"
+    assert json.loads(best["preview"])["model"]["kind"] == "word2vec"
+    for name, filename in PLOTS.items():
+        meta = get_json(f"{viz_url}/api/nodes/{ids[name]}")
+        assert meta["preview_type"] == "ImagePreview", name
+        png = latest_version(searched_run / "data" / "08_reporting" / "demo" / filename)
+        assert meta["preview"] == base64.b64encode(png.read_bytes()).decode(), name
+
+
+def preview_type(dataset: Any) -> str:
+    """The renderer kedro-viz picks: the name of ``preview``'s return annotation."""
+    annotation = inspect.signature(dataset.preview).return_annotation
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def test_optional_dataset_previews_as_the_dataset_it_wraps(tmp_path):
+    from session_recs.data.datasets import OptionalDataset
+
+    def optional(kind: str, name: str) -> OptionalDataset:
+        return OptionalDataset({"type": kind, "filepath": str(tmp_path / name), "versioned": True})
+
+    table = optional("pandas.ParquetDataset", "table.parquet")
+    assert preview_type(table) == "TablePreview"
+    assert table.preview(nrows=3) is None  # never saved: nothing to show, no error
+    table.save(pd.DataFrame({"trial": range(10)}))
+    assert table.preview(nrows=3) == {"index": [0, 1, 2], "columns": ["trial"],
+                                      "data": [[0], [1], [2]]}  # fmt: skip
+    params = optional("json.JSONDataset", "best.json")
+    params.save({"window": 4})
+    assert (preview_type(params), params.preview()) == ("JSONPreview", '{"window": 4}')
+    # kedro-viz offers a preview only when the dataset has one.
+    assert not hasattr(optional("pickle.PickleDataset", "model.pkl"), "preview")
+
+
+# --- the browser ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    """Headless Debian Chromium through chromedriver; quit (browser and driver) afterwards."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    chromedriver = shutil.which("chromedriver")
+    found = {"chromium": chromium, "chromedriver": chromedriver}
+    missing = [name for name, path in found.items() if not path]
+    if missing:
+        pytest.skip(
+            f"{' and '.join(missing)} not on PATH: install Debian's chromium and "
+            "chromium-driver (`apt-get install chromium chromium-driver`, as .ci/run does)"
+        )
+    webdriver = pytest.importorskip(
+        "selenium.webdriver", reason="selenium is not installed: pip install -e '.[test]'"
+    )
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                     "--disable-gpu", "--window-size=1600,1000",
+                     f"--user-data-dir={tmp_path / 'chromium-profile'}"):  # fmt: skip
+        options.add_argument(argument)
+    service = Service(executable_path=chromedriver, log_output=str(tmp_path / "chromedriver.log"))
+    driver = webdriver.Chrome(service=service, options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        assert service.process is None or service.process.poll() is not None
+
+
+def wait_for(what: str, find, timeout: float = 60) -> Any:
+    """Poll ``find()`` until it returns something truthy; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while not (found := find()):
+        assert time.monotonic() < deadline, f"timed out after {timeout:g}s waiting for {what}"
+        time.sleep(0.25)
+    return found
+
+
+def open_graph(driver, url: str, query: str = "") -> dict[str, Any]:
+    """Load kedro-viz at ``url`` (``query``: e.g. ``?pid=tune``) without its
+    feature tour; node name → its SVG element once the flowchart is drawn."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{url}/api/main")  # the app's origin, to set its saved settings first
+    driver.execute_script(
+        "localStorage.setItem('KedroViz', JSON.stringify({showFeatureHints: false}))"
+    )
+    driver.get(f"{url}/{query}")
+    nodes = wait_for(
+        "the flowchart", lambda: driver.find_elements(By.CSS_SELECTOR, "g.pipeline-node")
+    )
+    for button in driver.find_elements(By.XPATH, "//button[text()='Dismiss']"):
+        with contextlib.suppress(Exception):  # the new-version banner, if shown
+            button.click()
+    return {node.get_attribute("data-node-fullname"): node for node in nodes}
+
+
+def preview_image(driver, node) -> Any:
+    """Click a dataset node; the side panel's plot image once it has loaded."""
+    from selenium.webdriver.common.by import By
+
+    # SVG nodes may lie outside the viewport; a DOM click reaches d3's handler anyway.
+    driver.execute_script(
+        "arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))", node
+    )
+    return wait_for(
+        "the plot preview",
+        lambda: [
+            image
+            for image in driver.find_elements(By.CSS_SELECTOR, ".pipeline-metadata img")
+            if image.get_property("complete") and image.get_property("naturalWidth")
+        ],
+    )[0]
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    header = path.read_bytes()[16:24]
+    return int.from_bytes(header[:4], "big"), int.from_bytes(header[4:], "big")
+
+
+def test_browser_shows_the_graph_and_a_plot_preview(
+    searched_run, viz_url, browser, tmp_path, artifacts_dir
+):
+    from selenium.webdriver.common.by import By
+
+    reporting = searched_run / "data" / "08_reporting" / "demo"
+    nodes = open_graph(browser, viz_url)
+    labels = {n.text for n in browser.find_elements(By.CSS_SELECTOR, "g.pipeline-node")}
+    assert labels >= DEFAULT_VIEW, sorted(DEFAULT_VIEW - labels)
+
+    image = preview_image(browser, nodes["model_comparison_plot"])
+    png = latest_version(reporting / "model_comparison.png")
+    assert image.get_attribute("src").startswith("data:image/png;base64,")
+    assert (image.get_property("naturalWidth"), image.get_property("naturalHeight")) == (
+        png_size(png)
+    )
+    panel = browser.find_element(By.CSS_SELECTOR, ".pipeline-metadata__title")
+    assert panel.text == "model_comparison_plot"
+    shot = tmp_path / "kedro-viz-model-comparison.png"
+    assert browser.save_screenshot(str(shot))
+    save_artifact(shot, artifacts_dir)
+
+    # The tune pipeline, chosen by URL, with its own plot previews.
+    nodes = open_graph(browser, viz_url, "?pid=tune")
+    assert TASKS["tune"] <= set(nodes), sorted(nodes)
+    image = preview_image(browser, nodes["tune_curves_plot"])
+    png = latest_version(reporting / "tune_curves.png")
+    assert (image.get_property("naturalWidth"), image.get_property("naturalHeight")) == (
+        png_size(png)
+    )
+    shot = tmp_path / "kedro-viz-tune.png"
+    assert browser.save_screenshot(str(shot))
+    save_artifact(shot, artifacts_dir)
+
+
+def test_build_writes_a_static_site_with_previews(searched_run):
+    """``kedro viz build --include-previews``: the shareable copy documented in
+    docs/kedro-viz.md, API answers and previews included."""
+    result = subprocess.run(
+        [sys.executable, "-m", "kedro", "viz", "build", "--include-previews"],
+        cwd=searched_run,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    build = searched_run / "build"
+    assert (build / "index.html").exists()
+    main = json.loads((build / "api" / "main").read_text())
+    assert main["layers"] == LAYERS
+    ids = {node["name"]: node["id"] for node in main["nodes"]}
+    plot = json.loads((build / "api" / "nodes" / ids["model_comparison_plot"]).read_text())
+    png = latest_version(searched_run / "data" / "08_reporting" / "demo" / "model_comparison.png")
+    assert plot["preview"] == base64.b64encode(png.read_bytes()).decode()

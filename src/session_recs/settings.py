@@ -15,4 +15,7 @@ CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
+    # An env's (or conf/local's) parameters file overrides base key by key, so
+    # `--env=cluster --params=tune.smoke=true` keeps base's `tune` presets.
+    "merge_strategy": {"parameters": "soft"},
 }

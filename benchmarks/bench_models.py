@@ -33,31 +33,15 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "online_retail.parquet"
 
 
-def load_parameters() -> dict:
-    from kedro.config import OmegaConfigLoader
-
-    loader = OmegaConfigLoader(
-        str(ROOT / "conf"),
-        base_env="base",
-        default_run_env="local",
-        runtime_params={"dataset": "online_retail"},
-    )
-    return loader["parameters"]
-
-
 def prepare(path: Path, all_final_pairs: bool = False):
     """FF19's split of the table at ``path``, as the pipelines make it."""
     from session_recs.data.datasets import OnlineRetailDataset
-    from session_recs.pipelines.ingest.nodes import ingest_interactions
-    from session_recs.pipelines.sessionize.nodes import sessionize_interactions
-    from session_recs.pipelines.split.nodes import split_next_event
+    from session_recs.project import load_parameters, prepare_split
 
-    params = load_parameters()
+    params = load_parameters(ROOT / "conf", "online_retail")
+    params["split"] = {**params["split"], "all_final_pairs": all_final_pairs}
     raw = OnlineRetailDataset(filepath=str(path)).load()
-    interactions = ingest_interactions(raw, params["ingest"], "online_retail")
-    sessions = sessionize_interactions(interactions, params["sessionize"])
-    split = {**params["split"], "all_final_pairs": all_final_pairs}
-    return params, split_next_event(sessions, split)
+    return params, prepare_split(raw, params, "online_retail")
 
 
 def peak_mb() -> float:

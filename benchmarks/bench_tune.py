@@ -29,7 +29,6 @@ import ctypes
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -51,14 +50,9 @@ PR_SET_CHILD_SUBREAPER = 36
 
 def make_project(folder: Path, table: Path) -> Path:
     """A project copy with the real table in ``data/01_raw``, data pipelines already run."""
-    project = folder / "project"
-    project.mkdir()
-    shutil.copy(ROOT / "pyproject.toml", project)
-    shutil.copytree(ROOT / "conf", project / "conf", ignore=shutil.ignore_patterns("*.log"))
-    for layer in sorted((ROOT / "data").iterdir()):
-        if layer.is_dir():
-            (project / "data" / layer.name).mkdir(parents=True)
-    shutil.copy(table, project / "data" / "01_raw" / "online_retail.parquet")
+    from session_recs.project import copy_project
+
+    project = copy_project(ROOT, folder / "project", [table])
     kedro(project, "--pipelines=ingest,sessionize,split", f"--params=dataset={DATASET}")
     return project
 

@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
+import session_recs.project
+
 ROOT = Path(__file__).resolve().parents[1]
+DEMO_TABLE = ROOT / "data" / "01_raw" / "demo_online_retail.parquet"
 SHARED_DATA = Path(os.environ.get("SESSION_RECS_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
@@ -30,14 +33,7 @@ def shared_file(relative: str) -> Path:
 def copy_project(target: Path) -> Path:
     """A fresh copy of the project's configuration and demo data at ``target``, as after a
     clean clone (the code itself is the installed package)."""
-    target.mkdir(parents=True)
-    shutil.copy(ROOT / "pyproject.toml", target)
-    shutil.copytree(ROOT / "conf", target / "conf", ignore=shutil.ignore_patterns("*.log"))
-    for layer in sorted((ROOT / "data").iterdir()):
-        (target / "data" / layer.name).mkdir(parents=True)
-    demo = ROOT / "data" / "01_raw" / "demo_online_retail.parquet"
-    shutil.copy(demo, target / "data" / "01_raw" / demo.name)
-    return target
+    return session_recs.project.copy_project(ROOT, target, [DEMO_TABLE])
 
 
 @pytest.fixture

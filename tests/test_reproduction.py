@@ -11,13 +11,10 @@ from functools import cache
 
 import pandas as pd
 import pytest
-from kedro.config import OmegaConfigLoader
 
 from session_recs.data.datasets import OnlineRetailDataset, PredefinedSplitDataset
-from session_recs.pipelines.ingest.nodes import ingest_interactions
 from session_recs.pipelines.modeling import evaluate_recommender, fit_recommender
-from session_recs.pipelines.sessionize.nodes import sessionize_interactions
-from session_recs.pipelines.split.nodes import split_next_event
+from session_recs.project import load_parameters, prepare_split
 
 from .conftest import ROOT, shared_file
 
@@ -26,13 +23,7 @@ pytestmark = [pytest.mark.real_data, pytest.mark.slow]
 
 @cache
 def parameters(dataset: str) -> dict:
-    loader = OmegaConfigLoader(
-        str(ROOT / "conf"),
-        base_env="base",
-        default_run_env="local",
-        runtime_params={"dataset": dataset},
-    )
-    return loader["parameters"]
+    return load_parameters(ROOT / "conf", dataset)
 
 
 @cache
@@ -46,10 +37,7 @@ def prepared(dataset: str) -> tuple[pd.DataFrame, ...]:
             train={**table, "filepath": str(shared_file("rsc15_100k/train_full.tsv"))},
             test={**table, "filepath": str(shared_file("rsc15_100k/test.tsv"))},
         ).load()
-    params = parameters(dataset)
-    interactions = ingest_interactions(raw, params["ingest"], dataset)
-    sessions = sessionize_interactions(interactions, params["sessionize"])
-    return split_next_event(sessions, params["split"])
+    return prepare_split(raw, parameters(dataset), dataset)
 
 
 def metrics_of(dataset: str, namespace: str, **options) -> pd.DataFrame:

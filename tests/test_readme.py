@@ -1,0 +1,241 @@
+"""The README is true: its commands exist, parse, and name things the project has.
+
+Every command in a ``bash`` block or an inline code span of README.md (``kedro ...``,
+``python -m session_recs ...``, ``python benchmarks/...``, ``pip install ...``) is parsed
+by the real command-line interface, without running it. Its option values that name
+project things (pipelines, environments, datasets, catalog entries, models, extras) must
+exist. What the commands *do* is exercised elsewhere: the default run and the pipelines
+in test_project_runs, tune in tests/tune, recommend in test_recommend, download in
+tests/data/test_download, kedro-viz in tests/ui, tracking in test_tracking, the
+``--load-versions`` example in test_hardening, make-demo below.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+import textwrap
+import tomllib
+import warnings
+from pathlib import Path
+
+import click
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from .conftest import ROOT, copy_project, latest_version, run_cli
+
+README = (ROOT / "README.md").read_text()
+PREFIXES = ("kedro ", "python -m session_recs ", "python benchmarks/", "pip install ", "pytest")
+
+
+def documented_commands() -> list[str]:
+    """The README's commands: ``bash`` block lines (split at ``&&``) and inline spans."""
+    commands = []
+    blocks = re.findall(r"```bash\n(.*?)```", README, flags=re.S)
+    for block in blocks:
+        for line in block.splitlines():
+            line = re.sub(r"\s+#.*$", "", line).strip()
+            if line and not line.startswith("#"):
+                commands += [part.strip() for part in line.split("&&")]
+    prose = re.sub(r"```.*?```", "", README, flags=re.S)
+    for span in re.findall(r"`([^`\n]+)`", prose):
+        # Table cells show synopses (`[--pipelines=...]`, `up|down`), not commands.
+        if span.startswith(PREFIXES) and not re.search(r"\[-|\||\.\.\.|…", span):
+            commands += [part.strip() for part in span.split("&&")]
+    return sorted(set(commands))
+
+
+COMMANDS = documented_commands()
+
+
+def readme_source() -> tuple[str, dict, dict]:
+    """The README's recipe for a new source: its name, catalog entry and column mapping."""
+    yaml_blocks = [
+        yaml.safe_load(textwrap.dedent(block))
+        for block in re.findall(r"```yaml\n(.*?)```", README, flags=re.S)
+    ]
+    catalog, ingest = [block for block in yaml_blocks if len(block) == 1][:2]
+    [name] = catalog
+    assert list(ingest) == [name]
+    return name, catalog[name], ingest[name]
+
+
+def test_the_quickstart_is_two_commands_and_ci_runs_the_second():
+    blocks = re.findall(r"```bash\n(.*?)```", README, flags=re.S)
+    assert blocks[0].strip() == "pip install -e . && kedro run"
+    assert blocks[1].strip() == 'pip install -e ".[test]" && pytest'
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert 'pip install -e ".[test]"' in ci
+    assert re.search(r"^python -m pytest$", ci, flags=re.M)
+    assert 'pip install -e ".[test,mlflow]"' in ci and "pytest tests/test_tracking.py" in ci
+    assert len(COMMANDS) >= 15  # the extraction finds the README's commands
+
+
+@pytest.fixture(scope="module")
+def kedro_cli() -> click.Group:
+    from kedro.framework.cli.cli import KedroCLI
+
+    return KedroCLI(project_path=ROOT)
+
+
+@pytest.fixture(scope="module")
+def project_names() -> dict[str, set[str]]:
+    """Names the README may use: pipelines, envs, datasets, catalog entries, models."""
+    from kedro.framework.project import pipelines
+
+    from session_recs.project import load_parameters
+
+    params = load_parameters(ROOT / "conf", "demo")
+    catalog = "\n".join(p.read_text() for p in (ROOT / "conf" / "base").glob("catalog*.yml"))
+    return {
+        "pipelines": set(pipelines),
+        "envs": {p.name for p in (ROOT / "conf").iterdir() if p.is_dir()},
+        # The README's recipe for a new source declares one (test_the_readme_recipe_...).
+        "datasets": set(params["ingest"]["sources"]) | {readme_source()[0]},
+        "catalog": set(re.findall(r"^([a-z_]+):", catalog, flags=re.M)),
+        "tune_presets": set(params["tune"]["presets"]),
+        "models": {name for name, value in params.items() if "model" in (value or {})},
+        "extras": set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+            "optional-dependencies"
+        ]),
+    }
+
+
+def parse(group: click.Group, args: list[str]) -> tuple[str, dict]:
+    """Resolve ``args`` down ``group``'s subcommands and parse them; raises on bad usage."""
+    ctx = group.make_context(group.name or "cli", list(args))
+    command: click.Command = group
+    with warnings.catch_warnings():  # click 8.2 deprecates protected_args, 9 drops it
+        warnings.simplefilter("ignore", DeprecationWarning)
+        rest = [*ctx.protected_args, *ctx.args]
+        while isinstance(command, click.Group):
+            name, command, rest = command.resolve_command(ctx, rest)
+            ctx = command.make_context(name, rest, parent=ctx)
+            rest = [*getattr(ctx, "protected_args", []), *ctx.args]
+    return command.name, ctx.params
+
+
+def check_names(params: dict, names: dict[str, set[str]]) -> None:
+    """Option values that name project things must name existing ones."""
+    for pipeline in params.get("pipelines") or []:
+        assert pipeline in names["pipelines"], pipeline
+    if params.get("env"):
+        assert params["env"] in names["envs"], params["env"]
+    run_params = params.get("params") or {}
+    if "dataset" in run_params:
+        assert run_params["dataset"] in names["datasets"], run_params["dataset"]
+    if "preset" in run_params.get("tune", {}):
+        assert run_params["tune"]["preset"] in names["tune_presets"], run_params["tune"]
+    for dataset in params.get("load_versions") or {}:
+        assert dataset in names["catalog"], dataset
+    if "model" in params:
+        assert params["model"] in names["models"], params["model"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_documented_command_parses_and_names_real_things(
+    command, kedro_cli, project_names
+):
+    tokens = shlex.split(command)
+    while "=" in tokens[0]:  # an environment variable set for the command
+        tokens.pop(0)
+    if tokens[0] == "pip":
+        extras = re.search(r"\.\[([^\]]+)\]", command)
+        wanted = set(extras.group(1).split(",")) if extras else set()
+        assert wanted <= project_names["extras"], command
+        assert tokens[1:3] == ["install", "-e"]
+    elif tokens[0] == "pytest":
+        assert all((ROOT / path).exists() for path in tokens[1:]), command
+    elif tokens[0] == "kedro":
+        if tokens[1] == "mlflow":
+            pytest.importorskip("kedro_mlflow", reason="the mlflow extra is not installed")
+        _, params = parse(kedro_cli, tokens[1:])
+        check_names(params, project_names)
+    elif tokens[:3] == ["python", "-m", "session_recs"]:
+        from session_recs.cli import cli
+
+        _, params = parse(cli, tokens[3:])
+        check_names(params, project_names)
+    else:
+        script = ROOT / tokens[1]
+        assert tokens[0] == "python" and script.is_file(), command
+        result = subprocess.run(
+            [sys.executable, str(script), *tokens[2:], "--help"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert "usage:" in result.stdout
+
+
+def test_a_wrong_command_would_fail_the_check(kedro_cli, project_names):
+    with pytest.raises(click.NoSuchOption):
+        parse(kedro_cli, ["run", "--pipeline-names=split"])
+    _, params = parse(kedro_cli, ["run", "--pipelines=splitt"])
+    with pytest.raises(AssertionError, match="splitt"):
+        check_names(params, project_names)
+
+
+def test_make_demo_writes_the_table_the_demo_dataset_reads(tmp_path):
+    output = tmp_path / "raw" / "big.parquet"
+    result = run_cli(tmp_path, "make-demo", "--events", "20000", "--seed", "3", "--output", str(output))
+    assert result.returncode == 0, result.stderr[-2000:]
+    table = pd.read_parquet(output)
+    assert f"Wrote {len(table):,} rows to" in result.stdout
+    assert 19_000 <= len(table) <= 21_000
+    assert {"InvoiceNo", "StockCode", "CustomerID", "InvoiceDate"} <= set(table.columns)
+
+    bad = run_cli(tmp_path, "make-demo", "--events", "-5", "--output", str(output))
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert "events" in bad.stderr.lower()
+    pd.testing.assert_frame_equal(pd.read_parquet(output), table)  # the old table is kept
+
+
+def test_the_readme_recipe_adds_a_source_without_code(tmp_path):
+    """Steps 1-3 of "Datasets: real data and swapping sources", with the README's YAML."""
+    name, entry, mapping = readme_source()
+    project = copy_project(tmp_path / "project")
+    catalog_file = project / "conf" / "base" / "catalog.yml"
+    catalog = yaml.safe_load(catalog_file.read_text())
+    catalog["_sources"][name] = entry
+    catalog_file.write_text(yaml.safe_dump(catalog, sort_keys=False))
+    ingest_file = project / "conf" / "base" / "parameters_ingest.yml"
+    ingest = yaml.safe_load(ingest_file.read_text())
+    ingest["ingest"]["sources"][name] = mapping
+    ingest_file.write_text(yaml.safe_dump(ingest, sort_keys=False))
+
+    # A click log in the mapping's column names: 2,500 users, 4-9 clicks each, 40 items
+    # (the default split holds out 1,000 sessions for test and 1,000 for validation).
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(4, 10, size=2_500)
+    columns = mapping["columns"]
+    clicks = pd.DataFrame(
+        {
+            columns["session_key"]: np.repeat([f"u{i}" for i in range(2_500)], lengths),
+            columns["item_id"]: [f"p{i}" for i in rng.integers(0, 40, size=lengths.sum())],
+            columns["timestamp"]: 1_700_000_000 + np.arange(lengths.sum()) * 60,
+        }
+    )
+    raw = project / entry["filepath"]
+    clicks.to_csv(raw, index=False)
+
+    result = run_cli(
+        project, "run", f"--params=dataset={name}", "--pipelines=ingest,sessionize,split"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    sessions = latest_version(project / f"data/03_primary/{name}/sessions.parquet")
+    sessions = pd.read_parquet(sessions)
+    assert sessions["session_id"].nunique() == 2_500
+    assert len(sessions) == lengths.sum()
+    assert set(sessions["item_id"]) <= {f"p{i}" for i in range(40)}
+    pairs = pd.read_parquet(
+        latest_version(project / f"data/05_model_input/{name}/test_pairs.parquet")
+    )
+    assert len(pairs) == 1_000

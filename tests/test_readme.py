@@ -17,14 +17,13 @@ import shlex
 import subprocess
 import sys
 import textwrap
-import tomllib
 import warnings
-from pathlib import Path
 
 import click
 import numpy as np
 import pandas as pd
 import pytest
+import tomllib
 import yaml
 
 from .conftest import ROOT, copy_project, latest_version, run_cli
@@ -38,8 +37,8 @@ def documented_commands() -> list[str]:
     commands = []
     blocks = re.findall(r"```bash\n(.*?)```", README, flags=re.S)
     for block in blocks:
-        for line in block.splitlines():
-            line = re.sub(r"\s+#.*$", "", line).strip()
+        for raw_line in block.splitlines():
+            line = re.sub(r"\s+#.*$", "", raw_line).strip()
             if line and not line.startswith("#"):
                 commands += [part.strip() for part in line.split("&&")]
     prose = re.sub(r"```.*?```", "", README, flags=re.S)
@@ -100,9 +99,9 @@ def project_names() -> dict[str, set[str]]:
         "catalog": set(re.findall(r"^([a-z_]+):", catalog, flags=re.M)),
         "tune_presets": set(params["tune"]["presets"]),
         "models": {name for name, value in params.items() if "model" in (value or {})},
-        "extras": set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
-            "optional-dependencies"
-        ]),
+        "extras": set(
+            tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+        ),
     }
 
 
@@ -138,9 +137,7 @@ def check_names(params: dict, names: dict[str, set[str]]) -> None:
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_every_documented_command_parses_and_names_real_things(
-    command, kedro_cli, project_names
-):
+def test_every_documented_command_parses_and_names_real_things(command, kedro_cli, project_names):
     tokens = shlex.split(command)
     while "=" in tokens[0]:  # an environment variable set for the command
         tokens.pop(0)
@@ -185,7 +182,8 @@ def test_a_wrong_command_would_fail_the_check(kedro_cli, project_names):
 
 def test_make_demo_writes_the_table_the_demo_dataset_reads(tmp_path):
     output = tmp_path / "raw" / "big.parquet"
-    result = run_cli(tmp_path, "make-demo", "--events", "20000", "--seed", "3", "--output", str(output))
+    args = ("--events", "20000", "--seed", "3", "--output", str(output))
+    result = run_cli(tmp_path, "make-demo", *args)
     assert result.returncode == 0, result.stderr[-2000:]
     table = pd.read_parquet(output)
     assert f"Wrote {len(table):,} rows to" in result.stdout

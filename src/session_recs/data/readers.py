@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from openpyxl.utils.exceptions import InvalidFileException
 
+from session_recs.data.progress import reading
 from session_recs.errors import ConfigError, DataValidationError
 
 PathLike = str | os.PathLike[str]
@@ -127,7 +128,8 @@ def _read_csv(path: Path, encoding: str, **kwargs: object) -> pd.DataFrame:
     """A delimited text file in ``encoding``; decoding and parsing errors name the file."""
     _reject_binary(path, "a CSV text file", encoding)
     try:
-        return pd.read_csv(path, encoding=encoding, **kwargs)
+        with reading(path, f"a {encoding} CSV table") as handle:
+            return pd.read_csv(handle, encoding=encoding, **kwargs)
     except UnicodeDecodeError as err:
         found = err.object[err.start : err.start + 1]
         raise DataValidationError(
@@ -253,7 +255,9 @@ def read_online_retail(path: PathLike) -> pd.DataFrame:
         raw = _read_parquet(path)
     elif suffix == ".xlsx":
         try:
-            raw = pd.read_excel(path, sheet_name=0, engine="openpyxl")
+            # openpyxl parses the UCI workbook (23 MB) in about a minute.
+            with reading(path, "an Excel workbook") as handle:
+                raw = pd.read_excel(handle, sheet_name=0, engine="openpyxl")
         except _READ_ERRORS as err:
             raise _unreadable(path, "an Excel .xlsx workbook", err) from err
     elif suffix == ".csv":
@@ -278,11 +282,12 @@ def read_recsys15_clicks(path: PathLike) -> pd.DataFrame:
         "Category": pa.string(),
     }
     try:
-        table = pa_csv.read_csv(
-            path,
-            read_options=pa_csv.ReadOptions(column_names=list(RECSYS15_COLUMNS)),
-            convert_options=pa_csv.ConvertOptions(column_types=types),
-        )
+        with reading(path, "RecSys15 clicks") as handle:
+            table = pa_csv.read_csv(
+                handle,
+                read_options=pa_csv.ReadOptions(column_names=list(RECSYS15_COLUMNS)),
+                convert_options=pa_csv.ConvertOptions(column_types=types),
+            )
     except _READ_ERRORS as err:
         if "Empty CSV file" in str(err):
             raise DataValidationError(f"RecSys15 clicks file {path} is empty.") from err

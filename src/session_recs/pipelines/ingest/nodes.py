@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pandas as pd
 
 from session_recs.errors import ConfigError
 from session_recs.interactions import to_interactions, validate_interactions
+
+logger = logging.getLogger(__name__)
 
 
 def ingest_interactions(raw: pd.DataFrame, ingest: dict[str, Any], dataset: str) -> pd.DataFrame:
@@ -24,4 +27,12 @@ def ingest_interactions(raw: pd.DataFrame, ingest: dict[str, Any], dataset: str)
     interactions = to_interactions(
         raw, source["columns"], timestamp_unit=source.get("timestamp_unit")
     )
-    return validate_interactions(interactions)
+    interactions = validate_interactions(interactions)
+    logger.info(
+        "Ingested %s: %s interactions, %s session keys, %s items",
+        dataset,
+        f"{len(interactions):,}",
+        f"{interactions['session_key'].nunique():,}",
+        f"{interactions['item_id'].nunique():,}",
+    )
+    return interactions

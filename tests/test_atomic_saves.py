@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from kedro.io import DataCatalog
 from kedro.io.core import DatasetError, Version
+from kedro.pipeline import node
 from kedro_datasets.json import JSONDataset
 from kedro_datasets.matplotlib import MatplotlibDataset
 from kedro_datasets.pandas import ParquetDataset
@@ -138,7 +139,7 @@ def test_a_process_killed_while_writing_leaves_the_previous_version_latest(tmp_p
         assert latest.load() == {"first": 1}
 
 
-def test_the_hook_makes_every_saved_local_dataset_atomic(tmp_path):
+def test_the_hook_makes_every_local_output_of_a_node_atomic(tmp_path):
     catalog = DataCatalog.from_config(
         {
             "table": {
@@ -153,12 +154,11 @@ def test_the_hook_makes_every_saved_local_dataset_atomic(tmp_path):
             "model": {"type": "pickle.PickleDataset", "filepath": str(tmp_path / "m.pkl")},
         }
     )
-    hooks = AtomicSavesHooks()
-    hooks.after_catalog_created(catalog=catalog)
-    hooks.before_dataset_saved(dataset_name="not_in_the_catalog", data=4)  # a no-op
     outputs = {"table": pd.DataFrame({"a": [1]}), "optional": {"b": 2}, "model": [3]}
+    # As the runner does: the hook before the node, then the node's outputs saved.
+    produce = node(lambda: tuple(outputs.values()), None, [*outputs, "in_memory"])
+    AtomicSavesHooks().before_node_run(node=produce, catalog=catalog)
     for name, data in outputs.items():
-        hooks.before_dataset_saved(dataset_name=name, data=data)  # as the runner does
         catalog.save(name, data)
 
     assert isinstance(catalog["table"]._fs, AtomicLocalFileSystem)
@@ -174,3 +174,9 @@ def test_make_atomic_leaves_datasets_without_a_local_file_alone():
     from kedro.io import MemoryDataset
 
     assert not make_atomic(MemoryDataset(1))
+
+
+def test_the_project_registers_the_hook():
+    from session_recs.settings import HOOKS
+
+    assert sum(isinstance(hook, AtomicSavesHooks) for hook in HOOKS) == 1

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 from kedro.io import DataCatalog
+from kedro.pipeline import Node
 
 from session_recs.data.atomic import make_atomic
 from session_recs.errors import ConfigError
@@ -34,19 +33,14 @@ class AtomicSavesHooks:
     """Every local file a run saves appears whole or not at all (:mod:`session_recs.data.atomic`).
 
     So a run killed while it writes a versioned dataset leaves the previous version as
-    the latest one, instead of a truncated file that breaks the next run.
+    the latest one, instead of a truncated file that breaks the next run. Done before each
+    node with the catalog the node saves through, so it holds in ParallelRunner's worker
+    processes too.
     """
 
-    def __init__(self) -> None:
-        self._catalog: DataCatalog | None = None
-
     @hook_impl
-    def after_catalog_created(self, catalog: DataCatalog) -> None:
-        """Keep the run's catalog: datasets are built lazily, on first use."""
-        self._catalog = catalog
-
-    @hook_impl
-    def before_dataset_saved(self, dataset_name: str, data: Any) -> None:
-        """Route the dataset's writes through a hidden file renamed into place when done."""
-        if self._catalog is not None and dataset_name in self._catalog:
-            make_atomic(self._catalog[dataset_name])
+    def before_node_run(self, node: Node, catalog: DataCatalog) -> None:
+        """Route the node's outputs through hidden files renamed into place when complete."""
+        for name in node.outputs:
+            if name in catalog:
+                make_atomic(catalog[name])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import gzip
 import os
 import stat
 import subprocess
@@ -12,9 +14,12 @@ from pathlib import Path
 import matplotlib
 import pandas as pd
 import pytest
-from kedro.io import DataCatalog
+from kedro.framework.hooks.manager import _create_hook_manager
+from kedro.framework.project import configure_project
+from kedro.io import DataCatalog, SharedMemoryDataCatalog
 from kedro.io.core import DatasetError, Version
-from kedro.pipeline import node
+from kedro.pipeline import Pipeline, node
+from kedro.runner import ParallelRunner, SequentialRunner
 from kedro_datasets.json import JSONDataset
 from kedro_datasets.matplotlib import MatplotlibDataset
 from kedro_datasets.pandas import ParquetDataset
@@ -139,35 +144,87 @@ def test_a_process_killed_while_writing_leaves_the_previous_version_latest(tmp_p
         assert latest.load() == {"first": 1}
 
 
-def test_the_hook_makes_every_local_output_of_a_node_atomic(tmp_path):
-    catalog = DataCatalog.from_config(
-        {
-            "table": {
-                "type": "pandas.ParquetDataset",
-                "filepath": str(tmp_path / "t.parquet"),
-                "versioned": True,
-            },
-            "optional": {
-                "type": "session_recs.data.datasets.OptionalDataset",
-                "dataset": {"type": "json.JSONDataset", "filepath": str(tmp_path / "o.json")},
-            },
-            "model": {"type": "pickle.PickleDataset", "filepath": str(tmp_path / "m.pkl")},
-        }
+def test_make_atomic_reaches_the_dataset_an_optional_dataset_wraps(tmp_path):
+    optional = OptionalDataset(
+        dataset={"type": "json.JSONDataset", "filepath": str(tmp_path / "o.json")}
     )
-    outputs = {"table": pd.DataFrame({"a": [1]}), "optional": {"b": 2}, "model": [3]}
-    # As the runner does: the hook before the node, then the node's outputs saved.
-    produce = node(lambda: tuple(outputs.values()), None, [*outputs, "in_memory"])
-    AtomicSavesHooks().before_node_run(node=produce, catalog=catalog)
-    for name, data in outputs.items():
-        catalog.save(name, data)
-
-    assert isinstance(catalog["table"]._fs, AtomicLocalFileSystem)
-    optional = catalog["optional"]
-    assert isinstance(optional, OptionalDataset)
+    assert make_atomic(optional)
     assert isinstance(optional._dataset._fs, AtomicLocalFileSystem)
-    assert isinstance(catalog["model"]._fs, AtomicLocalFileSystem)
-    assert catalog.load("optional") == {"b": 2}
-    assert [p.split("/")[0] for p in files_under(tmp_path)] == ["m.pkl", "o.json", "t.parquet"]
+    optional.save({"b": 2})
+    assert optional.load() == {"b": 2}
+    assert files_under(tmp_path) == ["o.json"]
+
+
+class FilesystemRecorder(TextDataset):
+    """Saves the name of the filesystem class it writes through, instead of the data."""
+
+    def save(self, data: str) -> None:
+        super().save(type(self._fs).__name__)
+
+
+def produce() -> str:
+    return "data"
+
+
+@pytest.mark.parametrize("runner", [SequentialRunner, ParallelRunner])
+def test_a_run_saves_every_node_output_atomically(tmp_path, runner):
+    configure_project("session_recs")  # ParallelRunner's workers register settings.HOOKS
+    out = tmp_path / "out.txt"
+    datasets = {"out": FilesystemRecorder(filepath=str(out))}
+    parallel = runner is ParallelRunner
+    catalog = SharedMemoryDataCatalog(datasets) if parallel else DataCatalog(datasets)
+    hook_manager = _create_hook_manager()
+    hook_manager.register(AtomicSavesHooks())
+    options = {"max_workers": 1} if parallel else {}
+    runner(**options).run(Pipeline([node(produce, None, "out")]), catalog, hook_manager)
+    assert out.read_text() == "AtomicLocalFileSystem"
+
+
+def test_compressed_writes_are_published_whole(tmp_path):
+    gzip_args = {"compression": "gzip"}
+    dataset = JSONDataset(
+        filepath=str(tmp_path / "p.json.gz"),
+        version=Version(None, None),
+        fs_args={"open_args_save": gzip_args, "open_args_load": gzip_args},
+    )
+    make_atomic(dataset)
+    dataset.save({"many": list(range(1000))})
+    [saved] = files_under(tmp_path)
+    assert gzip.decompress((tmp_path / saved).read_bytes()).startswith(b'{\n  "many"')
+    assert dataset.load() == {"many": list(range(1000))}
+
+
+@pytest.mark.parametrize("mode", ["w", "wb"])
+def test_a_file_dropped_without_closing_publishes_nothing(tmp_path, mode):
+    fs = AtomicLocalFileSystem(auto_mkdir=True)
+
+    def write_half() -> None:
+        handle = fs.open(str(tmp_path / "f"), mode)
+        handle.write("half" if mode == "w" else b"half")
+        # ... and the writer fails: the file is never closed.
+
+    write_half()
+    gc.collect()
+    assert files_under(tmp_path) == []
+
+
+def test_a_failed_rename_raises_and_leaves_no_partial_file(tmp_path):
+    fs = AtomicLocalFileSystem(auto_mkdir=True)
+    (tmp_path / "taken").mkdir()  # the target path is a folder: os.replace fails
+    with pytest.raises(IsADirectoryError), fs.open(str(tmp_path / "taken"), "wb") as handle:
+        handle.write(b"data")
+    assert [p.name for p in tmp_path.iterdir()] == ["taken"]
+
+
+def test_an_overwritten_file_keeps_its_permissions(tmp_path):
+    fs = AtomicLocalFileSystem(auto_mkdir=True)
+    script = tmp_path / "run.sh"
+    script.write_text("old")
+    script.chmod(0o750)
+    with fs.open(str(script), "w") as handle:
+        handle.write("new")
+    assert script.read_text() == "new"
+    assert stat.S_IMODE(script.stat().st_mode) == 0o750
 
 
 def test_make_atomic_leaves_datasets_without_a_local_file_alone():

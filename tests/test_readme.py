@@ -134,6 +134,8 @@ def check_names(params: dict, names: dict[str, set[str]]) -> None:
         assert dataset in names["catalog"], dataset
     if "model" in params:
         assert params["model"] in names["models"], params["model"]
+    for namespace in params.get("namespaces") or []:
+        assert namespace in names["models"], namespace
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -170,6 +172,9 @@ def test_every_documented_command_parses_and_names_real_things(command, kedro_cl
         )
         assert result.returncode == 0, result.stderr[-2000:]
         assert "usage:" in result.stdout
+        # argparse shows --help before it reports unknown options: look them up instead.
+        for option in (token.split("=")[0] for token in tokens[2:] if token.startswith("--")):
+            assert option in result.stdout, f"{command}: {option} is not an option"
 
 
 def test_a_wrong_command_would_fail_the_check(kedro_cli, project_names):

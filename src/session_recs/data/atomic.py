@@ -1,18 +1,19 @@
-"""Atomic saves: a file the pipeline writes appears whole, or not at all.
+"""Atomic saves: a file a dataset writes appears whole, or not at all.
 
 Kedro's versioned datasets write ``<name>/<version>/<name>`` in place, so a run killed
 while it writes leaves a truncated file that is also the *latest* version: the next
-``kedro run`` loads it and fails. Here every write to a local file goes to a hidden
-``.<name>.<random>.partial`` next to its target and is renamed onto it once the dataset
-has finished writing (``os.replace``: atomic on one filesystem). A killed write leaves
-only the hidden file, which no version lookup matches, so the previous version stays the
-latest.
+``kedro run`` loads it and fails. Here a dataset's writes to a local file go to a hidden
+``.<name>.<random>.partial`` next to its target, which is renamed onto the target
+(``os.replace``: atomic on one filesystem) when the file is closed after a complete
+write. A killed write leaves only the hidden file, which no version lookup matches, so
+the previous version stays the latest. (Such leftovers are safe to delete.)
 
-:func:`make_atomic` gives a dataset this behaviour by swapping the fsspec filesystem it
-writes through; :class:`~session_recs.hooks.AtomicSavesHooks` does it for every dataset
-a run saves, whatever its type, as long as it writes through ``self._fs.open`` as
-kedro-datasets' file datasets do. Remote filesystems are left alone: object stores
-already publish an object only when its upload completes.
+Closing a file publishes it; leaving a ``with`` block on an exception, or dropping a
+file without closing it, publishes nothing. kedro-datasets' file datasets all write
+inside a ``with self._fs.open(...)`` block, which is what :func:`make_atomic` relies on.
+:class:`~session_recs.hooks.AtomicSavesHooks` applies it to every node output.
+Remote filesystems are left alone: object stores publish an object only when its
+upload completes.
 """
 
 from __future__ import annotations
@@ -20,24 +21,30 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import stat
 import tempfile
 from typing import Any
 
+from fsspec.compression import compr
+from fsspec.core import get_compression
 from fsspec.implementations.local import LocalFileOpener, LocalFileSystem, get_umask
 
 PARTIAL_SUFFIX = ".partial"
+# Read once: get_umask() briefly changes the process umask, which threads could observe.
+_UMASK = get_umask()
 
 
 class _AtomicFileOpener(LocalFileOpener):
     """A local file opened for writing into a hidden sibling, renamed onto its path on close.
 
-    Leaving a ``with`` block on an exception, or dropping the file without closing it,
-    discards the sibling instead: a failed save publishes nothing.
+    ``compression`` (any of fsspec's codecs) is applied here rather than around this
+    file, because a codec's ``close`` does not close the file it writes into.
     """
 
     def __init__(self, path: str, mode: str, fs: LocalFileSystem | None = None, **kwargs: Any):
-        self._published = False
-        self.abandoned = False  # set by a text wrapper leaving its block on an exception
+        self._finished = False
+        self.abandoned = False  # set when the writer failed: close() then discards
+        self._raw: io.BufferedWriter | None = None
         kwargs.pop("autocommit", None)
         super().__init__(path, mode, autocommit=False, fs=fs, **kwargs)
 
@@ -48,41 +55,63 @@ class _AtomicFileOpener(LocalFileOpener):
         handle, self.temp = tempfile.mkstemp(
             prefix=f".{name}.", suffix=PARTIAL_SUFFIX, dir=folder or "."
         )
-        os.close(handle)
-        self.f = open(self.temp, mode=self.mode)  # noqa: SIM115 - closed by commit/discard
+        self._raw = os.fdopen(handle, self.mode)
+        self.f = self._raw
+        if self.compression:
+            self.f = compr[self.compression](self._raw, mode=self.mode[0])
+
+    def _target_mode(self) -> int:
+        """An overwritten file keeps its permissions; a new one gets open()'s (0666 & ~umask)."""
+        try:
+            return stat.S_IMODE(os.stat(self.path).st_mode)
+        except FileNotFoundError:
+            return 0o666 & ~_UMASK
 
     def commit(self) -> None:
         """Flush the hidden file to disk and rename it onto the target path."""
+        if self._finished:
+            return
         if self.abandoned:
             self.discard()
-        if self._published:
             return
-        self._published = True
-        if not self.f.closed:
-            self.f.flush()
-            os.fsync(self.f.fileno())
-            self.f.close()
-        os.replace(self.temp, self.path)
-        # mkstemp creates 0600; give the file the permissions a plain open() would have.
-        os.chmod(self.path, 0o666 & ~get_umask())
+        try:
+            raw = self._raw
+            if self.f is not raw:
+                self.f.close()  # a codec writes its trailer into the raw file here
+            raw.flush()
+            os.fsync(raw.fileno())
+            os.fchmod(raw.fileno(), self._target_mode())  # mkstemp creates 0600
+            raw.close()
+            os.replace(self.temp, self.path)
+        except BaseException:
+            self.discard()
+            raise
+        self._finished = True
 
     def discard(self) -> None:
         """Drop the hidden file: nothing is published."""
-        if self._published:
+        if self._finished:
             return
-        self._published = True
-        if not self.f.closed:
-            self.f.close()
+        self._finished = True
+        for handle in (self.f, self._raw):
+            with contextlib.suppress(Exception):
+                handle.close()
         with contextlib.suppress(FileNotFoundError):
             os.remove(self.temp)
 
     close = commit
 
+    @property
+    def closed(self) -> bool:
+        return self._finished
+
+    def fileno(self) -> int:
+        return self._raw.fileno()
+
     def __exit__(self, exc_type: Any, *_: Any) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.discard()
+        if exc_type is not None:
+            self.abandoned = True
+        self.commit()
 
     def __del__(self) -> None:
         # Unlike a plain file, garbage collection must not publish half a write.
@@ -91,10 +120,10 @@ class _AtomicFileOpener(LocalFileOpener):
 
 
 class _AtomicTextWrapper(io.TextIOWrapper):
-    """fsspec's text-mode file, telling its binary file when its block raised.
+    """The text-mode file over an atomic binary one.
 
-    ``TextIOWrapper`` closes its buffer the same way on success and on error; the flag
-    makes that close a discard.
+    ``TextIOWrapper`` closes its buffer the same way on success, on error and when it is
+    garbage collected; these tell the buffer which it is, so only a close publishes.
     """
 
     def __exit__(self, exc_type: Any, *args: Any) -> None:
@@ -102,27 +131,45 @@ class _AtomicTextWrapper(io.TextIOWrapper):
             self.buffer.abandoned = True
         super().__exit__(exc_type, *args)
 
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            if not self.closed:
+                self.buffer.abandoned = True
+        super().__del__()
+
 
 class AtomicLocalFileSystem(LocalFileSystem):
     """fsspec's local filesystem whose writes are atomic (see the module docstring)."""
 
-    def open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
-        """As fsspec's ``open``; text-mode writes get a wrapper that can abandon them."""
-        if "b" in mode or not ("w" in mode or "x" in mode):
-            return super().open(path, mode=mode, **kwargs)
-        text = {key: kwargs.pop(key) for key in ("encoding", "errors", "newline") if key in kwargs}
-        binary = super().open(path, mode=mode.replace("t", "") + "b", **kwargs)
-        return _AtomicTextWrapper(binary, **text)
-
-    def _open(self, path: str, mode: str = "rb", block_size: Any = None, **kwargs: Any) -> Any:
-        if "w" not in mode and "x" not in mode:
-            return super()._open(path, mode=mode, block_size=block_size, **kwargs)
+    def open(
+        self,
+        path: str,
+        mode: str = "rb",
+        block_size: Any = None,
+        cache_options: Any = None,
+        compression: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """As fsspec's ``open`` (whose text and compression handling this mirrors for
+        writes); a file opened to write is an atomic one."""
+        if not ("w" in mode or "x" in mode):
+            return super().open(
+                path, mode, block_size, cache_options, compression=compression, **kwargs
+            )
         path = self._strip_protocol(path)
         if self.auto_mkdir:
             self.makedirs(self._parent(path), exist_ok=True)
         if "x" in mode and os.path.exists(path):
             raise FileExistsError(path)
-        return _AtomicFileOpener(path, mode.replace("x", "w"), fs=self, **kwargs)
+        text = "b" not in mode
+        text_args = {
+            key: kwargs.pop(key) for key in ("encoding", "errors", "newline") if key in kwargs
+        }
+        binary_mode = mode.replace("t", "").replace("x", "w").replace("b", "") + "b"
+        opener = _AtomicFileOpener(
+            path, binary_mode, fs=self, compression=get_compression(path, compression), **kwargs
+        )
+        return _AtomicTextWrapper(opener, **text_args) if text else opener
 
 
 def _wrapped(dataset: Any) -> list[Any]:
@@ -132,10 +179,11 @@ def _wrapped(dataset: Any) -> list[Any]:
 
 
 def make_atomic(dataset: Any) -> bool:
-    """Make ``dataset``'s writes to local files atomic; ``True`` if it writes through one.
+    """Make ``dataset``'s writes through its local fsspec filesystem atomic.
 
-    Idempotent; datasets without a local fsspec filesystem (memory, remote, custom I/O)
-    are left as they are.
+    ``True`` if it has one (a dataset writing some other way, e.g. with a library that
+    takes the path, gains nothing). Idempotent; datasets without a local filesystem
+    (memory, remote) are left as they are.
     """
     changed = False
     for candidate in _wrapped(dataset):

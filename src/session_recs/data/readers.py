@@ -18,6 +18,7 @@ read_interactions…  .csv/.tsv/.txt, .parquet/.pq  as in the file
 
 from __future__ import annotations
 
+import logging
 import os
 import zipfile
 from pathlib import Path
@@ -32,6 +33,7 @@ from session_recs.data.progress import reading
 from session_recs.errors import ConfigError, DataValidationError
 
 PathLike = str | os.PathLike[str]
+logger = logging.getLogger(__name__)
 
 ONLINE_RETAIL_COLUMNS: tuple[str, ...] = (
     "InvoiceNo",
@@ -128,7 +130,7 @@ def _read_csv(path: Path, encoding: str, **kwargs: object) -> pd.DataFrame:
     """A delimited text file in ``encoding``; decoding and parsing errors name the file."""
     _reject_binary(path, "a CSV text file", encoding)
     try:
-        with reading(path, f"a {encoding} CSV table") as handle:
+        with reading(path, f"a CSV table ({encoding})") as handle:
             return pd.read_csv(handle, encoding=encoding, **kwargs)
     except UnicodeDecodeError as err:
         found = err.object[err.start : err.start + 1]
@@ -151,6 +153,7 @@ def _read_text_csv_any_encoding(path: Path, **kwargs: object) -> pd.DataFrame:
     except DataValidationError as err:
         if not isinstance(err.__cause__, UnicodeDecodeError):
             raise
+    logger.info("%s is not UTF-8 text: reading it as ISO-8859-1 (Latin-1)", path)
     return _read_csv(path, "ISO-8859-1", **kwargs)
 
 

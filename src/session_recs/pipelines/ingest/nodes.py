@@ -28,11 +28,5 @@ def ingest_interactions(raw: pd.DataFrame, ingest: dict[str, Any], dataset: str)
         raw, source["columns"], timestamp_unit=source.get("timestamp_unit")
     )
     interactions = validate_interactions(interactions)
-    logger.info(
-        "Ingested %s: %s interactions, %s session keys, %s items",
-        dataset,
-        f"{len(interactions):,}",
-        f"{interactions['session_key'].nunique():,}",
-        f"{interactions['item_id'].nunique():,}",
-    )
+    logger.info("Ingested %s interactions of dataset %s", f"{len(interactions):,}", dataset)
     return interactions

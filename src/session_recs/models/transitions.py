@@ -297,13 +297,14 @@ class AssociationRules(_RowLookup):
         events = np.flatnonzero((owner >= 0) & (sessions.items >= 0))
         session, item = owner[events], sessions.items[events]
         position = events - sessions.starts[session]
-        order = np.lexsort((position, item, session))
-        session, item, position = session[order], item[order], position[order]
-        new = np.r_[True, (session[1:] != session[:-1]) | (item[1:] != item[:-1])]
-        run_start = np.maximum.accumulate(np.where(new, np.arange(len(item)), 0))
-        occurrence = np.arange(len(item)) - run_start
+        # Events come in session order, positions ascending: a stable sort by (session,
+        # item) puts each pair's occurrences together, earliest first.
+        key = session.astype(np.int64) * len(self.index) + item
+        order = np.argsort(key, kind="stable")
+        key, session, item, position = key[order], session[order], item[order], position[order]
+        first = np.r_[True, key[1:] != key[:-1]]
+        second = np.r_[False, first[:-1] & ~first[1:]]
         shape = (len(sessions), len(self.index))
-        first, second = occurrence == 0, occurrence == 1
         return (
             sp.csc_matrix((position[first] + 1.0, (session[first], item[first])), shape=shape),
             sp.csc_matrix((position[second] + 1.0, (session[second], item[second])), shape=shape),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -171,3 +172,35 @@ def test_load_versions_runs_a_pipeline_on_an_older_input(killed):
     model = pickle.loads(model_path.read_bytes())
     # MostPopular's popularity counts every training event: the old version's.
     assert model.popularity.sum() == len(pd.read_parquet(old_train))
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["--pipelines=split", "--load-versions=sessions:2026-01-01T00.00.00.000Z"],
+            r"--load-versions=sessions:2026-01-01T00\.00\.00\.000Z: 'sessions' has no version "
+            r"'2026-01-01T00\.00\.00\.000Z' in .*sessions\.parquet/\. Saved versions, newest "
+            r"first: \d{4}-\d\d-\d\dT",
+        ),
+        (
+            ["--pipelines=split", "--load-versions=sesions:2026-01-01T00.00.00.000Z"],
+            r"'load_versions' keys \[sesions\] are not found in the catalog",
+        ),
+        (
+            ["--pipelines=splitt"],
+            r"Unknown pipeline 'splitt' in --pipelines; the project's pipelines are baseline, "
+            r"ingest, report, sessionize, split, train_w2v, tune",
+        ),
+    ],
+    ids=["missing-version", "misspelt-dataset", "unknown-pipeline"],
+)
+def test_wrong_run_options_get_one_line_and_save_nothing(twice, args, expected):
+    project, _ = twice
+    before = saved_files(project)
+    result = run_cli(project, "run", *args)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr + result.stdout
+    [error] = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert re.search(expected, error), error
+    assert saved_files(project) == before

@@ -7,8 +7,10 @@ code 1 instead of a traceback. Every other command reports such problems the sam
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,18 +18,22 @@ from typing import Any
 import click
 from kedro.framework.cli.project import run as kedro_run
 from kedro.framework.cli.utils import env_option
+from kedro.io.core import DatasetNotFoundError
 
 from session_recs.cml import cml_cluster
-from session_recs.errors import SessionRecsError
+from session_recs.errors import ConfigError, SessionRecsError
 
 
 def user_error(exc: BaseException) -> SessionRecsError | None:
-    """The SessionRecsError behind ``exc`` (Kedro wraps dataset errors), if there is one."""
+    """The user's mistake behind ``exc`` (Kedro wraps dataset errors), if there is one: a
+    SessionRecsError, or Kedro's error for a dataset name the catalog lacks."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         if isinstance(current, SessionRecsError):
             return current
+        if isinstance(current, DatasetNotFoundError):  # e.g. a misspelt --load-versions key
+            return ConfigError(f"{current} The catalog's datasets are in conf/base/catalog*.yml.")
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return None
@@ -54,10 +60,35 @@ def cli() -> None:
     """session-recs project commands."""
 
 
+def known_pipelines() -> list[str]:
+    """The project's pipeline names (packages under session_recs/pipelines), without
+    importing them: Kedro 1.7 imports only the pipelines a run names."""
+    from session_recs import pipelines
+
+    folder = Path(pipelines.__file__).parent
+    return sorted(p.name for p in folder.iterdir() if (p / "pipeline.py").is_file())
+
+
+def _checked_run(*args: Any, **kwargs: Any) -> Any:
+    """Kedro's ``run``, after checking the pipeline names it was given."""
+    named = [
+        *(kwargs.get("pipelines") or []),
+        *([kwargs["pipeline"]] if kwargs.get("pipeline") else []),
+    ]
+    known = known_pipelines()
+    unknown = [name for name in named if name not in {*known, "__default__"}]
+    if unknown:
+        raise ConfigError(
+            f"Unknown pipeline {', '.join(map(repr, unknown))} in --pipelines; the project's "
+            f"pipelines are {', '.join(known)} (no --pipelines: all but tune)."
+        )
+    return kedro_run.callback(*args, **kwargs)
+
+
 cli.add_command(
     click.Command(
         name="run",
-        callback=friendly_errors(kedro_run.callback),
+        callback=friendly_errors(_checked_run),
         params=kedro_run.params,
         help=kedro_run.help,
         short_help=kedro_run.short_help,
@@ -120,7 +151,9 @@ def _kedro_run_option(name: str) -> click.Parameter:
 @cli.command()
 @click.argument("items", nargs=-1, required=True)
 @click.option("--model", "-m", default="session_knn", show_default=True, help="Model name.")
-@click.option("-k", "k", default="10", show_default=True, help="How many items to recommend.")
+@click.option(
+    "-k", "k", default="10", show_default=True, metavar="K", help="How many items to recommend."
+)
 @click.option("--load-version", default=None, help="Model version to load [default: latest].")
 @click.option("--include-query", is_flag=True, help="Allow the last query item among the results.")
 @env_option
@@ -146,16 +179,19 @@ def recommend(  # noqa: PLR0917 (click passes options as arguments)
     kedro_io = logging.getLogger("kedro.io")
     level = kedro_io.level
     kedro_io.setLevel(logging.WARNING)
+    # Kedro's rich log handler writes to whatever sys.stdout is: the log goes to stderr,
+    # so stdout holds the table alone (`recommend ... > top.txt`).
     try:
-        table = recommend_items(
-            list(items),
-            model=model,
-            k=count,
-            env=env,
-            load_version=load_version,
-            params=params,
-            exclude_query=not include_query,
-        )
+        with contextlib.redirect_stdout(sys.stderr):
+            table = recommend_items(
+                list(items),
+                model=model,
+                k=count,
+                env=env,
+                load_version=load_version,
+                params=params,
+                exclude_query=not include_query,
+            )
     finally:
         kedro_io.setLevel(level)
     info = table.attrs

@@ -5,6 +5,7 @@ from __future__ import annotations
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 from kedro.io import DataCatalog
+from kedro.io.core import VersionNotFoundError
 from kedro.pipeline import Node
 
 from session_recs.data.atomic import make_atomic
@@ -44,3 +45,34 @@ class AtomicSavesHooks:
         for name in node.outputs:
             if name in catalog:
                 make_atomic(catalog[name])
+
+
+class LoadVersionsHooks:
+    """Check ``--load-versions`` against the versions on disk before anything runs."""
+
+    @hook_impl
+    def after_catalog_created(self, catalog: DataCatalog, load_versions: dict[str, str]) -> None:
+        """A named dataset must be versioned and hold the named version."""
+        for name, version in (load_versions or {}).items():
+            where = f"--load-versions={name}:{version}"
+            if name not in catalog:
+                raise ConfigError(f"{where}: there is no dataset '{name}' in the catalog.")
+            dataset = catalog[name]
+            versioned = getattr(dataset, "_dataset", dataset)  # OptionalDataset wraps one
+            if not hasattr(versioned, "list_versions") or not getattr(versioned, "_version", None):
+                raise ConfigError(f"{where}: dataset '{name}' is not versioned.")
+            try:
+                saved = versioned.list_versions(full_path=False)
+            except VersionNotFoundError:
+                saved = []
+            if version not in saved:
+                folder = versioned._filepath
+                listed = ", ".join(saved[:5]) + (", ..." if len(saved) > 5 else "")
+                raise ConfigError(
+                    f"{where}: '{name}' has no version {version!r} in {folder}/. "
+                    + (
+                        f"Saved versions, newest first: {listed}."
+                        if saved
+                        else "Nothing is saved yet: run the pipeline that writes it first."
+                    )
+                )

@@ -2,10 +2,15 @@
 
 from kedro.config import OmegaConfigLoader
 
-from session_recs.hooks import AtomicSavesHooks, DatasetChoiceHooks
+from session_recs.hooks import AtomicSavesHooks, DatasetChoiceHooks, LoadVersionsHooks
 from session_recs.tracking import MlflowTrackingHooks
 
-HOOKS = (DatasetChoiceHooks(), AtomicSavesHooks(), MlflowTrackingHooks())
+HOOKS = (
+    DatasetChoiceHooks(),
+    LoadVersionsHooks(),
+    AtomicSavesHooks(),
+    MlflowTrackingHooks(),
+)
 
 # kedro-mlflow (the optional `mlflow` extra) tracks only when asked for: the project's
 # MlflowTrackingHooks run its hook when the config has an mlflow.yml (--env=mlflow).

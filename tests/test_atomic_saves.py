@@ -237,3 +237,20 @@ def test_the_project_registers_the_hook():
     from session_recs.settings import HOOKS
 
     assert sum(isinstance(hook, AtomicSavesHooks) for hook in HOOKS) == 1
+
+
+def test_outputs_matched_by_a_dataset_factory_are_atomic_too(tmp_path):
+    # The models' catalog entries are factories ("{model}.recommender").
+    catalog = DataCatalog.from_config(
+        {
+            "{model}.recommender": {
+                "type": f"{__name__}.FilesystemRecorder",
+                "filepath": str(tmp_path / "{model}.txt"),
+            }
+        }
+    )
+    hook_manager = _create_hook_manager()
+    hook_manager.register(AtomicSavesHooks())
+    pipeline = Pipeline([node(produce, None, "recommender")], namespace="markov")
+    SequentialRunner().run(pipeline, catalog, hook_manager)
+    assert (tmp_path / "markov.txt").read_text() == "AtomicLocalFileSystem"

@@ -1,9 +1,17 @@
 """Project settings: https://docs.kedro.org/en/stable/kedro_project_setup/settings.html"""
 
+import warnings
+
 from kedro.config import OmegaConfigLoader
 
 from session_recs.hooks import AtomicSavesHooks, DatasetChoiceHooks, LoadVersionsHooks
 from session_recs.tracking import MlflowTrackingHooks
+
+# Kedro's own config loader registers OmegaConf resolvers through a call omegaconf now
+# deprecates; the warning (twice per run) is nothing a user of this project can act on.
+warnings.filterwarnings(
+    "ignore", message=r"register_new_resolver\(\) is deprecated", category=UserWarning
+)
 
 HOOKS = (
     DatasetChoiceHooks(),

@@ -258,8 +258,6 @@ class SessionKNN(Recommender):
         self._sessions_of_item = sp.csr_matrix(
             (np.ones(len(last)), (item[last], row[last])), shape=shape[::-1]
         )
-        self._int_positions = self._positions.data.astype(np.intp)
-        self._max_position = int(self._int_positions.max(initial=0))
         self._distinct = np.diff(self._positions.indptr).astype(np.float64)
         idf = np.log(n_sessions / np.maximum(self.popularity, 1.0))
         self._item_weight = 1.0 + self.idf_weighting * np.maximum(idf, 0.0)
@@ -323,13 +321,14 @@ class SessionKNN(Recommender):
         if self.position_lambda is None:
             t_weight = np.repeat(pair_weight, counts)
         else:
-            t_position = self._int_positions[slot]
+            positions = self._positions.data.astype(np.intp)  # whole numbers, from 1
+            t_position = positions[slot]
             anchor = np.maximum.reduceat(np.where(t_step < np.inf, t_position, -1), segment)
             # A neighbour always shares a query item; one that did not would weigh nothing.
             pair_weight = np.where(anchor > 0, pair_weight, 0.0)
             distance = np.abs(t_position - np.repeat(np.maximum(anchor, 0), counts))
             # Positions are whole numbers: exp(-distance / lambda) is a table lookup.
-            decay = np.exp(-np.arange(self._max_position + 1) / self.position_lambda)
+            decay = np.exp(-np.arange(positions.max(initial=0) + 1) / self.position_lambda)
             t_weight = decay.take(distance)
             t_weight *= np.repeat(pair_weight, counts)
         scores = np.bincount(key, t_weight, minlength=n_queries * n_items)

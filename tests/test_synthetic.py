@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -183,8 +181,8 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_partial_file(tmp_path, mo
     path = write_transactions(generate_transactions(100, seed=2), tmp_path / "t.parquet")
     before = path.read_bytes()
 
-    def crash_midway(self, target, **kwargs):
-        Path(target).write_bytes(b"PAR1 half a file")
+    def crash_midway(self, handle, **kwargs):
+        handle.write(b"PAR1 half a file")
         raise OSError("disk full")
 
     monkeypatch.setattr(pd.DataFrame, "to_parquet", crash_midway)

@@ -47,8 +47,6 @@ chains resolved by pointer doubling (a few passes, not a loop over events).
 
 from __future__ import annotations
 
-import os
-import uuid
 from dataclasses import dataclass
 from numbers import Integral, Real
 from pathlib import Path
@@ -531,17 +529,12 @@ def generate_transactions(
 
 
 def write_transactions(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``df`` to Parquet atomically (temp file, then rename); return the path."""
+    """Write ``df`` to Parquet atomically (a hidden sibling, then a rename); return the path."""
+    from session_recs.data.atomic import AtomicLocalFileSystem
+
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # A unique sibling name (not mkstemp, whose 0600 mode would stick to the result).
-    temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        df.to_parquet(temp, index=False)
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    with AtomicLocalFileSystem(auto_mkdir=True).open(str(target), "wb") as handle:
+        df.to_parquet(handle, index=False)
     return target
 
 

@@ -20,16 +20,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from session_recs.data.datasets import OnlineRetailDataset
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_TABLE = ROOT.parent / "shared" / "data" / "online_retail.parquet"
-RETAIL_COLUMNS = {
-    "session_key": "CustomerID",
-    "item_id": "StockCode",
-    "timestamp": "InvoiceDate",
-    "invoice": "InvoiceNo",
-    "quantity": "Quantity",
-    "description": "Description",
-}
+# The columns the project's Online Retail source maps (its catalog entry's dataset type).
+RETAIL_COLUMNS = OnlineRetailDataset.COLUMNS
 
 
 def data_layer(path: Path, queue: mp.Queue) -> None:

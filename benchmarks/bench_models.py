@@ -43,7 +43,7 @@ def prepare(path: Path, all_final_pairs: bool = False):
     params = load_parameters(ROOT / "conf", "online_retail")
     params["split"] = {**params["split"], "all_final_pairs": all_final_pairs}
     raw = OnlineRetailDataset(filepath=str(path)).load()
-    return params, prepare_split(raw, params, "online_retail")
+    return params, prepare_split(raw, params)
 
 
 def peak_mb() -> float:
@@ -114,7 +114,7 @@ def main() -> int:
 
     params, (train, validation, test_pairs, test_sessions) = prepare(args.data)
     _, (all_train, _, all_pairs, all_sessions) = prepare(args.data, all_final_pairs=True)
-    config = EvaluationConfig.from_params(params["evaluation"])
+    config = EvaluationConfig.model_validate(params["evaluation"])
     print(
         f"Online Retail, FF19 split: {train['session_id'].nunique():,} training sessions, "
         f"{len(test_pairs):,} test pairs; all final pairs outside validation: "

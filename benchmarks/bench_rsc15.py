@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from session_recs.data.readers import read_interactions_table
+from session_recs.data.readers import read_table
 from session_recs.evaluation import evaluate, only_last_item, revealing_set
 from session_recs.interactions import to_interactions
 from session_recs.models import Recommender, build_model
@@ -64,7 +64,7 @@ def load_sessions(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
     """(full training table with timestamps, split training table, test sessions)."""
     parts = []
     for split, name in (("train", "train_full.tsv"), ("test", "test.tsv")):
-        raw = read_interactions_table(folder / name)
+        raw = read_table(folder / name)
         parts.append(raw.assign(split=split))
     interactions = to_interactions(pd.concat(parts, ignore_index=True), COLUMNS, "s")
     sessions = sessionize(interactions, SessionizeConfig(order="time", min_session_length=2))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -92,3 +93,47 @@ def demo_run(tmp_path_factory) -> DemoRun:
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-4000:]
     return DemoRun(project, seconds, log)
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What a command run in this process printed, its exit code and any uncaught error."""
+
+    exit_code: int
+    output: str
+    exception: BaseException | None
+    log: str = ""  # every log message, one per line (the console wraps them)
+
+    @property
+    def error_lines(self) -> list[str]:
+        """The lines the command printed as its error (``Error: ...``)."""
+        return [line for line in self.output.splitlines() if line.startswith("Error:")]
+
+
+def run_in_process(project: Path, *args: str) -> CliResult:
+    """``python -m session_recs ARGS`` in ``project``, run in this process (no start-up cost).
+
+    An exception the command did not turn into a one-line error is kept in ``exception``
+    (a subprocess would print its traceback).
+    """
+    from click.testing import CliRunner
+    from kedro.framework.project import configure_project
+
+    from session_recs.cli import cli
+
+    configure_project("session_recs")
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(level=logging.INFO)
+    handler.emit = records.append
+    root = logging.getLogger()
+    root.addHandler(handler)
+    previous = Path.cwd()
+    os.chdir(project)
+    try:
+        result = CliRunner().invoke(cli, list(args), catch_exceptions=True)
+    finally:
+        os.chdir(previous)
+        root.removeHandler(handler)
+    exception = None if isinstance(result.exception, SystemExit) else result.exception
+    log = "\n".join(record.getMessage() for record in records)
+    return CliResult(result.exit_code, result.output, exception, log)

@@ -120,9 +120,39 @@ def test_evaluate_model_end_to_end_on_a_chain():
 
 
 def test_bad_evaluation_parameters_are_named():
-    with pytest.raises(ConfigError, match="evaluation.ks must be positive"):
-        EvaluationConfig.from_params({"ks": [0]})
-    with pytest.raises(ConfigError, match="evaluation.protocols"):
-        EvaluationConfig.from_params({"protocols": ["leave_one_out"]})
-    with pytest.raises(ConfigError, match="Unknown evaluation parameter"):
-        EvaluationConfig.from_params({"k": 10})
+    with pytest.raises(ConfigError, match="evaluation.ks.0 = 0: expected greater than"):
+        EvaluationConfig.model_validate({"ks": [0]})
+    with pytest.raises(ConfigError, match="evaluation.protocols.0 = 'leave_one_out'"):
+        EvaluationConfig.model_validate({"protocols": ["leave_one_out"]})
+    with pytest.raises(ConfigError, match="evaluation.n_boot = -1: expected greater than"):
+        EvaluationConfig.model_validate({"n_boot": -1})
+    with pytest.raises(ConfigError, match="evaluation.k: unknown setting"):
+        EvaluationConfig.model_validate({"k": 10})
+
+
+def test_unknown_targets_keep_counts_misses_and_drop_leaves_them_out():
+    from session_recs.evaluation import evaluate_model
+    from session_recs.models.transitions import MarkovChain
+
+    train = pd.DataFrame(
+        {"session_id": [0, 0, 1, 1], "position": [0, 1, 0, 1], "item_id": ["a", "b", "a", "b"]}
+    )
+    # Two test pairs: a→b (known target) and a→z (z never seen in training).
+    pairs = pd.DataFrame(
+        {"session_id": [10, 11], "query_item": ["a", "a"], "target_item": ["b", "z"]}
+    )
+    sessions = pd.DataFrame(
+        {"session_id": [10, 10, 11, 11], "position": [0, 1, 0, 1], "item_id": ["a", "b", "a", "z"]}
+    )
+    model = MarkovChain().fit(train)
+
+    def recall(unknown_targets: str) -> tuple[float, int]:
+        config = EvaluationConfig(
+            ks=(1,), contexts=("last_item",), unknown_targets=unknown_targets, n_boot=10
+        )
+        table = evaluate_model(model, train, pairs, sessions, config)
+        row = table[table.metric == "recall"].iloc[0]
+        return row["value"], row["n_queries"]
+
+    assert recall("keep") == (0.5, 2)
+    assert recall("drop") == (1.0, 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import pickle
 import re
@@ -149,6 +150,8 @@ def test_a_run_killed_midway_leaves_earlier_versions_loadable(killed):
         for path in versions(folder):
             if path.suffix == ".pkl":
                 assert pickle.loads(path.read_bytes()).index is not None
+            elif path.suffix == ".json":
+                assert json.loads(path.read_text())["sessions"] > 0
             else:
                 assert len(pd.read_parquet(path)) > 0
 

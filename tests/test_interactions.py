@@ -4,17 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from session_recs.data.datasets import OnlineRetailDataset
 from session_recs.errors import ConfigError, DataValidationError
 from session_recs.interactions import to_interactions, validate_interactions
 
-RETAIL_COLUMNS = {
-    "session_key": "CustomerID",
-    "item_id": "StockCode",
-    "timestamp": "InvoiceDate",
-    "invoice": "InvoiceNo",
-    "quantity": "Quantity",
-    "description": "Description",
-}
+RETAIL_COLUMNS = OnlineRetailDataset.COLUMNS
 
 
 def retail_rows() -> pd.DataFrame:
@@ -76,9 +70,38 @@ def test_mapping_errors_name_the_parameter():
         to_interactions(retail_rows(), {"session_key": "CustomerID"})
     with pytest.raises(ConfigError, match="Unknown interaction field.*'price'"):
         to_interactions(retail_rows(), {**RETAIL_COLUMNS, "price": "UnitPrice"})
-    raw = pd.DataFrame({"s": [1], "i": ["a"], "t": [1.5]})
-    with pytest.raises(ConfigError, match="timestamp_unit"):
-        to_interactions(raw, {"session_key": "s", "item_id": "i", "timestamp": "t"})
+    raw = pd.DataFrame({"s": [1, 1], "i": ["a", "b"], "t": [1.7e12, 1.7e12 + 60_000]})
+    columns = {"session_key": "s", "item_id": "i", "timestamp": "t"}
+    # Milliseconds inferred from the magnitude; declared as seconds they are implausible.
+    assert str(to_interactions(raw, columns)["timestamp"].iloc[1]) == "2023-11-14 22:14:20"
+    with pytest.raises(DataValidationError, match=r"'t' \(timestamp\) read as epoch s.*ms"):
+        to_interactions(raw, columns, timestamp_unit="s")
+    with pytest.raises(ConfigError, match="timestamp_unit must be one of"):
+        to_interactions(raw, columns, timestamp_unit="minutes")
+
+
+def test_mixed_utc_offsets_become_naive_utc():
+    raw = pd.DataFrame(
+        {
+            "s": [1, 1, 1],
+            "i": ["a", "b", "c"],
+            "t": ["2020-03-29T01:30:00+01:00", "2020-03-29T03:10:00+02:00", "2020-03-29T01:20:00Z"],
+        }
+    )
+    out = to_interactions(raw, {"session_key": "s", "item_id": "i", "timestamp": "t"})
+    assert out["timestamp"].astype(str).tolist() == [
+        "2020-03-29 00:30:00",
+        "2020-03-29 01:10:00",
+        "2020-03-29 01:20:00",
+    ]
+
+
+def test_an_order_column_reads_numbers_times_of_day_and_dates():
+    raw = pd.DataFrame({"s": [1, 1], "i": ["a", "b"], "n": ["2", "10"], "h": ["9:05", "10:00"]})
+    by_number = to_interactions(raw, {"session_key": "s", "item_id": "i", "order": "n"})
+    assert by_number["order"].tolist() == [2.0, 10.0]  # as numbers, not as text ("10" < "2")
+    by_time = to_interactions(raw, {"session_key": "s", "item_id": "i", "order": "h"})
+    assert by_time["order"].is_monotonic_increasing  # 9:05 before 10:00, not as text
 
 
 def test_empty_table_and_bad_dates_are_rejected():

@@ -20,13 +20,12 @@ import textwrap
 import warnings
 
 import click
-import numpy as np
 import pandas as pd
 import pytest
 import tomllib
 import yaml
 
-from .conftest import ROOT, copy_project, latest_version, run_cli
+from .conftest import ROOT, run_cli
 
 README = (ROOT / "README.md").read_text()
 PREFIXES = ("kedro ", "python -m session_recs ", "python benchmarks/", "pip install ", "pytest")
@@ -52,16 +51,11 @@ def documented_commands() -> list[str]:
 COMMANDS = documented_commands()
 
 
-def readme_source() -> tuple[str, dict, dict]:
-    """The README's recipe for a new source: its name, catalog entry and column mapping."""
-    yaml_blocks = [
-        yaml.safe_load(textwrap.dedent(block))
-        for block in re.findall(r"```yaml\n(.*?)```", README, flags=re.S)
-    ]
-    catalog, ingest = [block for block in yaml_blocks if len(block) == 1][:2]
-    [name] = catalog
-    assert list(ingest) == [name]
-    return name, catalog[name], ingest[name]
+def readme_sources() -> set[str]:
+    """The sources the README's "Your own data" entries declare (run by test_own_data)."""
+    section = README[README.index("**Your own data.**") :]
+    block = re.search(r"```yaml\n(.*?)```", section, flags=re.S).group(1)
+    return set(yaml.safe_load(textwrap.dedent(block)))
 
 
 def test_the_quickstart_is_two_commands_and_ci_runs_the_second():
@@ -94,8 +88,8 @@ def project_names() -> dict[str, set[str]]:
     return {
         "pipelines": set(pipelines),
         "envs": {p.name for p in (ROOT / "conf").iterdir() if p.is_dir()},
-        # The README's recipe for a new source declares one (test_the_readme_recipe_...).
-        "datasets": set(params["ingest"]["sources"]) | {readme_source()[0]},
+        # The README's entries for new sources declare more (test_own_data runs them).
+        "datasets": set(yaml.safe_load(catalog)["_sources"]) | readme_sources() | {"<name>"},
         "catalog": set(re.findall(r"^([a-z_]+):", catalog, flags=re.M)),
         "tune_presets": set(params["tune"]["presets"]),
         "models": {name for name, value in params.items() if "model" in (value or {})},
@@ -195,50 +189,10 @@ def test_make_demo_writes_the_table_the_demo_dataset_reads(tmp_path):
     assert 19_000 <= len(table) <= 21_000
     assert {"InvoiceNo", "StockCode", "CustomerID", "InvoiceDate"} <= set(table.columns)
 
-    bad = run_cli(tmp_path, "make-demo", "--events", "-5", "--output", str(output))
+    again = run_cli(tmp_path, "make-demo", "--events", "100", "--output", str(output))
+    assert again.returncode == 1 and "Traceback" not in again.stderr
+    assert "already exists; pass --force" in again.stderr
+    bad = run_cli(tmp_path, "make-demo", "--events", "-5", "--output", str(output), "--force")
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert "events" in bad.stderr.lower()
     pd.testing.assert_frame_equal(pd.read_parquet(output), table)  # the old table is kept
-
-
-def test_the_readme_recipe_adds_a_source_without_code(tmp_path):
-    """Steps 1-3 of "Datasets: real data and swapping sources", with the README's YAML."""
-    name, entry, mapping = readme_source()
-    project = copy_project(tmp_path / "project")
-    catalog_file = project / "conf" / "base" / "catalog.yml"
-    catalog = yaml.safe_load(catalog_file.read_text())
-    catalog["_sources"][name] = entry
-    catalog_file.write_text(yaml.safe_dump(catalog, sort_keys=False))
-    ingest_file = project / "conf" / "base" / "parameters_ingest.yml"
-    ingest = yaml.safe_load(ingest_file.read_text())
-    ingest["ingest"]["sources"][name] = mapping
-    ingest_file.write_text(yaml.safe_dump(ingest, sort_keys=False))
-
-    # A click log in the mapping's column names: 2,500 users, 4-9 clicks each, 40 items
-    # (the default split holds out 1,000 sessions for test and 1,000 for validation).
-    rng = np.random.default_rng(0)
-    lengths = rng.integers(4, 10, size=2_500)
-    columns = mapping["columns"]
-    clicks = pd.DataFrame(
-        {
-            columns["session_key"]: np.repeat([f"u{i}" for i in range(2_500)], lengths),
-            columns["item_id"]: [f"p{i}" for i in rng.integers(0, 40, size=lengths.sum())],
-            columns["timestamp"]: 1_700_000_000 + np.arange(lengths.sum()) * 60,
-        }
-    )
-    raw = project / entry["filepath"]
-    clicks.to_csv(raw, index=False)
-
-    result = run_cli(
-        project, "run", f"--params=dataset={name}", "--pipelines=ingest,sessionize,split"
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    sessions = latest_version(project / f"data/03_primary/{name}/sessions.parquet")
-    sessions = pd.read_parquet(sessions)
-    assert sessions["session_id"].nunique() == 2_500
-    assert len(sessions) == lengths.sum()
-    assert set(sessions["item_id"]) <= {f"p{i}" for i in range(40)}
-    pairs = pd.read_parquet(
-        latest_version(project / f"data/05_model_input/{name}/test_pairs.parquet")
-    )
-    assert len(pairs) == 1_000

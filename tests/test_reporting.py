@@ -6,7 +6,6 @@ import pandas as pd
 import pytest
 
 from session_recs import reporting
-from session_recs.errors import DataValidationError
 
 
 def metrics_table(recall: float, mrr: float, protocol="last_pair", context="last_item"):
@@ -39,11 +38,16 @@ def comparison() -> pd.DataFrame:
     )
 
 
-def test_models_without_metrics_are_left_out(comparison):
-    assert set(comparison["model"]) == {"association_rules_ff19", "sequential_rules"}
+def test_models_without_metrics_are_listed_as_not_run(comparison):
+    measured = reporting.measured(comparison)
+    assert set(measured["model"]) == {"association_rules_ff19", "sequential_rules"}
+    assert reporting.not_run(comparison) == ["word2vec_search"]
     assert list(comparison.columns[:3]) == ["model", "protocol", "context"]
-    with pytest.raises(DataValidationError, match="no model metrics"):
-        reporting.compile_comparison({"word2vec_search": None})
+    nothing = reporting.compile_comparison({"word2vec_search": None, "markov": None})
+    markdown = reporting.comparison_markdown(nothing, 10, {}, "t")
+    assert "No model has metrics" in markdown
+    assert "Not run yet: word2vec_search, markov." in markdown
+    assert reporting.comparison_figure(nothing, 10, {}) is not None
 
 
 def test_tables_rank_models_by_recall_with_intervals(comparison):

@@ -12,7 +12,7 @@ from functools import cache
 import pandas as pd
 import pytest
 
-from session_recs.data.datasets import OnlineRetailDataset, PredefinedSplitDataset
+from session_recs.data.datasets import InteractionsDataset, OnlineRetailDataset
 from session_recs.pipelines.modeling import evaluate_recommender, fit_recommender
 from session_recs.project import load_parameters, prepare_split
 
@@ -32,12 +32,12 @@ def prepared(dataset: str) -> tuple[pd.DataFrame, ...]:
     if dataset == "online_retail":
         raw = OnlineRetailDataset(filepath=str(shared_file("online_retail.parquet"))).load()
     else:
-        table = {"type": "session_recs.data.datasets.InteractionsTableDataset"}
-        raw = PredefinedSplitDataset(
-            train={**table, "filepath": str(shared_file("rsc15_100k/train_full.tsv"))},
-            test={**table, "filepath": str(shared_file("rsc15_100k/test.tsv"))},
+        raw = InteractionsDataset(
+            train=str(shared_file("rsc15_100k/train_full.tsv")),
+            test=str(shared_file("rsc15_100k/test.tsv")),
+            columns={"session_key": "SessionId", "item_id": "ItemId", "timestamp": "Time"},
         ).load()
-    return prepare_split(raw, parameters(dataset), dataset)
+    return prepare_split(raw, parameters(dataset))
 
 
 def metrics_of(dataset: str, namespace: str, **options) -> pd.DataFrame:

@@ -1,5 +1,6 @@
 """Sessionize strategies and filters on hand-made interactions with known answers."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -110,15 +111,28 @@ def test_nothing_left_is_a_clear_error():
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"strategy": "weekly"}, "sessionize.strategy must be one of"),
-        ({"min_session_length": 0}, "min_session_length must be an integer >= 1"),
-        ({"gap_minutes": -5}, "gap_minutes must be a positive number"),
-        ({"window": 3}, r"Unknown sessionize parameter\(s\) \['window'\]"),
+        (
+            {"strategy": "weekly"},
+            "sessionize.strategy = 'weekly': expected 'customer', 'invoice' or 'time_gap'",
+        ),
+        ({"min_session_length": 0}, "sessionize.min_session_length = 0: expected greater than"),
+        ({"gap_minutes": -5}, "sessionize.gap_minutes = -5: expected greater than 0"),
+        ({"gap_minutes": "abc"}, "sessionize.gap_minutes = 'abc': expected a number"),
+        ({"gap_minutes": 1e30}, "sessionize.gap_minutes = 1e[+]?30: expected less than"),
+        ({"product_pattern": "(abc"}, "sessionize.product_pattern = '\\(abc': expected a regular"),
+        ({"window": 3}, r"sessionize.window: unknown setting"),
     ],
 )
 def test_bad_parameters_name_the_parameter(params, match):
     with pytest.raises(ConfigError, match=match):
-        SessionizeConfig.from_params(params)
+        SessionizeConfig.model_validate(params)
+
+
+def test_an_order_column_orders_each_session():
+    table = TABLE.assign(order=-np.arange(len(TABLE), dtype=float))
+    by_column = lists(SessionizeConfig(order="column", min_session_length=1), table)
+    by_file = lists(SessionizeConfig(order="file", min_session_length=1), table)
+    assert by_column == [list(reversed(items)) for items in by_file]
 
 
 def test_strategy_needing_a_missing_column_says_which():

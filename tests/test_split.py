@@ -114,18 +114,28 @@ def test_predefined_split_uses_the_split_column():
 
 
 def test_predefined_without_split_column_explains_how_to_get_one():
-    with pytest.raises(ConfigError, match="PredefinedSplitDataset"):
+    with pytest.raises(ConfigError, match="InteractionsDataset"):
         split_sessions(session_table([2] * 4), SplitConfig(strategy="predefined"))
 
 
 def test_single_item_sessions_and_bad_parameters():
     with pytest.raises(ConfigError, match="1 session\\(s\\) have a single item"):
         split_sessions(session_table([2, 1, 2, 2]), SplitConfig(test_size=1))
-    with pytest.raises(ConfigError, match="Unknown split parameter"):
-        SplitConfig.from_params({"test_sizes": 5})
-    with pytest.raises(ConfigError, match="split.strategy must be one of"):
-        SplitConfig.from_params({"strategy": "random"})
-    with pytest.raises(ConfigError, match="split.cutoff must be a date"):
-        SplitConfig.from_params({"cutoff": "yesterday-ish"})
+    with pytest.raises(ConfigError, match="split.test_sizes: unknown setting"):
+        SplitConfig.model_validate({"test_sizes": 5})
+    with pytest.raises(ConfigError, match="split.strategy = 'random': expected 'ff19'"):
+        SplitConfig.model_validate({"strategy": "random"})
+    with pytest.raises(ConfigError, match="split.cutoff = 'yesterday-ish': expected a date"):
+        SplitConfig.model_validate({"cutoff": "yesterday-ish"})
     with pytest.raises(DataValidationError, match="no sessions"):
         split_sessions(session_table([2]).iloc[:0], SplitConfig())
+
+
+def test_auto_test_size_is_a_quarter_of_the_sessions_at_most_1000():
+    sessions = session_table([2] * 40)
+    out = split_sessions(sessions, SplitConfig(test_size="auto"))
+    assert len(out.test_pairs) == len(out.validation_pairs) == 10
+    big = split_sessions(session_table([2] * 4234), SplitConfig(test_size="auto"))
+    assert len(big.test_pairs) == 1000  # FF19's, on Online Retail's 4,234 sessions
+    with pytest.raises(ConfigError, match=r"split.test_size=30 is too large.*--params=split"):
+        split_sessions(sessions, SplitConfig(test_size=30))

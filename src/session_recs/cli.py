@@ -8,9 +8,12 @@ code 1 instead of a traceback. Every other command reports such problems the sam
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import logging
+import re
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,14 +22,59 @@ import click
 from kedro.framework.cli.project import run as kedro_run
 from kedro.framework.cli.utils import env_option
 from kedro.io.core import DatasetNotFoundError
+from kedro.validation.exceptions import ParameterValidationError
 
 from session_recs.cml import cml_cluster
 from session_recs.errors import ConfigError, SessionRecsError
 
+#: Kedro's ParameterValidationError lists one failed check per line in this form.
+_PARAMETER_LINE = re.compile(
+    r"^- Parameter '(?P<key>[^']*)': (?:Failed to instantiate \w+ for parameter '[^']*': )?"
+    r"(?P<message>.*)$"
+)
+
+
+def _parameter_errors(exc: ParameterValidationError) -> ConfigError:
+    """Kedro's typed-parameter failures as one line per bad value, named by its key."""
+    lines = []
+    for line in str(exc).splitlines():
+        match = _PARAMETER_LINE.match(line.strip())
+        if not match:
+            continue
+        key, message = match["key"], match["message"]
+        section = key.rsplit(".", 1)[-1]
+        # The settings models name their section (e.g. "model"); give the full key instead.
+        if message.startswith(f"{section}.") or message.startswith(f"{section}:"):
+            message = key + message[len(section) :]
+        elif not message.startswith(key):
+            message = f"{key}: {message}"
+        lines.append(message)
+    return ConfigError("\n".join(lines) if lines else str(exc))
+
+
+def _os_error(exc: OSError) -> ConfigError | None:
+    """A machine fault while reading or writing a file, in one line; None for other errors."""
+    reasons = {
+        errno.ENOSPC: "the disk is full",
+        errno.EDQUOT: "the disk quota is exceeded",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+        errno.EROFS: "the file system is read-only",
+    }
+    reason = reasons.get(exc.errno or 0)
+    if reason is None:
+        return None
+    where = f" ({exc.filename})" if exc.filename else ""
+    return ConfigError(
+        f"Cannot write{where}: {reason}. Nothing was published: the previous versions are "
+        "still the latest (a hidden .partial file may be left; it is safe to delete)."
+    )
+
 
 def user_error(exc: BaseException) -> SessionRecsError | None:
     """The user's mistake behind ``exc`` (Kedro wraps dataset errors), if there is one: a
-    SessionRecsError, or Kedro's error for a dataset name the catalog lacks."""
+    SessionRecsError, Kedro's error for a dataset name the catalog lacks or for a typed
+    parameter, or a full disk / read-only folder."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
@@ -34,6 +82,10 @@ def user_error(exc: BaseException) -> SessionRecsError | None:
             return current
         if isinstance(current, DatasetNotFoundError):  # e.g. a misspelt --load-versions key
             return ConfigError(f"{current} The catalog's datasets are in conf/base/catalog*.yml.")
+        if isinstance(current, ParameterValidationError):
+            return _parameter_errors(current)
+        if isinstance(current, OSError) and (fault := _os_error(current)) is not None:
+            return fault
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return None
@@ -60,36 +112,47 @@ def cli() -> None:
     """session-recs project commands."""
 
 
-def known_pipelines() -> list[str]:
-    """The project's pipeline names (packages under session_recs/pipelines), without
-    importing them: Kedro 1.7 imports only the pipelines a run names."""
-    from session_recs import pipelines
+def _load_versions(ctx: click.Context, param: click.Parameter, value: str) -> dict[str, str]:
+    """``--load-versions=name:version,...`` with a one-line error for a malformed item."""
+    pairs = {}
+    for item in filter(None, (part.strip() for part in (value or "").split(","))):
+        name, colon, version = item.partition(":")
+        if not colon or not name or not version or "/" in version or version in {".", ".."}:
+            raise click.ClickException(
+                f"ConfigError: --load-versions={item}: expected <dataset>:<version>, e.g. "
+                "sessions:2026-11-26T20.49.58.123Z (the versions are the folder names under "
+                "the dataset's path)."
+            )
+        pairs[name] = version
+    return pairs
 
-    folder = Path(pipelines.__file__).parent
-    return sorted(p.name for p in folder.iterdir() if (p / "pipeline.py").is_file())
 
-
-def _checked_run(*args: Any, **kwargs: Any) -> Any:
-    """Kedro's ``run``, after checking the pipeline names it was given."""
-    named = [
-        *(kwargs.get("pipelines") or []),
-        *([kwargs["pipeline"]] if kwargs.get("pipeline") else []),
+def _run_options() -> list[click.Parameter]:
+    """``kedro run``'s options, with --load-versions parsed by :func:`_load_versions`."""
+    return [
+        click.Option(param.opts, type=str, default="", help=param.help, callback=_load_versions)
+        if param.name == "load_versions"
+        else param
+        for param in kedro_run.params
     ]
-    known = known_pipelines()
-    unknown = [name for name in named if name not in {*known, "__default__"}]
-    if unknown:
-        raise ConfigError(
-            f"Unknown pipeline {', '.join(map(repr, unknown))} in --pipelines; the project's "
-            f"pipelines are {', '.join(known)} (no --pipelines: all but tune)."
-        )
-    return kedro_run.callback(*args, **kwargs)
+
+
+def _run(**kwargs: Any) -> Any:
+    """Kedro's ``run``; the planning and the checks are the project session's
+    (:class:`session_recs.session.ProjectSession`)."""
+    if kwargs.get("pipeline") and kwargs.get("pipelines"):
+        raise ConfigError("Give --pipeline or --pipelines, not both (e.g. --pipelines=tune).")
+    with warnings.catch_warnings():
+        # `--pipeline` is what our users type (and what the mission's docs say): no warning.
+        warnings.filterwarnings("ignore", message="Option '--pipeline' is deprecated")
+        return kedro_run.callback(**kwargs)
 
 
 cli.add_command(
     click.Command(
         name="run",
-        callback=friendly_errors(_checked_run),
-        params=kedro_run.params,
+        callback=friendly_errors(_run),
+        params=_run_options(),
         help=kedro_run.help,
         short_help=kedro_run.short_help,
     )
@@ -110,13 +173,16 @@ cli.add_command(cml_cluster)
 @click.option("--url", default=None, help="Download from this URL instead of the official one.")
 @click.option("--force", is_flag=True, help="Overwrite an existing table.")
 @click.option("--timeout", default=60.0, show_default=True, help="Network timeout in seconds.")
+@click.option("--sha256", default=None, help="Expected sha256 of the archive (hex).")
 @friendly_errors
-def download(name: str, dest: Path | None, url: str | None, force: bool, timeout: float) -> None:
+def download(  # noqa: PLR0917 (click passes options as arguments)
+    name: str, dest: Path | None, url: str | None, force: bool, timeout: float, sha256: str | None
+) -> None:
     """Download a public dataset (NAME: online_retail) into data/01_raw and verify it."""
     from session_recs.data.download import download_source
 
     target = dest or Path("data/01_raw") / f"{name}.parquet"
-    written = download_source(name, target, url=url, force=force, timeout=timeout)
+    written = download_source(name, target, url=url, force=force, timeout=timeout, sha256=sha256)
     click.echo(f"Wrote {written}")
 
 
@@ -130,10 +196,19 @@ def download(name: str, dest: Path | None, url: str | None, force: bool, timeout
 )
 @click.option("--events", type=int, default=None, help="Approximate number of rows.")
 @click.option("--seed", type=int, default=None, help="Random seed.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @friendly_errors
-def make_demo(output: Path, events: int | None, seed: int | None) -> None:
+def make_demo(output: Path, events: int | None, seed: int | None, force: bool) -> None:
     """Generate synthetic Online-Retail-schema transactions (the demo data, or a large table)."""
     from session_recs import synthetic
+
+    if output.is_dir():
+        raise ConfigError(f"--output {output} is a folder; give the Parquet file to write.")
+    if output.exists() and not force:
+        raise ConfigError(
+            f"--output {output} already exists; pass --force to replace it (it may be real "
+            "data: the demo table is data/01_raw/demo_online_retail.parquet)."
+        )
 
     table = synthetic.generate_transactions(
         events if events is not None else synthetic.DEMO_N_EVENTS,

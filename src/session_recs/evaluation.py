@@ -17,21 +17,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Annotated, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
+from session_recs.config import Settings
 from session_recs.errors import ConfigError, DataValidationError
 from session_recs.models.base import (
+    UNKNOWN,
     ItemIndex,
     QueryBatch,
     Recommender,
     SessionData,
     _ranges,
 )
-
-PROTOCOLS = ("last_pair", "iterative_revealing")
-CONTEXTS = ("last_item", "session")
 
 
 @dataclass(frozen=True)
@@ -202,36 +203,26 @@ def evaluate(
     return table
 
 
-@dataclass(frozen=True)
-class EvaluationConfig:
-    """How models are evaluated; see ``evaluation`` in conf/base/parameters.yml."""
+class EvaluationConfig(Settings):
+    """How models are evaluated; see ``evaluation`` in conf/base/parameters.yml.
 
-    ks: tuple[int, ...] = (5, 10, 20)
+    ``unknown_targets``: ``keep`` counts a target never seen in training as a miss (no
+    model can rank it); ``drop`` leaves such queries out, as session-rec does.
+    """
+
+    section: ClassVar[str] = "evaluation"
+
+    ks: tuple[Annotated[int, Field(ge=1)], ...] = Field((5, 10, 20), min_length=1)
     exclude_query: bool = True
-    contexts: tuple[str, ...] = ("last_item", "session")
-    protocols: tuple[str, ...] = ("last_pair",)
-    n_boot: int = 1000
-    seed: int = 0
-
-    @classmethod
-    def from_params(cls, params: dict) -> EvaluationConfig:
-        """Build from ``params:evaluation``, naming any unknown or invalid setting."""
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ConfigError(f"Unknown evaluation parameter(s) {unknown}; known: {sorted(known)}.")
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
-        config = cls(**values)
-        if not config.ks or any(not isinstance(k, int) or k < 1 for k in config.ks):
-            raise ConfigError(f"evaluation.ks must be positive integers, got {list(config.ks)}.")
-        for name, allowed in (("contexts", CONTEXTS), ("protocols", PROTOCOLS)):
-            bad = sorted(set(getattr(config, name)) - set(allowed))
-            if bad or not getattr(config, name):
-                raise ConfigError(
-                    f"evaluation.{name} must be a non-empty list from {allowed}, "
-                    f"got {list(getattr(config, name))}."
-                )
-        return config
+    contexts: tuple[Literal["last_item", "session"], ...] = Field(
+        ("last_item", "session"), min_length=1
+    )
+    protocols: tuple[Literal["last_pair", "iterative_revealing"], ...] = Field(
+        ("last_pair",), min_length=1
+    )
+    unknown_targets: Literal["keep", "drop"] = "keep"
+    n_boot: int = Field(1000, ge=1, le=100_000)
+    seed: int = Field(0, ge=0)
 
 
 def only_last_item(evaluation: EvaluationSet) -> EvaluationSet:
@@ -239,6 +230,12 @@ def only_last_item(evaluation: EvaluationSet) -> EvaluationSet:
     stops = evaluation.queries.context.stops
     context = SessionData(evaluation.queries.context.items, stops - 1, stops)
     return EvaluationSet(QueryBatch(evaluation.queries.last_item, context), evaluation.targets)
+
+
+def known_targets_only(evaluation: EvaluationSet) -> EvaluationSet:
+    """The queries whose target the model saw in training (``unknown_targets: drop``)."""
+    keep = evaluation.targets != UNKNOWN
+    return EvaluationSet(evaluation.queries.take(keep), evaluation.targets[keep])
 
 
 def evaluation_sets(
@@ -257,6 +254,13 @@ def evaluation_sets(
             )
         else:
             with_session = revealing_set(test_sessions, index)
+        if config.unknown_targets == "drop":
+            with_session = known_targets_only(with_session)
+            if not len(with_session.targets):
+                raise DataValidationError(
+                    f"evaluation.unknown_targets=drop left no {protocol} query: no test target "
+                    "was seen in training. Use unknown_targets: keep, or check the split."
+                )
         for context in config.contexts:
             sets[protocol, context] = (
                 with_session if context == "session" else only_last_item(with_session)

@@ -1,6 +1,9 @@
-"""Run-wide hooks: check the dataset choice before any data is touched; save atomically."""
+"""Run-wide hooks: log the dataset's inferred settings; save atomically; check --load-versions."""
 
 from __future__ import annotations
+
+import logging
+from typing import Any
 
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
@@ -11,22 +14,31 @@ from kedro.pipeline import Node
 from session_recs.data.atomic import make_atomic
 from session_recs.errors import ConfigError
 
+logger = logging.getLogger(__name__)
+
 
 class DatasetChoiceHooks:
-    """Reject an unknown ``dataset`` runtime parameter with the list of known ones."""
+    """Log, one line each, the settings that followed from the source when the run starts.
+
+    :class:`~session_recs.config_loader.ProjectConfigLoader` records them while it builds
+    the parameters (what ``auto`` became, and explicit values that overrode an ``auto``).
+    """
+
+    def __init__(self) -> None:
+        self._loader: Any = None
 
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
-        """Check ``params:dataset`` against the sources declared in ``params:ingest``."""
-        params = context.params
-        dataset = params.get("dataset")
-        sources = params.get("ingest", {}).get("sources", {})
-        if dataset not in sources:
-            raise ConfigError(
-                f"Unknown dataset {dataset!r} (set with --params=dataset=...). Known datasets: "
-                f"{', '.join(sorted(sources))}. To add one, add an entry under '_sources' in "
-                "conf/base/catalog.yml and under 'ingest.sources' in "
-                "conf/base/parameters_ingest.yml."
+        """Remember the run's config loader."""
+        self._loader = context.config_loader
+
+    @hook_impl
+    def before_pipeline_run(self) -> None:
+        """One line per inferred or explicitly set choice."""
+        loader = self._loader
+        for choice in getattr(loader, "choices", None) or []:
+            logger.info(
+                "Dataset %s: %s = %s (%s)", loader.dataset, choice.key, choice.value, choice.reason
             )
 
 

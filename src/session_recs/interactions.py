@@ -9,7 +9,9 @@ column        dtype                       meaning
 session_key   Int64 or str                customer, session or playlist the event
                                           belongs to (may be missing)
 item_id       str                         the item (product, song, clicked item)
-timestamp     datetime64[ns] (optional)   when it happened
+timestamp     datetime64[ns] (optional)   when it happened (naive UTC)
+order         float64 or datetime64 (opt) click order within a session, when it is not
+                                          the timestamp (a sequence number, time of day)
 invoice       str (optional)              basket / invoice number
 quantity      Int64 (optional)            units; negative marks a cancellation
 description   str (optional)              human-readable item name
@@ -27,7 +29,7 @@ import pandas as pd
 from session_recs.errors import ConfigError, DataValidationError
 
 REQUIRED_COLUMNS = ("session_key", "item_id")
-OPTIONAL_COLUMNS = ("timestamp", "invoice", "quantity", "description")
+OPTIONAL_COLUMNS = ("timestamp", "order", "invoice", "quantity", "description")
 PASSTHROUGH_COLUMNS = ("split",)
 TIMESTAMP_UNITS = ("s", "ms", "us", "ns")
 
@@ -54,27 +56,95 @@ def _as_item_id(values: pd.Series) -> pd.Series:
     return values.astype("str").where(values.notna())
 
 
+#: Seconds per unit, and the epoch magnitudes that suggest each unit (a value below the
+#: bound reads as that unit: 1.7e9 s, 1.7e12 ms, 1.7e15 us, 1.7e18 ns are all late 2023).
+_UNIT_SECONDS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+_UNIT_BOUNDS = (("s", 1e11), ("ms", 1e14), ("us", 1e17), ("ns", float("inf")))
+#: Dates a timestamp column may hold: epoch 0 up to the year 2100.
+_LATEST_SECONDS = 4_102_444_800
+
+
+def infer_timestamp_unit(values: np.ndarray) -> str:
+    """The epoch unit whose magnitude fits ``values`` best (their median absolute value)."""
+    present = np.abs(values[~np.isnan(values)])
+    typical = float(np.median(present)) if len(present) else 0.0
+    return next(unit for unit, bound in _UNIT_BOUNDS if typical < bound)
+
+
+def _epoch_timestamps(values: pd.Series, source_column: str, unit: str | None) -> pd.Series:
+    """Numeric epochs as datetimes; ``unit`` inferred from their magnitude when not given."""
+    numbers = values.to_numpy(dtype="float64", na_value=np.nan)
+    inferred = unit is None
+    unit = infer_timestamp_unit(numbers) if inferred else unit
+    seconds = numbers * _UNIT_SECONDS[unit]
+    finite = seconds[~np.isnan(seconds)]
+    if len(finite) and (finite.min() < 0 or finite.max() > _LATEST_SECONDS):
+        likely = infer_timestamp_unit(numbers)
+        hint = (
+            f" Its values look like {likely} epochs: set timestamp_unit: {likely}."
+            if likely != unit
+            else " Map a column of dates or epoch times, or map this one as `order`."
+        )
+        raise DataValidationError(
+            f"Column '{source_column}' (timestamp) read as epoch {unit}"
+            f"{' (inferred)' if inferred else ' (timestamp_unit)'} gives dates outside "
+            f"1970-2100 (values {finite.min():.6g} .. {finite.max():.6g}).{hint}"
+        )
+    # Float epochs carry binary noise below the microsecond; round it away.
+    out = pd.to_datetime(values, unit=unit)
+    return out if unit == "ns" else out.dt.round("us")
+
+
 def _as_timestamp(values: pd.Series, source_column: str, unit: str | None) -> pd.Series:
-    """Datetimes pass through; numbers are epoch times in ``unit``; strings are parsed."""
+    """Datetimes pass through; numbers are epoch times in ``unit``; strings are parsed.
+
+    Zoned values (``+01:00``, ``Z``), even with offsets that differ row to row, become
+    naive UTC.
+    """
     if pd.api.types.is_datetime64_any_dtype(values):
         out = values
-    elif pd.api.types.is_numeric_dtype(values):
-        if unit is None:
-            raise ConfigError(
-                f"Column '{source_column}' (timestamp) is numeric: set "
-                f"'timestamp_unit' to one of {TIMESTAMP_UNITS} in the ingest parameters."
-            )
-        # Float epochs carry binary noise below the microsecond; round it away.
-        out = pd.to_datetime(values, unit=unit)
-        if unit != "ns":
-            out = out.dt.round("us")
+    elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        out = _epoch_timestamps(values, source_column, unit)
     else:
-        try:
-            out = pd.to_datetime(values, format="mixed")
-        except (ValueError, TypeError) as err:
-            raise DataValidationError(
-                f"Column '{source_column}' (timestamp) could not be read as dates: {err}"
-            ) from None
+        if unit is not None:
+            raise ConfigError(
+                f"timestamp_unit: {unit} applies to numeric epochs, but column "
+                f"'{source_column}' (timestamp) holds text such as {values.dropna().iloc[0]!r}; "
+                "remove timestamp_unit from the catalog entry."
+            )
+        out = _parse_dates(values, source_column, "timestamp")
+    if getattr(out.dt, "tz", None) is not None:
+        out = out.dt.tz_convert("UTC").dt.tz_localize(None)
+    return out.astype("datetime64[ns]")
+
+
+def _parse_dates(values: pd.Series, source_column: str, field: str) -> pd.Series:
+    """Text dates in any ISO-like or mixed format; zoned ones converted to UTC."""
+    text = values.astype("str").where(values.notna())
+    zoned = text.str.contains(r"(?:[+-]\d\d:?\d\d|Z|UTC)$", regex=True).fillna(False)
+    try:
+        return pd.to_datetime(text, format="mixed", utc=bool(zoned.any()))
+    except (ValueError, TypeError, OverflowError):
+        parsed = pd.to_datetime(text, format="mixed", errors="coerce", utc=True)
+        bad = text[parsed.isna() & text.notna()]
+        raise DataValidationError(
+            f"Column '{source_column}' ({field}) could not be read as dates: "
+            f"{len(bad):,} value(s) are not dates, e.g. {bad.iloc[0]!r} (expected e.g. "
+            "'2014-04-01 10:51:09', '2014-04-01T10:51:09+02:00' or epoch numbers)."
+        ) from None
+
+
+def _as_order(values: pd.Series, source_column: str) -> pd.Series:
+    """A sortable click order: numbers as float64, anything else parsed as dates or times
+    of day (which sort as today's date at that time)."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.astype("float64")
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.astype("datetime64[ns]")
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.notna().sum() == values.notna().sum():
+        return numbers.astype("float64")
+    out = _parse_dates(values, source_column, "order")
     if getattr(out.dt, "tz", None) is not None:
         out = out.dt.tz_convert("UTC").dt.tz_localize(None)
     return out.astype("datetime64[ns]")
@@ -91,24 +161,26 @@ def to_interactions(
     unknown = sorted(set(columns) - set(REQUIRED_COLUMNS) - set(OPTIONAL_COLUMNS))
     if unknown:
         raise ConfigError(
-            f"Unknown interaction field(s) {unknown} in ingest 'columns'; expected "
+            f"Unknown interaction field(s) {unknown} in 'columns'; expected "
             f"{list(REQUIRED_COLUMNS)} and optionally {list(OPTIONAL_COLUMNS)}."
         )
     missing_fields = [name for name in REQUIRED_COLUMNS if name not in columns]
     if missing_fields:
         raise ConfigError(
-            f"Ingest 'columns' must name the raw columns for {missing_fields} "
+            f"'columns' must name the raw columns for {missing_fields} "
             f"(e.g. columns: {{session_key: CustomerID, item_id: StockCode}})."
         )
     if timestamp_unit is not None and timestamp_unit not in TIMESTAMP_UNITS:
         raise ConfigError(
-            f"ingest 'timestamp_unit' must be one of {TIMESTAMP_UNITS}, got {timestamp_unit!r}."
+            f"timestamp_unit must be one of {TIMESTAMP_UNITS} (or left out to infer it from "
+            f"the values), got {timestamp_unit!r}."
         )
     absent = [raw_name for raw_name in columns.values() if raw_name not in raw.columns]
     if absent:
         raise DataValidationError(
             f"The raw table has no column(s) {absent}; it has {list(map(str, raw.columns))}. "
-            "Fix the ingest 'columns' mapping or the catalog entry of the raw source."
+            "Fix the 'columns' mapping in the source's catalog entry (and its load_args if the "
+            "file's separator was not recognised, e.g. load_args: {sep: ';'})."
         )
     if raw.empty:
         raise DataValidationError("The raw table is empty: there are no interactions to ingest.")
@@ -121,6 +193,8 @@ def to_interactions(
         out["timestamp"] = _as_timestamp(
             raw[columns["timestamp"]], columns["timestamp"], timestamp_unit
         )
+    if "order" in columns:
+        out["order"] = _as_order(raw[columns["order"]], columns["order"])
     if "invoice" in columns:
         out["invoice"] = _as_item_id(raw[columns["invoice"]])
     if "quantity" in columns:
@@ -140,7 +214,9 @@ def validate_interactions(interactions: pd.DataFrame) -> pd.DataFrame:
     missing = [name for name in REQUIRED_COLUMNS if name not in interactions.columns]
     if missing:
         raise DataValidationError(
-            f"Interactions lack required column(s) {missing}; found {list(interactions.columns)}."
+            f"Interactions lack required column(s) {missing}; found {list(interactions.columns)}. "
+            "Read the source with session_recs.data.datasets.InteractionsDataset and map its "
+            "columns in the catalog entry (columns: {session_key: ..., item_id: ...})."
         )
     if interactions.empty:
         raise DataValidationError("The interaction table is empty.")

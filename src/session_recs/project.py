@@ -13,28 +13,30 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from kedro.config import OmegaConfigLoader
 
+from session_recs.config_loader import ProjectConfigLoader
 from session_recs.pipelines.ingest.nodes import ingest_interactions
 from session_recs.pipelines.sessionize.nodes import sessionize_interactions
 from session_recs.pipelines.split.nodes import split_next_event
 
 
 def load_parameters(conf_source: str | Path, dataset: str, env: str | None = None) -> dict:
-    """``params:`` of a run with ``--params=dataset=<dataset>`` (and ``--env``)."""
+    """``params:`` of a run with ``--params=dataset=<dataset>`` (and ``--env``): the
+    defaults, the dataset's block and what its source provides, as ``kedro run`` sees them."""
     from session_recs.settings import CONFIG_LOADER_ARGS
 
-    loader = OmegaConfigLoader(
+    loader = ProjectConfigLoader(
         str(conf_source), env=env, runtime_params={"dataset": dataset}, **CONFIG_LOADER_ARGS
     )
     return loader["parameters"]
 
 
 def prepare_split(
-    raw: pd.DataFrame, params: dict[str, Any], dataset: str
+    raw: pd.DataFrame, params: dict[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(train_sessions, validation_pairs, test_pairs, test_sessions) of a raw table."""
-    interactions = ingest_interactions(raw, params["ingest"], dataset)
+    """(train_sessions, validation_pairs, test_pairs, test_sessions) of a source's
+    interactions (what its dataset loads)."""
+    interactions = ingest_interactions(raw)
     sessions = sessionize_interactions(interactions, params["sessionize"])
     return split_next_event(sessions, params["split"])
 

@@ -169,7 +169,15 @@ def load_model(catalog: Any, model: str, dataset: str, version: str | None) -> R
         return catalog.load(name, version=version)
     except Exception as exc:
         if version is None:
-            raise
+            cause = exc.__cause__ or exc
+            detail = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+            raise DataValidationError(
+                f"The latest saved {name} for dataset {dataset!r} (version "
+                f"{latest_version(catalog, model)}) cannot be read ({type(cause).__name__}"
+                f"{': ' + detail[:120] if detail else ''}): retrain it with "
+                f"`{training_command(model, dataset)}`, or pick an older version with "
+                "--load-version."
+            ) from exc
         raise ConfigError(
             f"Cannot load version {version!r} of {name} for dataset {dataset!r}: the saved "
             f"versions are the folder names under {catalog.get(name)._filepath}."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,23 +10,52 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from session_recs.errors import DataValidationError
+from session_recs.profile import profile_lines
 
 SHOWN_METRICS = ("recall", "mrr", "ndcg")
+
+
+#: ``protocol`` of the comparison rows that name a model without metrics (not run yet).
+NOT_RUN = "not_run"
+_FIRST = [
+    "model",
+    "protocol",
+    "context",
+    "metric",
+    "k",
+    "value",
+    "ci_low",
+    "ci_high",
+    "n_queries",
+    "predictions_per_s",
+]
 
 
 def compile_comparison(metrics: Mapping[str, pd.DataFrame | None]) -> pd.DataFrame:
     """Stack every model's metrics table into one long table with a ``model`` column.
 
-    A model whose table is ``None`` (an optional model not trained yet, such as
-    ``word2vec_search`` before a search) is left out.
+    A model whose table is ``None`` (not trained yet for this dataset, such as
+    ``word2vec_search`` before a search) gets one row with protocol ``not_run``.
     """
     tables = [table.assign(model=name) for name, table in metrics.items() if table is not None]
-    if not tables:
-        raise DataValidationError("There are no model metrics to compare.")
-    table = pd.concat(tables, ignore_index=True)
-    first = ["model", "protocol", "context", "metric", "k", "value", "ci_low", "ci_high"]
-    return table[first + [c for c in table.columns if c not in first]]
+    missing = [name for name, table in metrics.items() if table is None]
+    if missing:
+        tables.append(pd.DataFrame({"model": missing, "protocol": NOT_RUN}))
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=_FIRST)
+    for column in _FIRST:
+        if column not in table.columns:
+            table[column] = pd.NA
+    return table[_FIRST + [c for c in table.columns if c not in _FIRST]]
+
+
+def not_run(comparison: pd.DataFrame) -> list[str]:
+    """The models of the comparison that have no metrics yet."""
+    return comparison.loc[comparison["protocol"] == NOT_RUN, "model"].tolist()
+
+
+def measured(comparison: pd.DataFrame) -> pd.DataFrame:
+    """The comparison without its not-run rows."""
+    return comparison[comparison["protocol"] != NOT_RUN]
 
 
 def _cell(row: pd.Series) -> str:
@@ -37,6 +67,7 @@ def _cell(row: pd.Series) -> str:
 def comparison_tables(comparison: pd.DataFrame, k: int) -> dict[tuple[str, str], pd.DataFrame]:
     """One wide table per (protocol, context): models as rows, metrics@k as columns."""
     out = {}
+    comparison = measured(comparison)
     at_k = comparison[comparison["k"] == k]
     for (protocol, context), group in at_k.groupby(["protocol", "context"], sort=False):
         part = group.assign(cell=group.apply(_cell, axis=1))
@@ -136,19 +167,33 @@ def comparison_markdown(
     references: Mapping[str, Any],
     title: str,
     tune_results: pd.DataFrame | None = None,
+    *,
+    profile: Mapping[str, Any] | None = None,
 ) -> str:
-    """The report as Markdown: a table per protocol/context, then the published numbers."""
+    """The report as Markdown: the dataset's profile, a table per protocol/context, the
+    models not run yet, then the published numbers."""
     lines = [f"# {title}", ""]
-    n = comparison.groupby(["protocol", "context"])["n_queries"].first()
-    for (protocol, context), table in comparison_tables(comparison, k).items():
+    if profile:
+        lines += ["## The dataset", "", "| | |", "| --- | --- |"]
+        lines += [f"| {label} | {value} |" for label, value in profile_lines(dict(profile))]
+        lines.append("")
+    n = measured(comparison).groupby(["protocol", "context"])["n_queries"].first()
+    tables = comparison_tables(comparison, k)
+    if not tables:
+        lines += ["No model has metrics for this dataset yet: run `kedro run`.", ""]
+    for (protocol, context), table in tables.items():
         lines += [
-            f"## {protocol} protocol, `{context}` context ({n[protocol, context]:,} test queries)",
+            f"## {protocol} protocol, `{context}` context "
+            f"({int(n[protocol, context]):,} test queries)",
             "",
             "Values with 95% bootstrap confidence intervals.",
             "",
             table.to_markdown(disable_numparse=True),
             "",
         ]
+    missing = not_run(comparison)
+    if missing:
+        lines += [f"Not run yet: {', '.join(missing)}.", ""]
     if references.get("models"):
         lines += [
             f"## Published reference numbers ({references.get('source', '')})",
@@ -176,6 +221,8 @@ def comparison_html(
     references: Mapping[str, Any],
     title: str,
     tune_results: pd.DataFrame | None = None,
+    *,
+    profile: Mapping[str, Any] | None = None,
 ) -> str:
     """The report as a self-contained HTML page."""
     parts = [
@@ -185,9 +232,23 @@ def comparison_html(
         "padding:4px 8px;text-align:right}th{background:#f4f4f4}</style></head><body>",
         f"<h1>{title}</h1>",
     ]
-    for (protocol, context), table in comparison_tables(comparison, k).items():
+    if profile:
+        rows = "".join(
+            f"<tr><th>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>"
+            for label, value in profile_lines(dict(profile))
+        )
+        parts.append(f"<h2>The dataset</h2><table>{rows}</table>")
+    tables = comparison_tables(comparison, k)
+    if not tables:
+        parts.append(
+            "<p>No model has metrics for this dataset yet: run <code>kedro run</code>.</p>"
+        )
+    for (protocol, context), table in tables.items():
         parts.append(f"<h2>{protocol} protocol, <code>{context}</code> context</h2>")
         parts.append(table.to_html())
+    missing = not_run(comparison)
+    if missing:
+        parts.append(f"<p>Not run yet: {html.escape(', '.join(missing))}.</p>")
     if references.get("models"):
         parts.append(f"<h2>Published reference numbers ({references.get('source', '')})</h2>")
         parts.append(reference_table(comparison, references, k).to_html())
@@ -202,9 +263,14 @@ def comparison_html(
 
 def comparison_figure(comparison: pd.DataFrame, k: int, references: Mapping[str, Any]) -> Figure:
     """Recall@k per model with 95% CI error bars, one panel per protocol/context."""
+    comparison = measured(comparison)
     at_k = comparison[(comparison["k"] == k) & (comparison["metric"] == "recall")]
     groups = list(at_k.groupby(["protocol", "context"], sort=False))
     # A bare Figure (no pyplot): no global figure state, any backend, notebooks included.
+    if not groups:
+        fig = Figure(figsize=(6, 2))
+        fig.text(0.5, 0.5, "No model has metrics yet", ha="center", va="center")
+        return fig
     fig = Figure(figsize=(6 * len(groups), 4.5))
     axes = fig.subplots(1, len(groups), squeeze=False)
     for ax, ((protocol, context), group) in zip(axes[0], groups, strict=True):

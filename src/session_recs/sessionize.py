@@ -15,78 +15,64 @@ minimum item support, consecutive repeats, minimum session length.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any
+from typing import ClassVar, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field, field_validator
 
+from session_recs.config import Settings
 from session_recs.errors import ConfigError, DataValidationError
 
 logger = logging.getLogger(__name__)
 
-STRATEGIES = ("customer", "invoice", "time_gap")
-ITEM_ORDERS = ("file", "time")
 SESSION_COLUMNS = ("session_id", "position", "item_id")
 
 
-@dataclass(frozen=True)
-class SessionizeConfig:
-    """Sessionization settings; see the module docstring and parameters_sessionize.yml."""
+#: Longest idle gap allowed (minutes): ten years, well inside datetime64's range.
+MAX_GAP_MINUTES = 10 * 365 * 24 * 60
 
-    strategy: str = "customer"
-    order: str = "file"
-    gap_minutes: float = 30.0
-    min_session_length: int = 2
+
+class SessionizeConfig(Settings):
+    """Sessionization settings; see the module docstring and parameters_sessionize.yml.
+
+    ``order``: ``file`` (the source's row order), ``time`` (stable sort by timestamp) or
+    ``column`` (stable sort by the source's ``order`` column).
+    """
+
+    section: ClassVar[str] = "sessionize"
+
+    strategy: Literal["customer", "invoice", "time_gap"] = "customer"
+    order: Literal["file", "time", "column"] = "file"
+    gap_minutes: float = Field(30.0, gt=0, le=MAX_GAP_MINUTES, allow_inf_nan=False)
+    min_session_length: int = Field(2, ge=1)
     dropna_all_columns: bool = False
     drop_cancellations: bool = False
     drop_non_products: bool = False
     product_pattern: str = r"^\d{5}"
     collapse_repeats: bool = False
-    min_item_support: int = 1
+    min_item_support: int = Field(1, ge=1)
 
+    @field_validator("product_pattern")
     @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> SessionizeConfig:
-        """Build from a ``params:sessionize`` dict, rejecting unknown or invalid values."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ConfigError(f"Unknown sessionize parameter(s) {unknown}; known: {sorted(known)}.")
-        config = cls(**dict(params))
-        config.validate()
-        return config
-
-    def validate(self) -> None:
-        """Raise ConfigError naming the first parameter out of range."""
-        if self.strategy not in STRATEGIES:
-            raise ConfigError(
-                f"sessionize.strategy must be one of {STRATEGIES}, got {self.strategy!r}."
-            )
-        if self.order not in ITEM_ORDERS:
-            raise ConfigError(f"sessionize.order must be one of {ITEM_ORDERS}, got {self.order!r}.")
-        if not isinstance(self.min_session_length, int) or self.min_session_length < 1:
-            raise ConfigError(
-                "sessionize.min_session_length must be an integer >= 1, "
-                f"got {self.min_session_length!r}."
-            )
-        if not isinstance(self.min_item_support, int) or self.min_item_support < 1:
-            raise ConfigError(
-                "sessionize.min_item_support must be an integer >= 1, "
-                f"got {self.min_item_support!r}."
-            )
-        if not self.gap_minutes > 0:
-            raise ConfigError(
-                f"sessionize.gap_minutes must be a positive number, got {self.gap_minutes!r}."
-            )
+    def _compiles(cls, pattern: str) -> str:
+        """The pattern must compile as the regular expression pandas' string columns use."""
+        try:
+            pc.match_substring_regex(pa.array([""]), pattern)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
+            detail = str(err).split(":", 1)[-1].strip()
+            raise ValueError(f"expected a regular expression ({detail})") from None
+        return pattern
 
 
 def _require(interactions: pd.DataFrame, column: str, why: str) -> None:
     if column not in interactions.columns:
         raise ConfigError(
             f"{why} needs the interaction column '{column}', which this dataset lacks "
-            f"(it has {list(interactions.columns)}). Map it in the ingest 'columns' or "
-            "choose another sessionize setting."
+            f"(it has {list(interactions.columns)}). Map it under 'columns' in the source's "
+            "catalog entry or choose another sessionize setting."
         )
 
 
@@ -126,9 +112,9 @@ def _filter_events(events: pd.DataFrame, config: SessionizeConfig) -> pd.DataFra
 def _session_labels(events: pd.DataFrame, config: SessionizeConfig) -> pd.DataFrame:
     """Sort events into sessions and return them with a raw ``_group`` label per event."""
     split_key = ["split"] if "split" in events.columns else []
-    item_order = ["timestamp"] if config.order == "time" else []
-    if item_order:
-        _require(events, "timestamp", "sessionize.order='time'")
+    item_order = {"time": ["timestamp"], "column": ["order"], "file": []}[config.order]
+    for column in item_order:
+        _require(events, column, f"sessionize.order={config.order!r}")
     if config.strategy == "customer":
         events = events.sort_values(
             [*split_key, "session_key", *item_order], kind="stable", na_position="last"
@@ -159,7 +145,6 @@ def sessionize(interactions: pd.DataFrame, config: SessionizeConfig) -> pd.DataF
     Context columns kept when the interactions have them: ``session_key``, ``timestamp``
     and ``split``. Sessions are numbered 0..n-1 in the strategy's order.
     """
-    config.validate()
     events = _session_labels(_filter_events(interactions, config), config)
     group = events["_group"].to_numpy()
     if config.collapse_repeats and len(events):

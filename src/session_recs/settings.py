@@ -2,9 +2,9 @@
 
 import warnings
 
-from kedro.config import OmegaConfigLoader
-
+from session_recs.config_loader import ProjectConfigLoader
 from session_recs.hooks import AtomicSavesHooks, DatasetChoiceHooks, LoadVersionsHooks
+from session_recs.session import ProjectSession
 from session_recs.tracking import MlflowTrackingHooks
 
 # Kedro's own config loader registers OmegaConf resolvers through a call omegaconf now
@@ -24,7 +24,12 @@ HOOKS = (
 # MlflowTrackingHooks run its hook when the config has an mlflow.yml (--env=mlflow).
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro-mlflow", "kedro_mlflow")
 
-CONFIG_LOADER_CLASS = OmegaConfigLoader
+# Every run is planned first: missing data made, filters checked (session_recs.run_plan).
+SESSION_CLASS = ProjectSession
+
+# Parameters are the chosen dataset's: defaults, its block, what its source provides
+# (session_recs.config_loader).
+CONFIG_LOADER_CLASS = ProjectConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",

@@ -13,8 +13,9 @@ Strategies (parameter ``strategy``):
   (a ``test_fraction`` or everything after a ``cutoff`` date), the ones just before them
   validation; training never sees a test session.
 - ``predefined``: the interactions came with a ``split`` column ("train"/"test", e.g. from
-  :class:`~session_recs.data.datasets.PredefinedSplitDataset`); test sessions are kept whole
-  and validation is carved from the latest training sessions.
+  an :class:`~session_recs.data.datasets.InteractionsDataset` with train and test
+  files); test sessions are kept whole and validation is carved from the latest training
+  sessions.
 
 Validation sessions give their prefix (all but the last item) to training when
 ``validation_prefix_in_train`` is true, as FF19 does; their target never leaks.
@@ -22,60 +23,64 @@ Validation sessions give their prefix (all but the last item) to training when
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, field_validator
 
+from session_recs.config import Settings
+from session_recs.data.defaults import AUTO, auto_test_size
 from session_recs.errors import ConfigError, DataValidationError
 
-STRATEGIES = ("ff19", "temporal", "predefined")
+logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class SplitConfig:
-    """Split settings; see the module docstring and parameters_split.yml."""
+class SplitConfig(Settings):
+    """Split settings; see the module docstring and parameters_split.yml.
 
-    strategy: str = "ff19"
-    test_size: int = 1000
-    seed: int = 123
-    test_fraction: float = 0.1
-    validation_fraction: float = 0.1
+    ``test_size: auto`` is a quarter of the sessions, at most 1,000
+    (:func:`session_recs.data.defaults.auto_test_size`).
+    """
+
+    section: ClassVar[str] = "split"
+
+    strategy: Literal["ff19", "temporal", "predefined"] = "ff19"
+    test_size: Any = 1000  # a whole number >= 1, or "auto" (checked below)
+    seed: int = Field(123, ge=0)
+    test_fraction: float = Field(0.1, gt=0, lt=0.5)
+    validation_fraction: float = Field(0.1, gt=0, lt=0.5)
     cutoff: str | None = None
     validation_prefix_in_train: bool = True
     all_final_pairs: bool = False
 
+    @field_validator("test_size", mode="before")
     @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> SplitConfig:
-        """Build from a ``params:split`` dict, rejecting unknown or invalid values."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ConfigError(f"Unknown split parameter(s) {unknown}; known: {sorted(known)}.")
-        config = cls(**dict(params))
-        config.validate()
-        return config
-
-    def validate(self) -> None:
-        """Raise ConfigError naming the first parameter out of range."""
-        if self.strategy not in STRATEGIES:
-            raise ConfigError(f"split.strategy must be one of {STRATEGIES}, got {self.strategy!r}.")
-        if not isinstance(self.test_size, int) or self.test_size < 1:
-            raise ConfigError(f"split.test_size must be an integer >= 1, got {self.test_size!r}.")
-        for name in ("test_fraction", "validation_fraction"):
-            value = getattr(self, name)
-            if not 0 < value < 0.5:
-                raise ConfigError(f"split.{name} must be in (0, 0.5), got {value!r}.")
-        if self.cutoff is not None:
+    def _size_or_auto(cls, size: Any) -> int | str:
+        if size == AUTO:
+            return AUTO
+        number = size
+        if isinstance(size, str):
             try:
-                pd.Timestamp(self.cutoff)
+                number = float(size)
             except ValueError:
-                raise ConfigError(
-                    f"split.cutoff must be a date such as '2011-11-01', got {self.cutoff!r}."
-                ) from None
+                number = None
+        whole = isinstance(number, int | float) and not isinstance(number, bool)
+        if not whole or number % 1 or number < 1:
+            raise ValueError(f"expected a whole number >= 1, or {AUTO}")
+        return int(number)
+
+    @field_validator("cutoff")
+    @classmethod
+    def _is_a_date(cls, cutoff: str | None) -> str | None:
+        if cutoff is not None:
+            try:
+                pd.Timestamp(cutoff)
+            except (ValueError, TypeError):
+                raise ValueError("expected a date such as '2011-11-01'") from None
+        return cutoff
 
 
 class Split(NamedTuple):
@@ -149,7 +154,6 @@ def _latest_first(sessions: pd.DataFrame, candidates: np.ndarray, starts, length
 
 def split_sessions(sessions: pd.DataFrame, config: SplitConfig) -> Split:
     """Split a session table (as written by sessionize) according to ``config``."""
-    config.validate()
     if sessions.empty:
         raise DataValidationError("There are no sessions to split.")
     starts, lengths = _bounds(sessions)
@@ -162,15 +166,24 @@ def split_sessions(sessions: pd.DataFrame, config: SplitConfig) -> Split:
     all_ids = np.arange(n_sessions)
 
     if config.strategy == "ff19":
-        if 2 * config.test_size > n_sessions:
+        test_size = config.test_size
+        if test_size == AUTO:
+            test_size = auto_test_size(n_sessions)
+            logger.info(
+                "split.test_size = %s (auto: a quarter of %s sessions, at most 1,000)",
+                f"{test_size:,}",
+                f"{n_sessions:,}",
+            )
+        if 2 * test_size > n_sessions:
             raise ConfigError(
-                f"split.test_size={config.test_size:,} is too large: test and validation take "
+                f"split.test_size={test_size:,} is too large: test and validation take "
                 f"test_size sessions each, and there are only {n_sessions:,} sessions "
-                f"(at most {n_sessions // 2:,})."
+                f"(at most {n_sessions // 2:,}). Set "
+                "--params=split.test_size=N, or test_size: auto in the dataset's block."
             )
         rng = np.random.default_rng(config.seed)
-        index = rng.choice(range(n_sessions), 2 * config.test_size, replace=False)
-        test_ids, validation_ids = index[: config.test_size], index[config.test_size :]
+        index = rng.choice(range(n_sessions), 2 * test_size, replace=False)
+        test_ids, validation_ids = index[:test_size], index[test_size:]
         if config.all_final_pairs:
             # FF19's test pairs first, then every other session's final pair outside
             # validation: its last item is not in training either.
@@ -182,7 +195,8 @@ def split_sessions(sessions: pd.DataFrame, config: SplitConfig) -> Split:
             if "split" not in sessions.columns:
                 raise ConfigError(
                     "split.strategy='predefined' needs a 'split' column ('train'/'test'): "
-                    "load the raw data through session_recs.data.datasets.PredefinedSplitDataset."
+                    "give the source as train and test files (session_recs.data.datasets."
+                    "InteractionsDataset with `train:` and `test:`)."
                 )
             is_test = sessions["split"].to_numpy()[starts] == "test"
             test_ids = all_ids[is_test]

@@ -28,6 +28,7 @@ import pandas as pd
 from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
 
+from session_recs.config import Settings
 from session_recs.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -173,9 +174,14 @@ class MlflowTrackingHooks:
 
     @hook_impl
     def before_node_run(self, node: Any, catalog: Any, inputs: dict, is_async: bool) -> None:
+        """Log the node's parameters; typed sections as their plain values, key by key."""
         if self._mlflow_hook is not None:
+            plain = {
+                name: value.model_dump() if isinstance(value, Settings) else value
+                for name, value in inputs.items()
+            }
             self._mlflow_hook.before_node_run(
-                node=node, catalog=catalog, inputs=inputs, is_async=is_async
+                node=node, catalog=catalog, inputs=plain, is_async=is_async
             )
 
     @hook_impl

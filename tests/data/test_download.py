@@ -225,3 +225,29 @@ def test_known_sources_describe_the_uci_file():
     assert source.expected_columns == tuple(retail_frame().columns)
     with pytest.raises(dataclasses.FrozenInstanceError):
         source.expected_rows = 1  # type: ignore[misc]
+
+
+def test_the_archive_sha256_is_checked_when_known(server, dest):
+    import hashlib
+
+    url = server.url("/online+retail.zip")
+    digest = hashlib.sha256(server.routes["/online+retail.zip"]).hexdigest()
+    download_source("online_retail", dest, url=url, source=TINY, progress=False, sha256=digest)
+    assert pd.read_parquet(dest).shape == retail_frame().shape
+    dest.unlink()
+
+    known = dataclasses.replace(TINY, sha256="0" * 64)  # the publisher's, say
+    with pytest.raises(DataValidationError, match=f"has sha256 {digest}; expected 0000"):
+        download_source("online_retail", dest, url=url, source=known, progress=False)
+    assert listing(dest.parent) == []
+    with pytest.raises(ConfigError, match="expected 64 hexadecimal digits"):
+        download_source("online_retail", dest, url=url, source=TINY, sha256="xyz")
+
+
+def test_a_file_url_downloads_and_other_schemes_are_refused(server, dest, tmp_path):
+    archive = tmp_path / "copy.zip"
+    archive.write_bytes(server.routes["/online+retail.zip"])
+    download_source("online_retail", dest, url=archive.as_uri(), source=TINY, progress=False)
+    pd.testing.assert_frame_equal(pd.read_parquet(dest), retail_frame())
+    with pytest.raises(ConfigError, match="expected an http://, https:// or file:// URL"):
+        download_source("online_retail", dest, url="ftp://x/y.zip", source=TINY, force=True)

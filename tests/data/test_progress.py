@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from session_recs.data import progress
-from session_recs.data.readers import read_interactions_table, read_recsys15_clicks
+from session_recs.data.readers import read_recsys15_clicks, read_table
 
 CLICKS = "".join(
     f"{session},2014-04-0{1 + session % 7}T10:{minute:02d}:00.000Z,2148{item:05d},0\n"
@@ -51,6 +51,6 @@ def test_a_small_file_logs_without_a_bar_and_reads_the_same_table(
 
     table = tmp_path / "t.csv"
     clicks.to_csv(table, index=False)
-    again = read_interactions_table(table)
+    again = read_table(table)
     assert len(again) == len(clicks)
     pd.testing.assert_series_equal(again["SessionId"], clicks["SessionId"])

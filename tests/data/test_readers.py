@@ -11,9 +11,9 @@ import pytest
 
 from session_recs.data.readers import (
     read_aotm,
-    read_interactions_table,
     read_online_retail,
     read_recsys15_clicks,
+    read_table,
 )
 from session_recs.errors import ConfigError, DataValidationError
 
@@ -305,7 +305,7 @@ def test_aotm_not_utf8(tmp_path):
 
 
 def test_interactions_tsv_like_rsc15(tmp_path):
-    table = read_interactions_table(rsc15_train(tmp_path / "train_full.tsv"))
+    table = read_table(rsc15_train(tmp_path / "train_full.tsv"))
 
     assert table.columns.tolist() == ["SessionId", "ItemId", "Time"]
     assert table.dtypes.astype(str).tolist() == ["int64", "int64", "float64"]
@@ -320,32 +320,49 @@ def test_interactions_tsv_like_rsc15(tmp_path):
         ("t.txt", "a\tb\n1\tx\n2\ty\n", {}),
         ("t.txt", "a;b\n1;x\n2;y\n", {}),
         ("t.csv", "a|b\n1|x\n2|y\n", {"sep": "|"}),
+        # The content decides, not the name: tab- and semicolon-separated files named .csv.
+        ("t.csv", "a\tb\n1\tx\n2\ty\n", {}),
+        ("t.csv", "a;b\n1;x\n2;y\n", {}),
+        ("t.tsv", '"a";"b"\n1;"x, with a comma"\n2;y\n', {}),
     ],
 )
 def test_interactions_csv_separators(tmp_path, name, text, kwargs):
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
 
-    table = read_interactions_table(path, **kwargs)
+    table = read_table(path, **kwargs)
 
-    assert table.to_dict("list") == {"a": [1, 2], "b": ["x", "y"]}
+    expected = ["x", "y"] if "comma" not in text else ["x, with a comma", "y"]
+    assert table.to_dict("list") == {"a": [1, 2], "b": expected}
+
+
+def test_a_delimiter_nothing_splits_is_named_in_the_error(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("a:b\n1:x\n2:y\n", encoding="utf-8")
+    with pytest.raises(DataValidationError, match=r"single column 'a:b'.*load_args: \{sep"):
+        read_table(path)
+    assert read_table(path, sep=":").to_dict("list") == {"a": [1, 2], "b": ["x", "y"]}
 
 
 def test_interactions_parquet(tmp_path):
     frame = pd.DataFrame({"s": [1, 2], "i": ["a", "b"]})
     frame.to_parquet(tmp_path / "t.pq")
-    pd.testing.assert_frame_equal(read_interactions_table(tmp_path / "t.pq"), frame)
-    with pytest.raises(ConfigError, match="CSV files only"):
-        read_interactions_table(tmp_path / "t.pq", sep=",")
+    pd.testing.assert_frame_equal(read_table(tmp_path / "t.pq"), frame)
+    with pytest.raises(ConfigError, match="apply to text tables"):
+        read_table(tmp_path / "t.pq", sep=",")
+    # A Parquet file named .csv is still Parquet.
+    (tmp_path / "t.csv").write_bytes((tmp_path / "t.pq").read_bytes())
+    pd.testing.assert_frame_equal(read_table(tmp_path / "t.csv"), frame)
 
 
 def test_interactions_declared_encoding(tmp_path):
     path = tmp_path / "t.csv"
     path.write_bytes("item,name\n1,CAFÉ\n".encode("latin-1"))
 
-    assert read_interactions_table(path, encoding="ISO-8859-1")["name"].tolist() == ["CAFÉ"]
+    assert read_table(path, encoding="ISO-8859-1")["name"].tolist() == ["CAFÉ"]
+    assert read_table(path)["name"].tolist() == ["CAFÉ"]  # sniffed: not UTF-8, so Latin-1
     with pytest.raises(DataValidationError, match=r"t\.csv is not valid utf-8 text") as excinfo:
-        read_interactions_table(path)
+        read_table(path, encoding="utf-8")
     assert "encoding" in str(excinfo.value)
     assert isinstance(excinfo.value.__cause__, UnicodeDecodeError)
 
@@ -354,14 +371,15 @@ def test_interactions_binary_file_as_csv(tmp_path):
     path = tmp_path / "t.csv"
     path.write_bytes(b"\x00\x01\x02garbage\x00" * 10)
     with pytest.raises(DataValidationError, match=r"t\.csv is a binary file, not a CSV text file"):
-        read_interactions_table(path)
+        read_table(path)
 
 
 def test_interactions_csv_named_parquet(tmp_path):
     path = tmp_path / "t.parquet"
     path.write_text("a,b\n1,2\n", encoding="utf-8")
+    assert read_table(path).to_dict("list") == {"a": [1], "b": [2]}  # sniffed: text
     with pytest.raises(DataValidationError, match=r"t\.parquet could not be read as a Parquet"):
-        read_interactions_table(path)
+        read_table(path, file_format="parquet")
 
 
 def test_interactions_empty_tables(tmp_path):
@@ -370,12 +388,14 @@ def test_interactions_empty_tables(tmp_path):
     pd.DataFrame({"a": pd.Series([], dtype="int64")}).to_parquet(tmp_path / "none.parquet")
     for name in ("zero.csv", "header.tsv", "none.parquet"):
         with pytest.raises(DataValidationError, match=f"{re.escape(name)} is empty"):
-            read_interactions_table(tmp_path / name)
+            read_table(tmp_path / name)
 
 
-def test_interactions_missing_file_and_unknown_suffix(tmp_path):
+def test_interactions_missing_file_folder_and_unknown_format(tmp_path):
     with pytest.raises(DataValidationError, match=r"Interactions table file not found: .*t\.tsv"):
-        read_interactions_table(tmp_path / "t.tsv")
-    (tmp_path / "t.json").write_text("[]", encoding="utf-8")
-    with pytest.raises(DataValidationError, match=r"unsupported suffix '\.json'"):
-        read_interactions_table(tmp_path / "t.json")
+        read_table(tmp_path / "t.tsv")
+    with pytest.raises(DataValidationError, match=r"is a folder; expected a file"):
+        read_table(tmp_path)
+    (tmp_path / "t.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"format: 'json' .* is not one of"):
+        read_table(tmp_path / "t.csv", file_format="json")

@@ -7,7 +7,8 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 from kedro_datasets.pandas import ParquetDataset
 
-from session_recs.errors import ConfigError
+from session_recs.errors import DataValidationError
+from session_recs.interactions import to_interactions
 from session_recs.pipelines import ingest, sessionize, split
 from session_recs.sessionize import SessionizeConfig
 from session_recs.split import SplitConfig
@@ -35,6 +36,7 @@ OUTPUTS = (
     "test_pairs",
     "test_sessions",
 )
+PIPELINE = ingest.create_pipeline() + sessionize.create_pipeline() + split.create_pipeline()
 
 
 def run_data_layer(
@@ -44,15 +46,13 @@ def run_data_layer(
     catalog = DataCatalog(
         {
             **{name: ParquetDataset(filepath=str(folder / f"{name}.parquet")) for name in OUTPUTS},
-            "raw_interactions": MemoryDataset(raw),
-            "params:dataset": MemoryDataset("toy"),
-            "params:ingest": MemoryDataset({"sources": {"toy": {"columns": COLUMNS}}}),
+            # What a source's dataset loads: the raw table mapped onto the schema.
+            "raw_interactions": MemoryDataset(to_interactions(raw, COLUMNS)),
             "params:sessionize": MemoryDataset(sessionize_params),
             "params:split": MemoryDataset(split_params),
         }
     )
-    pipeline = ingest.create_pipeline() + sessionize.create_pipeline() + split.create_pipeline()
-    SequentialRunner().run(pipeline, catalog)
+    SequentialRunner().run(PIPELINE, catalog)
     return catalog
 
 
@@ -81,27 +81,27 @@ def test_data_layer_end_to_end_on_known_data(tmp_path):
     assert len(catalog["validation_pairs"].load()) == 3
     catalog_items = catalog["item_catalog"].load()
     assert catalog_items["n_events"].sum() == 48
+    profile = catalog["dataset_profile"].load()
+    assert (profile["events"], profile["sessions"], profile["items"]) == (48, 12, 15)
+    assert profile["session_length"]["p50"] == 4.0
+    assert profile["test"]["pairs"] == 3 and profile["train"]["events"] == 36
 
 
 def test_every_node_has_a_verb_name_and_defaults_are_valid():
-    pipeline = ingest.create_pipeline() + sessionize.create_pipeline() + split.create_pipeline()
-    assert {node.name for node in pipeline.nodes} == {
+    assert {node.name for node in PIPELINE.nodes} == {
         "ingest_interactions",
         "sessionize_interactions",
         "build_item_catalog",
         "split_next_event",
+        "profile_split_dataset",
     }
-    SessionizeConfig.from_params({})
-    SplitConfig.from_params({})
+    assert all("data" in node.tags for node in PIPELINE.nodes)
+    SessionizeConfig.model_validate({})
+    SplitConfig.model_validate({})
 
 
-def test_unknown_dataset_in_ingest_params_is_a_config_error():
-    catalog = DataCatalog(
-        {
-            "raw_interactions": MemoryDataset(raw_retail()),
-            "params:dataset": MemoryDataset("other"),
-            "params:ingest": MemoryDataset({"sources": {"toy": {"columns": COLUMNS}}}),
-        }
-    )
-    with pytest.raises(ConfigError, match="No ingest settings for dataset 'other'.*toy"):
+def test_a_source_without_the_schema_is_a_clear_error():
+    # e.g. a plain pandas.CSVDataset entry: its columns were never mapped.
+    catalog = DataCatalog({"raw_interactions": MemoryDataset(raw_retail())})
+    with pytest.raises(DataValidationError, match="InteractionsDataset"):
         SequentialRunner().run(ingest.create_pipeline(), catalog)

@@ -64,8 +64,10 @@ def test_the_report_lists_every_model_and_draws_its_plots(demo_run):
     for name in MODELS:
         assert f"| {name} " in markdown
         assert f"<th>{name}</th>" in html
-    # No search has run: no word2vec_search row and no search section.
-    assert "word2vec_search" not in markdown
+    # No search has run: word2vec_search is listed as not run, and no search section.
+    assert "| word2vec_search " not in markdown
+    assert "Not run yet: word2vec_search." in markdown
+    assert markdown.index("## The dataset") < markdown.index("## last_pair protocol")
     assert "Hyperparameter search" not in markdown
     assert demo_run.output("08_reporting", "model_comparison.png").read_bytes().startswith(PNG)
     for name in W2V_MODELS:
@@ -91,8 +93,8 @@ def test_word2vec_search_needs_a_search_or_from_search_off(demo_run, tmp_path):
     result = run_cli(project, *args)
     output_text = result.stdout + result.stderr
     assert result.returncode == 1, output_text[-3000:]
-    assert "there is no best_w2v_params for this dataset yet" in output_text
-    assert "kedro run --pipelines=tune" in output_text
+    assert "There is no tune search for dataset demo yet" in output_text
+    assert "kedro run --pipeline=tune" in output_text
     assert "Traceback" not in output_text
     assert not (project / "data/06_models/demo/word2vec_search.pkl").exists()
 

@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.viz, pytest.mark.slow]
 
 PIPELINES = ("ingest", "sessionize", "split", "baseline", "train_w2v", "tune", "report")
 LAYERS = ["raw", "intermediate", "primary", "model_input", "models", "model_output", "reporting"]
-TAGS = {"data", "model", "evaluation", "report", "tune"}
+TAGS = {"data", "model", "evaluation", "report", "tune", "from_search"}
 #: Task nodes every pipeline must show, by name.
 TASKS = {
     "ingest": {"ingest_interactions"},

@@ -1,15 +1,27 @@
-"""Kedro datasets for the raw sources: read-only wrappers around :mod:`.readers`.
+"""Kedro datasets for the raw sources: a source is one catalog entry.
 
-Use them in ``conf/base/catalog.yml`` like any dataset::
+Each source dataset reads its file(s) and maps their columns onto the project's
+interaction schema (:mod:`session_recs.interactions`), so the entry says everything about
+reading it::
 
-    online_retail:
+    my_clicks:
+      type: session_recs.data.datasets.InteractionsDataset
+      filepath: data/01_raw/my_clicks.csv            # CSV/TSV, Parquet or xlsx, sniffed
+      columns: {session_key: user, item_id: product, timestamp: ts}
+
+    rsc15_100k:                                       # a given train/test cut
+      type: session_recs.data.datasets.InteractionsDataset
+      train: data/01_raw/rsc15_100k/train_full.tsv
+      test: data/01_raw/rsc15_100k/test.tsv
+      columns: {session_key: SessionId, item_id: ItemId, timestamp: Time}
+
+    online_retail:                                    # known formats know their columns
       type: session_recs.data.datasets.OnlineRetailDataset
       filepath: data/01_raw/online_retail.parquet
 
-    rsc15_100k:
-      type: session_recs.data.datasets.PredefinedSplitDataset
-      train: {type: session_recs.data.datasets.InteractionsTableDataset, filepath: train.tsv}
-      test: {type: session_recs.data.datasets.InteractionsTableDataset, filepath: test.tsv}
+What the entry holds (train/test files, timestamps, an order column) also decides the
+defaults of the sessionize, split and evaluation settings: :meth:`SourceDataset.shape` and
+:mod:`session_recs.data.defaults`.
 
 Paths are local (relative ones to the working directory, as for Kedro's own datasets).
 Kedro wraps an error raised while loading in a ``DatasetError``; the project's CLI
@@ -19,7 +31,7 @@ finds the :class:`~session_recs.errors.DataValidationError` behind it and prints
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,20 +39,25 @@ import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 from kedro.io.core import get_protocol_and_path
 
+from session_recs.data.defaults import SourceShape
 from session_recs.data.readers import (
+    TABLE_FORMATS,
     read_aotm,
-    read_interactions_table,
     read_online_retail,
     read_recsys15_clicks,
+    read_table,
 )
-from session_recs.errors import ConfigError, DataValidationError
+from session_recs.errors import ConfigError
+from session_recs.interactions import TIMESTAMP_UNITS, to_interactions
 
 SPLITS = ("train", "test")
-LOAD_ARGS = ("sep", "encoding")
+LOAD_ARGS = ("sep", "encoding", "sheet_name")
 
 
-def _local_path(filepath: str, dataset: str) -> Path:
+def _local_path(filepath: Any, dataset: str, field: str = "filepath") -> Path:
     """``filepath`` as a local Path; other protocols (s3://, gcs://...) are a ConfigError."""
+    if not isinstance(filepath, str | Path) or not str(filepath):
+        raise ConfigError(f"{dataset}: '{field}' must be a file path, got {filepath!r}.")
     protocol, _ = get_protocol_and_path(str(filepath))
     if protocol != "file":
         raise ConfigError(
@@ -50,10 +67,62 @@ def _local_path(filepath: str, dataset: str) -> Path:
     return Path(filepath)
 
 
-class _ReadOnlyDataset(AbstractDataset[None, pd.DataFrame]):
-    """Shared behaviour of the raw-source datasets: no saving, metadata for kedro-viz."""
+def _checked_columns(columns: Any, dataset: str) -> dict[str, str]:
+    """The ``columns`` mapping of an entry, as ``{field: raw column name}``."""
+    if not isinstance(columns, Mapping) or not all(
+        isinstance(value, str) for value in columns.values()
+    ):
+        raise ConfigError(
+            f"{dataset}: 'columns' must map interaction fields to the file's column names, "
+            f"e.g. columns: {{session_key: user, item_id: product}}; got {columns!r}."
+        )
+    return {str(key): value for key, value in columns.items()}
 
+
+def _file_of(part: Any) -> Any:
+    """A ``train``/``test`` file, given as a path or as ``{filepath: path}``."""
+    if isinstance(part, Mapping) and set(part) == {"filepath"}:
+        return part["filepath"]
+    return part
+
+
+class SourceDataset(AbstractDataset[None, pd.DataFrame]):
+    """A raw source: read-only, loaded as the interaction table, metadata for kedro-viz."""
+
+    #: The raw columns of the format, by interaction field (overridable by ``columns``).
+    COLUMNS: ClassVar[dict[str, str]] = {}
     metadata: dict[str, Any] | None
+    _columns: dict[str, str]
+    _timestamp_unit: str | None
+
+    def _set_mapping(self, columns: Any, timestamp_unit: Any) -> None:
+        name = type(self).__name__
+        if columns is None and not self.COLUMNS:
+            raise ConfigError(
+                f"{name}: the entry needs 'columns', e.g. columns: {{session_key: user, "
+                "item_id: product, timestamp: ts}."
+            )
+        self._columns = _checked_columns(self.COLUMNS if columns is None else columns, name)
+        if timestamp_unit is not None and timestamp_unit not in TIMESTAMP_UNITS:
+            raise ConfigError(
+                f"{name}: timestamp_unit must be one of {TIMESTAMP_UNITS} (or left out to "
+                f"infer it from the values), got {timestamp_unit!r}."
+            )
+        self._timestamp_unit = timestamp_unit
+
+    @classmethod
+    def shape(cls, config: Mapping[str, Any]) -> SourceShape:
+        """What an entry of this type provides, read from the entry alone (no file is opened)."""
+        columns = config.get("columns")
+        fields = set(columns if isinstance(columns, Mapping) else cls.COLUMNS)
+        return SourceShape(
+            predefined_split="train" in config and "test" in config,
+            timestamps="timestamp" in fields,
+            order_column="order" in fields,
+        )
+
+    def _map(self, raw: pd.DataFrame) -> pd.DataFrame:
+        return to_interactions(raw, self._columns, timestamp_unit=self._timestamp_unit)
 
     def save(self, data: None) -> None:
         """Refuse to write: raw sources are inputs only."""
@@ -63,20 +132,27 @@ class _ReadOnlyDataset(AbstractDataset[None, pd.DataFrame]):
         )
 
 
-class _RawFileDataset(_ReadOnlyDataset):
+class _RawFileDataset(SourceDataset):
     """One raw file read by one reader function of :mod:`session_recs.data.readers`."""
 
     _reader: ClassVar[Callable[[Path], pd.DataFrame]]
     _format: ClassVar[str]
 
-    def __init__(self, filepath: str, metadata: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        filepath: str,
+        columns: dict[str, str] | None = None,
+        timestamp_unit: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
         """Point the dataset at ``filepath`` (local); nothing is read until ``load``."""
         self._filepath = _local_path(filepath, type(self).__name__)
+        self._set_mapping(columns, timestamp_unit)
         self.metadata = metadata
 
     def load(self) -> pd.DataFrame:
-        """Read the file with the source's reader."""
-        return type(self)._reader(self._filepath)
+        """Read the file with the source's reader and map it onto the interaction schema."""
+        return self._map(type(self)._reader(self._filepath))
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath), "format": self._format}
@@ -88,6 +164,14 @@ class _RawFileDataset(_ReadOnlyDataset):
 class OnlineRetailDataset(_RawFileDataset):
     """UCI Online Retail (.parquet, .xlsx or Kaggle .csv) via ``read_online_retail``."""
 
+    COLUMNS: ClassVar[dict[str, str]] = {
+        "session_key": "CustomerID",
+        "item_id": "StockCode",
+        "timestamp": "InvoiceDate",
+        "invoice": "InvoiceNo",
+        "quantity": "Quantity",
+        "description": "Description",
+    }
     _reader = staticmethod(read_online_retail)
     _format = "UCI Online Retail"
 
@@ -95,6 +179,11 @@ class OnlineRetailDataset(_RawFileDataset):
 class RecSys15ClicksDataset(_RawFileDataset):
     """RecSys Challenge 2015 ``yoochoose-clicks.dat`` via ``read_recsys15_clicks``."""
 
+    COLUMNS: ClassVar[dict[str, str]] = {
+        "session_key": "SessionId",
+        "item_id": "ItemId",
+        "timestamp": "Timestamp",
+    }
     _reader = staticmethod(read_recsys15_clicks)
     _format = "RecSys15 yoochoose clicks"
 
@@ -102,101 +191,91 @@ class RecSys15ClicksDataset(_RawFileDataset):
 class AotmDataset(_RawFileDataset):
     """Art of the Mix ``aotm_list_ids.txt`` (one row per track) via ``read_aotm``."""
 
+    COLUMNS: ClassVar[dict[str, str]] = {"session_key": "PlaylistId", "item_id": "SongId"}
     _reader = staticmethod(read_aotm)
     _format = "Art of the Mix playlists"
 
 
-class InteractionsTableDataset(_RawFileDataset):
-    """Any CSV/TSV/TXT/Parquet table via ``read_interactions_table`` (``sep``, ``encoding``)."""
+class InteractionsDataset(SourceDataset):
+    """Any table of interactions, in one file or in given ``train`` and ``test`` files.
 
-    _format = "interactions table"
+    ``format`` (csv, parquet or xlsx), the text encoding and the delimiter are sniffed
+    from each file's content; ``load_args`` (``sep``, ``encoding``, ``sheet_name``) and
+    ``format`` override them. With ``train`` and ``test``, both files are stacked (train
+    first) with a ``split`` column, and the split follows that cut.
+    """
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 (Kedro passes the entry's keys by name)
         self,
-        filepath: str,
+        filepath: str | None = None,
+        columns: dict[str, str] | None = None,
+        train: str | dict[str, str] | None = None,
+        test: str | dict[str, str] | None = None,
+        format: str | None = None,
         load_args: dict[str, Any] | None = None,
+        timestamp_unit: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        """Point the dataset at ``filepath``; ``load_args`` may set ``sep`` and ``encoding``."""
-        super().__init__(filepath, metadata)
+        """Check the entry; nothing is read until ``load``."""
+        name = type(self).__name__
+        given = {"filepath": filepath, "train": _file_of(train), "test": _file_of(test)}
+        if filepath is not None and (train is not None or test is not None):
+            raise ConfigError(f"{name}: give either 'filepath' or 'train' and 'test', not both.")
+        if filepath is None and (train is None or test is None):
+            missing = [key for key in SPLITS if given[key] is None]
+            raise ConfigError(
+                f"{name}: the entry needs 'filepath' (one file) or both 'train' and 'test'"
+                + (
+                    f"; '{missing[0]}' is missing."
+                    if filepath is None and len(missing) == 1
+                    else "."
+                )
+            )
+        self._paths = {
+            key: _local_path(value, name, key) for key, value in given.items() if value is not None
+        }
+        if format is not None and format not in TABLE_FORMATS:
+            raise ConfigError(
+                f"{name}: format must be one of {list(TABLE_FORMATS)}, got {format!r}."
+            )
+        self._file_format = format
         self._load_args = dict(load_args or {})
         unknown = sorted(set(self._load_args) - set(LOAD_ARGS))
         if unknown:
             raise ConfigError(
-                f"InteractionsTableDataset({filepath!r}): unknown load_args {unknown}; "
-                f"allowed: {list(LOAD_ARGS)}."
+                f"{name}({', '.join(map(str, self._paths.values()))}): unknown load_args "
+                f"{unknown}; allowed: {list(LOAD_ARGS)}."
             )
-
-    def load(self) -> pd.DataFrame:
-        """Read the table with its ``load_args``."""
-        return read_interactions_table(self._filepath, **self._load_args)
-
-    def _describe(self) -> dict[str, Any]:
-        return {**super()._describe(), "load_args": self._load_args}
-
-
-def _nested(config: Any, split: str) -> AbstractDataset:
-    """The dataset described by ``config`` (a catalog-style dict with a ``type``)."""
-    if not isinstance(config, dict) or "type" not in config:
-        raise ConfigError(
-            f"PredefinedSplitDataset: '{split}' must be a dataset config with a 'type', e.g. "
-            "{type: session_recs.data.datasets.InteractionsTableDataset, filepath: ...}; "
-            f"got {config!r}."
-        )
-    try:
-        return AbstractDataset.from_config(split, dict(config))
-    except DatasetError as err:
-        raise ConfigError(f"PredefinedSplitDataset: invalid '{split}' dataset: {err}") from err
-
-
-class PredefinedSplitDataset(_ReadOnlyDataset):
-    """A given train/test cut: both tables stacked, train first, with a ``split`` column."""
-
-    def __init__(
-        self,
-        train: dict[str, Any],
-        test: dict[str, Any],
-        metadata: dict[str, Any] | None = None,
-    ) -> None:
-        """Build the ``train`` and ``test`` datasets from their configs."""
-        self._parts = {"train": _nested(train, "train"), "test": _nested(test, "test")}
+        self._set_mapping(columns, timestamp_unit)
         self.metadata = metadata
 
+    def _read(self, path: Path) -> pd.DataFrame:
+        return read_table(path, file_format=self._file_format, **self._load_args)
+
     def load(self) -> pd.DataFrame:
-        """Load both parts and concatenate them with ``split`` = "train" / "test"."""
-        frames = {split: dataset.load() for split, dataset in self._parts.items()}
-        train_columns, test_columns = (list(frames[split].columns) for split in SPLITS)
-        if train_columns != test_columns:
-            raise DataValidationError(
-                f"PredefinedSplitDataset: train and test have different columns: "
-                f"train {train_columns} ({self._parts['train']}), "
-                f"test {test_columns} ({self._parts['test']})."
-            )
-        if "split" in train_columns:
-            raise DataValidationError(
-                "PredefinedSplitDataset: the tables already have a 'split' column "
-                f"({self._parts['train']}); rename it, this dataset adds its own."
-            )
-        stacked = pd.concat(
-            [frame.assign(split=split) for split, frame in frames.items()], ignore_index=True
-        )
-        return stacked.astype({"split": "str"})
+        """The interactions of the file, or of train then test with a ``split`` column."""
+        if "filepath" in self._paths:
+            return self._map(self._read(self._paths["filepath"]))
+        parts = [self._map(self._read(self._paths[split])).assign(split=split) for split in SPLITS]
+        return pd.concat(parts, ignore_index=True).astype({"split": "str"})
 
     def _describe(self) -> dict[str, Any]:
         return {
-            split: {"type": type(dataset).__name__, **dataset._describe()}
-            for split, dataset in self._parts.items()
+            **{key: str(path) for key, path in self._paths.items()},
+            "format": self._file_format or "sniffed",
+            "load_args": self._load_args,
+            "columns": self._columns,
         }
 
     def _exists(self) -> bool:
-        return all(dataset.exists() for dataset in self._parts.values())
+        return all(path.exists() for path in self._paths.values())
 
 
 class OptionalDataset(AbstractDataset[Any, Any]):
     """Any dataset, loaded as ``None`` while it has never been saved.
 
-    For inputs a pipeline can do without: the report shows the tune search's results
-    once ``kedro run --pipelines=tune`` has written them, and is complete without them::
+    For inputs a pipeline can do without: the report shows the models that have metrics
+    and the tune search's results once ``kedro run --pipeline=tune`` has written them::
 
         tune_results:
           type: session_recs.data.datasets.OptionalDataset
@@ -230,6 +309,11 @@ class OptionalDataset(AbstractDataset[Any, Any]):
         except DatasetError as err:
             raise ConfigError(f"OptionalDataset: invalid wrapped dataset: {err}") from err
         self.metadata = metadata if metadata is not None else dataset.get("metadata")
+
+    @property
+    def wrapped(self) -> AbstractDataset:
+        """The dataset this one loads, saves and versions through."""
+        return self._dataset
 
     def load(self) -> Any:
         """The wrapped dataset's data, or ``None`` if it does not exist yet."""

@@ -9,12 +9,15 @@ leaves a partial ``dest`` behind, and an existing ``dest`` is kept unless ``forc
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import logging
 import os
+import re
 import shutil
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from dataclasses import dataclass
@@ -41,6 +44,8 @@ class RemoteSource:
     expected_rows: int
     expected_columns: tuple[str, ...]
     description: str = ""
+    #: sha256 of the archive, when the publisher gives one (checked before it is read).
+    sha256: str | None = None
 
 
 SOURCES: dict[str, RemoteSource] = {
@@ -69,14 +74,19 @@ def _resolve_source(name: str, source: RemoteSource | None) -> RemoteSource:
     return SOURCES[name]
 
 
-def _fetch(url: str, target: Path, *, timeout: float, progress: bool, label: str) -> None:
-    """Stream ``url`` into ``target`` in chunks; network problems become SessionRecsError."""
+def _fetch(url: str, target: Path, *, timeout: float, progress: bool, label: str) -> str:
+    """Stream ``url`` into ``target`` in chunks and return its sha256; network problems
+    become SessionRecsError."""
     received = 0
     total: int | None = None
+    digest = hashlib.sha256()
+    scheme = urllib.parse.urlsplit(url).scheme.lower()
+    if scheme not in {"http", "https", "file"}:
+        raise ConfigError(f"Cannot download {url!r}: expected an http://, https:// or file:// URL.")
     try:
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            status = getattr(response, "status", 200)
+            status = getattr(response, "status", None) or 200
             if status >= 400:
                 raise SessionRecsError(f"Download of {url} failed: HTTP {status}.")
             length = response.headers.get("Content-Length")
@@ -94,6 +104,7 @@ def _fetch(url: str, target: Path, *, timeout: float, progress: bool, label: str
             ):
                 while chunk := response.read(CHUNK_BYTES):
                     out.write(chunk)
+                    digest.update(chunk)
                     received += len(chunk)
                     bar.update(len(chunk))
     except urllib.error.HTTPError as err:
@@ -121,6 +132,7 @@ def _fetch(url: str, target: Path, *, timeout: float, progress: bool, label: str
         raise SessionRecsError(
             f"Download of {url} was cut short: received {received:,} of {total:,} bytes."
         )
+    return digest.hexdigest()
 
 
 def _extract_member(archive: Path, member: str, folder: Path, url: str) -> Path:
@@ -170,10 +182,18 @@ def download_source(
     force: bool = False,
     timeout: float = 60,
     progress: bool = True,
+    sha256: str | None = None,
 ) -> Path:
-    """Download, verify and write source ``name`` as Parquet at ``dest``; return ``dest``."""
+    """Download, verify and write source ``name`` as Parquet at ``dest``; return ``dest``.
+
+    The archive's sha256 is checked against ``sha256`` (or the source's own, when known)
+    before anything is read from it.
+    """
     source = _resolve_source(name, source)
     url = url or source.url
+    expected = (sha256 or source.sha256 or "").strip().lower() or None
+    if expected is not None and not re.fullmatch(r"[0-9a-f]{64}", expected):
+        raise ConfigError(f"--sha256 {sha256!r}: expected 64 hexadecimal digits.")
     dest = Path(dest)
     if dest.is_dir():
         raise ConfigError(
@@ -191,7 +211,13 @@ def download_source(
         folder = Path(staging)
         archive = folder / "archive.zip"
         logger.info("Downloading %s from %s", source.name, url)
-        _fetch(url, archive, timeout=timeout, progress=progress, label=source.name)
+        digest = _fetch(url, archive, timeout=timeout, progress=progress, label=source.name)
+        if expected is not None and digest != expected:
+            raise DataValidationError(
+                f"The archive downloaded from {url} has sha256 {digest}; expected {expected}. "
+                "It is not the published file (a changed or corrupted download): nothing "
+                "was written."
+            )
         member = _extract_member(archive, source.member, folder, url)
         archive.unlink()
         logger.info("Reading %s (a large spreadsheet takes a minute)", member.name)

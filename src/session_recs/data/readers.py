@@ -345,35 +345,106 @@ def read_aotm(path: PathLike) -> pd.DataFrame:
     )
 
 
-def _infer_sep(path: Path, encoding: str) -> str:
-    """The delimiter of a .txt table: whichever of tab , ; | its header line uses most."""
-    with path.open(encoding=encoding, errors="replace") as handle:
-        header = handle.readline()
-    counts = {sep: header.count(sep) for sep in ("\t", ",", ";", "|")}
-    best = max(counts, key=counts.__getitem__)
-    return best if counts[best] else ","
+#: Formats :func:`read_table` reads, and the delimiters it recognises in text.
+TABLE_FORMATS = ("csv", "parquet", "xlsx")
+DELIMITERS = (",", ";", "\t", "|")
+_SNIFF_LINES = 50
 
 
-def read_interactions_table(
-    path: PathLike, *, sep: str | None = None, encoding: str | None = None
+def sniff_format(path: Path) -> str:
+    """``parquet``, ``xlsx`` or ``csv`` from the file's first bytes, whatever its name."""
+    with path.open("rb") as handle:
+        head = handle.read(8)
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    return "csv"
+
+
+def sniff_encoding(path: Path) -> str:
+    """The text encoding of ``path``: a BOM's, else UTF-8 when the sample decodes, else Latin-1."""
+    size = _SNIFF_BYTES * 8
+    with path.open("rb") as handle:
+        head = handle.read(size)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as err:
+        # A multi-byte character cut at the end of the sample is not an error.
+        if not (len(head) == size and err.reason == "unexpected end of data"):
+            return "ISO-8859-1"
+    return "utf-8"
+
+
+def sniff_delimiter(path: Path, encoding: str) -> str:
+    """The delimiter that splits the first lines into the most columns, the same number in each.
+
+    Fields are split as the csv module reads them, so quoted commas do not count; a file
+    with one column (no delimiter found) is read with ``,``.
+    """
+    import csv
+
+    with path.open(encoding=encoding, errors="replace", newline="") as handle:
+        lines = [line for _, line in zip(range(_SNIFF_LINES), handle, strict=False)]
+    lines = [line for line in lines if line.strip()]
+    if len(lines) > 1 and not lines[-1].endswith(("\n", "\r")):
+        lines = lines[:-1]  # possibly cut short
+    best, best_width = ",", 1
+    for sep in DELIMITERS:
+        widths = {len(row) for row in csv.reader(lines, delimiter=sep)}
+        if len(widths) == 1 and (width := widths.pop()) > best_width:
+            best, best_width = sep, width
+    return best
+
+
+def read_table(
+    path: PathLike,
+    *,
+    file_format: str | None = None,
+    sep: str | None = None,
+    encoding: str | None = None,
+    sheet_name: str | int = 0,
+    what: str = "Interactions table",
 ) -> pd.DataFrame:
-    """A CSV/TSV/TXT or Parquet table (format from the suffix), columns as in the file."""
-    path = _existing(path, "Interactions table")
-    suffix = path.suffix.lower()
-    if suffix in PARQUET_SUFFIXES:
-        if sep is not None or encoding is not None:
-            raise ConfigError(
-                f"'sep' and 'encoding' apply to CSV files only; {path} is read as Parquet."
-            )
-        table = _read_parquet(path)
-    elif suffix in CSV_SUFFIXES:
-        encoding = encoding or "utf-8"
-        if sep is None:
-            sep = {".tsv": "\t", ".csv": ","}.get(suffix) or _infer_sep(path, encoding)
-        table = _read_csv(path, encoding, sep=sep)
-    else:
-        raise DataValidationError(
-            f"Interactions table {path} has an unsupported suffix {path.suffix!r}; expected "
-            f"one of {list(CSV_SUFFIXES + PARQUET_SUFFIXES)}."
+    """A CSV/TSV, Parquet or Excel table, columns as in the file.
+
+    The format, the text encoding and the delimiter are sniffed from the content (a
+    ``.csv`` that is tab- or semicolon-separated reads as such); each can be given instead.
+    """
+    path = _existing(path, what)
+    if path.is_dir():
+        raise DataValidationError(f"{what} {path} is a folder; expected a file.")
+    file_format = file_format or sniff_format(path)
+    if file_format not in TABLE_FORMATS:
+        raise ConfigError(
+            f"format: {file_format!r} for {path} is not one of {list(TABLE_FORMATS)}."
         )
-    return _require_rows(table, path, "Interactions table")
+    if file_format != "csv" and (sep is not None or encoding is not None):
+        raise ConfigError(
+            f"load_args sep and encoding apply to text tables; {path} is read as {file_format}."
+        )
+    if file_format == "parquet":
+        table = _read_parquet(path)
+    elif file_format == "xlsx":
+        try:
+            with reading(path, "an Excel workbook") as handle:
+                table = pd.read_excel(handle, sheet_name=sheet_name, engine="openpyxl")
+        except _READ_ERRORS as err:
+            raise _unreadable(path, "an Excel .xlsx workbook", err) from err
+    else:
+        encoding = encoding or sniff_encoding(path)
+        _reject_binary(path, "a CSV text file", encoding)
+        sep = sep or sniff_delimiter(path, encoding)
+        table = _read_csv(path, encoding, sep=sep)
+        if table.shape[1] == 1:
+            raise DataValidationError(
+                f"{path} reads as a single column {str(table.columns[0])[:80]!r}: no delimiter "
+                f"among {[d.replace(chr(9), 'tab') for d in DELIMITERS]} splits its lines the "
+                "same way. Give the separator in the catalog entry, e.g. load_args: {sep: ';'}."
+            )
+        table.attrs["sep"] = sep
+    return _require_rows(table, path, what)

@@ -9,8 +9,11 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
+from pydantic import Field, field_validator, model_validator
+
+from session_recs.config import Settings
 from session_recs.errors import ConfigError
 from session_recs.models.base import Recommender
 
@@ -64,4 +67,33 @@ def accepted_options(cls: type) -> set[str]:
     return names - {"self"}
 
 
-__all__ = ["MODEL_KINDS", "Recommender", "build_model", "model_class"]
+class ModelSpec(Settings):
+    """A model namespace's ``model`` parameters: which kind, with which options.
+
+    Checked before any node runs: the kind must exist and take every option, and the
+    options must be valid for it (the model is built, not fitted). ``from_search`` (the
+    tune pipeline's best configuration replaces ``options``) applies to ``word2vec_search``.
+    """
+
+    section: ClassVar[str] = "model"
+
+    kind: str
+    options: dict[str, Any] = Field(default_factory=dict)
+    from_search: bool = False
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _none_is_empty(cls, options: Any) -> Any:
+        return {} if options is None else options
+
+    @model_validator(mode="after")
+    def _buildable(self) -> ModelSpec:
+        build_model(self.kind, self.options)
+        return self
+
+    def build(self) -> Recommender:
+        """A new, unfitted model of this kind and options."""
+        return build_model(self.kind, self.options)
+
+
+__all__ = ["MODEL_KINDS", "ModelSpec", "Recommender", "build_model", "model_class"]

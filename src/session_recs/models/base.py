@@ -122,8 +122,8 @@ class QueryBatch:
     def __len__(self) -> int:
         return len(self.last_item)
 
-    def take(self, rows: slice) -> QueryBatch:
-        """A contiguous block of queries."""
+    def take(self, rows: slice | np.ndarray) -> QueryBatch:
+        """A block of queries (a slice), or those a boolean mask or index array selects."""
         return QueryBatch(
             self.last_item[rows],
             SessionData(self.context.items, self.context.starts[rows], self.context.stops[rows]),

@@ -7,26 +7,20 @@ Pipelines instantiate it once per model with ``namespace=<model name>``; paramet
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 from kedro.pipeline import Node, Pipeline
 
-from session_recs.errors import ConfigError
 from session_recs.evaluation import EvaluationConfig, evaluate_model
-from session_recs.models import Recommender, build_model
+from session_recs.models import ModelSpec, Recommender
 
 SHARED_INPUTS = {"train_sessions", "validation_pairs", "test_pairs", "test_sessions"}
 
 
 def fit_recommender(
-    train_sessions: pd.DataFrame, validation_pairs: pd.DataFrame, model: dict[str, Any]
+    train_sessions: pd.DataFrame, validation_pairs: pd.DataFrame, model: ModelSpec
 ) -> Recommender:
     """Build the model that ``model`` (kind + options) describes and fit it."""
-    if "kind" not in model:
-        raise ConfigError(f"A model's parameters need a 'kind'; got {sorted(model)}.")
-    recommender = build_model(model["kind"], model.get("options") or {})
-    return recommender.fit(train_sessions, validation_pairs)
+    return ModelSpec.model_validate(model).build().fit(train_sessions, validation_pairs)
 
 
 def evaluate_recommender(
@@ -34,7 +28,7 @@ def evaluate_recommender(
     train_sessions: pd.DataFrame,
     test_pairs: pd.DataFrame,
     test_sessions: pd.DataFrame,
-    evaluation: dict[str, Any],
+    evaluation: EvaluationConfig,
 ) -> pd.DataFrame:
     """Test metrics of a fitted model under every protocol and context configured."""
     return evaluate_model(
@@ -42,7 +36,7 @@ def evaluate_recommender(
         train_sessions,
         test_pairs,
         test_sessions,
-        EvaluationConfig.from_params(evaluation),
+        EvaluationConfig.model_validate(evaluation),
     )
 
 

@@ -11,7 +11,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 ingest_interactions,
-                inputs=["raw_interactions", "params:ingest", "params:dataset"],
+                inputs="raw_interactions",
                 outputs="interactions",
                 name="ingest_interactions",
                 tags=["data"],

@@ -2,32 +2,49 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 from matplotlib.figure import Figure
+from pydantic import Field
 
 from session_recs import reporting
+from session_recs.config import Settings
+
+
+class ReportConfig(Settings):
+    """``params:report``: the K the report shows, and published numbers to show beside ours."""
+
+    section: ClassVar[str] = "report"
+
+    k: int = Field(10, ge=1)
+    references: dict[str, Any] = Field(default_factory=dict)
 
 
 def compile_model_comparison(**metrics: pd.DataFrame | None) -> pd.DataFrame:
-    """One long table of every model's metrics (keyword = model name; None = not trained)."""
+    """One long table of every model's metrics (keyword = model name; None = not run:
+    such a model gets one row with protocol ``not_run``, so the report can name it)."""
     return reporting.compile_comparison(metrics)
 
 
 def render_model_comparison(
     comparison: pd.DataFrame,
-    report: dict[str, Any],
+    report: ReportConfig,
     dataset: str,
     tune_results: pd.DataFrame | None,
+    dataset_profile: dict[str, Any] | None,
 ) -> tuple[str, str, Figure]:
-    """Markdown, HTML and a bar chart of the comparison at ``report.k`` (with the tune
-    search's best trials when ``tune_results`` exists)."""
+    """Markdown, HTML and a bar chart of the comparison at ``report.k``, opening with the
+    dataset's profile (and with the tune search's best trials when it has run)."""
+    report = ReportConfig.model_validate(report)
     title = f"session-recs model comparison: {dataset}"
-    references = report.get("references") or {}
-    k = report["k"]
+    k, references = report.k, report.references
     return (
-        reporting.comparison_markdown(comparison, k, references, title, tune_results),
-        reporting.comparison_html(comparison, k, references, title, tune_results),
+        reporting.comparison_markdown(
+            comparison, k, references, title, tune_results, profile=dataset_profile
+        ),
+        reporting.comparison_html(
+            comparison, k, references, title, tune_results, profile=dataset_profile
+        ),
         reporting.comparison_figure(comparison, k, references),
     )

@@ -22,7 +22,13 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 render_model_comparison,
-                inputs=["model_comparison", "params:report", "params:dataset", "tune_results"],
+                inputs=[
+                    "model_comparison",
+                    "params:report",
+                    "params:dataset",
+                    "tune_results",
+                    "dataset_profile",
+                ],
                 outputs=[
                     "model_comparison_report",
                     "model_comparison_html",

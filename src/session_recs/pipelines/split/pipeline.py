@@ -1,8 +1,8 @@
-"""sessions → train_sessions, validation_pairs, test_pairs, test_sessions."""
+"""sessions → train_sessions, validation_pairs, test_pairs, test_sessions; dataset_profile."""
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import split_next_event
+from .nodes import profile_split_dataset, split_next_event
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -15,6 +15,13 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs=["train_sessions", "validation_pairs", "test_pairs", "test_sessions"],
                 name="split_next_event",
                 tags=["data"],
-            )
+            ),
+            Node(
+                profile_split_dataset,
+                inputs=["sessions", "train_sessions", "test_pairs", "test_sessions"],
+                outputs="dataset_profile",
+                name="profile_split_dataset",
+                tags=["data", "report"],
+            ),
         ]
     )

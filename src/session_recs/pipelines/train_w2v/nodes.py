@@ -8,6 +8,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from session_recs.errors import ConfigError
+from session_recs.models import ModelSpec
 from session_recs.models.word2vec import Word2VecRecommender, learning_curve_figure
 from session_recs.pipelines.modeling import fit_recommender
 
@@ -22,18 +23,19 @@ def plot_learning_curve(history: pd.DataFrame) -> Figure:
     return learning_curve_figure(history)
 
 
-def searched_model(model: dict[str, Any], best_w2v_params: dict[str, Any] | None) -> dict:
+def searched_model(model: ModelSpec, best_w2v_params: dict[str, Any] | None) -> ModelSpec:
     """The model to train: ``model`` itself, or with ``from_search`` the tune pipeline's best.
 
     With ``from_search: true`` the best configuration's options win over ``model.options``
     (which then only supply what the search did not set, such as ``workers``).
     """
-    if not model.get("from_search", False):
-        return {key: value for key, value in model.items() if key != "from_search"}
+    model = ModelSpec.model_validate(model)
+    if not model.from_search:
+        return model
     if best_w2v_params is None:
         raise ConfigError(
             "word2vec_search.model.from_search is true but there is no best_w2v_params for "
-            "this dataset yet: run `kedro run --pipelines=tune` first (same --params=dataset), "
+            "this dataset yet: run `kedro run --pipeline=tune` first (same --params=dataset), "
             "or set --params=word2vec_search.model.from_search=false to train "
             "word2vec_search.model.options."
         )
@@ -41,15 +43,15 @@ def searched_model(model: dict[str, Any], best_w2v_params: dict[str, Any] | None
     if best.get("kind") != "word2vec" or not isinstance(best.get("options"), dict):
         raise ConfigError(
             "best_w2v_params must hold {model: {kind: word2vec, options: {...}}}; got "
-            f"{best_w2v_params!r}. Rerun `kedro run --pipelines=tune`."
+            f"{best_w2v_params!r}. Rerun `kedro run --pipeline=tune`."
         )
-    return {"kind": "word2vec", "options": {**(model.get("options") or {}), **best["options"]}}
+    return ModelSpec(kind="word2vec", options={**model.options, **best["options"]})
 
 
 def fit_searched_word2vec(
     train_sessions: pd.DataFrame,
     validation_pairs: pd.DataFrame,
-    model: dict[str, Any],
+    model: ModelSpec,
     best_w2v_params: dict[str, Any] | None,
 ) -> Word2VecRecommender:
     """Fit Word2Vec with the tune pipeline's best configuration (or ``model.options``)."""

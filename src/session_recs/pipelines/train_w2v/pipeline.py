@@ -4,6 +4,7 @@ with the tune pipeline's best configuration (namespace ``word2vec_search``)."""
 from kedro.pipeline import Node, Pipeline
 
 from session_recs.pipelines.modeling import evaluate_node, fit_node, model_pipelines
+from session_recs.run_plan import SEARCH_TAG
 
 from .nodes import extract_training_history, fit_searched_word2vec, plot_learning_curve
 
@@ -49,7 +50,9 @@ def searched_model_pipeline() -> Pipeline:
         tags=["model"],
     )
     template = Pipeline([fit, evaluate_node()]) + monitoring_nodes()
-    return model_pipelines((SEARCHED_MODEL,), template, extra_inputs={"best_w2v_params"})
+    searched = model_pipelines((SEARCHED_MODEL,), template, extra_inputs={"best_w2v_params"})
+    # session_recs.run_plan leaves these out, in one line, while there is no search.
+    return Pipeline(searched, tags=[SEARCH_TAG])
 
 
 def create_pipeline(**kwargs) -> Pipeline:

@@ -1,0 +1,115 @@
+"""A dataset's profile: its size, its sessions' shape, and how much of its test is unseen.
+
+The numbers a reader needs before any metric: how many events, sessions and items; how
+long sessions are; how often an item repeats within its session (repeat purchases make a
+"the session so far" context worth much more); the time span; and the share of test
+targets (and query items) that never occur in training, which no model can rank.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+QUANTILES = (0.0, 0.25, 0.5, 0.75, 0.95, 1.0)
+
+
+def _share(mask: np.ndarray) -> float:
+    return float(mask.mean()) if len(mask) else 0.0
+
+
+def _repeat_share(sessions: pd.DataFrame) -> float:
+    """Share of events whose item already occurred earlier in the same session."""
+    return _share(sessions.duplicated(["session_id", "item_id"]).to_numpy())
+
+
+def dataset_profile(
+    sessions: pd.DataFrame,
+    train_sessions: pd.DataFrame,
+    test_pairs: pd.DataFrame,
+    test_sessions: pd.DataFrame,
+) -> dict[str, Any]:
+    """The profile of a split dataset, as plain numbers (a JSON-ready dict)."""
+    lengths = sessions.groupby("session_id", sort=False).size().to_numpy()
+    known = pd.Index(train_sessions["item_id"].unique())
+    revealed = test_sessions[test_sessions["position"] > 0]
+    profile: dict[str, Any] = {
+        "events": len(sessions),
+        "sessions": len(lengths),
+        "items": int(sessions["item_id"].nunique()),
+        "session_length": {
+            "mean": round(float(lengths.mean()), 2),
+            **{
+                f"p{int(q * 100)}": float(value)
+                for q, value in zip(QUANTILES, np.quantile(lengths, QUANTILES), strict=True)
+            },
+        },
+        "repeated_item_share": round(_repeat_share(sessions), 4),
+        "train": {
+            "events": len(train_sessions),
+            "sessions": int(train_sessions["session_id"].nunique()),
+            "items": len(known),
+        },
+        "test": {
+            "pairs": len(test_pairs),
+            "sessions": int(test_sessions["session_id"].nunique()),
+            "unseen_target_share": round(
+                _share(~test_pairs["target_item"].isin(known).to_numpy()), 4
+            ),
+            "unseen_query_share": round(
+                _share(~test_pairs["query_item"].isin(known).to_numpy()), 4
+            ),
+            "revealed_targets": len(revealed),
+            "unseen_revealed_target_share": round(
+                _share(~revealed["item_id"].isin(known).to_numpy()), 4
+            ),
+        },
+    }
+    if "timestamp" in sessions.columns and sessions["timestamp"].notna().any():
+        first, last = sessions["timestamp"].min(), sessions["timestamp"].max()
+        profile["time_span"] = {
+            "first": str(first),
+            "last": str(last),
+            "days": round((last - first).total_seconds() / 86400, 1),
+        }
+    return profile
+
+
+def profile_lines(profile: dict[str, Any]) -> list[tuple[str, str]]:
+    """The profile as (label, value) rows for the report."""
+    length = profile["session_length"]
+    test = profile["test"]
+    rows = [
+        ("events", f"{profile['events']:,}"),
+        ("sessions", f"{profile['sessions']:,}"),
+        ("items", f"{profile['items']:,}"),
+        (
+            "session length",
+            f"mean {length['mean']:g}, median {length['p50']:g}, "
+            f"25-75% {length['p25']:g}-{length['p75']:g}, 95% {length['p95']:g}, "
+            f"max {length['p100']:g}",
+        ),
+        ("items repeated within their session", f"{profile['repeated_item_share']:.1%}"),
+        (
+            "training",
+            f"{profile['train']['sessions']:,} sessions, {profile['train']['events']:,} events, "
+            f"{profile['train']['items']:,} items",
+        ),
+        (
+            "test",
+            f"{test['pairs']:,} last pairs from {test['sessions']:,} sessions; "
+            f"{test['revealed_targets']:,} next-item targets when revealed one by one",
+        ),
+        (
+            "unseen in training",
+            f"{test['unseen_target_share']:.1%} of last-pair targets, "
+            f"{test['unseen_query_share']:.1%} of query items, "
+            f"{test['unseen_revealed_target_share']:.1%} of revealed targets",
+        ),
+    ]
+    if "time_span" in profile:
+        span = profile["time_span"]
+        rows.append(("time span", f"{span['first']} to {span['last']} ({span['days']:g} days)"))
+    return rows

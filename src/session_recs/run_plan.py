@@ -1,0 +1,229 @@
+"""What a run needs before it starts: its filters checked, missing inputs made, sets whole.
+
+Any registered pipeline runs from a fresh clone, in any order (``kedro run
+--pipeline=tune``, ``--pipelines=report``, ``--namespaces=<model>``):
+
+- an input no run has saved yet, made by the data pipelines (``ingest``, ``sessionize``,
+  ``split``: nodes tagged :data:`DATA_TAG`), brings the nodes that make it into the run,
+  and the run says so in one line;
+- an input made by another pipeline (a model, the tune search) stops the run with one
+  line naming the command that makes it;
+- an input wrapped in :class:`~session_recs.data.datasets.OptionalDataset` (every
+  ``<model>_metrics``, the tune results) may be missing: the report lists what ran;
+- the model trained from the tune search (nodes tagged :data:`SEARCH_TAG`) is left out,
+  in one line, while there is no search, unless it was asked for by name;
+- the outputs one node saved together must be read together: if their latest versions
+  come from different runs (a run killed between two saves), the run stops in one line
+  naming the node to rerun.
+
+Kedro's own filters (``--namespaces``, ``--tags``, ``--nodes``, ``--from-nodes``,
+``--to-nodes``, ``--from-inputs``, ``--to-outputs``) are checked against the pipeline first,
+so a typo gets one line with the names that exist.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kedro.io import AbstractDataset
+from kedro.io.core import AbstractVersionedDataset, VersionNotFoundError
+from kedro.pipeline import Node, Pipeline
+
+from session_recs.data.datasets import OptionalDataset
+from session_recs.errors import ConfigError
+
+#: Tag of the nodes a run brings in when their outputs are missing.
+DATA_TAG = "data"
+#: Tag of the nodes that train a model from the tune search's best configuration.
+SEARCH_TAG = "from_search"
+SEARCH_OUTPUT = "best_w2v_params"
+
+
+@dataclass
+class RunPlan:
+    """The nodes to run and what was decided, one log line each."""
+
+    node_names: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+def _known(what: str, given: Iterable[str], known: Iterable[str], option: str) -> None:
+    known = sorted(set(known))
+    for name in given:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=3)
+            hint = f"did you mean {', '.join(close)}? " if close else ""
+            shown = ", ".join(known[:30]) + (", ..." if len(known) > 30 else "")
+            raise ConfigError(f"{option}: no {what} {name!r} in this run; {hint}known: {shown}.")
+
+
+def check_filters(pipeline: Pipeline, filters: Mapping[str, Any]) -> None:
+    """Each name given to Kedro's filter options exists in ``pipeline``."""
+    nodes = pipeline.nodes
+    names = [node.name for node in nodes]
+    namespaces = {
+        ".".join(node.namespace.split(".")[: i + 1])
+        for node in nodes
+        if node.namespace
+        for i in range(node.namespace.count(".") + 1)
+    }
+    datasets = pipeline.datasets()
+    checks = {
+        "namespaces": ("namespace", namespaces, "--namespaces"),
+        "tags": ("tag", {tag for node in nodes for tag in node.tags}, "--tags"),
+        "node_names": ("node", names, "--nodes"),
+        "from_nodes": ("node", names, "--from-nodes"),
+        "to_nodes": ("node", names, "--to-nodes"),
+        "from_inputs": ("dataset", datasets, "--from-inputs"),
+        "to_outputs": ("dataset", datasets, "--to-outputs"),
+    }
+    for key, (what, known, option) in checks.items():
+        _known(what, filters.get(key) or (), known, option)
+
+
+def _is_optional(dataset: AbstractDataset) -> bool:
+    return isinstance(dataset, OptionalDataset)
+
+
+def _versioned(dataset: AbstractDataset) -> AbstractVersionedDataset | None:
+    if isinstance(dataset, OptionalDataset):
+        dataset = dataset.wrapped
+    return dataset if isinstance(dataset, AbstractVersionedDataset) else None
+
+
+def _latest_version(dataset: AbstractDataset) -> str | None:
+    versioned = _versioned(dataset)
+    if versioned is None:
+        return None
+    try:
+        return versioned.resolve_load_version()
+    except VersionNotFoundError:
+        return None
+
+
+def _pipeline_of(node: Node, registry: Mapping[str, Pipeline]) -> str:
+    """The smallest registered pipeline (other than ``__default__``) that has ``node``."""
+    owners = [
+        (len(pipe.nodes), name)
+        for name, pipe in registry.items()
+        if name != "__default__" and node in pipe.nodes
+    ]
+    return min(owners)[1] if owners else "__default__"
+
+
+def check_whole_sets(
+    inputs: Iterable[str],
+    producers: Mapping[str, Node],
+    catalog: Any,
+    pinned: Iterable[str],
+    registry: Mapping[str, Pipeline],
+) -> None:
+    """Outputs one node saved together have the same latest version (one run made them)."""
+    pinned = set(pinned)
+    seen: set[str] = set()
+    for name in inputs:
+        node = producers.get(name)
+        if node is None or node.name in seen or pinned & set(node.outputs):
+            continue
+        seen.add(node.name)
+        versions = {
+            output: version
+            for output in node.outputs
+            if output in catalog and (version := _latest_version(catalog[output])) is not None
+        }
+        if len(set(versions.values())) > 1:
+            listed = ", ".join(f"{output} {version}" for output, version in versions.items())
+            raise ConfigError(
+                f"The latest outputs of node {node.name} come from different runs ({listed}): "
+                "a run was interrupted between its saves. Make them again with `kedro run "
+                f"--pipelines={_pipeline_of(node, registry)}` (or pick one run's versions "
+                "with --load-versions)."
+            )
+
+
+def plan_run(
+    selected: Pipeline,
+    registry: Mapping[str, Pipeline],
+    catalog: Any,
+    *,
+    pinned: Iterable[str] = (),
+    dataset: str = "",
+) -> RunPlan:
+    """The nodes a run of ``selected`` must run, from a fresh clone or a partial one."""
+    everything = sum(registry.values(), Pipeline([]))
+    producers = {output: node for node in everything.nodes for output in node.outputs}
+    pinned = set(pinned)
+    notes: list[str] = []
+    nodes = list(selected.nodes)
+    of_dataset = f" for dataset {dataset}" if dataset else ""
+
+    searched = [node for node in nodes if SEARCH_TAG in node.tags]
+    if (
+        searched
+        and SEARCH_OUTPUT not in selected.all_outputs()
+        and not catalog.exists(SEARCH_OUTPUT)
+        and _needs_search(searched, catalog)
+    ):
+        if len(searched) == len(nodes):
+            raise ConfigError(
+                f"There is no tune search{of_dataset} yet, and its best configuration is what "
+                f"{searched[0].namespace} trains: run `kedro run --pipeline=tune` first, or set "
+                f"--params={searched[0].namespace}.model.from_search=false."
+            )
+        nodes = [node for node in nodes if SEARCH_TAG not in node.tags]
+        notes.append(
+            f"Skipping {searched[0].namespace}: there is no tune search{of_dataset} yet "
+            "(`kedro run --pipeline=tune` makes one)."
+        )
+
+    running = {output for node in nodes for output in node.outputs}
+    added: list[Node] = []
+    made_for: list[str] = []
+    queue = sorted({name for node in nodes for name in node.inputs} - running)
+    free = list(queue)
+    while queue:
+        name = queue.pop()
+        if name.startswith("params:") or name == "parameters" or name in running:
+            continue
+        if name in pinned or name not in catalog or _is_optional(catalog[name]):
+            continue
+        if catalog.exists(name):
+            continue
+        producer = producers.get(name)
+        if producer is None:
+            continue  # a raw source: its dataset names the missing file when it loads
+        if DATA_TAG not in producer.tags:
+            raise ConfigError(
+                f"{name} has not been made yet{of_dataset}: run `kedro run "
+                f"--pipelines={_pipeline_of(producer, registry)}` first."
+            )
+        added.append(producer)
+        made_for.append(name)
+        running |= set(producer.outputs)
+        queue.extend(sorted(set(producer.inputs) - running))
+    if added:
+        order = [node.name for node in everything.nodes if node in added]
+        notes.append(
+            f"{', '.join(sorted(made_for))} not saved yet{of_dataset}: running "
+            f"{' → '.join(order)} first."
+        )
+    check_whole_sets(
+        [name for name in free if name not in running], producers, catalog, pinned, registry
+    )
+    return RunPlan([node.name for node in [*added, *nodes]], notes)
+
+
+def _needs_search(searched: list[Node], catalog: Any) -> bool:
+    """Whether the searched model trains from the search (``from_search``, the default)."""
+    for namespace in {node.namespace for node in searched}:
+        key = f"params:{namespace}.model"
+        spec = catalog.load(key) if key in catalog else None
+        from_search = getattr(spec, "from_search", None)
+        if from_search is None and isinstance(spec, Mapping):
+            from_search = spec.get("from_search", True)
+        if from_search is not False:
+            return True
+    return False

@@ -1,0 +1,98 @@
+"""The project's KedroSession: every run is planned first (:mod:`session_recs.run_plan`).
+
+``settings.SESSION_CLASS`` makes Kedro use it for ``kedro run``, ``python -m session_recs
+run``, notebooks and kedro-viz alike. A run checks its filters, brings the data
+pipelines' nodes whose outputs are missing, leaves out the model trained from a search
+that does not exist yet, refuses outputs of one node that come from different runs, and
+then runs exactly those nodes through Kedro's own ``KedroSession.run``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from kedro.framework.project import pipelines
+from kedro.framework.session import KedroSession
+from kedro.pipeline import Pipeline
+
+from session_recs.errors import ConfigError
+from session_recs.run_plan import check_filters, plan_run
+
+logger = logging.getLogger(__name__)
+
+_FILTERS = ("tags", "node_names", "from_nodes", "to_nodes", "from_inputs", "to_outputs")
+
+
+class ProjectSession(KedroSession):
+    """KedroSession whose ``run`` plans the nodes before Kedro runs them."""
+
+    def run(  # noqa: PLR0917 (KedroSession.run's signature)
+        self,
+        pipeline_name: str | None = None,
+        pipeline_names: list[str] | None = None,
+        tags: Iterable[str] | None = None,
+        runner: Any = None,
+        node_names: Iterable[str] | None = None,
+        from_nodes: Iterable[str] | None = None,
+        to_nodes: Iterable[str] | None = None,
+        from_inputs: Iterable[str] | None = None,
+        to_outputs: Iterable[str] | None = None,
+        load_versions: dict[str, str] | None = None,
+        namespaces: Iterable[str] | None = None,
+        only_missing_outputs: bool = False,
+    ) -> dict[str, Any]:
+        """Run the planned nodes of the named pipelines (``__default__`` when none)."""
+        names = list(pipeline_names or ([pipeline_name] if pipeline_name else [])) or [
+            "__default__"
+        ]
+        filters = {
+            "tags": tags,
+            "node_names": node_names,
+            "from_nodes": from_nodes,
+            "to_nodes": to_nodes,
+            "from_inputs": from_inputs,
+            "to_outputs": to_outputs,
+            "namespaces": namespaces,
+        }
+        # Planning looks at every pipeline (which node makes a missing input).
+        pipelines.set_requested(None)
+        registry = dict(pipelines.items())
+        unknown = [name for name in names if name not in registry]
+        if unknown:
+            known = ", ".join(sorted(name for name in registry if name != "__default__"))
+            raise ConfigError(
+                f"Unknown pipeline {', '.join(map(repr, unknown))} in --pipelines; the "
+                f"project's pipelines are {known} (no --pipelines: all but tune)."
+            )
+        combined = sum((registry[name] for name in names), Pipeline([]))
+        check_filters(combined, filters)
+        selected = combined.filter(
+            **{key: filters[key] for key in _FILTERS}, node_namespaces=namespaces
+        )
+        context = self.load_context()
+        catalog = context.catalog
+        plan = plan_run(
+            selected,
+            registry,
+            catalog,
+            pinned=(load_versions or {}).keys(),
+            dataset=str(context.params.get("dataset", "")),
+        )
+        for note in plan.notes:
+            logger.info(note)
+        wanted = set(plan.node_names)
+        everything = sum(registry.values(), Pipeline([]))
+        owners = [
+            name
+            for name, pipe in registry.items()
+            if name != "__default__" and wanted & {node.name for node in pipe.nodes}
+        ]
+        return super().run(
+            pipeline_names=owners,
+            runner=runner,
+            node_names=[node.name for node in everything.nodes if node.name in wanted],
+            load_versions=load_versions,
+            only_missing_outputs=only_missing_outputs,
+        )

@@ -109,8 +109,8 @@ def main() -> int:
         return 1
 
     from session_recs.evaluation import EvaluationConfig, evaluate_model
-    from session_recs.pipelines.baseline import BASELINE_MODELS
     from session_recs.pipelines.modeling import fit_recommender
+    from session_recs.pipelines.namespaces import BASELINE_MODELS
 
     params, (train, validation, test_pairs, test_sessions) = prepare(args.data)
     _, (all_train, _, all_pairs, all_sessions) = prepare(args.data, all_final_pairs=True)

@@ -40,6 +40,7 @@ def test_tune_smoke_on_a_fresh_clone_brings_the_data_steps(project):
     assert latest_version(project / "data/06_models/demo/word2vec_search.pkl").exists()
 
 
+@pytest.mark.slow
 def test_report_on_a_fresh_clone_lists_every_model_as_not_run(project):
     ok(run_cli(project, "run", "--pipelines=report"))
     text = report_text(project)
@@ -48,6 +49,7 @@ def test_report_on_a_fresh_clone_lists_every_model_as_not_run(project):
     assert "| sessions | 901 |" in text  # the profile opens the report
 
 
+@pytest.mark.slow
 def test_split_before_ingest_and_train_w2v_before_a_search(project):
     output = ok(run_cli(project, "run", "--pipelines=split"))
     assert "running ingest_interactions → sessionize_interactions" in output

@@ -7,14 +7,12 @@ import pytest
 from session_recs.errors import ConfigError
 from session_recs.evaluation import (
     EvaluationConfig,
-    bootstrap_intervals,
     evaluate_model,
     pair_set,
-    per_query_metrics,
     revealing_set,
     summarize,
-    target_ranks,
 )
+from session_recs.metrics import bootstrap_intervals, per_query_metrics, target_ranks
 from session_recs.models.base import ItemIndex, top_k
 from session_recs.models.transitions import MarkovChain
 

@@ -19,6 +19,8 @@ import pytest
 
 from .conftest import copy_project, run_cli
 
+pytestmark = pytest.mark.slow  # runs, re-runs and kills the CLI in subprocesses
+
 PIPELINES = "--pipelines=ingest,sessionize,split,baseline"
 SPLIT_OUTPUTS = ("train_sessions", "validation_pairs", "test_pairs", "test_sessions")
 BASELINE_MODELS = ("most_popular", "association_rules", "session_knn")

@@ -15,6 +15,8 @@ from session_recs.sessionize import sessions_as_lists
 
 from .conftest import latest_version, run_cli, shared_file
 
+pytestmark = pytest.mark.slow  # every test runs the CLI in a subprocess
+
 DATA_PIPELINES = "--pipelines=ingest,sessionize,split"
 SPLIT_OUTPUTS = ("train_sessions", "validation_pairs", "test_pairs", "test_sessions")
 

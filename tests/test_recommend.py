@@ -16,6 +16,8 @@ from session_recs.recommend import recommend_items
 
 from .conftest import copy_project, latest_version, run_cli
 
+pytestmark = pytest.mark.slow  # a subprocess run trains the models first
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:

@@ -43,6 +43,7 @@ def test_no_tune_callbacks_when_tracking_is_off():
     assert tracking.tune_callbacks("w2v_demo_efficient") == []
 
 
+@pytest.mark.slow
 def test_runs_are_untracked_by_default_and_tracked_with_the_mlflow_env(project, monkeypatch):
     result = run_cli(project, "run", "--pipelines=ingest")
     assert result.returncode == 0, result.stderr[-3000:]

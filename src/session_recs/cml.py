@@ -13,7 +13,6 @@ stops exactly those workers and that head process, nothing else.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import shlex
@@ -31,6 +30,7 @@ from typing import Any
 import click
 
 from session_recs.errors import ConfigError
+from session_recs.user_errors import friendly_errors
 
 DEFAULT_STATE_FILE = Path("data/06_models/ray_cml_cluster.json")
 STARTED_MARK = "Ray runtime started"
@@ -371,18 +371,6 @@ def cluster_down(state_file: Path) -> ClusterState:
     return state
 
 
-def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The project's error handling (one line, exit code 1), imported when the command runs."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from session_recs.cli import friendly_errors
-
-        return friendly_errors(command)(*args, **kwargs)
-
-    return wrapper
-
-
 STATE_OPTION = click.option(
     "--state-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -417,7 +405,7 @@ def cml_cluster() -> None:
 )
 @click.option("--timeout", type=float, default=300, show_default=True, help="Seconds to wait.")
 @STATE_OPTION
-@_friendly
+@friendly_errors
 def up(
     *,
     workers: int,
@@ -448,7 +436,7 @@ def up(
 
 @cml_cluster.command()
 @STATE_OPTION
-@_friendly
+@friendly_errors
 def down(state_file: Path) -> None:
     """Stop the CML workers and the Ray head that `up` started."""
     state = cluster_down(state_file)
@@ -457,7 +445,7 @@ def down(state_file: Path) -> None:
 
 @cml_cluster.command()
 @STATE_OPTION
-@_friendly
+@friendly_errors
 def status(state_file: Path) -> None:
     """Show the recorded cluster and its live Ray nodes."""
     state = ClusterState.load(state_file)

@@ -25,14 +25,15 @@ from pydantic import Field
 
 from session_recs.config import Settings
 from session_recs.errors import ConfigError, DataValidationError
+from session_recs.metrics import bootstrap_intervals, per_query_metrics, target_ranks
 from session_recs.models.base import (
     UNKNOWN,
     ItemIndex,
     QueryBatch,
     Recommender,
     SessionData,
-    _ranges,
 )
+from session_recs.models.sparse import ranges
 
 
 @dataclass(frozen=True)
@@ -101,46 +102,9 @@ def revealing_set(sessions: pd.DataFrame, index: ItemIndex) -> EvaluationSet:
     data = SessionData.from_long(sessions, index)
     n_queries = np.maximum(data.lengths - 1, 0)
     q_starts = np.repeat(data.starts, n_queries)
-    q_stops = q_starts + _ranges(n_queries) + 1
+    q_stops = q_starts + ranges(n_queries) + 1
     context = SessionData(data.items, q_starts, q_stops)
     return EvaluationSet(QueryBatch(data.items[q_stops - 1], context), data.items[q_stops])
-
-
-def target_ranks(recommended: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """1-based rank of each target in its row of ``recommended``; 0 when absent."""
-    hits = recommended == targets[:, None]
-    return np.where(hits.any(axis=1), hits.argmax(axis=1) + 1, 0)
-
-
-def per_query_metrics(ranks: np.ndarray, ks: Sequence[int]) -> dict[tuple[str, int], np.ndarray]:
-    """Recall, MRR and NDCG of every query at every K."""
-    hit = ranks > 0
-    reciprocal = np.where(hit, 1.0 / np.maximum(ranks, 1), 0.0)
-    gain = np.where(hit, 1.0 / np.log2(np.maximum(ranks, 1) + 1.0), 0.0)
-    out = {}
-    for k in ks:
-        within = hit & (ranks <= k)
-        out["recall", k] = within.astype(np.float64)
-        out["mrr", k] = np.where(within, reciprocal, 0.0)
-        out["ndcg", k] = np.where(within, gain, 0.0)
-    return out
-
-
-def bootstrap_intervals(
-    values: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95
-) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile bootstrap interval of the mean of each row of ``values`` (metrics x queries).
-
-    Resamples are multinomial count vectors, so all metrics share the same resamples and
-    the means come from one matrix product.
-    """
-    n = values.shape[1]
-    rng = np.random.default_rng(seed)
-    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float32)
-    means = (counts @ values.T.astype(np.float32)) / n
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(means, [tail, 100 - tail], axis=0)
-    return low, high
 
 
 def summarize(
@@ -181,26 +145,6 @@ def summarize(
     out = pd.DataFrame(rows, columns=["metric", "k", "value", "ci_low", "ci_high"])
     out.attrs["n_queries"] = len(targets)
     return out
-
-
-def evaluate(
-    model: Recommender,
-    evaluation: EvaluationSet,
-    ks: Sequence[int] = (5, 10, 20),
-    *,
-    exclude_query: bool = True,
-    n_boot: int = 1000,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """Recommend for every query of ``evaluation`` and summarise the metrics."""
-    if not ks or any(int(k) < 1 for k in ks):
-        raise ConfigError(f"evaluation ks must be positive integers, got {list(ks)}.")
-    recs = model.recommend(evaluation.queries, max(ks), exclude_query=exclude_query)
-    table = summarize(
-        recs.items, evaluation.targets, ks, model.popularity, n_boot=n_boot, seed=seed
-    )
-    table.insert(0, "n_queries", len(evaluation.targets))
-    return table
 
 
 class EvaluationConfig(Settings):
@@ -280,7 +224,7 @@ def evaluate_model(
 
     tables = []
     for (protocol, context), evaluation in evaluation_sets(
-        model._require_fitted(), train_sessions, test_pairs, test_sessions, config
+        model.fitted_index(), train_sessions, test_pairs, test_sessions, config
     ).items():
         start = time.perf_counter()
         recs = model.recommend(

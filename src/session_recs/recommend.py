@@ -22,30 +22,19 @@ import pandas as pd
 
 from session_recs.errors import ConfigError, DataValidationError
 from session_recs.models.base import QueryBatch, Recommender, SessionData
+from session_recs.pipelines.namespaces import MODEL_NAMESPACES, SEARCHED_MODEL, pipeline_of
 
 logger = logging.getLogger(__name__)
 
 COLUMNS = ["rank", "item_id", "description", "score"]
 
 
-def known_models() -> tuple[str, ...]:
-    """The namespaces of the baseline and train_w2v pipelines: the models a run can train."""
-    from session_recs.pipelines.baseline.pipeline import BASELINE_MODELS
-    from session_recs.pipelines.train_w2v.pipeline import SEARCHED_MODEL, W2V_MODELS
-
-    return (*BASELINE_MODELS, *W2V_MODELS, SEARCHED_MODEL)
-
-
 def training_command(model: str, dataset: str) -> str:
     """The ``kedro run`` command that trains ``model`` on ``dataset``."""
-    from session_recs.pipelines.baseline.pipeline import BASELINE_MODELS
-    from session_recs.pipelines.train_w2v.pipeline import SEARCHED_MODEL
-
     data = f" --params=dataset={dataset}"
     if model == SEARCHED_MODEL:
-        return f"kedro run --pipelines=tune{data}"
-    pipeline = "baseline" if model in BASELINE_MODELS else "train_w2v"
-    return f"kedro run --pipelines={pipeline} --namespaces={model}{data}"
+        return f"kedro run --pipeline=tune{data}"
+    return f"kedro run --pipelines={pipeline_of(model)} --namespaces={model}{data}"
 
 
 def check_k(k: Any) -> int:
@@ -65,7 +54,7 @@ def session_query(model: Recommender, items: Sequence[str]) -> QueryBatch:
     Unknown items are dropped with a warning; a DataValidationError lists them when none
     is known.
     """
-    index = model._require_fitted()
+    index = model.fitted_index()
     codes = index.encode([str(item) for item in items])
     unknown = [str(item) for item, code in zip(items, codes, strict=True) if code < 0]
     if len(unknown) == len(codes):
@@ -95,7 +84,7 @@ def top_items(
     A score of 0 marks an item backfilled by popularity (the model had no evidence).
     """
     recs = model.recommend(session_query(model, items), check_k(k), exclude_query=exclude_query)
-    ids = model._require_fitted().decode(recs.items[0])
+    ids = model.fitted_index().decode(recs.items[0])
     table = pd.DataFrame(
         {"rank": np.arange(1, len(ids) + 1), "item_id": ids, "score": recs.scores[0]}
     )
@@ -131,9 +120,8 @@ def recommend_items(
     import kedro.framework.project as kedro_project
     from kedro.framework.session import KedroSession
 
-    models = known_models()
-    if model not in models:
-        raise ConfigError(f"Unknown model {model!r}; known models: {', '.join(models)}.")
+    if model not in MODEL_NAMESPACES:
+        raise ConfigError(f"Unknown model {model!r}; known models: {', '.join(MODEL_NAMESPACES)}.")
     k = check_k(k)
     if not items:
         raise ConfigError("Give at least one item id (the session so far, in order).")

@@ -34,11 +34,8 @@ from kedro.pipeline import Node, Pipeline
 
 from session_recs.data.datasets import OptionalDataset
 from session_recs.errors import ConfigError
+from session_recs.pipelines.namespaces import DATA_TAG, SEARCH_TAG
 
-#: Tag of the nodes a run brings in when their outputs are missing.
-DATA_TAG = "data"
-#: Tag of the nodes that train a model from the tune search's best configuration.
-SEARCH_TAG = "from_search"
 SEARCH_OUTPUT = "best_w2v_params"
 
 

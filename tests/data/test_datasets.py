@@ -6,7 +6,6 @@ import pandas as pd
 import pytest
 from kedro.io import DataCatalog, DatasetError
 
-from session_recs.cli import user_error
 from session_recs.data.datasets import (
     AotmDataset,
     InteractionsDataset,
@@ -16,6 +15,7 @@ from session_recs.data.datasets import (
 from session_recs.data.defaults import SourceShape
 from session_recs.errors import ConfigError, DataValidationError
 from session_recs.interactions import to_interactions
+from session_recs.user_errors import user_error
 
 from .conftest import (
     AOTM_TEXT,

@@ -6,18 +6,20 @@ from __future__ import annotations
 import pickle
 
 import pandas as pd
+import pytest
 
-from session_recs.pipelines.baseline import BASELINE_MODELS
-from session_recs.pipelines.train_w2v import W2V_MODELS
+from session_recs.pipelines.namespaces import BASELINE_MODELS, W2V_MODELS
 
 from ..conftest import latest_version, run_cli
+
+pytestmark = pytest.mark.slow  # reads the shared demo run (a subprocess `kedro run`)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 MODELS = (*BASELINE_MODELS, *W2V_MODELS)
 
 
-def test_default_run_finishes_within_a_minute_without_tracebacks(demo_run):
-    assert demo_run.seconds < 60, f"kedro run on the demo data took {demo_run.seconds:.0f} s"
+def test_the_default_run_prints_no_traceback(demo_run):
+    # Its duration is measured by benchmarks/bench_fresh_clone.py, never asserted.
     assert "Traceback" not in demo_run.log
     assert "dot notation is reserved" not in demo_run.log
 

@@ -21,6 +21,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from session_recs.errors import ConfigError, DataValidationError
+from session_recs.models.sparse import ranges
 
 UNKNOWN = -1
 
@@ -90,7 +91,7 @@ class SessionData:
     def session_of_event(self) -> np.ndarray:
         """For every event in ``items`` covered by a session, the session number (else -1)."""
         owner = np.full(len(self.items), -1, dtype=np.int64)
-        owner[np.repeat(self.starts, self.lengths) + _ranges(self.lengths)] = np.repeat(
+        owner[np.repeat(self.starts, self.lengths) + ranges(self.lengths)] = np.repeat(
             np.arange(len(self)), self.lengths
         )
         return owner
@@ -98,15 +99,6 @@ class SessionData:
     def as_lists(self) -> list[list[int]]:
         """The sessions as Python lists (for gensim)."""
         return [self.items[a:b].tolist() for a, b in zip(self.starts, self.stops, strict=True)]
-
-
-def _ranges(lengths: np.ndarray) -> np.ndarray:
-    """Concatenated ``arange(n)`` for every n in ``lengths``, without a Python loop."""
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return np.arange(total, dtype=np.int64) - offsets
 
 
 @dataclass(frozen=True)
@@ -231,7 +223,8 @@ class Recommender(ABC):
 
         return ranks
 
-    def _require_fitted(self) -> ItemIndex:
+    def fitted_index(self) -> ItemIndex:
+        """The item index of a fitted model; a ConfigError before ``fit``."""
         if self.index is None:
             raise ConfigError(f"{self.name} is not fitted yet: call fit(train_sessions) first.")
         return self.index
@@ -245,7 +238,7 @@ class Recommender(ABC):
         block_size: int = 1024,
     ) -> Recommendations:
         """Top-``k`` items per query, best first, backfilled by popularity."""
-        index = self._require_fitted()
+        index = self.fitted_index()
         if not isinstance(k, int | np.integer) or k < 1:
             raise ConfigError(f"k must be a positive integer, got {k!r}.")
         k = min(int(k), len(index) - (1 if exclude_query else 0))
@@ -281,7 +274,7 @@ def context_weights(queries: QueryBatch, n_items: int, window: int, decay: float
     context = queries.context
     lengths = np.minimum(context.lengths, window)
     rows = np.repeat(np.arange(len(queries)), lengths)
-    back = _ranges(lengths)  # 0 = last item
+    back = ranges(lengths)  # 0 = last item
     positions = np.repeat(context.stops, lengths) - 1 - back
     items = context.items[positions]
     known = items >= 0

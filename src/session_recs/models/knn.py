@@ -21,8 +21,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from session_recs.errors import ConfigError
-from session_recs.models.base import QueryBatch, Recommender, SessionData, _ranges
-from session_recs.models.transitions import _RowLookup, prune_rows, session_item_counts
+from session_recs.models.base import QueryBatch, Recommender, SessionData
+from session_recs.models.sparse import prune_rows, ranges, session_item_counts
+from session_recs.models.transitions import RowLookup
 
 
 def _integer(model: str, label: str, value: Any, minimum: int) -> int:
@@ -51,7 +52,7 @@ def _choice(model: str, label: str, value: Any, allowed: Collection[str]) -> str
     return value
 
 
-class ItemKNN(_RowLookup):
+class ItemKNN(RowLookup):
     """Items that share sessions with the query's recent items, by normalised co-occurrence.
 
     ``sim(i, j) = |sessions with i and j| / ((n_i + shrinkage) ** alpha * (n_j + shrinkage)
@@ -62,7 +63,7 @@ class ItemKNN(_RowLookup):
 
     With session context, a query sums the rows of its last ``context_window`` items,
     weighted ``decay ** steps_back``; with only the last item (or ``context_window=1``) it is
-    that item's row. ``history_weight`` adds a repeat prior; see :class:`_RowLookup`.
+    that item's row. ``history_weight`` adds a repeat prior; see :class:`RowLookup`.
     """
 
     name: ClassVar[str] = "item_knn"
@@ -267,7 +268,7 @@ class SessionKNN(Recommender):
         context = queries.context
         lengths = context.lengths if self.m is None else np.minimum(context.lengths, self.m)
         rows = np.repeat(np.arange(len(queries)), lengths)
-        forward = _ranges(lengths)
+        forward = ranges(lengths)
         span = np.repeat(lengths, lengths)
         back = span - 1 - forward
         items = context.items[np.repeat(context.stops - lengths, lengths) + forward]
@@ -279,7 +280,7 @@ class SessionKNN(Recommender):
         return rows[latest], items[latest], weight[latest], back[latest] + 1.0
 
     def score(self, queries: QueryBatch) -> np.ndarray:
-        index = self._require_fitted()
+        index = self.fitted_index()
         n_queries, n_items = len(queries), len(index)
         rows, items, weight, step = self._query_items(queries)
         if not len(rows):

@@ -28,47 +28,15 @@ from session_recs.models.base import (
     SessionData,
     context_weights,
 )
+from session_recs.models.sparse import (
+    count_matrix,
+    prune_rows,
+    session_item_counts,
+    successor_pairs,
+)
 
 
-def successor_pairs(sessions: SessionData, distance: int) -> tuple[np.ndarray, np.ndarray]:
-    """All (earlier, later) item pairs exactly ``distance`` positions apart in a session."""
-    owner = sessions.session_of_event()
-    items = sessions.items
-    if distance >= len(items):
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    same = (owner[:-distance] == owner[distance:]) & (owner[:-distance] >= 0)
-    a, b = items[:-distance][same], items[distance:][same]
-    known = (a >= 0) & (b >= 0)
-    return a[known], b[known]
-
-
-def count_matrix(
-    rows: np.ndarray, cols: np.ndarray, weights: np.ndarray | float, n: int
-) -> sp.csr_matrix:
-    """Sum ``weights`` into an n x n CSR matrix at (rows, cols)."""
-    data = np.broadcast_to(np.asarray(weights, dtype=np.float64), rows.shape)
-    return sp.csr_matrix((data, (rows, cols)), shape=(n, n))
-
-
-def prune_rows(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
-    """Keep the ``keep`` largest entries of every row (all of them when keep <= 0)."""
-    matrix = matrix.tocsr()
-    matrix.sum_duplicates()
-    if keep <= 0:
-        return matrix
-    lengths = np.diff(matrix.indptr)
-    if lengths.max(initial=0) <= keep:
-        return matrix
-    row = np.repeat(np.arange(matrix.shape[0]), lengths)
-    # Sort each row's entries by value (descending) and keep the first `keep`.
-    order = np.lexsort((-matrix.data, row))
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order)) - np.repeat(matrix.indptr[:-1], lengths)
-    mask = rank < keep
-    return sp.csr_matrix((matrix.data[mask], (row[mask], matrix.indices[mask])), shape=matrix.shape)
-
-
-class _RowLookup(Recommender):
+class RowLookup(Recommender):
     """Score a query by the matrix rows of its recent items.
 
     With ``context_window=1`` (the default) only the last item counts; a larger window adds
@@ -141,7 +109,7 @@ class MostPopular(Recommender):
         return np.broadcast_to(self.popularity, (len(queries), len(self.popularity)))
 
 
-class MarkovChain(_RowLookup):
+class MarkovChain(RowLookup):
     """First-order Markov chain: how often each item directly followed the query item."""
 
     name: ClassVar[str] = "markov"
@@ -151,12 +119,12 @@ class MarkovChain(_RowLookup):
         self.matrix = count_matrix(a, b, 1.0, len(self.index))
 
 
-class SequentialRules(_RowLookup):
+class SequentialRules(RowLookup):
     """Rules from each item to the items after it, weighted by 1/distance (session-rec's SR).
 
     ``steps`` is how far ahead a rule reaches; ``backward_weight`` > 0 also counts rules
     towards earlier items at that fraction of the weight; ``pruning`` keeps the strongest
-    rules per item (0 keeps all). Other options: see :class:`_RowLookup`.
+    rules per item (0 keeps all). Other options: see :class:`RowLookup`.
     """
 
     name: ClassVar[str] = "sequential_rules"
@@ -227,17 +195,7 @@ class SequentialRules(_RowLookup):
         }
 
 
-def session_item_counts(sessions: SessionData, n_items: int) -> sp.csr_matrix:
-    """Sparse (sessions x items) matrix of how often each item occurs in each session."""
-    owner = sessions.session_of_event()
-    keep = (owner >= 0) & (sessions.items >= 0)
-    return sp.csr_matrix(
-        (np.ones(int(keep.sum())), (owner[keep], sessions.items[keep])),
-        shape=(len(sessions), n_items),
-    )
-
-
-class AssociationRules(_RowLookup):
+class AssociationRules(RowLookup):
     """Co-occurrence counts of every ordered pair of positions within a training session.
 
     ``C[a, b]`` counts the pairs of distinct positions (i, j) of a session with item a at i

@@ -16,8 +16,8 @@ Scores are ``1 + cosine`` for items with a vector (so they stay positive, which 
 popularity, as are all items for a query without a vector.
 
 :class:`EpochMetrics` is a gensim callback that records loss, time and validation
-Recall@K / MRR@K after every epoch, on the live vectors (no model copy), and can save
-checkpoints; :func:`learning_curve_figure` plots its history.
+Recall@K / MRR@K after every epoch, on the live vectors (no model copy);
+:func:`learning_curve_figure` plots its history.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -37,7 +36,7 @@ from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from session_recs.errors import ConfigError, DataValidationError
-from session_recs.evaluation import per_query_metrics, target_ranks
+from session_recs.metrics import per_query_metrics, target_ranks
 from session_recs.models.base import QueryBatch, Recommender, SessionData, context_weights, top_k
 
 #: gensim parameters a preset or an override may set.
@@ -83,6 +82,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 CONTEXTS = ("last_item", "session")
+#: The K of the validation Recall/MRR that training records every epoch.
+MONITOR_KS = (10,)
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:
@@ -117,8 +118,6 @@ class EpochMetrics(CallbackAny2Vec):
         *,
         ks: Sequence[int] = (10,),
         exclude_query: bool = True,
-        checkpoint_every: int = 0,
-        checkpoint_dir: str | Path | None = None,
         progress: bool = True,
         tie_order: Sequence[str] | np.ndarray | None = None,
     ) -> None:
@@ -131,9 +130,6 @@ class EpochMetrics(CallbackAny2Vec):
         self.targets = np.asarray(targets, dtype=object)
         self.ks = _checked_ks(ks)
         self.exclude_query = exclude_query
-        self.checkpoint_every, self.checkpoint_dir = _checked_checkpoints(
-            checkpoint_every, checkpoint_dir
-        )
         self.progress = progress
         self.tie_order = None if tie_order is None else pd.Index(np.asarray(tie_order, object))
         self.records: list[dict[str, float]] = []
@@ -179,9 +175,6 @@ class EpochMetrics(CallbackAny2Vec):
         record.update(self.validation_metrics(model.wv.vectors))
         record["eval_seconds"] = time.perf_counter() - started
         self.records.append(record)
-        if self.checkpoint_every and record["epoch"] % self.checkpoint_every == 0:
-            self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-            model.save(str(self.checkpoint_dir / f"word2vec_epoch_{record['epoch']:04d}.model"))
         if self._bar is not None:
             first = f"recall@{self.ks[0]}"
             if not np.isnan(record[first]):
@@ -218,9 +211,8 @@ class Word2VecRecommender(Recommender):
     defaults); any of :data:`GENSIM_PARAMS` given here overrides it. ``workers=1`` with a
     fixed ``seed`` gives identical vectors on every fit; more workers are faster but not
     reproducible. ``callbacks`` are extra gensim callbacks run during training.
-    ``progress`` shows a progress bar over epochs with the validation Recall@K.
-    ``checkpoint_every`` > 0 saves the gensim model to ``checkpoint_dir`` every that many
-    epochs. After :meth:`fit`, ``history`` holds :class:`EpochMetrics`'s table and ``wv``
+    ``progress`` shows a progress bar over epochs with the validation Recall@10.
+    After :meth:`fit`, ``history`` holds :class:`EpochMetrics`'s table and ``wv``
     the gensim ``KeyedVectors`` (keys: the item ids as strings).
     """
 
@@ -250,8 +242,6 @@ class Word2VecRecommender(Recommender):
         decay: float = 0.25,
         callbacks: Sequence[CallbackAny2Vec] = (),
         progress: bool = True,
-        checkpoint_every: int = 0,
-        checkpoint_dir: str | Path | None = None,
         **unknown: Any,
     ) -> None:
         super().__init__()
@@ -299,9 +289,6 @@ class Word2VecRecommender(Recommender):
             raise ConfigError(f"word2vec.seed must be an integer, got {seed!r}.")
         if not isinstance(workers, int) or workers < 1:
             raise ConfigError(f"word2vec.workers must be an integer >= 1, got {workers!r}.")
-        self.checkpoint_every, self.checkpoint_dir = _checked_checkpoints(
-            checkpoint_every, checkpoint_dir
-        )
         self.seed = seed
         self.workers = workers
         self.context = context
@@ -309,22 +296,10 @@ class Word2VecRecommender(Recommender):
         self.decay = decay
         self.callbacks = tuple(callbacks)
         self.progress = progress
-        self.ks: tuple[int, ...] = (10,)
-        self.history = EpochMetrics(ks=self.ks).history
+        self.history = EpochMetrics(ks=MONITOR_KS).history
         self.wv: KeyedVectors | None = None
         self.train_seconds = 0.0
         self.raw_word_count = 0
-
-    def fit(
-        self,
-        train: pd.DataFrame,
-        validation_pairs: pd.DataFrame | None = None,
-        ks: Sequence[int] = (10,),
-    ) -> Word2VecRecommender:
-        """Train on a long session table; monitor Recall/MRR@``ks`` on ``validation_pairs``."""
-        self.ks = _checked_ks(ks)
-        super().fit(train, validation_pairs)
-        return self
 
     def _fit(self, sessions: SessionData) -> None:
         tokens = np.asarray([str(item) for item in self.index.ids], dtype=object)
@@ -352,9 +327,7 @@ class Word2VecRecommender(Recommender):
                 if pairs is not None and len(pairs)
                 else ((), ())
             ),
-            ks=self.ks,
-            checkpoint_every=self.checkpoint_every,
-            checkpoint_dir=self.checkpoint_dir,
+            ks=MONITOR_KS,
             progress=self.progress,
             # The order recommend() breaks ties in: more popular first, then first seen.
             tie_order=tokens[np.lexsort((np.arange(len(tokens)), -self.popularity))],
@@ -388,7 +361,7 @@ class Word2VecRecommender(Recommender):
 
     def score(self, queries: QueryBatch) -> np.ndarray:
         """``1 + cosine`` to every item with a vector; 0 elsewhere and for vectorless queries."""
-        self._require_fitted()
+        self.fitted_index()
         vectors = self.query_vectors(queries)
         has_query = np.abs(vectors).sum(axis=1) > 0
         # float64 holds 1 + any float32 cosine exactly, so the ranking is the cosine's.
@@ -416,8 +389,6 @@ _OWN_OPTIONS = (
     "decay",
     "callbacks",
     "progress",
-    "checkpoint_every",
-    "checkpoint_dir",
 )
 
 
@@ -468,16 +439,6 @@ def _checked_ks(ks: Sequence[int]) -> tuple[int, ...]:
     if not ks or any(not isinstance(k, int | np.integer) or k < 1 for k in ks):
         raise ConfigError(f"word2vec validation ks must be positive integers, got {list(ks)}.")
     return tuple(int(k) for k in ks)
-
-
-def _checked_checkpoints(every: int, directory: str | Path | None) -> tuple[int, Path | None]:
-    if not isinstance(every, int) or every < 0:
-        raise ConfigError(f"word2vec.checkpoint_every must be an integer >= 0, got {every!r}.")
-    if every and directory is None:
-        raise ConfigError(
-            f"word2vec.checkpoint_every={every} needs a checkpoint_dir to save models to."
-        )
-    return every, None if directory is None else Path(directory)
 
 
 def learning_curve_figure(history: pd.DataFrame) -> Figure:

@@ -1,5 +1,5 @@
 """The baseline pipeline."""
 
-from .pipeline import BASELINE_MODELS, create_pipeline
+from .pipeline import create_pipeline
 
-__all__ = ["BASELINE_MODELS", "create_pipeline"]
+__all__ = ["create_pipeline"]

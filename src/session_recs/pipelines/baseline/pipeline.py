@@ -3,18 +3,7 @@
 from kedro.pipeline import Pipeline
 
 from session_recs.pipelines.modeling import model_pipelines
-
-#: Each name is a namespace with parameters `<name>.model` in parameters_baseline.yml.
-BASELINE_MODELS = (
-    "most_popular",
-    "association_rules_ff19",
-    "association_rules",
-    "markov",
-    "sequential_rules",
-    "sequential_rules_plus",
-    "item_knn",
-    "session_knn",
-)
+from session_recs.pipelines.namespaces import BASELINE_MODELS
 
 
 def create_pipeline(**kwargs) -> Pipeline:

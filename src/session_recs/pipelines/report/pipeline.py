@@ -2,20 +2,18 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from session_recs.pipelines.baseline import BASELINE_MODELS
-from session_recs.pipelines.train_w2v.pipeline import SEARCHED_MODEL, W2V_MODELS
+from session_recs.pipelines.namespaces import MODEL_NAMESPACES
 
 from .nodes import compile_model_comparison, render_model_comparison
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     """Build the report pipeline."""
-    models = (*BASELINE_MODELS, *W2V_MODELS, SEARCHED_MODEL)
     return Pipeline(
         [
             Node(
                 compile_model_comparison,
-                inputs={name: f"{name}_metrics" for name in models},
+                inputs={name: f"{name}_metrics" for name in MODEL_NAMESPACES},
                 outputs="model_comparison",
                 name="compile_model_comparison",
                 tags=["report"],

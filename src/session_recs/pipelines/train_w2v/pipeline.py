@@ -4,14 +4,9 @@ with the tune pipeline's best configuration (namespace ``word2vec_search``)."""
 from kedro.pipeline import Node, Pipeline
 
 from session_recs.pipelines.modeling import evaluate_node, fit_node, model_pipelines
-from session_recs.run_plan import SEARCH_TAG
+from session_recs.pipelines.namespaces import SEARCH_TAG, SEARCHED_MODEL, W2V_MODELS
 
 from .nodes import extract_training_history, fit_searched_word2vec, plot_learning_curve
-
-#: Namespaces with parameters `<name>.model` in parameters_train_w2v.yml.
-W2V_MODELS = ("word2vec_ff19_default", "word2vec_ff19_tuned")
-#: The namespace trained from the tune pipeline's `best_w2v_params`.
-SEARCHED_MODEL = "word2vec_search"
 
 
 def monitoring_nodes() -> Pipeline:

@@ -5,6 +5,8 @@ The table has exactly the Online Retail columns and dtypes (those
 the real file's order (by ``InvoiceDate`` then invoice number, each invoice's rows
 contiguous), so every reader and pipeline built for the real file runs on it unchanged.
 It serves as the offline demo data and, at millions of rows, as a scale benchmark.
+(Over 400 lines: one generator, whose planted structures below each need their own
+vectorised step.)
 
 Planted structure, so that a recommender has something real to learn:
 

@@ -9,12 +9,8 @@ from matplotlib.figure import Figure
 from session_recs.errors import ConfigError
 from session_recs.evaluation import pair_set, summarize
 from session_recs.models import build_model
-from session_recs.models.word2vec import (
-    PRESETS,
-    EpochMetrics,
-    Word2VecRecommender,
-    learning_curve_figure,
-)
+from session_recs.models.epoch_metrics import EpochMetrics, learning_curve_figure
+from session_recs.models.word2vec import PRESETS, Word2VecRecommender
 
 GROUP_A = [f"a{i}" for i in range(5)]
 GROUP_B = [f"b{i}" for i in range(5)]

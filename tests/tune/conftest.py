@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from session_recs.cml import free_port, ray_node_command
+from session_recs.tuning.cml_cluster import free_port, ray_node_command
 
 from ..conftest import copy_project, latest_version, run_cli
 

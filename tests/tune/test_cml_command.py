@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from session_recs import cml
 from session_recs.errors import ConfigError
+from session_recs.tuning import cml_cluster as cml
 
 
 def test_worker_code_runs_a_ray_node_that_joins_the_head(monkeypatch):

@@ -15,14 +15,10 @@ import yaml
 from session_recs.errors import ConfigError, DataValidationError
 from session_recs.tuning import results
 from session_recs.tuning.address import check_reachable, resolve_address
+from session_recs.tuning.ray_objects import param_space, search_algorithm, trial_scheduler
 from session_recs.tuning.runner import previous_experiments
-from session_recs.tuning.space import (
-    RaySettings,
-    param_space,
-    parse_settings,
-    search_algorithm,
-    trial_scheduler,
-)
+from session_recs.tuning.settings import RaySettings
+from session_recs.tuning.space import parse_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 from matplotlib.figure import Figure
+
+from session_recs.config_loader import ProjectConfigLoader
 
 from ..conftest import ROOT, DemoRun
 
@@ -116,7 +117,8 @@ def save_search_outputs(project: Path) -> None:
     parameters.add_subplot().scatter(results["config/window"], results[f"last_{METRIC}"])
     # Catalog file paths are relative to the project, as in a Kedro session.
     with working_directory(project):
-        catalog = DataCatalog.from_config(OmegaConfigLoader("conf", base_env="base")["catalog"])
+        loader = ProjectConfigLoader("conf", base_env="base", default_run_env="local")
+        catalog = DataCatalog.from_config(loader["catalog"])
         catalog.save("tune_history", history)
         catalog.save("tune_results", results)
         catalog.save("best_w2v_params", best_params)

@@ -1,5 +1,8 @@
 """Readers for the raw sources: each returns a DataFrame in the source's own columns.
 
+(Over 400 lines: one reader per raw format, each with the format's own checks, plus the
+sniffing of any table's format, encoding and delimiter.)
+
 No mapping onto the project's interaction schema happens here (that is
 :mod:`session_recs.interactions`); a reader only turns one file format into a
 well-typed table and raises :class:`~session_recs.errors.DataValidationError`,

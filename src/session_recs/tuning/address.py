@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from session_recs.errors import ConfigError
-from session_recs.tuning.space import RaySettings
+from session_recs.tuning.settings import RaySettings
 
 
 def resolve_address(settings: RaySettings, environ: Mapping[str, str] | None = None) -> str:

@@ -20,7 +20,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from session_recs.errors import DataValidationError
-from session_recs.tuning.space import HYPERPARAMETERS, METRICS, SearchSettings, metric_key
+from session_recs.tuning.settings import HYPERPARAMETERS, METRICS, SearchSettings, metric_key
 
 HISTORY_COLUMNS = ["trial_id", "attempt", "epoch", "node_id", "node_ip", "time_total_s"]
 

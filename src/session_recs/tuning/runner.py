@@ -29,13 +29,8 @@ from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 import session_recs
 from session_recs.errors import ConfigError
 from session_recs.tuning.address import check_reachable, resolve_address
-from session_recs.tuning.space import (
-    RaySettings,
-    SearchSettings,
-    param_space,
-    search_algorithm,
-    trial_scheduler,
-)
+from session_recs.tuning.ray_objects import param_space, search_algorithm, trial_scheduler
+from session_recs.tuning.settings import RaySettings, SearchSettings
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,7 @@
-"""The search, as configuration: ``params:tune`` → a checked :class:`SearchSettings` → Ray objects.
+"""The search, as configuration: ``params:tune`` and ``params:ray`` → a checked
+:class:`~session_recs.tuning.settings.SearchSettings` (turned into Ray objects by
+:mod:`session_recs.tuning.ray_objects`). Over 400 lines because it is every check a
+search gets before Ray starts, in one place (one job: the user's search, parsed).
 
 Everything a user can get wrong is checked here, before Ray starts: the preset name, the
 hyperparameter names, every range (empty, wrong type, outside what gensim accepts), the
@@ -30,194 +33,21 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from session_recs.errors import ConfigError
-
-
-@dataclass(frozen=True)
-class Hyperparameter:
-    """What gensim accepts for one searchable Word2Vec hyperparameter."""
-
-    type: type
-    minimum: float | None = None
-    #: True when ``minimum`` itself is not allowed (alpha must be > 0).
-    exclusive: bool = False
-
-
-#: The hyperparameters a search may vary (gensim Word2Vec names).
-HYPERPARAMETERS: dict[str, Hyperparameter] = {
-    "vector_size": Hyperparameter(int, 1),
-    "window": Hyperparameter(int, 1),
-    "negative": Hyperparameter(int, 1),
-    "ns_exponent": Hyperparameter(float),
-    "alpha": Hyperparameter(float, 0.0, exclusive=True),
-    "sample": Hyperparameter(float, 0.0),
-    "epochs": Hyperparameter(int, 1),
-}
-
-DOMAIN_KINDS = ("grid", "choice", "uniform", "loguniform", "int", "logint")
-SEARCH_ALGORITHMS = ("basic", "optuna")
-SCHEDULERS = ("asha", "fifo")
-METRICS = ("recall", "mrr")
-#: Options the search sets on every trial itself, so ``fixed`` may not.
-MANAGED_OPTIONS = {
-    "epochs": "tune.max_epochs (or search `epochs` in tune.space)",
-    "workers": "tune.cpus_per_trial",
-    "seed": "tune.seed",
-    "callbacks": "nothing (the trial adds its own)",
-    "progress": "nothing (trials show no progress bar)",
-}
-
-
-@dataclass(frozen=True)
-class Domain:
-    """One search-space entry: a grid, a choice or a (log-)uniform / integer range."""
-
-    kind: str
-    values: tuple = ()
-    low: float | None = None
-    high: float | None = None
-    step: float | None = None
-
-    @property
-    def is_grid(self) -> bool:
-        return self.kind == "grid"
-
-    @property
-    def extent(self) -> tuple[float, float]:
-        """Smallest and largest value the entry can produce."""
-        if self.values:
-            return min(self.values), max(self.values)
-        return self.low, self.high
-
-    def contains(self, value: Any) -> bool:
-        """Whether ``value`` is one this entry can produce (for ``points_to_evaluate``)."""
-        if self.values:
-            return value in self.values
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return False
-        if self.kind in ("int", "logint") and not isinstance(value, int):
-            return False
-        return self.low <= value <= self.high
-
-    def to_ray(self) -> Any:
-        """The Ray Tune search-space object."""
-        from ray import tune
-
-        low, high, step = self.low, self.high, self.step
-        build = {
-            "grid": lambda: tune.grid_search(list(self.values)),
-            "choice": lambda: tune.choice(list(self.values)),
-            "uniform": lambda: tune.quniform(low, high, step) if step else tune.uniform(low, high),
-            "loguniform": lambda: tune.loguniform(low, high),
-            # Ray's randint/lograndint exclude the upper bound; qrandint includes it.
-            "int": lambda: tune.qrandint(low, high, step) if step else tune.randint(low, high + 1),
-            "logint": lambda: tune.lograndint(low, high + 1),
-        }
-        return build[self.kind]()
-
-    def describe(self) -> str:
-        """Short human form, for logs."""
-        if self.values:
-            shown = ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in self.values)
-            return f"{self.kind}[{shown}]"
-        step = f" step {self.step:g}" if self.step else ""
-        return f"{self.kind}[{self.low:g}, {self.high:g}]{step}"
-
-
-@dataclass(frozen=True)
-class SchedulerSettings:
-    """Early stopping: ASHA on epochs, or none (``fifo``)."""
-
-    kind: str = "asha"
-    grace_period: int = 1
-    reduction_factor: float = 3
-
-
-@dataclass(frozen=True)
-class RaySettings:
-    """Where trials run and results go; see ``ray`` in conf/base/parameters_tune.yml."""
-
-    address: str = "local"
-    storage_path: str = "data/06_models/ray_tune"
-    num_cpus: int | None = None
-    connect_timeout_s: float = 30.0
-    ship_code: bool = False
-    runtime_env: dict = field(default_factory=dict)
-    log_to_driver: bool = False
-    include_dashboard: bool = False
-
-    @property
-    def is_local(self) -> bool:
-        return self.address == "local"
-
-
-@dataclass(frozen=True)
-class SearchSettings:
-    """A checked search: what to vary, how to search, where to run, where to store."""
-
-    preset: str
-    search_alg: str
-    num_samples: int
-    max_epochs: int
-    space: dict[str, Domain]
-    scheduler: SchedulerSettings
-    fixed: dict[str, Any]
-    points_to_evaluate: tuple[dict[str, Any], ...] = ()
-    tpe: dict[str, Any] = field(default_factory=dict)
-    time_budget_s: float | None = None
-    metric: str = "recall"
-    k: int = 10
-    cpus_per_trial: int = 1
-    max_concurrent_trials: int | None = None
-    max_failures: int = 2
-    reuse_actors: bool = True
-    seed: int = 0
-    smoke: bool = False
-    resume: bool = False
-    name: str | None = None
-    ray: RaySettings = field(default_factory=RaySettings)
-
-    @property
-    def metric_name(self) -> str:
-        """The reported metric the search maximises, e.g. ``val_recall@10``."""
-        return metric_key(self.metric, self.k)
-
-    @property
-    def grid_size(self) -> int:
-        """Trials per sample of the grid entries (1 without grids)."""
-        return math.prod(len(d.values) for d in self.space.values() if d.is_grid)
-
-    @property
-    def n_trials(self) -> int | None:
-        """Trials the search will run if not stopped by its time budget (None: unbounded)."""
-        return None if self.num_samples < 0 else self.grid_size * self.num_samples
-
-    def experiment_name(self, dataset: str) -> str:
-        """Stem of the experiment folders under the storage path."""
-        if self.name:
-            return self.name
-        return f"w2v_{dataset}_{self.preset}" + ("_smoke" if self.smoke else "")
-
-    def describe(self) -> str:
-        """One line for the log."""
-        space = ", ".join(f"{name} {d.describe()}" for name, d in self.space.items())
-        trials = "unbounded" if self.n_trials is None else f"{self.n_trials:,}"
-        budget = f", budget {self.time_budget_s:g}s" if self.time_budget_s else ""
-        return (
-            f"preset {self.preset!r}{' (smoke)' if self.smoke else ''}: {self.search_alg} "
-            f"search, {self.scheduler.kind} scheduler, {trials} trials, up to "
-            f"{self.max_epochs} epochs{budget}; space: {space or 'none'}; "
-            f"maximising {self.metric_name}"
-        )
-
-
-def metric_key(metric: str, k: int) -> str:
-    """Name of a validation metric in trial reports."""
-    return f"val_{metric}@{k}"
-
+from session_recs.tuning.settings import (
+    DOMAIN_KINDS,
+    HYPERPARAMETERS,
+    MANAGED_OPTIONS,
+    METRICS,
+    SCHEDULERS,
+    SEARCH_ALGORITHMS,
+    Domain,
+    RaySettings,
+    SchedulerSettings,
+    SearchSettings,
+)
 
 # --- merging the layers ------------------------------------------------------------------
 
@@ -588,36 +418,3 @@ def parse_settings(tune: Mapping[str, Any], ray: Mapping[str, Any] | None = None
 
 
 # --- Ray objects -------------------------------------------------------------------------
-
-
-def param_space(settings: SearchSettings) -> dict[str, Any]:
-    """The Ray Tune ``param_space``: one search-space object per searched hyperparameter."""
-    return {name: domain.to_ray() for name, domain in settings.space.items()}
-
-
-def search_algorithm(settings: SearchSettings) -> Any:
-    """Ray's basic variant generator (grid/random) or Optuna's TPE through Ray Tune."""
-    points = [dict(point) for point in settings.points_to_evaluate] or None
-    if settings.search_alg == "basic":
-        from ray.tune.search import BasicVariantGenerator
-
-        return BasicVariantGenerator(points_to_evaluate=points, random_state=settings.seed)
-    from optuna.samplers import TPESampler
-    from ray.tune.search.optuna import OptunaSearch
-
-    sampler = TPESampler(seed=settings.seed, **settings.tpe)
-    return OptunaSearch(points_to_evaluate=points, sampler=sampler)
-
-
-def trial_scheduler(settings: SearchSettings) -> Any:
-    """ASHA with epochs as the resource, or first-in-first-out (no early stopping)."""
-    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
-
-    if settings.scheduler.kind == "fifo":
-        return FIFOScheduler()
-    return ASHAScheduler(
-        time_attr="epoch",
-        max_t=settings.max_epochs,
-        grace_period=settings.scheduler.grace_period,
-        reduction_factor=settings.scheduler.reduction_factor,
-    )

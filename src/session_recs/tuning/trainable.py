@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from session_recs.models.word2vec import EpochMetrics, Word2VecRecommender
-from session_recs.tuning.space import metric_key
+from session_recs.models.epoch_metrics import EpochMetrics
+from session_recs.models.word2vec import Word2VecRecommender
+from session_recs.tuning.settings import metric_key
 
 
 class TuneEpochReport(EpochMetrics):

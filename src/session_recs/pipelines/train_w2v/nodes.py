@@ -9,7 +9,8 @@ from matplotlib.figure import Figure
 
 from session_recs.errors import ConfigError
 from session_recs.models import ModelSpec
-from session_recs.models.word2vec import Word2VecRecommender, learning_curve_figure
+from session_recs.models.epoch_metrics import learning_curve_figure
+from session_recs.models.word2vec import Word2VecRecommender
 from session_recs.pipelines.modeling import fit_recommender
 
 

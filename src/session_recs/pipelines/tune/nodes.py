@@ -10,7 +10,8 @@ from matplotlib.figure import Figure
 
 from session_recs.tuning import results
 from session_recs.tuning.address import check_reachable, resolve_address
-from session_recs.tuning.space import SearchSettings, parse_settings
+from session_recs.tuning.settings import SearchSettings
+from session_recs.tuning.space import parse_settings
 
 logger = logging.getLogger(__name__)
 

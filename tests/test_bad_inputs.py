@@ -131,7 +131,10 @@ CASES = [
     ((MODEL, "--params=evaluation.exclude_query=perhaps"), "evaluation.exclude_query = 'perhaps'"),
     (("--pipelines=report", "--params=report.k=7"), "report.k = 7: expected one of evaluation.ks"),
     (("--pipelines=report", "--params=report.k=0"), "report.k = 0"),
-    (("--namespaces=session_knn", "--params=session_knn.model.options.k=-1"), "session_knn.model"),
+    (
+        ("--namespaces=session_knn", "--params=session_knn.model.options.k=-1"),
+        "session_knn.model.options.k = -1: expected greater than or equal to 1",
+    ),
     (
         ("--namespaces=session_knn", "--params=session_knn.model.kind=nope"),
         "Unknown model kind 'nope'",

@@ -219,7 +219,7 @@ def test_bad_parameters_raise_config_error_naming_them(kwargs, parameter):
 
 
 def test_config_error_message_says_what_was_expected():
-    with pytest.raises(ConfigError, match=r"n_events must be a positive integer, got 0"):
+    with pytest.raises(ConfigError, match=r"n_events = 0: expected greater than or equal to 1"):
         generate_transactions(0)
 
 

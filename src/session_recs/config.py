@@ -35,20 +35,43 @@ _EXPECTED = {
 }
 
 
-def describe_error(err: ValidationError, section: str) -> str:
-    """One line for the first problem of ``err``: ``section.key = value: what is allowed``."""
+class OptionError(ConfigError):
+    """A setting with a bad value: which one (``section.key``), the value, what is allowed."""
+
+    def __init__(self, section: str, key: str, value: Any, expected: str) -> None:
+        self.section, self.key, self.value, self.expected = section, key, value, expected
+        where = ".".join(part for part in (section, key) if part)
+        super().__init__(
+            f"{where} = {value!r}: {expected}" if value is not _NO_VALUE else f"{where}: {expected}"
+        )
+
+
+_NO_VALUE = object()
+
+
+def option_error(err: ValidationError, section: str) -> OptionError:
+    """The first problem of ``err`` as an :class:`OptionError` of ``section``."""
     first = err.errors(include_url=False)[0]
-    where = ".".join(str(part) for part in (section, *first["loc"]) if part != "")
-    value = first.get("input")
+    key = ".".join(str(part) for part in first["loc"] if part != "")
+    value = first.get("input", _NO_VALUE)
     kind = first["type"]
     if kind == "extra_forbidden":
-        return f"{where}: unknown setting (value {value!r}); check the key's spelling."
+        return OptionError(
+            section, key, _NO_VALUE, f"unknown setting (value {value!r}); check the key's spelling."
+        )
     if kind == "missing":
-        return f"{where}: required setting is missing."
+        return OptionError(section, key, _NO_VALUE, "required setting is missing.")
     expected = _EXPECTED.get(kind) or _lower_first(first["msg"])
     expected = expected.removeprefix("value error, ").removeprefix("Value error, ")
     more = len(err.errors()) - 1
-    return f"{where} = {value!r}: {expected}" + (f" ({more} more problem(s))" if more else "")
+    return OptionError(
+        section, key, value, expected + (f" ({more} more problem(s))" if more else "")
+    )
+
+
+def describe_error(err: ValidationError, section: str) -> str:
+    """One line for the first problem of ``err``: ``section.key = value: what is allowed``."""
+    return str(option_error(err, section))
 
 
 def _lower_first(text: str) -> str:
@@ -68,7 +91,18 @@ class Settings(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as err:
-            raise ConfigError(describe_error(err, self.section)) from None
+            raise option_error(err, self.section) from None
+
+    @classmethod
+    def check(cls, section: str, **values: Any) -> Any:
+        """``values`` checked, for options whose section is only known at the call (a
+        model's name): an :class:`OptionError` of ``section`` on the first problem."""
+        try:
+            return super().model_validate(values)
+        except ValidationError as err:
+            raise option_error(err, section) from None
+        except OptionError as err:  # pydantic validates through __init__, which names cls.section
+            raise OptionError(section, err.key, err.value, err.expected) from None
 
     def __getitem__(self, key: str) -> Any:
         """Read a setting like a dict key (``params["k"]``), as before it was typed."""
@@ -90,4 +124,4 @@ class Settings(BaseModel):
         try:
             return super().model_validate(obj, **kwargs)
         except ValidationError as err:
-            raise ConfigError(describe_error(err, cls.section)) from None
+            raise option_error(err, cls.section) from None

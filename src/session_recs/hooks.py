@@ -8,10 +8,11 @@ from typing import Any
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 from kedro.io import DataCatalog
-from kedro.io.core import VersionNotFoundError
+from kedro.io.core import AbstractVersionedDataset, VersionNotFoundError
 from kedro.pipeline import Node
 
 from session_recs.data.atomic import make_atomic
+from session_recs.data.datasets import OptionalDataset
 from session_recs.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -69,14 +70,16 @@ class LoadVersionsHooks:
             # (Kedro itself rejects a name the catalog lacks, before this hook.)
             where = f"--load-versions={name}:{version}"
             dataset = catalog[name]
-            versioned = getattr(dataset, "_dataset", dataset)  # OptionalDataset wraps one
-            if not hasattr(versioned, "list_versions") or not getattr(versioned, "_version", None):
+            versioned = dataset.wrapped if isinstance(dataset, OptionalDataset) else dataset
+            if not isinstance(versioned, AbstractVersionedDataset):
                 raise ConfigError(f"{where}: dataset '{name}' is not versioned.")
             try:
                 saved = versioned.list_versions(full_path=False)
             except VersionNotFoundError:
                 saved = []
             if version not in saved:
+                # kedro-datasets exposes no public accessor for a dataset's path; the
+                # message's folder relies on `_filepath` (tests/test_bad_inputs.py pins it).
                 folder = versioned._filepath
                 listed = ", ".join(saved[:5]) + (", ..." if len(saved) > 5 else "")
                 raise ConfigError(

@@ -166,6 +166,8 @@ def load_model(catalog: Any, model: str, dataset: str, version: str | None) -> R
                 f"`{training_command(model, dataset)}`, or pick an older version with "
                 "--load-version."
             ) from exc
+        # No public accessor for a dataset's folder (kedro-datasets keeps `_filepath`
+        # private); tests/test_recommend.py pins this message.
         raise ConfigError(
             f"Cannot load version {version!r} of {name} for dataset {dataset!r}: the saved "
             f"versions are the folder names under {catalog.get(name)._filepath}."

@@ -50,14 +50,14 @@ chains resolved by pointer doubling (a few passes, not a loop over events).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import ConfigDict, Field, model_validator
 
+from session_recs.config import OptionError, Settings
 from session_recs.data.readers import INVOICE_DATE_DTYPE, ONLINE_RETAIL_COLUMNS
-from session_recs.errors import ConfigError
 
 # Exactly the reference table's columns and InvoiceDate unit, so readers see no difference.
 COLUMNS = ONLINE_RETAIL_COLUMNS
@@ -180,22 +180,6 @@ class _Catalog:
     codes: pd.Series  # str, one per item then one per non-product code
     descriptions: pd.Series
     prices: np.ndarray
-
-
-def _check_int(name: str, value: object, low: int, high: int | None = None) -> int:
-    """Reject non-integers (and bools) and values outside [low, high]."""
-    ok = isinstance(value, Integral) and not isinstance(value, bool)
-    if ok and value >= low and (high is None or value <= high):
-        return int(value)
-    expected = f">= {low}" if high is None else f"between {low} and {high}"
-    raise ConfigError(f"{name} must be an integer {expected}, got {value!r}")
-
-
-def _check_probability(name: str, value: object) -> float:
-    """Reject anything that is not a real number in [0, 1]."""
-    if isinstance(value, Real) and not isinstance(value, bool) and 0.0 <= value <= 1.0:
-        return float(value)
-    raise ConfigError(f"{name} must be a probability in [0, 1], got {value!r}")
 
 
 def _zipf(n: int, exponent: float) -> np.ndarray:
@@ -417,35 +401,31 @@ def _file_order(
     return order, number
 
 
-def _validate(
-    *,
-    n_events: object,
-    n_items: object,
-    n_groups: object,
-    n_customers: object,
-    seed: object,
-    probabilities: dict[str, object],
-    zipf_exponent: object,
-) -> tuple[int, int, int, int]:
-    """Check every parameter; return (n_events, n_items, n_groups, n_customers)."""
-    if not isinstance(n_events, Integral) or isinstance(n_events, bool) or n_events < 1:
-        raise ConfigError(f"n_events must be a positive integer, got {n_events!r}")
-    n_events = int(n_events)
-    n_items = _check_int("n_items", n_items, 1, MAX_ITEMS)
-    n_groups = _check_int("n_groups", n_groups, 1, n_items)
-    if n_customers is None:
-        n_customers = max(1, n_events // 60)
-    n_customers = _check_int("n_customers", n_customers, 1, n_events)
-    _check_int("seed", seed, 0)
-    for name, value in probabilities.items():
-        _check_probability(name, value)
-    if not (
-        isinstance(zipf_exponent, Real)
-        and not isinstance(zipf_exponent, bool)
-        and 0.0 <= zipf_exponent <= 10.0
-    ):
-        raise ConfigError(f"zipf_exponent must be a number in [0, 10], got {zipf_exponent!r}")
-    return n_events, n_items, n_groups, n_customers
+class GeneratorConfig(Settings):
+    """The generator's arguments, checked strictly (``"42"`` is not a seed)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    n_events: int = Field(ge=1)
+    n_items: int = Field(ge=1, le=MAX_ITEMS)
+    n_groups: int = Field(ge=1)
+    n_customers: int = Field(ge=1)
+    seed: int = Field(ge=0)
+    p_sequential: float = Field(ge=0, le=1, allow_inf_nan=False)
+    p_repeat: float = Field(ge=0, le=1, allow_inf_nan=False)
+    p_guest: float = Field(ge=0, le=1, allow_inf_nan=False)
+    p_cancel: float = Field(ge=0, le=1, allow_inf_nan=False)
+    zipf_exponent: float = Field(ge=0, le=10, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _fits(self) -> GeneratorConfig:
+        if self.n_groups > self.n_items:
+            raise OptionError("", "n_groups", self.n_groups, f"at most n_items ({self.n_items})")
+        if self.n_customers > self.n_events:
+            raise OptionError(
+                "", "n_customers", self.n_customers, f"at most n_events ({self.n_events})"
+            )
+        return self
 
 
 def generate_transactions(
@@ -466,19 +446,25 @@ def generate_transactions(
     ``n_events`` rows exactly (the contract is ±5%), ``n_customers`` defaulting to
     ``n_events // 60``; the same arguments always give the same table.
     """
-    n_events, n_items, n_groups, n_customers = _validate(
+    if n_customers is None and isinstance(n_events, int) and not isinstance(n_events, bool):
+        n_customers = max(1, n_events // 60)
+    config = GeneratorConfig(
         n_events=n_events,
         n_items=n_items,
         n_groups=n_groups,
         n_customers=n_customers,
         seed=seed,
-        probabilities={
-            "p_sequential": p_sequential,
-            "p_repeat": p_repeat,
-            "p_guest": p_guest,
-            "p_cancel": p_cancel,
-        },
+        p_sequential=p_sequential,
+        p_repeat=p_repeat,
+        p_guest=p_guest,
+        p_cancel=p_cancel,
         zipf_exponent=zipf_exponent,
+    )
+    n_events, n_items, n_groups, n_customers = (
+        config.n_events,
+        config.n_items,
+        config.n_groups,
+        config.n_customers,
     )
     rng = np.random.default_rng(seed)
     catalog = _build_catalog(rng, n_items, n_groups, float(zipf_exponent))

@@ -29,6 +29,7 @@ from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
 
 from session_recs.config import Settings
+from session_recs.data.datasets import OptionalDataset
 from session_recs.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -89,9 +90,14 @@ def tune_callbacks(experiment: str) -> list[Any]:
 
 
 def _saved_path(dataset: Any) -> Path | None:
-    """The local file a (versioned) dataset has just written, if it has one."""
-    if hasattr(dataset, "_dataset"):  # OptionalDataset and other wrappers
-        dataset = dataset._dataset
+    """The local file a (versioned) dataset has just written, if it has one.
+
+    Kedro has no public API for the file a versioned dataset wrote: this relies on
+    ``_get_versioned_path`` and ``_filepath`` (tests/test_tracking.py pins it: the report
+    files arrive as MLflow artifacts).
+    """
+    if isinstance(dataset, OptionalDataset):
+        dataset = dataset.wrapped
     try:
         version = dataset.resolve_save_version() if getattr(dataset, "_version", None) else None
         path = dataset._get_versioned_path(version) if version else None

@@ -195,14 +195,20 @@ def test_block_scores_match_a_per_query_reference(options):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"k": 0}, "session_knn.k must be an integer >= 1, got 0"),
-        ({"sample_size": 2.5}, "session_knn.sample_size must be an integer >= 1"),
-        ({"m": 0}, "session_knn.m must be an integer >= 1"),
-        ({"weighting": "exp"}, "session_knn.weighting must be one of"),
-        ({"weighting_score": "div_score"}, "session_knn.weighting_score must be one of"),
-        ({"similarity": "jaccard"}, r"session_knn.similarity must be one of \['cosine', 'dot'\]"),
-        ({"position_lambda": 0}, "session_knn.position_lambda must be a number"),
-        ({"idf_weighting": -1}, "session_knn.idf_weighting must be a number >= 0"),
+        ({"k": 0}, "session_knn.k = 0: expected greater than or equal to 1"),
+        ({"sample_size": 2.5}, "session_knn.sample_size = 2.5: expected a whole number"),
+        ({"m": 0}, "session_knn.m = 0: expected greater than or equal to 1"),
+        ({"weighting": "exp"}, "session_knn.weighting = 'exp': expected 'same', 'div'"),
+        ({"weighting_score": "div_score"}, "session_knn.weighting_score = 'div_score'"),
+        (
+            {"similarity": "jaccard"},
+            "session_knn.similarity = 'jaccard': expected 'dot' or 'cosine'",
+        ),
+        ({"position_lambda": 0}, "session_knn.position_lambda = 0: expected greater than 0"),
+        (
+            {"idf_weighting": -1},
+            "session_knn.idf_weighting = -1: expected greater than or equal to 0",
+        ),
     ],
 )
 def test_bad_session_knn_options_are_named(options, message):
@@ -252,10 +258,10 @@ def test_item_knn_sums_the_recent_items_with_decay_in_session_context():
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"neighbours": -1}, "item_knn.neighbours must be an integer >= 0"),
-        ({"alpha": 1.5}, r"item_knn.alpha must be a number in \[0.0, 1.0\]"),
-        ({"shrinkage": "big"}, "item_knn.shrinkage must be a number >= 0"),
-        ({"context_window": 0}, "item_knn.context_window must be an integer >= 1"),
+        ({"neighbours": -1}, "item_knn.neighbours = -1: expected greater than or equal to 0"),
+        ({"alpha": 1.5}, "item_knn.alpha = 1.5: expected less than or equal to 1"),
+        ({"shrinkage": "big"}, "item_knn.shrinkage = 'big': expected a number"),
+        ({"context_window": 0}, "item_knn.context_window = 0: expected greater than or equal to 1"),
     ],
 )
 def test_bad_item_knn_options_are_named(options, message):

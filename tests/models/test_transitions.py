@@ -125,9 +125,13 @@ def test_session_context_adds_earlier_items_with_decay():
 def test_empty_training_set_and_bad_options_are_clear_errors():
     with pytest.raises(DataValidationError, match="training sessions are empty"):
         MarkovChain().fit(long_table([]))
-    with pytest.raises(ConfigError, match="steps must be an integer >= 1"):
+    with pytest.raises(
+        ConfigError, match="sequential_rules.steps = 0: expected greater than or equal to 1"
+    ):
         SequentialRules(steps=0)
-    with pytest.raises(ConfigError, match="mode must be one of"):
+    with pytest.raises(
+        ConfigError, match="association_rules.mode = '.*': expected 'clean' or 'ff19'"
+    ):
         AssociationRules(mode="fast")
     with pytest.raises(ConfigError, match=r"Unknown option\(s\) \['window'\]"):
         build_model("markov", {"window": 3})

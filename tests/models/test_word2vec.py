@@ -187,11 +187,15 @@ def test_bad_options_are_clear_config_errors_before_training():
         Word2VecRecommender(size=100)
     with pytest.raises(ConfigError, match=r"Unknown option\(s\) \['iter'\]"):
         build_model("word2vec", {"iter": 5})
-    with pytest.raises(ConfigError, match="context must be one of"):
+    with pytest.raises(
+        ConfigError, match="word2vec.context = .*: expected 'last_item' or 'session'"
+    ):
         Word2VecRecommender(context="basket")
     with pytest.raises(ConfigError, match="needs hs=1 or negative > 0"):
         Word2VecRecommender(negative=0)
-    with pytest.raises(ConfigError, match="window must be int >= 1"):
+    with pytest.raises(
+        ConfigError, match="word2vec.window = 0: expected greater than or equal to 1"
+    ):
         Word2VecRecommender(window=0)
     with pytest.raises(ConfigError, match="min_count=99 leaves no item"):
         Word2VecRecommender(**{**SMALL, "min_count": 99}).fit(long_table(two_groups(10)))

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
-from session_recs.config import Settings
+from session_recs.config import OptionError, Settings
 from session_recs.errors import ConfigError
 from session_recs.models.base import Recommender
 
@@ -88,7 +88,10 @@ class ModelSpec(Settings):
 
     @model_validator(mode="after")
     def _buildable(self) -> ModelSpec:
-        build_model(self.kind, self.options)
+        try:
+            build_model(self.kind, self.options)
+        except OptionError as err:  # named by the key a user sets: model.options.<option>
+            raise OptionError(f"{self.section}.options", err.key, err.value, err.expected) from None
         return self
 
     def build(self) -> Recommender:

@@ -13,43 +13,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from pydantic import Field
 
-from session_recs.errors import ConfigError
+from session_recs.config import Settings
 from session_recs.models.base import QueryBatch, Recommender, SessionData
 from session_recs.models.sparse import prune_rows, ranges, session_item_counts
 from session_recs.models.transitions import RowLookup
 
 
-def _integer(model: str, label: str, value: Any, minimum: int) -> int:
-    """``value`` as an int >= ``minimum``, else a ConfigError naming ``model.label``."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ConfigError(f"{model}.{label} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
-
-
-def _number(model: str, label: str, value: Any, low: float, high: float = np.inf) -> float:
-    """``value`` as a float in [low, high], else a ConfigError naming ``model.label``."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-        value_ok = False
-    else:
-        value_ok = low <= value <= high
-    if not value_ok:
-        bounds = f">= {low}" if high == np.inf else f"in [{low}, {high}]"
-        raise ConfigError(f"{model}.{label} must be a number {bounds}, got {value!r}.")
-    return float(value)
-
-
-def _choice(model: str, label: str, value: Any, allowed: Collection[str]) -> str:
-    """``value`` if it is one of ``allowed``, else a ConfigError naming ``model.label``."""
-    if value not in allowed:
-        raise ConfigError(f"{model}.{label} must be one of {sorted(allowed)}, got {value!r}.")
-    return value
+class _ItemKNNOptions(Settings):
+    neighbours: int = Field(100, ge=0)
+    alpha: float = Field(0.5, ge=0, le=1)
+    shrinkage: float = Field(20.0, ge=0)
 
 
 class ItemKNN(RowLookup):
@@ -78,9 +59,10 @@ class ItemKNN(RowLookup):
         **context: Any,
     ) -> None:
         super().__init__(context_window=context_window, decay=decay, **context)
-        self.neighbours = _integer(self.name, "neighbours", neighbours, 0)
-        self.alpha = _number(self.name, "alpha", alpha, 0.0, 1.0)
-        self.shrinkage = _number(self.name, "shrinkage", shrinkage, 0.0)
+        options = _ItemKNNOptions.check(
+            self.name, neighbours=neighbours, alpha=alpha, shrinkage=shrinkage
+        )
+        vars(self).update(options.model_dump())
 
     def _fit(self, sessions: SessionData) -> None:
         incidence = session_item_counts(sessions, len(self.index))
@@ -124,6 +106,17 @@ STEP_WEIGHTS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "log": lambda t: 1.0 / np.log10(t + 1.7),
 }
 SIMILARITIES = ("dot", "cosine")
+
+
+class _SessionKNNOptions(Settings):
+    k: int = Field(100, ge=1)
+    sample_size: int = Field(1000, ge=1)
+    m: int | None = Field(None, ge=1)
+    weighting: Literal[tuple(POSITION_WEIGHTS)] = "div"
+    weighting_score: Literal[tuple(STEP_WEIGHTS)] = "quadratic"
+    similarity: Literal[SIMILARITIES] = "dot"
+    position_lambda: float | None = Field(3.0, gt=0)
+    idf_weighting: float = Field(1.0, ge=0)
 
 
 def _last_per_key(keys: np.ndarray) -> np.ndarray:
@@ -217,18 +210,18 @@ class SessionKNN(Recommender):
         idf_weighting: float = 1.0,
     ) -> None:
         super().__init__()
-        self.k = _integer(self.name, "k", k, 1)
-        self.sample_size = _integer(self.name, "sample_size", sample_size, 1)
-        self.m = None if m is None else _integer(self.name, "m", m, 1)
-        self.weighting = _choice(self.name, "weighting", weighting, POSITION_WEIGHTS)
-        self.weighting_score = _choice(self.name, "weighting_score", weighting_score, STEP_WEIGHTS)
-        self.similarity = _choice(self.name, "similarity", similarity, SIMILARITIES)
-        self.position_lambda = (
-            None
-            if position_lambda is None
-            else _number(self.name, "position_lambda", position_lambda, 1e-9)
+        options = _SessionKNNOptions.check(
+            self.name,
+            k=k,
+            sample_size=sample_size,
+            m=m,
+            weighting=weighting,
+            weighting_score=weighting_score,
+            similarity=similarity,
+            position_lambda=position_lambda,
+            idf_weighting=idf_weighting,
         )
-        self.idf_weighting = _number(self.name, "idf_weighting", idf_weighting, 0.0)
+        vars(self).update(options.model_dump())
         self._last_seen: np.ndarray | None = None
 
     def fit(self, train: pd.DataFrame, validation_pairs: pd.DataFrame | None = None) -> SessionKNN:

@@ -15,12 +15,13 @@ pairs they count and how:
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
+from pydantic import Field
 
-from session_recs.errors import ConfigError
+from session_recs.config import Settings
 from session_recs.models.base import (
     QueryBatch,
     Recommendations,
@@ -34,6 +35,15 @@ from session_recs.models.sparse import (
     session_item_counts,
     successor_pairs,
 )
+
+
+class ContextOptions(Settings):
+    """How :class:`RowLookup` models use the session so far (see the class)."""
+
+    context_window: int = Field(1, ge=1)
+    decay: float = Field(0.5, gt=0, le=1)
+    history_weight: float = Field(0.0, ge=0)
+    history_decay: float = Field(0.99, gt=0, le=1)
 
 
 class RowLookup(Recommender):
@@ -57,19 +67,14 @@ class RowLookup(Recommender):
         history_decay: float = 0.99,
     ) -> None:
         super().__init__()
-        if not isinstance(context_window, int) or context_window < 1:
-            raise ConfigError(
-                f"{self.name}.context_window must be an integer >= 1, got {context_window!r}."
-            )
-        for label, value in (("decay", decay), ("history_decay", history_decay)):
-            if not 0 < value <= 1:
-                raise ConfigError(f"{self.name}.{label} must be in (0, 1], got {value!r}.")
-        if history_weight < 0:
-            raise ConfigError(f"{self.name}.history_weight must be >= 0, got {history_weight!r}.")
-        self.context_window = context_window
-        self.decay = decay
-        self.history_weight = history_weight
-        self.history_decay = history_decay
+        options = ContextOptions.check(
+            self.name,
+            context_window=context_window,
+            decay=decay,
+            history_weight=history_weight,
+            history_decay=history_decay,
+        )
+        vars(self).update(options.model_dump())
 
     def _rows(self, weights: sp.csr_matrix) -> np.ndarray:
         """Weighted sum of matrix rows."""
@@ -119,6 +124,12 @@ class MarkovChain(RowLookup):
         self.matrix = count_matrix(a, b, 1.0, len(self.index))
 
 
+class _RuleOptions(Settings):
+    steps: int = Field(10, ge=1)
+    pruning: int = Field(20, ge=0)
+    backward_weight: float = Field(0.0, ge=0)
+
+
 class SequentialRules(RowLookup):
     """Rules from each item to the items after it, weighted by 1/distance (session-rec's SR).
 
@@ -137,17 +148,10 @@ class SequentialRules(RowLookup):
         **context: Any,
     ) -> None:
         super().__init__(**context)
-        if not isinstance(steps, int) or steps < 1:
-            raise ConfigError(f"sequential_rules.steps must be an integer >= 1, got {steps!r}.")
-        if not isinstance(pruning, int) or pruning < 0:
-            raise ConfigError(f"sequential_rules.pruning must be an integer >= 0, got {pruning!r}.")
-        if backward_weight < 0:
-            raise ConfigError(
-                f"sequential_rules.backward_weight must be >= 0, got {backward_weight!r}."
-            )
-        self.steps = steps
-        self.pruning = pruning
-        self.backward_weight = backward_weight
+        options = _RuleOptions.check(
+            self.name, steps=steps, pruning=pruning, backward_weight=backward_weight
+        )
+        vars(self).update(options.model_dump())
 
     def _fit(self, sessions: SessionData) -> None:
         n = len(self.index)
@@ -195,6 +199,11 @@ class SequentialRules(RowLookup):
         }
 
 
+class _AssociationOptions(Settings):
+    mode: Literal["clean", "ff19"] = "clean"
+    pruning: int = Field(0, ge=0)
+
+
 class AssociationRules(RowLookup):
     """Co-occurrence counts of every ordered pair of positions within a training session.
 
@@ -213,18 +222,11 @@ class AssociationRules(RowLookup):
     """
 
     name: ClassVar[str] = "association_rules"
-    MODES: ClassVar[tuple[str, ...]] = ("clean", "ff19")
 
     def __init__(self, mode: str = "clean", pruning: int = 0, **context: Any) -> None:
         super().__init__(**context)
-        if mode not in self.MODES:
-            raise ConfigError(f"association_rules.mode must be one of {self.MODES}, got {mode!r}.")
-        if not isinstance(pruning, int) or pruning < 0:
-            raise ConfigError(
-                f"association_rules.pruning must be an integer >= 0, got {pruning!r}."
-            )
-        self.mode = mode
-        self.pruning = pruning
+        options = _AssociationOptions.check(self.name, mode=mode, pruning=pruning)
+        vars(self).update(options.model_dump())
 
     def _fit(self, sessions: SessionData) -> None:
         counts = session_item_counts(sessions, len(self.index))

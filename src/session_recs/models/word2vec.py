@@ -26,13 +26,15 @@ import inspect
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 from gensim.models import KeyedVectors, Word2Vec
 from gensim.models.callbacks import CallbackAny2Vec
+from pydantic import Field, create_model
 
+from session_recs.config import Settings
 from session_recs.errors import ConfigError, DataValidationError
 from session_recs.models.base import QueryBatch, Recommender, SessionData, context_weights
 from session_recs.models.epoch_metrics import EpochMetrics, cosine_block, unit_rows
@@ -157,23 +159,15 @@ class Word2VecRecommender(Recommender):
                 **{k: v for k, v in overrides.items() if v is not None},
             }
         )
-        if context not in CONTEXTS:
-            raise ConfigError(f"word2vec.context must be one of {CONTEXTS}, got {context!r}.")
-        if not isinstance(context_window, int) or context_window < 1:
-            raise ConfigError(
-                f"word2vec.context_window must be an integer >= 1, got {context_window!r}."
-            )
-        if not 0 < decay <= 1:
-            raise ConfigError(f"word2vec.decay must be in (0, 1], got {decay!r}.")
-        if not isinstance(seed, int):
-            raise ConfigError(f"word2vec.seed must be an integer, got {seed!r}.")
-        if not isinstance(workers, int) or workers < 1:
-            raise ConfigError(f"word2vec.workers must be an integer >= 1, got {workers!r}.")
-        self.seed = seed
-        self.workers = workers
-        self.context = context
-        self.context_window = context_window
-        self.decay = decay
+        own = _OwnOptions.check(
+            self.name,
+            context=context,
+            context_window=context_window,
+            decay=decay,
+            seed=seed,
+            workers=workers,
+        )
+        vars(self).update(own.model_dump())
         self.callbacks = tuple(callbacks)
         self.progress = progress
         self.history = EpochMetrics(ks=MONITOR_KS).history
@@ -287,20 +281,12 @@ class ParamRule:
     #: True when ``minimum`` itself is not allowed (alpha must be > 0).
     exclusive: bool = False
 
-    def allows(self, value: Any) -> bool:
-        """Whether ``value`` is a number of the right kind at or above the minimum."""
-        number = isinstance(value, int | float | np.number) and not isinstance(value, bool)
-        if not number or (self.type is int and int(value) != value):
-            return False
+    def annotation(self) -> Any:
+        """The rule as a pydantic field type (how :class:`GensimParams` checks it)."""
         if self.minimum is None:
-            return True
-        return value > self.minimum if self.exclusive else value >= self.minimum
-
-    def describe(self) -> str:
-        """``int >= 1``, ``float > 0``..."""
-        if self.minimum is None:
-            return self.type.__name__
-        return f"{self.type.__name__} {'>' if self.exclusive else '>='} {self.minimum:g}"
+            return self.type
+        bound = {"gt": self.minimum} if self.exclusive else {"ge": self.minimum}
+        return Annotated[self.type, Field(**bound)]
 
 
 #: gensim's rules for the numeric parameters (the tune search's space is checked by them).
@@ -317,14 +303,26 @@ GENSIM_RULES: dict[str, ParamRule] = {
 }
 
 
+#: gensim's parameters, checked by the rules above (and the 0/1 switches).
+GensimParams = create_model(
+    "GensimParams",
+    __base__=Settings,
+    **{name: (rule.annotation(), ...) for name, rule in GENSIM_RULES.items()},
+    **{name: (Literal[0, 1], ...) for name in ("sg", "hs", "cbow_mean")},
+)
+
+
+class _OwnOptions(Settings):
+    context: Literal[CONTEXTS] = "last_item"
+    context_window: int = Field(3, ge=1)
+    decay: float = Field(0.25, gt=0, le=1)
+    seed: int = 0
+    workers: int = Field(2, ge=1)
+
+
 def _checked_gensim_params(params: dict[str, Any]) -> dict[str, Any]:
     """``params`` if gensim would accept them; else a ConfigError naming the first bad one."""
-    for name, rule in GENSIM_RULES.items():
-        if not rule.allows(params[name]):
-            raise ConfigError(f"word2vec.{name} must be {rule.describe()}, got {params[name]!r}.")
-    for name in ("sg", "hs", "cbow_mean"):
-        if params[name] not in (0, 1):
-            raise ConfigError(f"word2vec.{name} must be 0 or 1, got {params[name]!r}.")
+    params = {**params, **GensimParams.check("word2vec", **params).model_dump()}
     if not params["hs"] and not params["negative"]:
         raise ConfigError("word2vec needs hs=1 or negative > 0; with neither nothing is trained.")
     return params

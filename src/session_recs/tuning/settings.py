@@ -1,15 +1,20 @@
-"""A checked search, as plain data: what to vary, how to search, where to run.
+"""A checked search, as typed settings: what to vary, how to search, where to run.
 
-:mod:`session_recs.tuning.space` builds these from ``params:tune`` and ``params:ray``;
+The project's one configuration mechanism (:class:`session_recs.config.Settings`) checks
+every scalar setting; :mod:`session_recs.tuning.space` merges a preset's layers, parses the
+space entries and builds these from ``params:tune`` and ``params:ray``;
 :mod:`session_recs.tuning.runner` turns them into Ray objects and runs them.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from session_recs.config import OptionError, Settings
 from session_recs.models.word2vec import GENSIM_RULES, ParamRule
 
 #: The hyperparameters a search may vary (gensim Word2Vec names), with what gensim
@@ -90,58 +95,125 @@ class Domain:
         return f"{self.kind}[{self.low:g}, {self.high:g}]{step}"
 
 
-@dataclass(frozen=True)
-class SchedulerSettings:
+class SchedulerSettings(Settings):
     """Early stopping: ASHA on epochs, or none (``fifo``)."""
 
-    kind: str = "asha"
-    grace_period: int = 1
-    reduction_factor: float = 3
+    section: ClassVar[str] = "tune.scheduler"
+
+    kind: Literal[SCHEDULERS] = "asha"
+    grace_period: int = Field(1, ge=1)
+    reduction_factor: float = Field(3, gt=1)
 
 
-@dataclass(frozen=True)
-class RaySettings:
+class RaySettings(Settings):
     """Where trials run and results go; see ``ray`` in conf/base/parameters_tune.yml."""
 
+    section: ClassVar[str] = "ray"
+
     address: str = "local"
-    storage_path: str = "data/06_models/ray_tune"
-    num_cpus: int | None = None
-    connect_timeout_s: float = 30.0
+    storage_path: str = Field("data/06_models/ray_tune", min_length=1)
+    num_cpus: int | None = Field(None, ge=1)
+    connect_timeout_s: float = Field(30.0, gt=0)
     ship_code: bool = False
-    runtime_env: dict = field(default_factory=dict)
+    runtime_env: dict[str, Any] = Field(default_factory=dict)
     log_to_driver: bool = False
     include_dashboard: bool = False
+
+    @field_validator("address")
+    @classmethod
+    def _address_form(cls, address: str) -> str:
+        if not address.strip():
+            raise ValueError(
+                "expected `local`, `auto`, `env:<VARIABLE>`, `host:port` or `ray://host:port`"
+            )
+        if address.startswith("env:") and not address[4:]:
+            raise ValueError("`env:` needs a variable name, e.g. env:RAY_ADDRESS")
+        return address
 
     @property
     def is_local(self) -> bool:
         return self.address == "local"
 
 
-@dataclass(frozen=True)
-class SearchSettings:
-    """A checked search: what to vary, how to search, where to run, where to store."""
+class SearchSettings(Settings):
+    """A checked search: what to vary, how to search, where to run, where to store.
+
+    ``space`` holds :class:`Domain` entries parsed by :func:`session_recs.tuning.space.
+    parse_domain`; the cross-setting rules (the epochs range within ``max_epochs``,
+    Optuna without grids, open-ended sampling with a time budget, ASHA's grace period)
+    are checked here with the rest.
+    """
+
+    section: ClassVar[str] = "tune"
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     preset: str
-    search_alg: str
-    num_samples: int
-    max_epochs: int
-    space: dict[str, Domain]
-    scheduler: SchedulerSettings
-    fixed: dict[str, Any]
+    search_alg: Literal[SEARCH_ALGORITHMS] = "optuna"
+    num_samples: int = 10
+    max_epochs: int = Field(20, ge=1)
+    space: dict[str, Domain] = Field(default_factory=dict)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    fixed: dict[str, Any] = Field(default_factory=dict)
     points_to_evaluate: tuple[dict[str, Any], ...] = ()
-    tpe: dict[str, Any] = field(default_factory=dict)
-    time_budget_s: float | None = None
-    metric: str = "recall"
-    k: int = 10
-    cpus_per_trial: int = 1
-    max_concurrent_trials: int | None = None
-    max_failures: int = 2
+    tpe: dict[str, Any] = Field(default_factory=dict)
+    time_budget_s: float | None = Field(None, gt=0)
+    metric: Literal[METRICS] = "recall"
+    k: int = Field(10, ge=1)
+    cpus_per_trial: int = Field(1, ge=1)
+    max_concurrent_trials: int | None = Field(None, ge=1)
+    max_failures: int = Field(2, ge=0)
     reuse_actors: bool = True
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     smoke: bool = False
     resume: bool = False
     name: str | None = None
-    ray: RaySettings = field(default_factory=RaySettings)
+    ray: RaySettings = Field(default_factory=RaySettings)
+
+    @field_validator("num_samples")
+    @classmethod
+    def _samples(cls, num_samples: int) -> int:
+        if num_samples != -1 and num_samples < 1:
+            raise ValueError("expected a whole number >= 1, or -1 (keep sampling until the budget)")
+        return num_samples
+
+    @field_validator("name")
+    @classmethod
+    def _folder_name(cls, name: str | None) -> str | None:
+        if name is not None and "/" in name:
+            raise ValueError("expected a folder name without '/'")
+        return name
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SearchSettings:
+        if "epochs" in self.space and self.space["epochs"].extent[1] > self.max_epochs:
+            raise OptionError(
+                "tune.space",
+                "epochs",
+                self.space["epochs"].describe(),
+                f"at most tune.max_epochs={self.max_epochs}: raise max_epochs or narrow the range",
+            )
+        grids = [name for name, domain in self.space.items() if domain.is_grid]
+        if self.search_alg == "optuna" and grids:
+            raise OptionError(
+                "tune",
+                "search_alg",
+                "optuna",
+                f"optuna samples the space and cannot enumerate grids ({', '.join(grids)}); "
+                "use choice/int/uniform entries, or search_alg: basic",
+            )
+        if self.num_samples == -1 and (self.time_budget_s is None or grids):
+            raise OptionError(
+                "tune", "num_samples", -1, "keep sampling needs tune.time_budget_s and no grids"
+            )
+        grace = self.scheduler.grace_period
+        if self.scheduler.kind == "asha" and grace > self.max_epochs:
+            raise OptionError(
+                "tune.scheduler",
+                "grace_period",
+                grace,
+                f"a whole number of epochs from 1 to tune.max_epochs={self.max_epochs}",
+            )
+        return self
 
     @property
     def metric_name(self) -> str:

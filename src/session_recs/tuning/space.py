@@ -40,9 +40,6 @@ from session_recs.tuning.settings import (
     DOMAIN_KINDS,
     HYPERPARAMETERS,
     MANAGED_OPTIONS,
-    METRICS,
-    SCHEDULERS,
-    SEARCH_ALGORITHMS,
     Domain,
     RaySettings,
     SchedulerSettings,
@@ -192,91 +189,11 @@ def parse_domain(name: str, spec: Any, where: str) -> Domain:
     return domain
 
 
-def _int_setting(
-    values: Mapping[str, Any], key: str, minimum: int, *, allow_none=False, section="tune"
-) -> Any:
-    value = values.get(key)
-    if value is None and allow_none:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ConfigError(f"{section}.{key} must be a whole number >= {minimum}, got {value!r}.")
-    return value
-
-
-def _choice_setting(values: Mapping[str, Any], key: str, allowed: Sequence[str]) -> str:
-    value = values.get(key)
-    if value not in allowed:
-        raise ConfigError(f"tune.{key} must be one of {', '.join(allowed)}; got {value!r}.")
-    return value
-
-
-def _bool_setting(values: Mapping[str, Any], key: str) -> bool:
-    value = values.get(key, False)
-    if not isinstance(value, bool):
-        raise ConfigError(f"tune.{key} must be true or false, got {value!r}.")
-    return value
-
-
-def _scheduler(values: Mapping[str, Any], max_epochs: int) -> SchedulerSettings:
-    raw = values.get("scheduler") or {}
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"tune.scheduler must be a mapping, got {raw!r}.")
-    unknown = sorted(set(raw) - {"kind", "grace_period", "reduction_factor"})
-    if unknown:
-        raise ConfigError(
-            f"Unknown tune.scheduler setting(s) {unknown}; known: kind, grace_period, "
-            "reduction_factor."
-        )
-    scheduler = SchedulerSettings(**raw)
-    _choice_setting({"scheduler.kind": scheduler.kind}, "scheduler.kind", SCHEDULERS)
-    if scheduler.kind == "asha":
-        grace = scheduler.grace_period
-        if not isinstance(grace, int) or isinstance(grace, bool) or not 1 <= grace <= max_epochs:
-            raise ConfigError(
-                f"tune.scheduler.grace_period must be a whole number of epochs from 1 to "
-                f"tune.max_epochs={max_epochs}; got {grace!r}."
-            )
-        factor = scheduler.reduction_factor
-        if not _is_number(factor) or factor <= 1:
-            raise ConfigError(
-                f"tune.scheduler.reduction_factor must be a number > 1, got {factor!r}."
-            )
-    return scheduler
-
-
 def parse_ray_settings(ray: Mapping[str, Any] | None) -> RaySettings:
     """Check ``params:ray``: the address format, CPUs, timeout, storage and runtime_env."""
     if ray is not None and not isinstance(ray, Mapping):
         raise ConfigError(f"params 'ray' must be a mapping, got {ray!r}.")
-    raw = dict(ray or {})
-    known = set(RaySettings.__dataclass_fields__)
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ConfigError(f"Unknown ray setting(s) {unknown}; known: {sorted(known)}.")
-    settings = RaySettings(**raw)
-    address = settings.address
-    if not isinstance(address, str) or not address.strip():
-        raise ConfigError(
-            "ray.address must be `local`, `auto`, `env:<VARIABLE>`, `host:port` or "
-            f"`ray://host:port`; got {address!r}."
-        )
-    if address.startswith("env:") and not address[4:]:
-        raise ConfigError("ray.address `env:` needs a variable name, e.g. env:RAY_ADDRESS.")
-    if settings.num_cpus is not None:
-        _int_setting({"num_cpus": settings.num_cpus}, "num_cpus", 1, section="ray")
-    if not _is_number(settings.connect_timeout_s) or settings.connect_timeout_s <= 0:
-        raise ConfigError(
-            f"ray.connect_timeout_s must be a positive number of seconds, "
-            f"got {settings.connect_timeout_s!r}."
-        )
-    if not isinstance(settings.runtime_env, Mapping):
-        raise ConfigError(f"ray.runtime_env must be a mapping, got {settings.runtime_env!r}.")
-    if not isinstance(settings.storage_path, str) or not settings.storage_path:
-        raise ConfigError(
-            f"ray.storage_path must be a folder (or a URI such as s3://bucket/path), "
-            f"got {settings.storage_path!r}."
-        )
-    return RaySettings(**{**raw, "runtime_env": dict(settings.runtime_env)})
+    return RaySettings.model_validate(dict(ray or {}))
 
 
 def _fixed(values: Mapping[str, Any], space: Mapping[str, Domain]) -> dict[str, Any]:
@@ -344,77 +261,39 @@ def _tpe(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def parse_settings(tune: Mapping[str, Any], ray: Mapping[str, Any] | None = None) -> SearchSettings:
-    """Check ``params:tune`` and ``params:ray``; return the search; raise ConfigError if bad."""
-    preset, values = resolve_layers(tune)
-    known = set(SearchSettings.__dataclass_fields__) - {"preset", "ray"}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(
-            f"Unknown tune setting(s) {unknown} (preset {preset!r}); known: "
-            f"{', '.join(sorted(known))}."
-        )
-    search_alg = _choice_setting(values, "search_alg", SEARCH_ALGORITHMS)
-    metric = _choice_setting(values, "metric", METRICS)
-    k = _int_setting(values, "k", 1)
-    max_epochs = _int_setting(values, "max_epochs", 1)
-    num_samples = values.get("num_samples")
-    if num_samples != -1:
-        num_samples = _int_setting(values, "num_samples", 1)
-    time_budget_s = values.get("time_budget_s")
-    if time_budget_s is not None and (not _is_number(time_budget_s) or time_budget_s <= 0):
-        raise ConfigError(
-            f"tune.time_budget_s must be a positive number of seconds or null, "
-            f"got {time_budget_s!r}."
-        )
+    """Check ``params:tune`` and ``params:ray``; return the search; raise ConfigError if bad.
 
+    The space entries, ``fixed``, ``points_to_evaluate`` and ``tpe`` are checked against
+    the space here; every other setting, and the rules between settings, by
+    :class:`~session_recs.tuning.settings.SearchSettings`.
+    """
+    preset, values = resolve_layers(tune)
     raw_space = values.get("space") or {}
     if not isinstance(raw_space, Mapping):
         raise ConfigError(f"tune.space must be a mapping of hyperparameters, got {raw_space!r}.")
     space = {
         name: parse_domain(name, spec, f"tune.space.{name}") for name, spec in raw_space.items()
     }
-    if "epochs" in space and space["epochs"].extent[1] > max_epochs:
-        raise ConfigError(
-            f"tune.space.epochs reaches {space['epochs'].extent[1]}, above "
-            f"tune.max_epochs={max_epochs}; raise max_epochs or narrow the range."
-        )
-    grids = [name for name, domain in space.items() if domain.is_grid]
-    if search_alg == "optuna" and grids:
-        raise ConfigError(
-            f"tune.search_alg=optuna samples the space and cannot enumerate grids "
-            f"({', '.join(grids)}); use choice/int/uniform entries, or search_alg: basic."
-        )
-    if num_samples == -1 and (time_budget_s is None or grids):
-        raise ConfigError(
-            "tune.num_samples=-1 (keep sampling) needs tune.time_budget_s and no grid entries."
-        )
-
-    settings = SearchSettings(
-        preset=preset,
-        search_alg=search_alg,
-        num_samples=num_samples,
-        max_epochs=max_epochs,
-        space=space,
-        scheduler=_scheduler(values, max_epochs),
-        fixed=_fixed(values, space),
-        points_to_evaluate=_points(values, space),
-        tpe=_tpe(values),
-        time_budget_s=None if time_budget_s is None else float(time_budget_s),
-        metric=metric,
-        k=k,
-        cpus_per_trial=_int_setting(values, "cpus_per_trial", 1),
-        max_concurrent_trials=_int_setting(values, "max_concurrent_trials", 1, allow_none=True),
-        max_failures=_int_setting(values, "max_failures", 0),
-        reuse_actors=_bool_setting(values, "reuse_actors"),
-        seed=_int_setting(values, "seed", 0),
-        smoke=_bool_setting(values, "smoke"),
-        resume=_bool_setting(values, "resume"),
-        name=values.get("name"),
-        ray=parse_ray_settings(ray),
+    scheduler = values.get("scheduler") or {}
+    if not isinstance(scheduler, Mapping):
+        raise ConfigError(f"tune.scheduler must be a mapping, got {scheduler!r}.")
+    settings = SearchSettings.model_validate(
+        {
+            **values,
+            "preset": preset,
+            "space": space,
+            "scheduler": SchedulerSettings.model_validate(dict(scheduler)),
+            "fixed": {},
+            "points_to_evaluate": (),
+            "tpe": {},
+            "ray": parse_ray_settings(ray),
+        }
     )
-    if settings.name is not None and (not isinstance(settings.name, str) or "/" in settings.name):
-        raise ConfigError(f"tune.name must be a folder name without '/', got {settings.name!r}.")
-    return settings
-
-
-# --- Ray objects -------------------------------------------------------------------------
+    # Checked against the space, once the space itself is known to be sound.
+    return settings.model_copy(
+        update={
+            "fixed": _fixed(values, space),
+            "points_to_evaluate": _points(values, space),
+            "tpe": _tpe(values),
+        }
+    )

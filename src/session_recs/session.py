@@ -83,6 +83,17 @@ class ProjectSession(KedroSession):
         for note in plan.notes:
             logger.info(note)
         wanted = set(plan.node_names)
+        if wanted == {node.name for node in selected.nodes}:
+            # Nothing added or left out: Kedro runs the request as given (and kedro-viz's
+            # run tracking, which only follows unfiltered runs, keeps working).
+            return super().run(
+                pipeline_names=pipeline_names or ([pipeline_name] if pipeline_name else None),
+                runner=runner,
+                load_versions=load_versions,
+                only_missing_outputs=only_missing_outputs,
+                namespaces=namespaces,
+                **{key: filters[key] for key in _FILTERS},
+            )
         everything = sum(registry.values(), Pipeline([]))
         owners = [
             name

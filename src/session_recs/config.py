@@ -69,11 +69,6 @@ def option_error(err: ValidationError, section: str) -> OptionError:
     )
 
 
-def describe_error(err: ValidationError, section: str) -> str:
-    """One line for the first problem of ``err``: ``section.key = value: what is allowed``."""
-    return str(option_error(err, section))
-
-
 def _lower_first(text: str) -> str:
     text = text.replace("Input should be", "expected")
     return text[:1].lower() + text[1:]

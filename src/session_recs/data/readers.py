@@ -15,7 +15,8 @@ read_online_retail  .parquet/.pq, .xlsx, .csv      InvoiceNo, StockCode, Descrip
                                                   InvoiceDate, UnitPrice, CustomerID, Country
 read_recsys15_…     yoochoose-clicks.dat          SessionId, Timestamp, ItemId, Category
 read_aotm           aotm_list_ids.txt             PlaylistId, Position, ArtistId, SongId
-read_interactions…  .csv/.tsv/.txt, .parquet/.pq  as in the file
+read_table          CSV/TSV, Parquet, xlsx         as in the file (format, encoding and
+                    (sniffed from the content)    delimiter sniffed; each overridable)
 ==================  ============================  ===========================================
 """
 
@@ -52,7 +53,6 @@ RECSYS15_COLUMNS: tuple[str, ...] = ("SessionId", "Timestamp", "ItemId", "Catego
 AOTM_COLUMNS: tuple[str, ...] = ("PlaylistId", "Position", "ArtistId", "SongId")
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
-CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 ONLINE_RETAIL_SUFFIXES = (*PARQUET_SUFFIXES, ".xlsx", ".csv")
 # The dtype pd.read_parquet gives for the reference Online Retail table.
 INVOICE_DATE_DTYPE = "datetime64[us]"

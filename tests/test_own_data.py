@@ -130,6 +130,10 @@ def test_a_tab_separated_file_named_csv_gets_the_random_split(fresh):
     assert "split.strategy = ff19 (the source has no timestamps)" in result.log
     out = outputs(fresh, "my_baskets")
     assert len(out["test_pairs"]) == len(out["validation_pairs"]) == 100  # 400 // 4
+    # An explicit value wins over what the source suggests, and says so.
+    explicit = run_split(fresh, "my_baskets", "split.strategy=ff19", "split.test_size=50")
+    assert "split.strategy = ff19 (set explicitly in --params)" in explicit.log
+    assert len(outputs(fresh, "my_baskets")["test_pairs"]) == 50
     first = out["sessions"][out["sessions"]["session_id"] == 0]["item_id"].tolist()
     assert first == frame[frame["basket"] == 0]["sku"].tolist()  # file order
 

@@ -11,10 +11,11 @@ The parameters a run sees are built in four layers, each winning over the one be
    (:mod:`session_recs.data.defaults`: train/test files, timestamps, an order column).
 4. ``--params`` on the command line.
 
-Every setting of layer 3, and every explicit value that overrides an ``auto``, is
-listed by :attr:`ProjectConfigLoader.choices`; :class:`~session_recs.hooks.DatasetChoiceHooks`
-logs them, one line each, when a run starts. The ``datasets`` key itself is not a
-parameter: only the chosen block's values reach the nodes.
+Every setting of layer 3, and every value a dataset's block or ``--params`` gives one
+of those settings, is listed by :attr:`ProjectConfigLoader.choices`;
+:class:`~session_recs.hooks.DatasetChoiceHooks` logs them, one line each, when a run
+starts. The ``datasets`` key itself is not a parameter: only the chosen block's values
+reach the nodes.
 """
 
 from __future__ import annotations
@@ -122,15 +123,12 @@ def effective_parameters(
         if value == AUTO:
             _assign(merged, choice.key, choice.value)
             choices.append(choice)
-        elif value is not None and _lookup(params, choice.key) == AUTO:
-            where = (
-                "--params"
-                if _lookup(runtime, choice.key) is not None
-                else f"{DATASET_BLOCKS}.{dataset}"
-                if _lookup(block, choice.key) is not None
-                else "conf"
+        elif _lookup(runtime, choice.key) is not None:
+            choices.append(Choice(choice.key, value, "set explicitly in --params"))
+        elif _lookup(block, choice.key) is not None:
+            choices.append(
+                Choice(choice.key, value, f"set explicitly in {DATASET_BLOCKS}.{dataset}")
             )
-            choices.append(Choice(choice.key, value, f"set explicitly in {where}"))
     _check_report_k(merged)
     return merged, choices
 

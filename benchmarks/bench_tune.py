@@ -13,12 +13,22 @@ after the data pipelines, on a local Ray sized to this machine:
   retrained (``word2vec_search``) and tested with FF19's protocol (last pair, last item),
   next to FF19's test Recall@10 of 0.252 from 539 full trials.
 
-Both print trials per hour and the share of the run's CPU time spent in gensim training
-epochs: the trials' own epoch CPU time (``train_cpu_s``, all gensim threads, evaluation
-excluded) over the CPU time of the run's whole process tree (Kedro driver, Ray's daemons,
-trial processes), sampled from /proc, so other work on a shared machine does not count.
+- ``models``: one run searching ``session_knn``, ``sequential_rules_plus`` and
+  ``word2vec_ff19_default`` under one budget (``--budget-minutes``, shared), after their
+  default versions ran: per model, trials per hour, validation and test Recall@10 /
+  MRR@10 (95% intervals) before and after in ``last_item`` and ``session`` context, and
+  the share of trial CPU time spent fitting and scoring.
+- ``rsc15_knn``: ``session_knn`` on rsc15_100k (``--rsc15``), maximising validation
+  MRR@20, tested under iterative revealing @20 (session-rec's best: VSTAN MRR@20 0.375).
 
-Usage: python benchmarks/bench_tune.py [--cases ff19_negative budget] [--budget-minutes 60]
+The Word2Vec cases print trials per hour and the share of the run's CPU time spent in
+gensim training epochs: the trials' own epoch CPU time (``train_cpu_s``, all gensim
+threads, evaluation excluded) over the CPU time of the run's whole process tree (Kedro
+driver, Ray's daemons, trial processes), sampled from /proc, so other work on a shared
+machine does not count.
+
+Usage: python benchmarks/bench_tune.py [--cases ff19_negative budget models rsc15_knn]
+                                       [--budget-minutes 60]
                                        [--params tune.cpus_per_trial=2] [--keep DIR]
 """
 
@@ -142,8 +152,8 @@ def kedro(project: Path, *args: str) -> dict:
     return {"wall_s": wall, "cpu_s": cpu.seconds, "log": log}
 
 
-def newest(project: Path, layer: str, name: str) -> Path:
-    folder = project / "data" / layer / DATASET / name
+def newest(project: Path, layer: str, name: str, dataset: str = DATASET) -> Path:
+    folder = project / "data" / layer / dataset / name
     return sorted(p for p in folder.iterdir() if p.is_dir())[-1] / name
 
 
@@ -159,8 +169,8 @@ def search_figures(project: Path, run: dict) -> dict:
         "trials": len(table),
         "trials_per_hour": len(table) / search_s * 3600,
         "epochs": int(table["epochs_run"].sum()),
-        "best_last": float(table["last_val_recall@10"].max()),
-        "best_any_epoch": float(table["best_val_recall@10"].max()),
+        "best_last": float(table["last_val_recall_at_10"].max()),
+        "best_any_epoch": float(table["best_val_recall_at_10"].max()),
         "gensim_cpu_s": float(history["train_cpu_s"].sum()),
         "eval_s": float(history["eval_s"].sum()),
         "run_cpu_s": run["cpu_s"],
@@ -228,12 +238,120 @@ def budget(project: Path, minutes: float, extra: str) -> None:
     )
 
 
+MODELS = ("session_knn", "sequential_rules_plus", "word2vec_ff19_default")
+
+
+def _cell(metrics: pd.DataFrame, context: str, metric: str, k: int, protocol="last_pair") -> str:
+    row = metrics[
+        (metrics["protocol"] == protocol)
+        & (metrics["context"] == context)
+        & (metrics["metric"] == metric)
+        & (metrics["k"] == k)
+    ].iloc[0]
+    return f"{row['value']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+
+
+def trial_shares(table: pd.DataFrame, history: pd.DataFrame | None) -> tuple[float, float]:
+    """Fitting and fitting+scoring CPU seconds of a search's trials."""
+    fit = float(table["train_cpu_s"].sum())
+    score = float(history["eval_s"].sum()) if history is not None else 0.0
+    return fit, fit + score
+
+
+def models(project: Path, minutes: float, extra: str) -> None:
+    names = ",".join(MODELS)
+    kedro(project, f"--namespaces={names}", f"--params=dataset={DATASET}")
+    run = kedro(
+        project,
+        "--pipelines=tune",
+        f"--params=dataset={DATASET},tune.models={'+'.join(MODELS)},"
+        f"tune.time_budget_s={minutes * 60:g}{extra}",
+    )
+    print(
+        f"models ({minutes:g} min budget, shared): run {run['wall_s']:.0f}s, "
+        f"{run['cpu_s']:.0f} CPU s for the whole process tree",
+        flush=True,
+    )
+    searched = re.findall(r"Search finished in (\d+)s", run["log"])
+    busy = 0.0
+    for i, model in enumerate(MODELS):
+        table = pd.read_parquet(newest(project, "07_model_output", f"{model}_tune_results.parquet"))
+        history = pd.read_parquet(
+            newest(project, "07_model_output", f"{model}_tune_history.parquet")
+        )
+        default = pd.read_parquet(newest(project, "07_model_output", f"{model}_metrics.parquet"))
+        tuned = pd.read_parquet(
+            newest(project, "07_model_output", f"{model}_tuned_metrics.parquet")
+        )
+        best = json.loads(newest(project, "06_models", f"{model}_best_params.json").read_text())
+        seconds = float(searched[i]) if i < len(searched) else float("nan")
+        fit, work = trial_shares(table, history)
+        busy += work
+        print(
+            f"  {model}: {len(table)} trials in {seconds:.0f}s = {len(table) / seconds * 3600:.0f}"
+            f" trials/hour; validation Recall@10 (session) best {best['search']['value']:.3f}; "
+            f"trial CPU {work:.0f}s ({fit:.0f}s fitting)\n"
+            f"    test Recall@10 last_item: default {_cell(default, 'last_item', 'recall', 10)}"
+            f" -> tuned {_cell(tuned, 'last_item', 'recall', 10)}\n"
+            f"    test Recall@10 session:   default {_cell(default, 'session', 'recall', 10)}"
+            f" -> tuned {_cell(tuned, 'session', 'recall', 10)}\n"
+            f"    test MRR@10 session:      default {_cell(default, 'session', 'mrr', 10)}"
+            f" -> tuned {_cell(tuned, 'session', 'mrr', 10)}\n"
+            f"    best options: {best['model']['options']}",
+            flush=True,
+        )
+    print(
+        f"  trials' fitting+scoring CPU: {busy:.0f} of the run's {run['cpu_s']:.0f} CPU s = "
+        f"{busy / run['cpu_s']:.0%}",
+        flush=True,
+    )
+
+
+def rsc15_knn(folder: Path, rsc15: Path, minutes: float, extra: str) -> None:
+    from session_recs.project import copy_project
+
+    if not rsc15.exists():
+        print(f"rsc15_knn skipped: {rsc15} not found", flush=True)
+        return
+    project = copy_project(ROOT, folder / "rsc15", [])
+    raw = project / "data/01_raw/rsc15_100k"
+    raw.mkdir(parents=True, exist_ok=True)
+    for name in ("train_full.tsv", "test.tsv"):
+        (raw / name).symlink_to(rsc15 / name)
+    data = "dataset=rsc15_100k"
+    kedro(project, "--namespaces=session_knn", f"--params={data}")
+    run = kedro(
+        project,
+        "--pipelines=tune",
+        f"--params={data},tune.model=session_knn,tune.metric=mrr,tune.k=20,"
+        f"tune.time_budget_s={minutes * 60:g}{extra}",
+    )
+    table = pd.read_parquet(
+        newest(project, "07_model_output", "session_knn_tune_results.parquet", "rsc15_100k")
+    )
+    default, tuned = (
+        pd.read_parquet(newest(project, "07_model_output", f"{name}.parquet", "rsc15_100k"))
+        for name in ("session_knn_metrics", "session_knn_tuned_metrics")
+    )
+    revealing = {"protocol": "iterative_revealing"}
+    print(
+        f"rsc15_knn ({minutes:g} min): {len(table)} trials in {run['wall_s']:.0f}s; test "
+        f"iterative revealing @20, session context: HR default "
+        f"{_cell(default, 'session', 'recall', 20, **revealing)} -> tuned "
+        f"{_cell(tuned, 'session', 'recall', 20, **revealing)}; MRR default "
+        f"{_cell(default, 'session', 'mrr', 20, **revealing)} -> tuned "
+        f"{_cell(tuned, 'session', 'mrr', 20, **revealing)} (session-rec VSTAN 0.375)",
+        flush=True,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="+", default=["ff19_negative"])
     parser.add_argument("--budget-minutes", type=float, default=60.0)
     parser.add_argument("--ff19-seconds", type=float, default=FF19_SECONDS)
     parser.add_argument("--online-retail", type=Path, default=SHARED_TABLE)
+    parser.add_argument("--rsc15", type=Path, default=SHARED_TABLE.parent / "rsc15_100k")
     parser.add_argument("--keep", type=Path, default=None, help="Build the project here, keep it.")
     parser.add_argument(
         "--params", default="", help="More --params for the searches, e.g. tune.cpus_per_trial=2"
@@ -254,6 +372,10 @@ def main() -> int:
             ff19_negative(project, args.ff19_seconds, extra)
         if "budget" in args.cases:
             budget(project, args.budget_minutes, extra)
+        if "models" in args.cases:
+            models(project, args.budget_minutes, extra)
+        if "rsc15_knn" in args.cases:
+            rsc15_knn(where, args.rsc15, args.budget_minutes, extra)
     return 0
 
 

@@ -31,7 +31,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """A failure in the fast layer ends the run before the slow layer: a plain ``pytest``
     reports a unit regression within a minute or two, not after ten."""
-    if item.get_closest_marker("slow") is not None and item.session.testsfailed:
+    if item.get_closest_marker("slow") is None:
+        return
+    session = item.session
+    if not hasattr(session, "fast_layer_failures"):  # the first slow test: fast ones are done
+        session.fast_layer_failures = session.testsfailed
+    if session.fast_layer_failures:
         pytest.skip("the fast layer failed: fix it first (the slow layer did not run)")
 
 

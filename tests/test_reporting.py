@@ -90,7 +90,7 @@ def test_the_search_section_shows_the_best_finished_trials(comparison):
             "config/negative": [5, 10, 15, 2],
             "epochs_run": [10, 3, 1, 10],
             "stopped_early": [False, True, True, False],
-            "last_val_recall@10": [0.21, 0.18, 0.5, 0.24],
+            "last_val_recall_at_10": [0.21, 0.18, 0.5, 0.24],
             "wall_s": [1800.0, 600.0, 60.0, 1800.0],
         }
     )
@@ -104,3 +104,39 @@ def test_the_search_section_shows_the_best_finished_trials(comparison):
     assert "Hyperparameter search" not in reporting.comparison_markdown(comparison, 10, {}, "t")
     html = reporting.comparison_html(comparison, 10, {}, "t", tune_results)
     assert "<h2>Hyperparameter search (validation pairs)</h2>" in html
+
+
+def test_each_search_shows_its_cost_and_the_model_before_and_after():
+    comparison = reporting.compile_comparison(
+        {
+            "session_knn": metrics_table(0.300, 0.150),
+            "session_knn_tuned": metrics_table(0.331, 0.171),
+            "item_knn": metrics_table(0.2, 0.1),
+            "item_knn_tuned": None,
+        }
+    )
+    trials = pd.DataFrame(
+        {
+            "trial_id": ["a", "b", "c"],
+            "status": ["TERMINATED", "TERMINATED", "INTERRUPTED"],
+            "last_val_recall_at_10": [0.41, 0.44, float("nan")],
+            "wall_s": [1800.0, 1800.0, 3600.0],
+            "search_complete": [False, False, False],
+        }
+    )
+    searches = {
+        "session_knn": reporting.Search(trials, "session_knn", "session_knn_tuned"),
+        "item_knn": reporting.Search(None, "item_knn", "item_knn_tuned"),
+    }
+    table = reporting.search_table(comparison, searches, 10)
+    assert list(table.index) == ["session_knn"]  # a model never searched has no row
+    row = table.loc["session_knn"]
+    assert (row["trials"], row["trial-hours"], row["best validation"]) == ("3", "2", "0.440")
+    assert row["complete"] == "no (interrupted)"
+    assert row["default recall@10 (last_item)"] == "0.300 [0.290, 0.310]"
+    assert row["tuned recall@10 (last_item)"] == "0.331 [0.321, 0.341]"
+    markdown = reporting.comparison_markdown(comparison, 10, {}, "t", searches)
+    assert "## Tuned models (test recall@10 before and after each search)" in markdown
+    # Refits of searches not run are not "not run yet" models: only a search makes them.
+    assert "item_knn_tuned" not in markdown
+    assert "Tuned models" in reporting.comparison_html(comparison, 10, {}, "t", searches)

@@ -120,3 +120,39 @@ def test_tune_trials_log_as_nested_runs_of_the_kedro_run(tmp_path, monkeypatch):
     assert sorted(float(run.data.params["x"]) for run in children) == [0.1, 0.2]
     assert sorted(run.data.metrics["recall"] for run in children) == pytest.approx([0.2, 0.4])
     assert {run.data.tags["tune_experiment"] for run in children} == {"w2v_test"}
+
+
+@pytest.mark.slow
+def test_a_tune_run_with_the_mlflow_env_logs_every_real_trial_as_a_finished_run(
+    project, monkeypatch
+):
+    """The real trainables (Word2Vec per epoch, a one-shot session_knn) under --env=mlflow:
+    every trial is a nested run with MLflow-valid metric names, and none is left open."""
+    result = run_cli(
+        project,
+        "run",
+        "--env=mlflow",
+        "--pipelines=tune",
+        "--params=tune.smoke=true,tune.models=word2vec_search+session_knn",
+        timeout=600,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    client = mlflow.tracking.MlflowClient(f"file://{project / 'mlruns'}")
+    experiment = client.get_experiment_by_name("session_recs")
+    runs = client.search_runs([experiment.experiment_id])
+    (parent,) = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
+    trials = [run for run in runs if run.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(trials) == 8
+    assert {run.info.status for run in runs} == {"FINISHED"}
+    by_experiment = {run.data.tags["tune_experiment"] for run in trials}
+    assert by_experiment == {"w2v_demo_efficient_smoke", "session_knn_demo_session_knn_smoke"}
+    for run in trials:
+        assert 0 <= run.data.metrics["val_recall_at_10"] <= 1
+        assert "val_mrr_at_10" in run.data.metrics
+    epochs = [
+        len(client.get_metric_history(run.info.run_id, "val_recall_at_10"))
+        for run in trials
+        if run.data.tags["tune_experiment"].startswith("w2v")
+    ]
+    assert max(epochs) >= 2  # Word2Vec trials log one step per epoch

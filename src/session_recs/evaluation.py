@@ -212,6 +212,27 @@ def evaluation_sets(
     return sets
 
 
+def validation_set(
+    index: ItemIndex,
+    validation_pairs: pd.DataFrame,
+    train_sessions: pd.DataFrame,
+    context: str = "session",
+) -> EvaluationSet:
+    """The validation pairs as queries: with the session so far (its prefix is in the
+    training sessions) or only the query item (``context="last_item"``)."""
+    evaluation = pair_set(validation_pairs, index, train_sessions)
+    return evaluation if context == "session" else only_last_item(evaluation)
+
+
+def hit_metrics(
+    model: Recommender, evaluation: EvaluationSet, k: int, *, exclude_query: bool = True
+) -> dict[str, float]:
+    """Mean recall and MRR at ``k`` of ``model`` on ``evaluation`` (no intervals)."""
+    recs = model.recommend(evaluation.queries, k, exclude_query=exclude_query)
+    metrics = per_query_metrics(target_ranks(recs.items, evaluation.targets), [k])
+    return {name: float(metrics[name, k].mean()) for name in ("recall", "mrr")}
+
+
 def evaluate_model(
     model: Recommender,
     train_sessions: pd.DataFrame,

@@ -22,7 +22,12 @@ import pandas as pd
 
 from session_recs.errors import ConfigError, DataValidationError
 from session_recs.models.base import QueryBatch, Recommender, SessionData
-from session_recs.pipelines.namespaces import MODEL_NAMESPACES, SEARCHED_MODEL, pipeline_of
+from session_recs.pipelines.namespaces import (
+    MODEL_NAMESPACES,
+    SEARCHED_MODEL,
+    TUNED_SUFFIX,
+    pipeline_of,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +39,9 @@ def training_command(model: str, dataset: str) -> str:
     data = f" --params=dataset={dataset}"
     if model == SEARCHED_MODEL:
         return f"kedro run --pipeline=tune{data}"
+    if pipeline_of(model) == "tune":  # <model>_tuned: the search of <model> refits it
+        searched = model.removesuffix(TUNED_SUFFIX)
+        return f"kedro run --pipeline=tune --params=tune.model={searched},dataset={dataset}"
     return f"kedro run --pipelines={pipeline_of(model)} --namespaces={model}{data}"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,8 @@ from session_recs.profile import profile_lines
 SHOWN_METRICS = ("recall", "mrr", "ndcg")
 
 
+#: The suffix of a search's refit (``<model>_tuned``).
+TUNED = "_tuned"
 #: ``protocol`` of the comparison rows that name a model without metrics (not run yet).
 NOT_RUN = "not_run"
 _FIRST = [
@@ -35,10 +38,14 @@ def compile_comparison(metrics: Mapping[str, pd.DataFrame | None]) -> pd.DataFra
     """Stack every model's metrics table into one long table with a ``model`` column.
 
     A model whose table is ``None`` (not trained yet for this dataset, such as
-    ``word2vec_search`` before a search) gets one row with protocol ``not_run``.
+    ``word2vec_search`` before a search) gets one row with protocol ``not_run``; the
+    refit of a search that has not run (``<model>_tuned``) gets none: only a search
+    makes it.
     """
     tables = [table.assign(model=name) for name, table in metrics.items() if table is not None]
-    missing = [name for name, table in metrics.items() if table is None]
+    missing = [
+        name for name, table in metrics.items() if table is None and not name.endswith(TUNED)
+    ]
     if missing:
         tables.append(pd.DataFrame({"model": missing, "protocol": NOT_RUN}))
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=_FIRST)
@@ -158,7 +165,68 @@ def _search_lines(tune_results: pd.DataFrame | None) -> tuple[str, pd.DataFrame]
         "The best configuration is trained and tested as `word2vec_search` above; FF19 ran "
         "a 539-trial grid of 100-epoch trials for its tuned Word2Vec."
     )
+    if not _complete(tune_results):
+        text += " The search was interrupted: these are the trials that finished."
     return text, table
+
+
+def _complete(tune_results: pd.DataFrame) -> bool:
+    return bool(tune_results.get("search_complete", pd.Series([True])).all())
+
+
+@dataclass(frozen=True)
+class Search:
+    """A model's search for the report: its trials, and the rows it compares."""
+
+    results: pd.DataFrame | None
+    default: str
+    tuned: str
+
+
+def search_table(
+    comparison: pd.DataFrame, searches: Mapping[str, Search], k: int
+) -> pd.DataFrame | None:
+    """One row per searched model: the search's cost, its best validation value, and the
+    model's test recall@k before and after (95% intervals), per evaluation context."""
+    rows = {}
+    done = measured(comparison)
+    protocol = done["protocol"].iloc[0] if len(done) else None
+    contexts = list(dict.fromkeys(done.loc[done["protocol"] == protocol, "context"]))
+    for model, search in searches.items():
+        results = search.results
+        if results is None or results.empty:
+            continue
+        metric = next((c for c in results.columns if c.startswith("last_val_")), None)
+        row: dict[str, str] = {
+            "trials": f"{len(results):,}",
+            "trial-hours": f"{results['wall_s'].fillna(0).sum() / 3600:.3g}",
+            "complete": "yes" if _complete(results) else "no (interrupted)",
+            "best validation": f"{results[metric].max():.3f}" if metric else "",
+        }
+        for context in contexts:
+            for label, name in (("default", search.default), ("tuned", search.tuned)):
+                mine = _ours(done, name, "recall", k, protocol=protocol, context=context)
+                row[f"{label} recall@{k} ({context})"] = "" if mine is None else _cell(mine)
+        rows[model] = row
+    if not rows:
+        return None
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _searches_section(
+    comparison: pd.DataFrame, searches: Mapping[str, Search], k: int
+) -> pd.DataFrame | None:
+    return search_table(comparison, {m: s for m, s in searches.items() if m != LEGACY}, k)
+
+
+#: The search whose trials the report lists (FF19's Word2Vec search).
+LEGACY = "word2vec_search"
+
+
+def _as_searches(tune_results: Any) -> dict[str, Search]:
+    if tune_results is None or isinstance(tune_results, pd.DataFrame):
+        return {LEGACY: Search(tune_results, "word2vec_ff19_default", LEGACY)}
+    return dict(tune_results)
 
 
 def comparison_markdown(
@@ -201,7 +269,19 @@ def comparison_markdown(
             reference_table(comparison, references, k).to_markdown(),
             "",
         ]
-    search = _search_lines(tune_results)
+    searches = _as_searches(tune_results)
+    tuned = _searches_section(comparison, searches, k)
+    if tuned is not None:
+        lines += [
+            f"## Tuned models (test recall@{k} before and after each search)",
+            "",
+            "Each search's best configuration on the validation pairs, refitted on the "
+            "training sessions as `<model>_tuned`; its cost in trials and trial-hours.",
+            "",
+            tuned.to_markdown(disable_numparse=True),
+            "",
+        ]
+    search = _search_lines(searches.get(LEGACY, Search(None, "", "")).results)
     if search is not None:
         text, table = search
         lines += [
@@ -252,7 +332,12 @@ def comparison_html(
     if references.get("models"):
         parts.append(f"<h2>Published reference numbers ({references.get('source', '')})</h2>")
         parts.append(reference_table(comparison, references, k).to_html())
-    search = _search_lines(tune_results)
+    searches = _as_searches(tune_results)
+    tuned = _searches_section(comparison, searches, k)
+    if tuned is not None:
+        parts.append(f"<h2>Tuned models (test recall@{k} before and after each search)</h2>")
+        parts.append(tuned.to_html())
+    search = _search_lines(searches.get(LEGACY, Search(None, "", "")).results)
     if search is not None:
         text, table = search
         parts += ["<h2>Hyperparameter search (validation pairs)</h2>", f"<p>{text}</p>"]

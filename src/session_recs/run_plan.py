@@ -34,7 +34,15 @@ from kedro.pipeline import Node, Pipeline
 
 from session_recs.data.datasets import OptionalDataset
 from session_recs.errors import ConfigError
-from session_recs.pipelines.namespaces import DATA_TAG, SEARCH_TAG
+from session_recs.pipelines.namespaces import (
+    DATA_TAG,
+    MODEL_NAMESPACES,
+    SEARCH_TAG,
+    SEARCHABLE_MODELS,
+    SEARCHED_MODEL,
+    TUNE_TAG,
+    searched_by,
+)
 
 SEARCH_OUTPUT = "best_w2v_params"
 
@@ -141,6 +149,39 @@ def check_whole_sets(
             )
 
 
+def check_searched(models: Iterable[str]) -> None:
+    """Each model ``tune.model`` / ``tune.models`` names can be searched."""
+    for model in models:
+        if model in SEARCHABLE_MODELS or model == SEARCHED_MODEL:
+            continue
+        if model in MODEL_NAMESPACES:
+            raise ConfigError(
+                f"tune.models: {model} has no option to search (or is a search's refit); "
+                f"searchable: {', '.join(SEARCHABLE_MODELS)}."
+            )
+        close = difflib.get_close_matches(model, SEARCHABLE_MODELS, n=2)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        raise ConfigError(
+            f"tune.models: no model namespace {model!r}; {hint}searchable: "
+            f"{', '.join((SEARCHED_MODEL, *SEARCHABLE_MODELS))}."
+        )
+
+
+def select_searches(nodes: list[Node], searched: tuple[str, ...]) -> tuple[list[Node], str]:
+    """The nodes of a tune run without the searches (and refits) of unselected models."""
+    if not any(TUNE_TAG in node.tags for node in nodes):
+        return nodes, ""
+    kept = [node for node in nodes if searched_by(node) in (None, *searched)]
+    if not any(TUNE_TAG in node.tags for node in kept):
+        chosen = ", ".join(searched)
+        raise ConfigError(
+            f"This run searches {chosen} (tune.model / tune.models), and the nodes "
+            f"selected belong to other models' searches: add --params=tune.model=<model> "
+            "(or tune.models=[...]) for the one you want."
+        )
+    return kept, f"Searching {', '.join(searched)} (tune.model / tune.models)."
+
+
 def plan_run(
     selected: Pipeline,
     registry: Mapping[str, Pipeline],
@@ -148,31 +189,42 @@ def plan_run(
     *,
     pinned: Iterable[str] = (),
     dataset: str = "",
+    searched: tuple[str, ...] = (SEARCHED_MODEL,),
+    by_namespace: bool = False,
 ) -> RunPlan:
-    """The nodes a run of ``selected`` must run, from a fresh clone or a partial one."""
+    """The nodes a run of ``selected`` must run, from a fresh clone or a partial one.
+
+    ``searched``: the models a tune run searches; nodes of other models' searches are
+    left out, unless the run was filtered by namespace (``by_namespace``).
+    """
     everything = sum(registry.values(), Pipeline([]))
     producers = {output: node for node in everything.nodes for output in node.outputs}
     pinned = set(pinned)
     notes: list[str] = []
     nodes = list(selected.nodes)
     of_dataset = f" for dataset {dataset}" if dataset else ""
+    check_searched(searched)
+    if not by_namespace:
+        nodes, note = select_searches(nodes, searched)
+        notes += [note] if note else []
 
-    searched = [node for node in nodes if SEARCH_TAG in node.tags]
+    from_search = [node for node in nodes if SEARCH_TAG in node.tags]
+    missing = _search_missing(catalog, of_dataset) if from_search else None
     if (
-        searched
-        and SEARCH_OUTPUT not in selected.all_outputs()
-        and not catalog.exists(SEARCH_OUTPUT)
-        and _needs_search(searched, catalog)
+        missing
+        and SEARCH_OUTPUT not in {o for node in nodes for o in node.outputs}
+        and _needs_search(from_search, catalog)
     ):
-        if len(searched) == len(nodes):
+        if len(from_search) == len(nodes):
             raise ConfigError(
-                f"There is no tune search{of_dataset} yet, and its best configuration is what "
-                f"{searched[0].namespace} trains: run `kedro run --pipeline=tune` first, or set "
-                f"--params={searched[0].namespace}.model.from_search=false."
+                f"There is {missing}, and its best configuration is what "
+                f"{from_search[0].namespace} trains: run `kedro run --pipeline=tune` first "
+                f"(or resume it), or set --params={from_search[0].namespace}.model."
+                "from_search=false."
             )
         nodes = [node for node in nodes if SEARCH_TAG not in node.tags]
         notes.append(
-            f"Skipping {searched[0].namespace}: there is no tune search{of_dataset} yet "
+            f"Skipping {from_search[0].namespace}: there is {missing} "
             "(`kedro run --pipeline=tune` makes one)."
         )
 
@@ -211,6 +263,22 @@ def plan_run(
         [name for name in free if name not in running], producers, catalog, pinned, registry
     )
     return RunPlan([node.name for node in [*added, *nodes]], notes)
+
+
+def _search_missing(catalog: Any, of_dataset: str) -> str | None:
+    """Why there is no usable search result (None when there is one)."""
+    if not catalog.exists(SEARCH_OUTPUT):
+        return f"no tune search{of_dataset} yet"
+    try:
+        best = catalog.load(SEARCH_OUTPUT)
+    except Exception:  # a damaged file: the node that reads it names it
+        return None
+    if not ((best or {}).get("search") or {}).get("complete", True):
+        return (
+            f"only an interrupted tune search{of_dataset} (resume it with "
+            "--params=tune.resume=true)"
+        )
+    return None
 
 
 def _needs_search(searched: list[Node], catalog: Any) -> bool:

@@ -19,6 +19,7 @@ from kedro.pipeline import Pipeline
 
 from session_recs.errors import ConfigError
 from session_recs.run_plan import check_filters, plan_run
+from session_recs.tuning.space import selected_models
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,8 @@ class ProjectSession(KedroSession):
             catalog,
             pinned=(load_versions or {}).keys(),
             dataset=str(context.params.get("dataset", "")),
+            searched=selected_models(context.params.get("tune") or {}),
+            by_namespace=bool(namespaces),
         )
         for note in plan.notes:
             logger.info(note)

@@ -79,8 +79,18 @@ def tune_callbacks(experiment: str) -> list[Any]:
         return []
     from ray.air.integrations.mlflow import MLflowLoggerCallback
 
+    class TrialRuns(MLflowLoggerCallback):
+        """Ray's MLflow callback, ending the runs of trials a stopped search left open
+        (as KILLED) instead of leaving them RUNNING."""
+
+        def on_experiment_end(self, trials: list, **info: Any) -> None:
+            super().on_experiment_end(trials, **info)
+            for trial, run_id in list(self._trial_runs.items()):
+                if trial.status not in ("TERMINATED", "ERROR"):
+                    self.mlflow_util.end_run(run_id=run_id, status="KILLED")
+
     return [
-        MLflowLoggerCallback(
+        TrialRuns(
             tracking_uri=run.tracking_uri,
             experiment_name=run.experiment_name,
             tags={"mlflow.parentRunId": run.run_id, "tune_experiment": experiment},

@@ -10,7 +10,8 @@ from session_recs.errors import ConfigError
 from session_recs.evaluation import only_last_item, revealing_set
 from session_recs.models import build_model
 from session_recs.models.base import QueryBatch, SessionData
-from session_recs.models.knn import POSITION_WEIGHTS, STEP_WEIGHTS, ItemKNN, SessionKNN
+from session_recs.models.knn import POSITION_WEIGHTS, ItemKNN, SessionKNN
+from session_recs.models.transitions import STEP_WEIGHTS
 
 
 def table(sessions: list[list[str]], last_seen: list[int] | None = None) -> pd.DataFrame:

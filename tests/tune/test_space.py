@@ -68,7 +68,7 @@ def test_default_preset_is_optuna_with_asha_under_a_budget(base):
     assert set(settings.space) == {
         "vector_size", "window", "negative", "ns_exponent", "alpha", "sample", "epochs"
     }  # fmt: skip
-    assert settings.metric_name == "val_recall@10"
+    assert settings.metric_name == "val_recall_at_10"
     searcher = search_algorithm(settings)
     assert type(searcher).__name__ == "OptunaSearch"
     scheduler = trial_scheduler(settings)
@@ -117,8 +117,15 @@ def test_ray_space_objects_keep_inclusive_integer_ranges(base):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"preset": "fast"}, "tune.preset='fast' does not exist. Known presets: efficient"),
-        ({"space": {"windw": {"int": [1, 5]}}}, "Unknown hyperparameter 'windw'"),
+        (
+            {"preset": "fast"},
+            "tune.preset='fast' does not exist. Known presets: association_rules, efficient",
+        ),
+        (
+            {"space": {"windw": {"int": [1, 5]}}},
+            "tune.space.windw: word2vec_search (word2vec) has no searchable option 'windw' "
+            "(did you mean window?)",
+        ),
         ({"space": {"window": {"int": [5, 1]}}}, "tune.space.window: empty range (low 5 > high 1)"),
         ({"space": {"window": {"grid": []}}}, "tune.space.window: empty grid"),
         (
@@ -126,9 +133,15 @@ def test_ray_space_objects_keep_inclusive_integer_ranges(base):
             "tune.space.negative: empty range (start 9 > stop 1)",
         ),
         ({"space": {"alpha": {"uniform": [0.1, 0.1]}}}, "empty range (low 0.1 must be < high"),
-        ({"space": {"alpha": {"uniform": [0.0, 0.1]}}}, "gensim needs alpha > 0"),
-        ({"space": {"window": {"int": [0, 5]}}}, "gensim needs window >= 1"),
-        ({"space": {"window": {"int": [1.5, 5]}}}, "window takes whole numbers, got 1.5"),
+        (
+            {"space": {"alpha": {"uniform": [0.0, 0.1]}}},
+            "tune.space.alpha: alpha takes numbers > 0, got 0.0.",
+        ),
+        (
+            {"space": {"window": {"int": [0, 5]}}},
+            "tune.space.window: window takes whole numbers >= 1, got 0.",
+        ),
+        ({"space": {"window": {"int": [1.5, 5]}}}, "window takes whole numbers >= 1, got 1.5"),
         ({"space": {"window": {"range": [1, 5]}}}, "tune.space.window: give exactly one of"),
         ({"space": {"epochs": {"int": [5, 500]}}}, "tune.space.epochs = 'int[5, 500]': at most"),
         (
@@ -238,7 +251,8 @@ def fake_result(trial_id, config, rows, error=None):
 
 def curve(*recalls):
     return [
-        {"epoch": i + 1, "val_recall@10": r, "val_mrr@10": r / 2} for i, r in enumerate(recalls)
+        {"epoch": i + 1, "val_recall_at_10": r, "val_mrr_at_10": r / 2}
+        for i, r in enumerate(recalls)
     ]
 
 
@@ -259,12 +273,12 @@ def test_trial_table_summarises_best_last_and_retries(grid_settings):
     history = results.trial_history(trials, grid_settings)
     assert history.groupby("trial_id")["attempt"].max().to_dict() == {"a": 1, "b": 1, "c": 2}
     table = results.trial_table(trials, grid_settings, history).set_index("trial_id")
-    assert table.loc["a", "best_val_recall@10"] == 0.3
-    assert table.loc["a", "last_val_recall@10"] == 0.2
+    assert table.loc["a", "best_val_recall_at_10"] == 0.3
+    assert table.loc["a", "last_val_recall_at_10"] == 0.2
     assert table.loc["a", "best_epoch"] == 2
     assert table.loc["b", "stopped_early"] and table.loc["b", "epochs_run"] == 1
     assert table.loc["c", "attempts"] == 2 and table.loc["c", "epochs_run"] == 3
-    assert table.loc["c", "last_val_recall@10"] == 0.25
+    assert table.loc["c", "last_val_recall_at_10"] == 0.25
     assert table.loc["c", "train_s"] == 5.0  # both attempts' epochs
     assert table.loc["c", "wall_s"] == 6.0
     assert list(table.index) == ["b", "c", "a"]  # by last recall

@@ -36,10 +36,10 @@ def test_smoke_search_writes_every_output_and_train_w2v_uses_the_best(demo_proje
     assert len(history) == table["epochs_run"].sum()
     for row in table.itertuples():
         own = history[history["trial_id"] == row.trial_id]
-        assert own["val_recall@10"].max() == table.loc[row.Index, "best_val_recall@10"]
-        assert own["val_recall@10"].iloc[-1] == table.loc[row.Index, "last_val_recall@10"]
+        assert own["val_recall_at_10"].max() == table.loc[row.Index, "best_val_recall_at_10"]
+        assert own["val_recall_at_10"].iloc[-1] == table.loc[row.Index, "last_val_recall_at_10"]
     assert (history["train_cpu_s"] > 0).all()
-    assert table["last_val_recall@10"].is_monotonic_decreasing
+    assert table["last_val_recall_at_10"].is_monotonic_decreasing
 
     best = json.loads(artifact(demo_project, "06_models", "best_w2v_params.json").read_text())
     top = table.set_index("trial_id").loc[best["search"]["trial_id"]]
@@ -50,7 +50,7 @@ def test_smoke_search_writes_every_output_and_train_w2v_uses_the_best(demo_proje
         top["config/negative"],
     )
     assert options["vector_size"] == 16 and options["preset"] == "ff19_default"
-    assert best["search"]["value"] == pytest.approx(top["last_val_recall@10"])
+    assert best["search"]["value"] == pytest.approx(top["last_val_recall_at_10"])
     # The run ends by training and testing the best configuration (word2vec_search).
     assert artifact(demo_project, "07_model_output", "word2vec_search_metrics.parquet").exists()
     for plot in ("tune_curves.png", "tune_parameters.png"):
@@ -89,12 +89,18 @@ def test_bad_configuration_stops_before_ray_starts(demo_project, tmp_path):
     port = closed_port()
     # Every message is checked in test_space.py; here, that a run stops on it, in one line.
     cases = [
-        ("tune.space.windw.int=3", "Unknown hyperparameter 'windw' in tune.space"),
+        (
+            "tune.space.windw.int=3",
+            "tune.space.windw: word2vec_search (word2vec) has no searchable option 'windw'",
+        ),
         (
             "tune.space.window.grid.start=9,tune.space.window.grid.stop=1",
             "tune.space.window: empty range (start 9 > stop 1)",
         ),
-        ("tune.preset=fastest", "tune.preset='fastest' does not exist. Known presets: efficient"),
+        (
+            "tune.preset=fastest",
+            "tune.preset='fastest' does not exist. Known presets: association_rules, efficient",
+        ),
         (
             f"ray.address=127.0.0.1:{port},ray.connect_timeout_s=2",
             f"Cannot reach the Ray cluster at 127.0.0.1:{port}",

@@ -27,7 +27,7 @@ from ..conftest import ROOT, DemoRun
 #: The synthetic search: a full grid over three hyperparameters, EPOCHS epochs per trial.
 SEARCH_GRID = {"window": [1, 4, 7], "negative": [2, 5], "ns_exponent": [-0.5, 0.75]}
 EPOCHS = 3
-METRIC = "val_recall@10"
+METRIC = "val_recall_at_10"
 
 #: Files the tests saved for people to look at, listed at the end of the pytest output.
 SAVED_ARTIFACTS: list[Path] = []
@@ -142,7 +142,7 @@ def synthetic_search() -> tuple[pd.DataFrame, pd.DataFrame]:
                     "attempt": 1,
                     "epoch": epoch,
                     METRIC: value,
-                    "val_mrr@10": value / 2,
+                    "val_mrr_at_10": value / 2,
                     "time_total_s": 0.5 * epoch,
                 }
             )
@@ -151,7 +151,7 @@ def synthetic_search() -> tuple[pd.DataFrame, pd.DataFrame]:
              **{f"config/{name}": value for name, value in config.items()},
              "epochs_planned": EPOCHS, "epochs_run": EPOCHS, "stopped_early": False,
              f"best_{METRIC}": curve[-1], f"last_{METRIC}": curve[-1],
-             "best_val_mrr@10": curve[-1] / 2, "last_val_mrr@10": curve[-1] / 2,
+             "best_val_mrr_at_10": curve[-1] / 2, "last_val_mrr_at_10": curve[-1] / 2,
              "best_epoch": EPOCHS, "wall_s": 0.5 * EPOCHS, "attempts": 1}
         )  # fmt: skip
     results = pd.DataFrame(trials).sort_values(f"last_{METRIC}", ascending=False, kind="stable")

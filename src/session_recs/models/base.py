@@ -172,6 +172,12 @@ class Recommender(ABC):
     name: ClassVar[str] = "recommender"
     #: Whether the model uses the session so far (``context``) or only ``last_item``.
     uses_context: ClassVar[bool] = False
+    #: The option settings whose fields a tune search may vary (see
+    #: :mod:`session_recs.models.searchable`); empty: nothing to search.
+    search_settings: ClassVar[tuple[type, ...]] = ()
+    #: The option a scheduler may cut short while training (``epochs``), if any; models
+    #: without one are searched in one-shot trials.
+    training_resource: ClassVar[str | None] = None
 
     def __init__(self) -> None:
         self.index: ItemIndex | None = None

@@ -24,7 +24,7 @@ from pydantic import Field
 from session_recs.config import Settings
 from session_recs.models.base import QueryBatch, Recommender, SessionData
 from session_recs.models.sparse import prune_rows, ranges, session_item_counts
-from session_recs.models.transitions import RowLookup
+from session_recs.models.transitions import STEP_WEIGHTS, ContextOptions, RowLookup
 
 
 class _ItemKNNOptions(Settings):
@@ -48,6 +48,7 @@ class ItemKNN(RowLookup):
     """
 
     name: ClassVar[str] = "item_knn"
+    search_settings: ClassVar[tuple[type, ...]] = (_ItemKNNOptions, ContextOptions)
 
     def __init__(
         self,
@@ -96,14 +97,6 @@ POSITION_WEIGHTS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "linear": lambda i, n: np.maximum(1.0 - 0.1 * (n - i), 0.0),
     "quadratic": lambda i, n: (i / n) ** 2,
     "log": lambda i, n: 1.0 / np.log10(n - i + 1.7),
-}
-# Weight of a neighbour whose most recent shared item is `step` clicks back (1 = last).
-STEP_WEIGHTS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "same": lambda t: np.ones_like(t, dtype=np.float64),
-    "div": lambda t: 1.0 / t,
-    "linear": lambda t: np.maximum(1.0 - 0.1 * t, 0.0),
-    "quadratic": lambda t: 1.0 / (t * t),
-    "log": lambda t: 1.0 / np.log10(t + 1.7),
 }
 SIMILARITIES = ("dot", "cosine")
 
@@ -196,6 +189,7 @@ class SessionKNN(Recommender):
 
     name: ClassVar[str] = "session_knn"
     uses_context: ClassVar[bool] = True
+    search_settings: ClassVar[tuple[type, ...]] = (_SessionKNNOptions,)
 
     def __init__(
         self,

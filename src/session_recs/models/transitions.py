@@ -15,6 +15,7 @@ pairs they count and how:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -57,6 +58,7 @@ class RowLookup(Recommender):
     """
 
     uses_context: ClassVar[bool] = True
+    search_settings: ClassVar[tuple[type, ...]] = (ContextOptions,)
     matrix: sp.csr_matrix
 
     def __init__(
@@ -124,32 +126,52 @@ class MarkovChain(RowLookup):
         self.matrix = count_matrix(a, b, 1.0, len(self.index))
 
 
+#: Weight of something ``t`` steps away (1 = adjacent): of a sequential rule over ``t``
+#: positions, of a neighbour session whose latest shared item is ``t`` clicks back.
+STEP_WEIGHTS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "same": lambda t: np.ones_like(t, dtype=np.float64),
+    "div": lambda t: 1.0 / t,
+    "linear": lambda t: np.maximum(1.0 - 0.1 * t, 0.0),
+    "quadratic": lambda t: 1.0 / (t * t),
+    "log": lambda t: 1.0 / np.log10(t + 1.7),
+}
+
+
 class _RuleOptions(Settings):
     steps: int = Field(10, ge=1)
     pruning: int = Field(20, ge=0)
     backward_weight: float = Field(0.0, ge=0)
+    weighting: Literal[tuple(STEP_WEIGHTS)] = "div"
 
 
 class SequentialRules(RowLookup):
-    """Rules from each item to the items after it, weighted by 1/distance (session-rec's SR).
+    """Rules from each item to the items after it, weighted by distance (session-rec's SR).
 
-    ``steps`` is how far ahead a rule reaches; ``backward_weight`` > 0 also counts rules
+    ``weighting`` is the weight of a rule over ``d`` positions (:data:`STEP_WEIGHTS`:
+    ``div`` = 1/d, the default; ``same``, ``linear``, ``log``, ``quadratic``); ``steps`` is
+    how far ahead a rule reaches; ``backward_weight`` > 0 also counts rules
     towards earlier items at that fraction of the weight; ``pruning`` keeps the strongest
     rules per item (0 keeps all). Other options: see :class:`RowLookup`.
     """
 
     name: ClassVar[str] = "sequential_rules"
+    search_settings: ClassVar[tuple[type, ...]] = (_RuleOptions, ContextOptions)
 
     def __init__(
         self,
         steps: int = 10,
         pruning: int = 20,
         backward_weight: float = 0.0,
+        weighting: str = "div",
         **context: Any,
     ) -> None:
         super().__init__(**context)
         options = _RuleOptions.check(
-            self.name, steps=steps, pruning=pruning, backward_weight=backward_weight
+            self.name,
+            steps=steps,
+            pruning=pruning,
+            backward_weight=backward_weight,
+            weighting=weighting,
         )
         vars(self).update(options.model_dump())
 
@@ -170,16 +192,17 @@ class SequentialRules(RowLookup):
             return total + chunk
 
         for distance in range(1, self.steps + 1):
+            weight = float(STEP_WEIGHTS[self.weighting](np.asarray([float(distance)]))[0])
             a, b = successor_pairs(sessions, distance)
-            if not len(a):
+            if not len(a) or weight <= 0:  # `linear` gives nothing from 10 positions on
                 break
             rows.append(a)
             cols.append(b)
-            weights.append(np.full(len(a), 1.0 / distance))
+            weights.append(np.full(len(a), weight))
             if self.backward_weight:
                 rows.append(b)
                 cols.append(a)
-                weights.append(np.full(len(a), self.backward_weight / distance))
+                weights.append(np.full(len(a), self.backward_weight * weight))
             pending += len(a) * (2 if self.backward_weight else 1)
             if pending >= self.PAIRS_PER_CHUNK:
                 total, pending = flush(), 0
@@ -195,6 +218,7 @@ class SequentialRules(RowLookup):
             "steps": self.steps,
             "pruning": self.pruning,
             "backward_weight": self.backward_weight,
+            "weighting": self.weighting,
             **super().params(),
         }
 
@@ -222,6 +246,7 @@ class AssociationRules(RowLookup):
     """
 
     name: ClassVar[str] = "association_rules"
+    search_settings: ClassVar[tuple[type, ...]] = (_AssociationOptions, ContextOptions)
 
     def __init__(self, mode: str = "clean", pruning: int = 0, **context: Any) -> None:
         super().__init__(**context)

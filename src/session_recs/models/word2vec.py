@@ -100,6 +100,9 @@ class Word2VecRecommender(Recommender):
 
     name: ClassVar[str] = "word2vec"
     uses_context: ClassVar[bool] = True
+    # Defined below the class (they are built from GENSIM_RULES).
+    search_settings: ClassVar[tuple[type, ...]] = ()
+    training_resource: ClassVar[str | None] = "epochs"
 
     def __init__(
         self,
@@ -326,3 +329,6 @@ def _checked_gensim_params(params: dict[str, Any]) -> dict[str, Any]:
     if not params["hs"] and not params["negative"]:
         raise ConfigError("word2vec needs hs=1 or negative > 0; with neither nothing is trained.")
     return params
+
+
+Word2VecRecommender.search_settings = (GensimParams, _OwnOptions)

@@ -20,8 +20,14 @@ def search_algorithm(settings: SearchSettings) -> Any:
         from ray.tune.search import BasicVariantGenerator
 
         return BasicVariantGenerator(points_to_evaluate=points, random_state=settings.seed)
+    import optuna
     from optuna.samplers import TPESampler
     from ray.tune.search.optuna import OptunaSearch
+
+    # Optuna's records go through the project's logging (Kedro's handlers), warnings only.
+    optuna.logging.disable_default_handler()
+    optuna.logging.enable_propagation()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     sampler = TPESampler(seed=settings.seed, **settings.tpe)
     return OptunaSearch(points_to_evaluate=points, sampler=sampler)

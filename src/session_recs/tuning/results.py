@@ -1,12 +1,13 @@
 """A finished search as tables, the best configuration, and figures.
 
 - :func:`trial_history`: one row per reported epoch of every trial (retries included).
-- :func:`trial_table`: one row per trial: its hyperparameters, best and last validation
+- :func:`trial_table`: one row per trial: its options, best and last validation
   metrics, epochs planned and run, wall and training time, the node it ended on, how many
   times it started, and its status (``TERMINATED``; ``ERROR`` after its last retry;
-  ``NO_RESULT`` when the time budget stopped it before its first epoch).
-- :func:`best_configuration`: the Word2Vec options of the best trial, as the
-  ``{kind, options}`` model mapping every model pipeline takes.
+  ``NO_RESULT`` when the time budget stopped it before its first epoch; ``INTERRUPTED``
+  when a signal stopped the search first).
+- :func:`best_configuration`: the options of the best trial, as the ``{kind, options}``
+  model mapping every model pipeline takes.
 - :func:`curves_figure` and :func:`parameters_figure`: validation metric per epoch for
   every trial, and the metric against each searched hyperparameter.
 """
@@ -14,14 +15,16 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
 
 from session_recs.errors import DataValidationError
-from session_recs.tuning.settings import HYPERPARAMETERS, METRICS, SearchSettings, metric_key
+from session_recs.tuning.settings import METRICS, SearchSettings, metric_key
 
+_FINISHED = ("TERMINATED", "ERROR")
 HISTORY_COLUMNS = ["trial_id", "attempt", "epoch", "node_id", "node_ip", "time_total_s"]
 
 
@@ -53,8 +56,17 @@ def _trial_id(result: Any) -> str:
     return str(result.path).rstrip("/").rsplit("/", 1)[-1]
 
 
-def trial_table(results: Any, settings: SearchSettings, history: pd.DataFrame) -> pd.DataFrame:
-    """One row per trial of ``results`` (a ``ResultGrid``), with ``history`` summarised."""
+def trial_table(
+    results: Any,
+    settings: SearchSettings,
+    history: pd.DataFrame,
+    statuses: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """One row per trial of ``results`` (a ``ResultGrid``), with ``history`` summarised.
+
+    ``statuses`` (Tune's status per trial id) marks the trials an interrupted search left
+    unfinished as ``INTERRUPTED``."""
+    statuses = statuses or {}
     metric = settings.metric_name
     metrics = [metric_key(m, settings.k) for m in METRICS]
     rows = []
@@ -67,6 +79,8 @@ def trial_table(results: Any, settings: SearchSettings, history: pd.DataFrame) -
         final = own[own["attempt"] == own["attempt"].max()] if len(own) else own
         # A trial the time budget stopped before its first epoch has nothing to show.
         status = "ERROR" if result.error else "TERMINATED" if len(own) else "NO_RESULT"
+        if not result.error and statuses.get(trial_id, "TERMINATED") not in _FINISHED:
+            status = "INTERRUPTED"
         row: dict[str, Any] = {
             "trial_id": trial_id,
             "status": status,
@@ -96,13 +110,30 @@ def trial_table(results: Any, settings: SearchSettings, history: pd.DataFrame) -
     )
 
 
-def best_configuration(table: pd.DataFrame, settings: SearchSettings) -> dict[str, Any]:
-    """The best trial's Word2Vec options, as ``{"model": {kind, options}, "search": {...}}``.
+def _typed(settings: SearchSettings, name: str, value: Any) -> Any:
+    """A table cell back as the option's value (a trial without results makes the
+    table's integer columns float; models want ints, and null stays null)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    option = settings.searchable.get(name)
+    if option is not None and option.is_numeric:
+        return option.type(value)
+    return value
+
+
+def best_configuration(
+    table: pd.DataFrame, settings: SearchSettings, *, complete: bool = True
+) -> dict[str, Any]:
+    """The best trial's options, as ``{"model": {kind, options}, "search": {...}}``.
 
     Trials are ranked by the metric at their last epoch, and those that ran all their
     epochs come first: their configuration, retrained, gives the same model. A trial cut
     short (by ASHA or the time budget) only wins when no trial finished; its options then
-    carry the epochs it actually ran.
+    carry the epochs it actually ran. ``complete=False`` marks a search that was stopped
+    (interrupted) before it ran every trial: ``search.complete`` is then false, and
+    nothing is refitted from it.
     """
     metric = settings.metric_name
     scored = table[table["status"].eq("TERMINATED") & table[f"last_{metric}"].notna()]
@@ -115,25 +146,29 @@ def best_configuration(table: pd.DataFrame, settings: SearchSettings) -> dict[st
         ["complete", f"last_{metric}"], ascending=False, kind="stable"
     )
     best = ranked.iloc[0]
-    # A trial without results makes the table's integer columns float; gensim wants ints.
-    searched = {name: HYPERPARAMETERS[name].type(best[f"config/{name}"]) for name in settings.space}
-    options = {
-        **settings.fixed,
-        "epochs": int(best["epochs_run"]) if best["stopped_early"] else int(best["epochs_planned"]),
-        **{k: v for k, v in searched.items() if k != "epochs"},
-        "seed": settings.seed,
-    }
+    searched = {name: _typed(settings, name, best[f"config/{name}"]) for name in settings.space}
+    resource = settings.resource
+    options = {**settings.fixed, **searched}
+    if resource:
+        options[resource] = (
+            int(best["epochs_run"]) if best["stopped_early"] else int(best["epochs_planned"])
+        )
+        options["seed"] = settings.seed
     return {
-        "model": {"kind": "word2vec", "options": options},
+        "model": {"kind": settings.kind, "options": options},
         "search": {
+            "model": settings.model,
             "preset": settings.preset,
             "trial_id": best["trial_id"],
             "metric": metric,
+            "context": settings.context,
             "value": float(best[f"last_{metric}"]),
             "best_epoch_value": float(best[f"best_{metric}"]),
             "epochs_run": int(best["epochs_run"]),
             "completed": bool(not best["stopped_early"]),
+            "complete": bool(complete),
             "trials": len(table),
+            "trial_hours": float(table["wall_s"].fillna(0).sum()) / 3600,
         },
     }
 

@@ -13,9 +13,11 @@ import contextlib
 import logging
 import os
 import re
+import signal
+import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
 import session_recs
 from session_recs.errors import ConfigError
-from session_recs.tuning.address import check_reachable, resolve_address
+from session_recs.tuning.address import check_reachable, local_cpus, refuse_ray_client, resolve
 from session_recs.tuning.ray_objects import param_space, search_algorithm, trial_scheduler
 from session_recs.tuning.settings import RaySettings, SearchSettings
 
@@ -48,47 +50,90 @@ def runtime_env(settings: RaySettings) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def ray_session(settings: RaySettings) -> Iterator[str]:
+def _loopback_only() -> Iterator[None]:
+    """Make the Ray started in the block bind 127.0.0.1 only (GCS, raylet, workers, agents).
+
+    Ray picks the node's external IP and binds every interface unless it runs as a
+    single-machine Ray (what it does on macOS and Windows); this switch, read by the driver
+    and inherited by the processes it starts, makes it so.
+    """
+    from ray._private import ray_constants
+
+    variable = ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR
+    previous = os.environ.get(variable), ray_constants.ENABLE_RAY_CLUSTER
+    os.environ[variable] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        if previous[0] is None:
+            os.environ.pop(variable, None)
+        else:
+            os.environ[variable] = previous[0]
+        ray_constants.ENABLE_RAY_CLUSTER = previous[1]
+
+
+@contextlib.contextmanager
+def ray_session(settings: RaySettings, cpus_per_trial: int = 1) -> Iterator[str]:
     """Connect to or start Ray for the duration of the block; yields a description.
 
     A Ray already initialised in this process (a notebook, a test) is used as is and left
-    running; a Ray this function started is shut down at the end.
+    running; a Ray this function started is shut down at the end. Trials that need more
+    CPUs than the largest node has are refused before anything runs.
     """
     if ray.is_initialized():
         yield "the Ray already running in this process"
         return
-    address = resolve_address(settings)
+    address = resolve(settings)
     common = {
         "log_to_driver": settings.log_to_driver,
         "logging_level": logging.WARNING,
         "include_dashboard": settings.include_dashboard,
     }
-    if address == "local":
-        num_cpus = settings.num_cpus or os.cpu_count() or 1
-        ray.init(address="local", num_cpus=num_cpus, **common)
+    if address.is_local:
+        num_cpus = local_cpus(settings)
         where = f"a local Ray with {num_cpus} CPUs"
-    else:
-        check_reachable(address, settings.connect_timeout_s)
-        # The dashboard belongs to the cluster; a connecting driver does not start one.
-        common.pop("include_dashboard")
-        try:
-            ray.init(address=address, runtime_env=runtime_env(settings) or None, **common)
-        except (ConnectionError, RuntimeError, TimeoutError, ImportError) as exc:
-            hint = ""
-            if os.environ.get("RAY_AUTH_MODE", "").lower() != "token":
-                hint = (
-                    " If the cluster uses token authentication (Ray's default where a token "
-                    "exists), export RAY_AUTH_MODE=token and provide its token (RAY_AUTH_TOKEN "
-                    "or ~/.ray/auth_token)."
-                )
+        if cpus_per_trial > num_cpus:
             raise ConfigError(
-                f"Cannot connect to the Ray cluster at {address}: {exc}.{hint}"
-            ) from None
-        cpus = int(ray.cluster_resources().get("CPU", 0))
-        nodes = sum(1 for node in ray.nodes() if node.get("Alive"))
-        gcs = ray.get_runtime_context().gcs_address
-        where = f"the Ray cluster at {gcs} ({nodes} nodes, {cpus} CPUs)"
+                f"tune.cpus_per_trial = {cpus_per_trial}: {where} (ray.num_cpus) can never "
+                f"start such a trial; set at most {num_cpus}."
+            )
+        with _loopback_only():
+            ray.init(address="local", num_cpus=num_cpus, **common)
+            try:
+                yield where
+            finally:
+                ray.shutdown()
+        return
+    refuse_ray_client(address.value)
+    check_reachable(address, settings.connect_timeout_s)
+    # The dashboard belongs to the cluster; a connecting driver does not start one.
+    common.pop("include_dashboard")
     try:
+        ray.init(address=address.value, runtime_env=runtime_env(settings) or None, **common)
+    except (ConnectionError, RuntimeError, TimeoutError, ImportError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        hint = ""
+        if "auth" in str(exc).lower() or "token" in str(exc).lower():
+            hint = (
+                " The cluster uses token authentication: export RAY_AUTH_MODE=token and "
+                "its token (RAY_AUTH_TOKEN or ~/.ray/auth_token)."
+            )
+        raise ConfigError(
+            f"Cannot connect to the Ray cluster at {address.value} (from {address.origin}): "
+            f"{first}.{hint}"
+        ) from None
+    try:
+        nodes = [node for node in ray.nodes() if node.get("Alive")]
+        cpus = int(ray.cluster_resources().get("CPU", 0))
+        gcs = ray.get_runtime_context().gcs_address
+        where = f"the Ray cluster at {gcs} ({len(nodes)} nodes, {cpus} CPUs)"
+        largest = max((int(n.get("Resources", {}).get("CPU", 0)) for n in nodes), default=0)
+        if cpus_per_trial > largest:
+            raise ConfigError(
+                f"tune.cpus_per_trial = {cpus_per_trial}: the largest node of {where} has "
+                f"{largest} CPUs, so no trial could ever start; set at most {largest}."
+            )
         yield where
     finally:
         ray.shutdown()
@@ -229,7 +274,12 @@ class SilentReporter(ProgressReporter):
 #: Tune's switches while a search runs: its classic reporter API (so SilentReporter
 #: applies), and only the loggers the result tables and resuming read (CSV and JSON; no
 #: TensorBoard files, which would be written after every epoch of every trial).
-TUNE_ENVIRONMENT = {"RAY_AIR_NEW_OUTPUT": "0", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"}
+#: Tune's own SIGINT handler stays off: :func:`stop_signals` handles SIGINT and SIGTERM.
+TUNE_ENVIRONMENT = {
+    "RAY_AIR_NEW_OUTPUT": "0",
+    "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
+    "TUNE_DISABLE_SIGINT_HANDLER": "1",
+}
 
 
 @contextlib.contextmanager
@@ -262,29 +312,88 @@ def _short(value: Any) -> str:
 
 @dataclass(frozen=True)
 class SearchOutcome:
-    """What a finished search leaves: Tune's results and where they are stored."""
+    """What a search leaves: Tune's results, where they are stored, each trial's status,
+    and the signal that stopped it (None when it ran to its end)."""
 
     results: Any  # ray.tune.ResultGrid
     experiment_path: str
     resumed: bool
     seconds: float
+    statuses: dict[str, str] = field(default_factory=dict)
+    interrupted: str | None = None
+
+
+@dataclass
+class _Stop:
+    signal: str | None = None
+    searching: bool = False
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[_Stop]:
+    """SIGINT and SIGTERM stop a search the way Tune's Ctrl-C does (it ends the run after
+    checkpointing the experiment, so ``tune.resume`` continues it), and are recorded.
+
+    Entered once Ray runs (Ray's driver installs its own SIGTERM handler when it starts).
+    Outside ``tuner.fit``, or on a second signal, they raise KeyboardInterrupt; the
+    enclosing ``finally`` clauses still stop Ray.
+    """
+    state = _Stop()
+    if threading.current_thread() is not threading.main_thread():
+        yield state
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        first = state.signal is None
+        state.signal = signal.Signals(signum).name
+        tune_stop = signal.getsignal(signal.SIGUSR1)
+        if first and state.searching and callable(tune_stop):
+            logger.warning(
+                "%s received: stopping the search (trials that finished are kept; send it "
+                "again to stop at once)",
+                state.signal,
+            )
+            tune_stop(signal.SIGUSR1, frame)  # Tune's own "stop and checkpoint"
+            return
+        raise KeyboardInterrupt
+
+    stops = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.getsignal(signum) for signum in stops}
+    for signum in stops:
+        signal.signal(signum, handler)
+    try:
+        yield state
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def _statuses(results: Any) -> dict[str, str]:
+    """Each trial's final status (``TERMINATED``, ``ERROR``, or ``RUNNING``/``PENDING``/
+    ``PAUSED`` for trials an interrupted search left unfinished)."""
+    analysis = getattr(results, "_experiment_analysis", None)
+    return {trial.trial_id: trial.status for trial in getattr(analysis, "trials", [])}
 
 
 def make_trainable(
     settings: SearchSettings, train_sessions: pd.DataFrame, validation_pairs: pd.DataFrame
 ) -> Any:
     """The trial function with its data in the object store and its CPUs reserved."""
-    from session_recs.tuning.trainable import train_word2vec_trial
+    from session_recs.tuning.trainable import train_trial
 
     setup = {
+        "kind": settings.kind,
         "options": dict(settings.fixed),
+        "resource": settings.resource,
         "max_epochs": settings.max_epochs,
         "k": settings.k,
+        "context": settings.context,
+        "exclude_query": settings.exclude_query,
         "workers": settings.cpus_per_trial,
         "seed": settings.seed,
     }
     with_data = tune.with_parameters(
-        train_word2vec_trial,
+        train_trial,
         train_sessions=train_sessions,
         validation_pairs=validation_pairs,
         setup=setup,
@@ -339,11 +448,13 @@ def run_search(
     """Run the search (or resume the newest one of this name when ``settings.resume``).
 
     ``callbacks`` are more Ray Tune callbacks for a new search (e.g. experiment tracking);
-    a resumed search keeps those it was started with.
+    a resumed search keeps those it was started with. SIGINT or SIGTERM during the search
+    ends it early: the outcome names the signal, and Ray is stopped either way.
     """
     root = storage_root(settings.ray.storage_path)
     stem = settings.experiment_name(dataset)
-    with ray_session(settings.ray) as where:
+    # The handlers go in once Ray runs: Ray's driver installs its own SIGTERM handler.
+    with ray_session(settings.ray, settings.cpus_per_trial) as where, stop_signals() as stop:
         trainable = make_trainable(settings, train_sessions, validation_pairs)
         restorable = (
             [p for p in previous_experiments(root, stem) if tune.Tuner.can_restore(p)]
@@ -367,12 +478,35 @@ def run_search(
             tuner = _tuner(settings, trainable, root, name, callbacks)
             resumed = False
         with _tune_environment():
-            results = tuner.fit()
-        outcome = SearchOutcome(results, path, resumed, time.perf_counter() - started)
-        logger.info(
-            "Search finished in %.0fs: %d trials, %d errors",
-            outcome.seconds,
-            len(results),
-            results.num_errors,
+            stop.searching = True
+            try:
+                results = tuner.fit()
+            finally:
+                stop.searching = False
+        outcome = SearchOutcome(
+            results,
+            path,
+            resumed,
+            time.perf_counter() - started,
+            _statuses(results),
+            stop.signal,
         )
+        finished = sum(status in ("TERMINATED", "ERROR") for status in outcome.statuses.values())
+        if outcome.interrupted:
+            logger.warning(
+                "Search stopped by %s after %.0fs: %d trials finished (of %s), %d errors; "
+                "saving it as incomplete",
+                outcome.interrupted,
+                outcome.seconds,
+                finished,
+                f"up to {settings.n_trials:,}" if settings.n_trials else "an open-ended search",
+                results.num_errors,
+            )
+        else:
+            logger.info(
+                "Search finished in %.0fs: %d trials, %d errors",
+                outcome.seconds,
+                len(results),
+                results.num_errors,
+            )
         return outcome

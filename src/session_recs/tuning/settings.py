@@ -15,23 +15,18 @@ from typing import Any, ClassVar, Literal
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from session_recs.config import OptionError, Settings
-from session_recs.models.word2vec import GENSIM_RULES, ParamRule
-
-#: The hyperparameters a search may vary (gensim Word2Vec names), with what gensim
-#: accepts for each (the model's own rules). ``negative`` starts at 1 here: the presets
-#: train with negative sampling (``hs=0``), where 0 negatives would train nothing.
-HYPERPARAMETERS: dict[str, ParamRule] = {
-    name: ParamRule(int, 1) if name == "negative" else GENSIM_RULES[name]
-    for name in ("vector_size", "window", "negative", "ns_exponent", "alpha", "sample", "epochs")
-}
+from session_recs.models.searchable import SearchableOption
 
 DOMAIN_KINDS = ("grid", "choice", "uniform", "loguniform", "int", "logint")
 SEARCH_ALGORITHMS = ("basic", "optuna")
 SCHEDULERS = ("asha", "fifo")
 METRICS = ("recall", "mrr")
+CONTEXTS = ("last_item", "session")
+#: The model a search trains when ``tune.model`` is not set: the FF19 comparison's
+#: Word2Vec, whose best configuration ``word2vec_search`` trains.
+LEGACY_MODEL = "word2vec_search"
 #: Options the search sets on every trial itself, so ``fixed`` may not.
 MANAGED_OPTIONS = {
-    "epochs": "tune.max_epochs (or search `epochs` in tune.space)",
     "workers": "tune.cpus_per_trial",
     "seed": "tune.seed",
     "callbacks": "nothing (the trial adds its own)",
@@ -148,6 +143,15 @@ class SearchSettings(Settings):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     preset: str
+    model: str = LEGACY_MODEL
+    kind: str = "word2vec"
+    #: The option a scheduler may cut short (``epochs``); None: one-shot trials.
+    resource: str | None = "epochs"
+    #: What the kind lets a search vary (types and ranges, from the model's settings).
+    searchable: dict[str, SearchableOption] = Field(default_factory=dict)
+    context: Literal[CONTEXTS] = "session"
+    #: Whether a query's own item may be recommended back (``evaluation.exclude_query``).
+    exclude_query: bool = True
     search_alg: Literal[SEARCH_ALGORITHMS] = "optuna"
     num_samples: int = 10
     max_epochs: int = Field(20, ge=1)
@@ -185,7 +189,19 @@ class SearchSettings(Settings):
 
     @model_validator(mode="after")
     def _consistent(self) -> SearchSettings:
-        if "epochs" in self.space and self.space["epochs"].extent[1] > self.max_epochs:
+        if self.resource is None and self.scheduler.kind == "asha":
+            raise OptionError(
+                "tune.scheduler",
+                "kind",
+                "asha",
+                f"fifo: {self.model} ({self.kind}) trains in one shot, with no epochs for ASHA "
+                "to cut short",
+            )
+        if (
+            self.resource is not None
+            and "epochs" in self.space
+            and self.space["epochs"].extent[1] > self.max_epochs
+        ):
             raise OptionError(
                 "tune.space",
                 "epochs",
@@ -217,7 +233,7 @@ class SearchSettings(Settings):
 
     @property
     def metric_name(self) -> str:
-        """The reported metric the search maximises, e.g. ``val_recall@10``."""
+        """The reported metric the search maximises, e.g. ``val_recall_at_10``."""
         return metric_key(self.metric, self.k)
 
     @property
@@ -234,21 +250,23 @@ class SearchSettings(Settings):
         """Stem of the experiment folders under the storage path."""
         if self.name:
             return self.name
-        return f"w2v_{dataset}_{self.preset}" + ("_smoke" if self.smoke else "")
+        model = "w2v" if self.model == LEGACY_MODEL else self.model
+        return f"{model}_{dataset}_{self.preset}" + ("_smoke" if self.smoke else "")
 
     def describe(self) -> str:
         """One line for the log."""
         space = ", ".join(f"{name} {d.describe()}" for name, d in self.space.items())
         trials = "unbounded" if self.n_trials is None else f"{self.n_trials:,}"
         budget = f", budget {self.time_budget_s:g}s" if self.time_budget_s else ""
+        length = f"up to {self.max_epochs} {self.resource}" if self.resource else "one-shot trials"
         return (
-            f"preset {self.preset!r}{' (smoke)' if self.smoke else ''}: {self.search_alg} "
-            f"search, {self.scheduler.kind} scheduler, {trials} trials, up to "
-            f"{self.max_epochs} epochs{budget}; space: {space or 'none'}; "
-            f"maximising {self.metric_name}"
+            f"{self.model} ({self.kind}), preset {self.preset!r}"
+            f"{' (smoke)' if self.smoke else ''}: {self.search_alg} search, "
+            f"{self.scheduler.kind} scheduler, {trials} trials, {length}{budget}; space: "
+            f"{space or 'none'}; maximising {self.metric_name} ({self.context} context)"
         )
 
 
 def metric_key(metric: str, k: int) -> str:
-    """Name of a validation metric in trial reports."""
-    return f"val_{metric}@{k}"
+    """Name of a validation metric in trial reports (a name MLflow accepts too)."""
+    return f"val_{metric}_at_{k}"

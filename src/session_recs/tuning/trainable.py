@@ -1,14 +1,20 @@
-"""The Ray Tune trainable: one Word2Vec fit per trial, reporting validation metrics per epoch.
+"""The Ray Tune trainable: one model fit per trial, reporting validation metrics.
 
-Training and validation are :class:`~session_recs.models.word2vec.Word2VecRecommender` and
-its :class:`~session_recs.models.word2vec.EpochMetrics` callback, unchanged: the
-trial only adds :class:`TuneEpochReport`, which reports each epoch's record to Tune (so
-ASHA can stop the trial between epochs) together with where and how long it trained.
+- Models with a training resource (Word2Vec's ``epochs``) train once with
+  :class:`TuneEpochReport`, their :class:`~session_recs.models.epoch_metrics.EpochMetrics`
+  callback that also reports each epoch's record to Tune, so ASHA can stop the trial
+  between epochs.
+- Every other model is fitted once and scored once on the validation pairs (a one-shot
+  trial: one report, ``epoch`` 1).
+
+Each report carries where and how long the trial trained (wall and process CPU seconds
+of fitting, evaluation seconds), which the results tables and the benchmarks read.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -16,9 +22,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from session_recs.evaluation import hit_metrics, validation_set
+from session_recs.models import build_model
 from session_recs.models.epoch_metrics import EpochMetrics
-from session_recs.models.word2vec import Word2VecRecommender
 from session_recs.tuning.settings import metric_key
+
+
+def _node() -> dict[str, str]:
+    import ray
+
+    context = ray.get_runtime_context()
+    return {"node_id": context.get_node_id(), "node_ip": ray.util.get_node_ip_address()}
 
 
 class TuneEpochReport(EpochMetrics):
@@ -35,12 +49,9 @@ class TuneEpochReport(EpochMetrics):
         self.started = started
 
     def on_train_begin(self, model: Any) -> None:
-        import ray
-
         super().on_train_begin(model)
         self.setup_seconds = time.perf_counter() - self.started
-        context = ray.get_runtime_context()
-        self.node = {"node_id": context.get_node_id(), "node_ip": ray.util.get_node_ip_address()}
+        self.node = _node()
 
     def on_epoch_begin(self, model: Any) -> None:
         super().on_epoch_begin(model)
@@ -69,37 +80,74 @@ class TuneEpochReport(EpochMetrics):
         tune.report(report)
 
 
-def train_word2vec_trial(
+def train_trial(
     config: Mapping[str, Any],
     *,
     train_sessions: pd.DataFrame,
     validation_pairs: pd.DataFrame,
     setup: Mapping[str, Any],
 ) -> None:
-    """Fit Word2Vec with the trial's ``config`` over the search's fixed ``setup``.
+    """Fit the search's model with the trial's ``config`` over its fixed ``setup``.
 
-    ``setup`` holds ``options`` (the fixed Word2Vec options), ``max_epochs`` (used when
-    ``epochs`` is not searched), ``k``, ``workers`` and ``seed``. The data arrives once
-    per node through the object store (``tune.with_parameters``).
+    ``setup`` holds ``kind``, ``options`` (the options every trial shares), ``resource``
+    (``epochs`` or None), ``max_epochs`` (used when the resource is not searched), ``k``,
+    ``context``, ``exclude_query``, ``workers`` and ``seed``. The data arrives once per
+    node through the object store (``tune.with_parameters``).
     """
     started = time.perf_counter()
     # gensim logs every epoch at INFO; trials keep their own logs quiet.
     logging.getLogger("gensim").setLevel(logging.WARNING)
+    options = {**setup["options"], **_plain(config)}
+    if setup["resource"]:
+        _train_with_epochs(options, train_sessions, validation_pairs, setup, started)
+    else:
+        _train_once(options, train_sessions, validation_pairs, setup, started)
+
+
+def _train_with_epochs(options, train_sessions, validation_pairs, setup, started) -> None:
     reporter = TuneEpochReport(
         validation_pairs["query_item"].astype(str),
         validation_pairs["target_item"].astype(str),
         ks=(setup["k"],),
         started=started,
     )
+    resource = setup["resource"]
     options = {
-        **setup["options"],
-        "epochs": setup["max_epochs"],
-        **_plain(config),
+        resource: setup["max_epochs"],
+        **options,
         "workers": setup["workers"],
         "seed": setup["seed"],
+        "callbacks": [reporter],
+        "progress": False,
     }
-    model = Word2VecRecommender(**options, callbacks=[reporter], progress=False)
+    build_model(setup["kind"], options).fit(train_sessions)
+
+
+def _train_once(options, train_sessions, validation_pairs, setup, started) -> None:
+    from ray import tune
+
+    model = build_model(setup["kind"], options)
+    setup_s = time.perf_counter() - started
+    wall, cpu = time.perf_counter(), time.process_time()
     model.fit(train_sessions)
+    train_s, train_cpu_s = time.perf_counter() - wall, time.process_time() - cpu
+    wall = time.perf_counter()
+    evaluation = validation_set(
+        model.fitted_index(), validation_pairs, train_sessions, setup["context"]
+    )
+    metrics = hit_metrics(model, evaluation, setup["k"], exclude_query=setup["exclude_query"])
+    tune.report(
+        {
+            "epoch": 1,
+            **{metric_key(name, setup["k"]): value for name, value in metrics.items()},
+            "loss": math.nan,
+            "train_s": train_s,
+            "train_cpu_s": train_cpu_s,
+            "eval_s": time.perf_counter() - wall,
+            "setup_s": setup_s,
+            **_node(),
+        }
+    )
 
 
 def _plain(config: Mapping[str, Any]) -> dict[str, Any]:

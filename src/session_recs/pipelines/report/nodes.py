@@ -10,6 +10,7 @@ from pydantic import Field
 
 from session_recs import reporting
 from session_recs.config import Settings
+from session_recs.pipelines.namespaces import SEARCHED_MODEL, tuned_name
 
 
 class ReportConfig(Settings):
@@ -31,12 +32,21 @@ def render_model_comparison(
     comparison: pd.DataFrame,
     report: ReportConfig,
     dataset: str,
-    tune_results: pd.DataFrame | None,
     dataset_profile: dict[str, Any] | None,
+    **searches: pd.DataFrame | None,
 ) -> tuple[str, str, Figure]:
     """Markdown, HTML and a bar chart of the comparison at ``report.k``, opening with the
-    dataset's profile (and with the tune search's best trials when it has run)."""
+    dataset's profile, and with each search that has run (``searches``: tune results per
+    searched model): its cost and the model before and after."""
     report = ReportConfig.model_validate(report)
+    tune_results = {
+        model: reporting.Search(
+            results,
+            "word2vec_ff19_default" if model == SEARCHED_MODEL else model,
+            tuned_name(model),
+        )
+        for model, results in searches.items()
+    }
     title = f"session-recs model comparison: {dataset}"
     k, references = report.k, report.references
     return (

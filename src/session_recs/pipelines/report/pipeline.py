@@ -2,13 +2,23 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from session_recs.pipelines.namespaces import MODEL_NAMESPACES
+from session_recs.pipelines.namespaces import (
+    MODEL_NAMESPACES,
+    SEARCHABLE_MODELS,
+    SEARCHED_MODEL,
+    reading_other_namespaces,
+)
 
 from .nodes import compile_model_comparison, render_model_comparison
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     """Build the report pipeline."""
+    with reading_other_namespaces():
+        return _report_nodes()
+
+
+def _report_nodes() -> Pipeline:
     return Pipeline(
         [
             Node(
@@ -20,13 +30,14 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 render_model_comparison,
-                inputs=[
-                    "model_comparison",
-                    "params:report",
-                    "params:dataset",
-                    "tune_results",
-                    "dataset_profile",
-                ],
+                inputs={
+                    "comparison": "model_comparison",
+                    "report": "params:report",
+                    "dataset": "params:dataset",
+                    "dataset_profile": "dataset_profile",
+                    SEARCHED_MODEL: "tune_results",
+                    **{model: f"{model}.tune_results" for model in SEARCHABLE_MODELS},
+                },
                 outputs=[
                     "model_comparison_report",
                     "model_comparison_html",

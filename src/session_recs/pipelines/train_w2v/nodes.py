@@ -12,6 +12,8 @@ from session_recs.models import ModelSpec
 from session_recs.models.epoch_metrics import learning_curve_figure
 from session_recs.models.word2vec import Word2VecRecommender
 from session_recs.pipelines.modeling import fit_recommender
+from session_recs.pipelines.namespaces import SEARCHED_MODEL
+from session_recs.pipelines.tune.nodes import require_complete
 
 
 def extract_training_history(recommender: Word2VecRecommender) -> pd.DataFrame:
@@ -40,6 +42,7 @@ def searched_model(model: ModelSpec, best_w2v_params: dict[str, Any] | None) -> 
             "or set --params=word2vec_search.model.from_search=false to train "
             "word2vec_search.model.options."
         )
+    require_complete(best_w2v_params, SEARCHED_MODEL)
     best = best_w2v_params.get("model") or {}
     if best.get("kind") != "word2vec" or not isinstance(best.get("options"), dict):
         raise ConfigError(

@@ -53,21 +53,27 @@ def test_report_on_a_fresh_clone_lists_every_model_as_not_run(project):
 def test_split_before_ingest_and_train_w2v_before_a_search(project):
     output = ok(run_cli(project, "run", "--pipelines=split"))
     assert "running ingest_interactions → sessionize_interactions" in output
-    output = ok(
-        run_cli(
-            project,
-            "run",
-            "--pipelines=train_w2v",
-            "--params=word2vec_ff19_default.model.options.epochs=1,"
-            "word2vec_ff19_tuned.model.options.epochs=1",
-        )
+    one_epoch = (
+        "--params=word2vec_ff19_default.model.options.epochs=1,"
+        "word2vec_ff19_tuned.model.options.epochs=1"
     )
+    output = ok(run_cli(project, "run", "--pipelines=train_w2v", one_epoch))
     assert "Skipping word2vec_search: there is no tune search for dataset demo yet" in output
     models = project / "data/06_models/demo"
     assert {p.name for p in models.iterdir()} == {
         "word2vec_ff19_default.pkl",
         "word2vec_ff19_tuned.pkl",
     }
+    # An interrupted search is no search to train from either.
+    saved = models / "best_w2v_params.json/2026-01-01T00.00.00.000Z/best_w2v_params.json"
+    saved.parent.mkdir(parents=True)
+    incomplete = {"model": {"kind": "word2vec", "options": {}}, "search": {"complete": False}}
+    saved.write_text(json.dumps(incomplete))
+    output = ok(run_cli(project, "run", "--pipelines=train_w2v", one_epoch))
+    assert (
+        "Skipping word2vec_search: there is only an interrupted tune search for dataset demo"
+    ) in output
+    assert not (models / "word2vec_search.pkl").exists()
 
 
 @pytest.mark.real_data

@@ -7,7 +7,6 @@ model is one class registered in :data:`MODEL_KINDS` plus a parameters entry.
 from __future__ import annotations
 
 import importlib
-import inspect
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -16,6 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from session_recs.config import OptionError, Settings
 from session_recs.errors import ConfigError
 from session_recs.models.base import Recommender
+from session_recs.models.searchable import constructor_parameters
 
 #: kind -> "module:Class" (imported on demand: gensim is only loaded for word2vec).
 MODEL_KINDS: dict[str, str] = {
@@ -52,19 +52,7 @@ def build_model(kind: str, options: Mapping[str, Any] | None = None) -> Recommen
 
 def accepted_options(cls: type) -> set[str]:
     """Keyword options of ``cls``, following ``**kwargs`` that are passed up the MRO."""
-    names: set[str] = set()
-    for klass in cls.__mro__:
-        if "__init__" not in vars(klass):
-            continue
-        parameters = inspect.signature(klass.__init__).parameters.values()
-        names |= {
-            p.name
-            for p in parameters
-            if p.kind is p.POSITIONAL_OR_KEYWORD or p.kind is p.KEYWORD_ONLY
-        }
-        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
-            break
-    return names - {"self"}
+    return set(constructor_parameters(cls))
 
 
 class ModelSpec(Settings):

@@ -122,25 +122,30 @@ def _option(name: str, field: Any) -> SearchableOption | None:
     )
 
 
-def _signature_defaults(model_class: type) -> dict[str, Any]:
-    """Keyword defaults of ``model_class``'s constructor, through ``**kwargs`` passed up."""
-    defaults: dict[str, Any] = {}
+def constructor_parameters(model_class: type) -> dict[str, Any]:
+    """The named options ``model_class``'s constructor takes, following ``**kwargs`` passed
+    up the MRO, each with its default (``inspect.Parameter.empty`` when it has none)."""
+    found: dict[str, Any] = {}
     for klass in model_class.__mro__:
         if "__init__" not in vars(klass):
             continue
         parameters = inspect.signature(klass.__init__).parameters.values()
         for p in parameters:
-            if p.default is not p.empty:
-                defaults.setdefault(p.name, p.default)
+            if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+                found.setdefault(p.name, p.default)
         if not any(p.kind is p.VAR_KEYWORD for p in parameters):
             break
-    return defaults
+    return found
 
 
 def searchable_options(model_class: type) -> dict[str, SearchableOption]:
     """The options a search may vary for ``model_class``, from its ``search_settings``
     (types and ranges) and its constructor (defaults)."""
-    defaults = _signature_defaults(model_class)
+    defaults = {
+        name: default
+        for name, default in constructor_parameters(model_class).items()
+        if default is not inspect.Parameter.empty
+    }
     found: dict[str, SearchableOption] = {}
     for settings in getattr(model_class, "search_settings", ()):
         for name, field in settings.model_fields.items():

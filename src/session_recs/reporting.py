@@ -187,14 +187,15 @@ def search_table(
     comparison: pd.DataFrame, searches: Mapping[str, Search], k: int
 ) -> pd.DataFrame | None:
     """One row per searched model: the search's cost, its best validation value, and the
-    model's test recall@k before and after (95% intervals), per evaluation context."""
+    model's test recall@k before and after (95% intervals), per evaluation context. FF19's
+    Word2Vec search (``word2vec_search``) has its own section: its best trials."""
     rows = {}
     done = measured(comparison)
     protocol = done["protocol"].iloc[0] if len(done) else None
     contexts = list(dict.fromkeys(done.loc[done["protocol"] == protocol, "context"]))
     for model, search in searches.items():
         results = search.results
-        if results is None or results.empty:
+        if model == LEGACY or results is None or results.empty:
             continue
         metric = next((c for c in results.columns if c.startswith("last_val_")), None)
         row: dict[str, str] = {
@@ -213,19 +214,13 @@ def search_table(
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def _searches_section(
-    comparison: pd.DataFrame, searches: Mapping[str, Search], k: int
-) -> pd.DataFrame | None:
-    return search_table(comparison, {m: s for m, s in searches.items() if m != LEGACY}, k)
-
-
 #: The search whose trials the report lists (FF19's Word2Vec search).
 LEGACY = "word2vec_search"
 
 
 def _as_searches(tune_results: Any) -> dict[str, Search]:
     if tune_results is None or isinstance(tune_results, pd.DataFrame):
-        return {LEGACY: Search(tune_results, "word2vec_ff19_default", LEGACY)}
+        return {LEGACY: Search(tune_results, LEGACY, LEGACY)}
     return dict(tune_results)
 
 
@@ -270,7 +265,7 @@ def comparison_markdown(
             "",
         ]
     searches = _as_searches(tune_results)
-    tuned = _searches_section(comparison, searches, k)
+    tuned = search_table(comparison, searches, k)
     if tuned is not None:
         lines += [
             f"## Tuned models (test recall@{k} before and after each search)",
@@ -333,7 +328,7 @@ def comparison_html(
         parts.append(f"<h2>Published reference numbers ({references.get('source', '')})</h2>")
         parts.append(reference_table(comparison, references, k).to_html())
     searches = _as_searches(tune_results)
-    tuned = _searches_section(comparison, searches, k)
+    tuned = search_table(comparison, searches, k)
     if tuned is not None:
         parts.append(f"<h2>Tuned models (test recall@{k} before and after each search)</h2>")
         parts.append(tuned.to_html())

@@ -14,7 +14,7 @@ import yaml
 
 from session_recs.errors import ConfigError, DataValidationError
 from session_recs.tuning import results
-from session_recs.tuning.address import check_reachable, resolve_address
+from session_recs.tuning.address import check_reachable, resolve
 from session_recs.tuning.ray_objects import param_space, search_algorithm, trial_scheduler
 from session_recs.tuning.runner import previous_experiments
 from session_recs.tuning.settings import RaySettings
@@ -197,10 +197,10 @@ def test_bad_ray_settings_name_the_setting(base, ray, message):
 
 def test_env_address_reads_the_variable_or_says_which_is_missing():
     settings = RaySettings(address="env:RAY_ADDRESS")
-    assert resolve_address(settings, {"RAY_ADDRESS": "10.1.2.3:6379"}) == "10.1.2.3:6379"
+    assert resolve(settings, {"RAY_ADDRESS": "10.1.2.3:6379"}).value == "10.1.2.3:6379"
     with pytest.raises(ConfigError, match=r"reads the Ray address from \$RAY_ADDRESS"):
-        resolve_address(settings, {})
-    assert resolve_address(RaySettings(address="local"), {}) == "local"
+        resolve(settings, {})
+    assert resolve(RaySettings(address="local"), {}).value == "local"
 
 
 def test_unreachable_address_fails_within_the_timeout_naming_it():

@@ -90,12 +90,6 @@ def resolve(settings: RaySettings, environ: Mapping[str, str] | None = None) -> 
     return Address(address, "ray.address")
 
 
-def resolve_address(settings: RaySettings, environ: Mapping[str, str] | None = None) -> str:
-    """The address to connect to (``local`` to start Ray here), with ``env:`` and ``auto``
-    looked up."""
-    return resolve(settings, environ).value
-
-
 def _host_port(address: str) -> tuple[str, int] | None:
     """Host and port of ``host:port`` or ``ray://host:port``; None for ``local``."""
     if address == "local":

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from session_recs import reporting
 from session_recs.config import Settings
-from session_recs.pipelines.namespaces import SEARCHED_MODEL, tuned_name
+from session_recs.pipelines.namespaces import tuned_name
 
 
 class ReportConfig(Settings):
@@ -40,11 +40,7 @@ def render_model_comparison(
     searched model): its cost and the model before and after."""
     report = ReportConfig.model_validate(report)
     tune_results = {
-        model: reporting.Search(
-            results,
-            "word2vec_ff19_default" if model == SEARCHED_MODEL else model,
-            tuned_name(model),
-        )
+        model: reporting.Search(results, model, tuned_name(model))
         for model, results in searches.items()
     }
     title = f"session-recs model comparison: {dataset}"

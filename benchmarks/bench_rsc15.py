@@ -14,8 +14,8 @@ in training count as misses (there are none in this sample). Two training sets:
 - ``split``: the project's predefined split, which holds out the last click of the latest
   5% of training sessions for validation.
 
-session_knn orders candidate sessions by their last click time; ``split_sessions`` drops
-the timestamps, so they are joined back by (session_id, position).
+session_knn, STAN and VSTAN order candidate sessions by their last click time (STAN and
+VSTAN also weigh them by recency): both training tables keep the ``timestamp`` column.
 
 Usage: python benchmarks/bench_rsc15.py [--data DIR] [--models session_knn markov ...]
 """
@@ -54,6 +54,8 @@ SESSION_REC = {
 #: Our model -> (model kind, options, session-rec counterpart or None).
 MODELS = {
     "session_knn": ("session_knn", {}, "V-SKNN"),
+    "stan": ("stan", {}, "STAN"),
+    "vstan": ("vstan", {}, "VSTAN"),
     "item_knn": ("item_knn", {}, None),
     "sequential_rules": ("sequential_rules", {}, "SR"),
     "markov": ("markov", {}, "Markov"),
@@ -70,9 +72,7 @@ def load_sessions(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
     sessions = sessionize(interactions, SessionizeConfig(order="time", min_session_length=2))
     split = split_sessions(sessions, SplitConfig(strategy="predefined", validation_fraction=0.05))
     full = sessions[sessions["split"] == "train"]
-    stamps = sessions[["session_id", "position", "timestamp"]]
-    held_out = split.train_sessions.merge(stamps, on=["session_id", "position"], how="left")
-    return full, held_out, split.test_sessions
+    return full, split.train_sessions, split.test_sessions
 
 
 def measure(

@@ -13,7 +13,8 @@ from session_recs.evaluation import (
     summarize,
 )
 from session_recs.metrics import bootstrap_intervals, per_query_metrics, target_ranks
-from session_recs.models.base import ItemIndex, top_k
+from session_recs.models.base import ItemIndex
+from session_recs.models.ranking import top_k
 from session_recs.models.transitions import MarkovChain
 
 

@@ -31,18 +31,34 @@ def per_query_metrics(ranks: np.ndarray, ks: Sequence[int]) -> dict[tuple[str, i
     return out
 
 
+#: Resample count cells (resamples x queries) drawn at once: bounds the intervals' memory.
+BOOTSTRAP_CELLS = 1 << 23
+
+
 def bootstrap_intervals(
     values: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95
 ) -> tuple[np.ndarray, np.ndarray]:
     """Percentile bootstrap interval of the mean of each row of ``values`` (metrics x queries).
 
     Resamples are multinomial count vectors, so all metrics share the same resamples and
-    the means come from one matrix product.
+    the means come from one matrix product per batch of resamples; batches hold about
+    :data:`BOOTSTRAP_CELLS` counts, so memory does not grow with ``n_boot x queries``
+    (the draws are the same as in one batch). Nothing here depends on the catalogue.
     """
     n = values.shape[1]
     rng = np.random.default_rng(seed)
-    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float32)
-    means = (counts @ values.T.astype(np.float32)) / n
+    per_batch = max(1, BOOTSTRAP_CELLS // max(n, 1))
+    rows = values.T.astype(np.float32)
+    means = np.empty((n_boot, values.shape[0]), dtype=np.float32)
+    for start in range(0, n_boot, per_batch):
+        stop = min(start + per_batch, n_boot)
+        counts = _resample_counts(rng, n, stop - start)
+        means[start:stop] = (counts @ rows) / n
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(means, [tail, 100 - tail], axis=0)
     return low, high
+
+
+def _resample_counts(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
+    """``size`` bootstrap resamples of n queries, as how often each query is drawn."""
+    return rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(np.float32)

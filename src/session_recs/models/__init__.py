@@ -25,6 +25,8 @@ MODEL_KINDS: dict[str, str] = {
     "markov": "session_recs.models.transitions:MarkovChain",
     "item_knn": "session_recs.models.knn:ItemKNN",
     "session_knn": "session_recs.models.knn:SessionKNN",
+    "stan": "session_recs.models.stan:STAN",
+    "vstan": "session_recs.models.stan:VSTAN",
     "word2vec": "session_recs.models.word2vec:Word2VecRecommender",
 }
 

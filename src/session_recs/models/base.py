@@ -2,11 +2,14 @@
 
 Models work on integer item indices (an :class:`ItemIndex` maps ids to 0..n-1). A model
 fits on :class:`SessionData` (ragged item sequences) and scores a :class:`QueryBatch`:
-for each query, the last item seen and, optionally, the session so far. The shared
-:meth:`Recommender.recommend` turns score blocks into top-K lists: it excludes the query
-item when asked, breaks ties by a model-supplied order (popularity by default) and
-backfills rows without enough positive scores with the most popular items, so every
-model answers every query (including ones about unseen items).
+for each query, the last item seen and, optionally, the session so far. Most models
+have evidence for a few items per query and give only those (:meth:`Recommender.candidates`,
+a sparse matrix); models that score every item (Word2Vec) give dense blocks
+(:meth:`Recommender.score`, ``dense_scores = True``), sized to a memory budget. The shared
+:meth:`Recommender.recommend` turns either into top-K lists with the same rules: it
+excludes the query item when asked, breaks ties by a model-supplied order (popularity by
+default) and backfills rows without enough positive scores with the most popular items, so
+every model answers every query (including ones about unseen items).
 """
 
 from __future__ import annotations
@@ -21,9 +24,22 @@ import pandas as pd
 import scipy.sparse as sp
 
 from session_recs.errors import ConfigError, DataValidationError
+from session_recs.models.ranking import (
+    backfill,
+    block_rows,
+    popularity_order,
+    sparse_top_k,
+    top_k,
+)
 from session_recs.models.sparse import ranges
 
 UNKNOWN = -1
+#: Memory a dense model's score block may take while ranked (megabytes); at 10^6 items
+#: that is six queries per block, at Online Retail's 3,684 items 1,800.
+DENSE_MEMORY_MB = 256.0
+#: A sparse model's block is ranked densely when it has candidates for more than this share
+#: of its (query, item) cells.
+DENSE_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -130,42 +146,6 @@ class Recommendations:
     scores: np.ndarray
 
 
-def top_k(
-    scores: np.ndarray,
-    k: int,
-    tie_rank: Callable[[np.ndarray, np.ndarray], np.ndarray] | np.ndarray,
-) -> np.ndarray:
-    """Column indices of the k best scores per row, best first.
-
-    Equal scores are ordered by ``tie_rank(rows, cols)`` (lower first), which is asked only
-    about tied candidates: items scoring at least each row's k-th best score that share
-    their score with another such item. A partition finds that threshold; lexsorts over
-    the candidates do the rest.
-    """
-    if not callable(tie_rank):
-        ranks = np.asarray(tie_rank)
-        tie_rank = (lambda r, c: ranks[c]) if ranks.ndim == 1 else (lambda r, c: ranks[r, c])
-    n_rows, n_items = scores.shape
-    k = min(k, n_items)
-    kth = np.partition(scores, n_items - k, axis=1)[:, n_items - k]
-    rows, cols = np.nonzero(scores >= kth[:, None])
-    values = scores[rows, cols]
-    order = np.lexsort((-values, rows))
-    rows, cols, values = rows[order], cols[order], values[order]
-    # Only candidates that share their row and score with another one need a tie rank.
-    same = (rows[1:] == rows[:-1]) & (values[1:] == values[:-1])
-    tied = np.r_[same, False] | np.r_[False, same]
-    tie = np.zeros(len(rows), dtype=np.float64)
-    if tied.any():
-        tie[tied] = tie_rank(rows[tied], cols[tied])
-        order = np.lexsort((tie, -values, rows))
-        rows, cols = rows[order], cols[order]
-    # Keep the first k candidates of every row.
-    starts = np.searchsorted(rows, np.arange(n_rows))
-    keep = (np.arange(len(rows)) - starts[rows]) < k
-    return cols[keep].reshape(n_rows, k)
-
-
 class Recommender(ABC):
     """Fit on training sessions; answer a batch of queries with top-K items and scores."""
 
@@ -178,6 +158,11 @@ class Recommender(ABC):
     #: The option a scheduler may cut short while training (``epochs``), if any; models
     #: without one are searched in one-shot trials.
     training_resource: ClassVar[str | None] = None
+    #: Whether the model scores every item (:meth:`score`) rather than only the items it
+    #: has evidence for (:meth:`candidates`).
+    dense_scores: ClassVar[bool] = False
+    #: Queries per block for sparse models (their memory follows the evidence per query).
+    query_block: ClassVar[int] = 1024
 
     def __init__(self) -> None:
         self.index: ItemIndex | None = None
@@ -199,6 +184,7 @@ class Recommender(ABC):
         sessions = SessionData.from_long(train, self.index, codes=codes)
         self.popularity = np.bincount(sessions.items, minlength=len(self.index)).astype(np.float64)
         self.validation_pairs = validation_pairs
+        self._popular = popularity_order(self.popularity)
         self._fit(sessions)
         return self
 
@@ -206,9 +192,18 @@ class Recommender(ABC):
     def _fit(self, sessions: SessionData) -> None:
         """Learn from encoded training sessions (``self.validation_pairs`` may be set)."""
 
-    @abstractmethod
+    def candidates(self, queries: QueryBatch) -> sp.csr_matrix:
+        """Sparse (n_queries x n_items) scores of the items with evidence; entries <= 0 and
+        items not stored mean 'no evidence'. Sparse models implement this."""
+        raise NotImplementedError(f"{type(self).__name__} scores densely: use score().")
+
     def score(self, queries: QueryBatch) -> np.ndarray:
-        """Dense scores (n_queries x n_items); higher is better, <= 0 means 'no evidence'."""
+        """Dense scores (n_queries x n_items); higher is better, <= 0 means 'no evidence'.
+
+        Dense models (``dense_scores = True``) implement this; for sparse models it is their
+        :meth:`candidates` as a dense block (for small data and the dense-path checks).
+        """
+        return self.candidates(queries).toarray()
 
     def tie_rank(self, queries: QueryBatch, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Order among equal scores of (query row, item) candidates: more popular first."""
@@ -241,30 +236,66 @@ class Recommender(ABC):
         k: int,
         *,
         exclude_query: bool = True,
-        block_size: int = 1024,
+        memory_mb: float = DENSE_MEMORY_MB,
+        dense: bool | None = None,
     ) -> Recommendations:
-        """Top-``k`` items per query, best first, backfilled by popularity."""
+        """Top-``k`` items per query, best first, backfilled by popularity.
+
+        Sparse models rank their candidates only; dense ones rank blocks of queries sized so
+        each block needs about ``memory_mb``. ``dense=True`` ranks a sparse model's scores
+        the dense way (the two give the same lists; tests check it).
+        """
         index = self.fitted_index()
         if not isinstance(k, int | np.integer) or k < 1:
             raise ConfigError(f"k must be a positive integer, got {k!r}.")
+        if not memory_mb > 0:
+            raise ConfigError(
+                f"memory_mb must be a positive number of megabytes, got {memory_mb!r}."
+            )
         k = min(int(k), len(index) - (1 if exclude_query else 0))
-        # Backfill: items with no evidence rank below every scored item, by popularity.
-        fallback = (self.popularity / (self.popularity.max() + 1.0)).astype(np.float64)
         items = np.empty((len(queries), k), dtype=np.int64)
         scores = np.empty((len(queries), k), dtype=np.float64)
-        for start in range(0, len(queries), block_size):
-            rows = slice(start, min(start + block_size, len(queries)))
-            block = queries.take(rows)
-            raw = np.asarray(self.score(block), dtype=np.float64)
-            combined = np.where(raw > 0, raw + 1.0, fallback[None, :])
-            if exclude_query:
-                known = block.last_item >= 0
-                combined[np.flatnonzero(known), block.last_item[known]] = -np.inf
-            chosen = top_k(combined, k, self._evidence_tie_rank(block, raw))
-            items[rows] = chosen
-            picked = np.take_along_axis(raw, chosen, axis=1)
-            scores[rows] = np.where(picked > 0, picked, 0.0)
+        dense = self.dense_scores if dense is None else dense
+        rank = self._rank_dense if dense else self._rank_sparse
+        step = block_rows(len(index), memory_mb) if dense else self.query_block
+        for start in range(0, len(queries), step):
+            rows = slice(start, min(start + step, len(queries)))
+            items[rows], scores[rows] = rank(queries.take(rows), k, exclude_query)
         return Recommendations(items, scores)
+
+    def _rank_sparse(
+        self, block: QueryBatch, k: int, exclude_query: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k of a block from its candidates, completed from the popularity order."""
+        exclude = block.last_item if exclude_query else None
+        candidates = self.candidates(block)
+        if candidates.nnz > DENSE_SHARE * candidates.shape[0] * candidates.shape[1]:
+            # Evidence for most items (long sessions, small catalogues): a dense block is
+            # cheaper than sorting candidates, and its size is bounded by theirs.
+            return self._rank_dense(block, k, exclude_query, candidates.toarray())
+
+        def ranks(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+            return self.tie_rank(block, rows, cols)
+
+        items, scores = sparse_top_k(candidates, k, ranks, exclude)
+        backfill(items, scores, self._popular, exclude)
+        return items, scores
+
+    def _rank_dense(
+        self, block: QueryBatch, k: int, exclude_query: bool, raw: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k of a dense block; items without evidence rank below, by popularity."""
+        fallback = (self.popularity / (self.popularity.max() + 1.0)).astype(np.float64)
+        if raw is None:
+            raw = self.score(block)
+        raw = np.asarray(raw, dtype=np.float64)
+        combined = np.where(raw > 0, raw + 1.0, fallback[None, :])
+        if exclude_query:
+            known = block.last_item >= 0
+            combined[np.flatnonzero(known), block.last_item[known]] = -np.inf
+        chosen = top_k(combined, k, self._evidence_tie_rank(block, raw))
+        picked = np.take_along_axis(raw, chosen, axis=1)
+        return chosen, np.where(picked > 0, picked, 0.0)
 
     def params(self) -> Mapping[str, Any]:
         """The model's hyperparameters, for reports."""

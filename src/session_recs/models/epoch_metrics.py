@@ -21,7 +21,8 @@ from tqdm.auto import tqdm
 
 from session_recs.errors import ConfigError
 from session_recs.metrics import per_query_metrics, target_ranks
-from session_recs.models.base import top_k
+from session_recs.models.base import DENSE_MEMORY_MB
+from session_recs.models.ranking import block_rows, top_k
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:
@@ -129,12 +130,18 @@ class EpochMetrics(CallbackAny2Vec):
         if not len(self.queries) or not len(vectors):
             return dict.fromkeys(_metric_columns(self.ks), float("nan"))
         unit = unit_rows(vectors)
-        known = self._query_rows >= 0
-        scores = np.zeros((len(self.queries), len(unit)), dtype=np.float32)
-        scores[known] = cosine_block(unit[self._query_rows[known]], unit)
-        if self.exclude_query:
-            scores[np.flatnonzero(known), self._query_rows[known]] = -np.inf
-        recommended = top_k(scores, max(self.ks), self._tie_rank)
+        k = max(self.ks)
+        recommended = np.empty((len(self.queries), min(k, len(unit))), dtype=np.int64)
+        # Blocks of validation queries sized to the memory budget, whatever the vocabulary.
+        step = block_rows(len(unit), DENSE_MEMORY_MB)
+        for start in range(0, len(self.queries), step):
+            rows = self._query_rows[start : start + step]
+            known = rows >= 0
+            scores = np.zeros((len(rows), len(unit)), dtype=np.float32)
+            scores[known] = cosine_block(unit[rows[known]], unit)
+            if self.exclude_query:
+                scores[np.flatnonzero(known), rows[known]] = -np.inf
+            recommended[start : start + step] = top_k(scores, k, self._tie_rank)
         # A target outside the vocabulary (-1) can never match a recommended row.
         per_query = per_query_metrics(target_ranks(recommended, self._target_rows), self.ks)
         return {

@@ -239,16 +239,46 @@ class SessionKNN(Recommender):
         last = _last_per_key(row * n_items + item)
         shape = (n_sessions, n_items)
         # Each session's distinct items with the 1-based position of their last click.
-        self._positions = sp.csr_matrix(
-            (position[last].astype(np.float64), (row[last], item[last])), shape=shape
+        self._neighbours = sp.csr_matrix(
+            (position[last].astype(np.int32), (row[last], item[last])), shape=shape
         )
-        self._positions.sort_indices()
+        self._neighbours.sort_indices()
         self._sessions_of_item = sp.csr_matrix(
             (np.ones(len(last)), (item[last], row[last])), shape=shape[::-1]
         )
-        self._distinct = np.diff(self._positions.indptr).astype(np.float64)
+        lengths = np.diff(self._neighbours.indptr)
+        self._distinct = lengths.astype(np.float64)
+        # (session, item) keys of the stored entries, ascending: where each item sits.
+        self._keys = np.repeat(np.arange(n_sessions, dtype=np.int64), lengths) * n_items
+        self._keys += self._neighbours.indices
+        self._position_reach = int(self._neighbours.data.max(initial=0))
+        if self.position_lambda is not None:
+            distance = np.abs(np.arange(2 * self._position_reach + 1) - self._position_reach)
+            self._position_decay = np.exp(-distance / self.position_lambda)
         idf = np.log(n_sessions / np.maximum(self.popularity, 1.0))
-        self._item_weight = 1.0 + self.idf_weighting * np.maximum(idf, 0.0)
+        self._item_weight = self._idf_weights(idf)
+        self._recency = self._recency_weights(last_seen[newest_first])
+
+    def _idf_weights(self, idf: np.ndarray) -> np.ndarray:
+        """Weight of each item's votes from its idf, ``log(n_sessions / clicks)``."""
+        return 1.0 + self.idf_weighting * np.maximum(idf, 0.0)
+
+    def _recency_weights(self, last_seen: np.ndarray) -> np.ndarray | None:
+        """Weight of each session's similarity (newest first) from its recency; None: 1."""
+        return None
+
+    def _position_weights(self, position: np.ndarray, length: np.ndarray) -> np.ndarray:
+        """Weight of a query item at 1-based click position ``position`` of ``length``."""
+        return POSITION_WEIGHTS[self.weighting](position, length)
+
+    def _weighs_steps(self) -> bool:
+        """Whether neighbours are weighed by how far back their latest shared click is."""
+        return self.weighting_score != "same"
+
+    def _step_weights(self, step: np.ndarray) -> np.ndarray:
+        """Weight of a neighbour whose latest shared click is ``step`` clicks back (1 = the
+        last click)."""
+        return STEP_WEIGHTS[self.weighting_score](step)
 
     def _query_items(self, queries: QueryBatch) -> tuple[np.ndarray, ...]:
         """(row, item, weight, step) of each query's distinct known recent items, by key."""
@@ -259,19 +289,21 @@ class SessionKNN(Recommender):
         span = np.repeat(lengths, lengths)
         back = span - 1 - forward
         items = context.items[np.repeat(context.stops - lengths, lengths) + forward]
-        weight = POSITION_WEIGHTS[self.weighting](forward + 1.0, span.astype(np.float64))
+        weight = self._position_weights(forward + 1.0, span.astype(np.float64))
         keep = (items >= 0) & (weight > 0)
         rows, items, back, weight = rows[keep], items[keep], back[keep], weight[keep]
         # The latest click of a repeated item sets its weight and step (as in V-SKNN).
         latest = _last_per_key(rows * len(self.index) + items)
         return rows[latest], items[latest], weight[latest], back[latest] + 1.0
 
-    def score(self, queries: QueryBatch) -> np.ndarray:
+    def candidates(self, queries: QueryBatch) -> sp.csr_matrix:
         index = self.fitted_index()
         n_queries, n_items = len(queries), len(index)
-        rows, items, weight, step = self._query_items(queries)
+        query_items = self._query_items(queries)
+        rows, items, weight, _ = query_items
+        empty = sp.csr_matrix((n_queries, n_items))
         if not len(rows):
-            return np.zeros((n_queries, n_items))
+            return empty
         query = sp.csr_matrix((weight, (rows, items)), shape=(n_queries, n_items))
         similar = (query @ self._sessions_of_item).tocsr()
         similar.sort_indices()
@@ -280,6 +312,8 @@ class SessionKNN(Recommender):
         order_in_row = np.arange(similar.nnz) - np.repeat(similar.indptr[:-1], lengths)
         similar.data[order_in_row >= self.sample_size] = 0.0
         similar.eliminate_zeros()
+        if self._recency is not None:
+            similar.data *= self._recency[similar.indices]
         if self.similarity == "cosine":
             norm = np.sqrt(np.bincount(rows, weight * weight, minlength=n_queries))
             row_of = np.repeat(np.arange(n_queries), np.diff(similar.indptr))
@@ -287,41 +321,117 @@ class SessionKNN(Recommender):
         neighbours = prune_rows(similar, self.k).tocoo()
         pair_query, pair_session, pair_sim = neighbours.row, neighbours.col, neighbours.data
         if not len(pair_sim):
-            return np.zeros((n_queries, n_items))
+            return empty
 
-        # Expand every (query, neighbour) pair into the neighbour's distinct items: the
-        # triples (pair, item, position), stored as runs of one pair each. On Online Retail
-        # (long neighbours) that is ~30 M triples per 1,000 queries, so each pass counts.
-        indptr = self._positions.indptr
-        counts = indptr[pair_session + 1] - indptr[pair_session]
-        segment = np.cumsum(counts) - counts
-        slot = np.arange(int(counts.sum()), dtype=np.int64)
-        slot += np.repeat(indptr[pair_session] - segment, counts)
-        t_item = self._positions.indices[slot]
-        key = np.repeat(pair_query.astype(np.int64) * n_items, counts)
-        key += t_item
-        # Is the neighbour's item one of the query's items, and how many clicks back?
-        t_step = _lookup_steps(rows, items, step, key, n_items=n_items)
+        # Votes are counted for groups of whole queries whose neighbours hold about
+        # VOTES_PER_CHUNK items in all, so memory stays bounded for any k.
+        counts = np.diff(self._neighbours.indptr)[pair_session]
+        per_query = np.cumsum(np.bincount(pair_query, counts, minlength=n_queries))
+        chunk = np.maximum(per_query - 1, 0).astype(np.int64) // self.VOTES_PER_CHUNK
+        first_query = np.flatnonzero(np.r_[True, chunk[1:] != chunk[:-1]])
+        query_cuts = np.r_[first_query, n_queries]
+        pair_cuts = np.searchsorted(pair_query, query_cuts)
+        parts = [
+            self._votes(
+                query_items,
+                pair_query[pair_cuts[c] : pair_cuts[c + 1]] - query_cuts[c],
+                pair_session[pair_cuts[c] : pair_cuts[c + 1]],
+                pair_sim[pair_cuts[c] : pair_cuts[c + 1]],
+                first_query=query_cuts[c],
+                n_rows=query_cuts[c + 1] - query_cuts[c],
+            )
+            for c in range(len(first_query))
+        ]
+        return parts[0] if len(parts) == 1 else sp.vstack(parts, format="csr")
+
+    #: (neighbour, item) votes expanded at once (about 20 bytes each).
+    VOTES_PER_CHUNK: ClassVar[int] = 4_000_000
+
+    def _shared(
+        self,
+        query_items: tuple[np.ndarray, ...],
+        pair_query: np.ndarray,
+        pair_session: np.ndarray,
+        votes: sp.csr_matrix,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """For each (query, neighbour) pair: the neighbour's last position holding one of the
+        query's items (0: none), and how many clicks back the query's latest click on an item
+        of the neighbour is (inf: none).
+
+        Short queries look their items up in the neighbour (a binary search per pair and
+        query item); long ones look each neighbour item up in a (query x item) table.
+        """
+        rows, items, _, step = query_items
+        n_items = len(self.index)
+        first = np.searchsorted(rows, np.arange(int(pair_query[-1]) + 2))
+        per_pair = first[pair_query + 1] - first[pair_query]
+        if 4 * int(per_pair.sum()) > votes.nnz:
+            local = slice(first[pair_query[0]], first[-1])
+            owner = np.repeat(pair_query.astype(np.int64) - pair_query[0], np.diff(votes.indptr))
+            t_step = _lookup_steps(
+                rows[local] - pair_query[0],
+                items[local],
+                step[local],
+                owner * n_items + votes.indices,
+                n_items=n_items,
+            )
+            segment = votes.indptr[:-1]
+            shared = np.where(t_step < np.inf, votes.data, 0)
+            return np.maximum.reduceat(shared, segment), np.minimum.reduceat(t_step, segment)
+        which = np.repeat(first[pair_query], per_pair) + ranges(per_pair)
+        wanted = np.repeat(pair_session.astype(np.int64) * n_items, per_pair)
+        wanted += items[which]
+        at = np.minimum(np.searchsorted(self._keys, wanted), len(self._keys) - 1)
+        found = self._keys[at] == wanted
+        segment = np.cumsum(per_pair) - per_pair
+        anchor = np.maximum.reduceat(np.where(found, self._neighbours.data[at], 0), segment)
+        nearest = np.minimum.reduceat(np.where(found, step[which], np.inf), segment)
+        return anchor, nearest
+
+    def _votes(
+        self,
+        query_items: tuple[np.ndarray, ...],
+        pair_query: np.ndarray,
+        pair_session: np.ndarray,
+        pair_sim: np.ndarray,
+        *,
+        first_query: int,
+        n_rows: int,
+    ) -> sp.csr_matrix:
+        """Scores (``n_rows`` queries from ``first_query`` x items) from the votes of (query,
+        neighbour, similarity) pairs (``pair_query`` counted from ``first_query``): every
+        distinct item of a neighbour gets the pair's weight times its position decay,
+        summed per query by one sparse product."""
+        n_items = len(self.index)
+        if not len(pair_query):
+            return sp.csr_matrix((n_rows, n_items))
+        # The neighbours' rows of (item, last position): (pairs x items).
+        votes = self._neighbours[pair_session]
+        anchor, nearest = self._shared(query_items, pair_query + first_query, pair_session, votes)
         pair_weight = pair_sim
-        if self.weighting_score != "same":
-            nearest = np.minimum.reduceat(t_step, segment).astype(np.float64)
-            pair_weight = pair_weight * STEP_WEIGHTS[self.weighting_score](nearest)
+        if self._weighs_steps():
+            pair_weight = pair_weight * self._step_weights(nearest.astype(np.float64))
         if self.position_lambda is None:
-            t_weight = np.repeat(pair_weight, counts)
+            values = np.ones(votes.nnz)
         else:
-            positions = self._positions.data.astype(np.intp)  # whole numbers, from 1
-            t_position = positions[slot]
-            anchor = np.maximum.reduceat(np.where(t_step < np.inf, t_position, -1), segment)
             # A neighbour always shares a query item; one that did not would weigh nothing.
             pair_weight = np.where(anchor > 0, pair_weight, 0.0)
-            distance = np.abs(t_position - np.repeat(np.maximum(anchor, 0), counts))
-            # Positions are whole numbers: exp(-distance / lambda) is a table lookup.
-            decay = np.exp(-np.arange(positions.max(initial=0) + 1) / self.position_lambda)
-            t_weight = decay.take(distance)
-            t_weight *= np.repeat(pair_weight, counts)
-        scores = np.bincount(key, t_weight, minlength=n_queries * n_items)
+            # Positions are whole numbers: exp(-|p - anchor| / lambda) is a lookup in a
+            # table centred on the longest session's length (no pass for the absolute value).
+            offset = self._position_reach - anchor.astype(np.intp)
+            values = self._position_decay.take(
+                votes.data + np.repeat(offset, np.diff(votes.indptr))
+            )
+        votes = sp.csr_matrix((values, votes.indices, votes.indptr), shape=votes.shape)
+        # (queries x pairs): row q holds its pairs' weights, pairs in order.
+        indptr = np.searchsorted(pair_query, np.arange(n_rows + 1))
+        pairs = sp.csr_matrix(
+            (pair_weight, np.arange(len(pair_query)), indptr), shape=(n_rows, len(pair_query))
+        )
+        scores = (pairs @ votes).tocsr()
         # The idf weight depends on the item alone: applied once per (query, item).
-        return scores.reshape(n_queries, n_items) * self._item_weight
+        scores.data *= self._item_weight[scores.indices]
+        return scores
 
     def params(self) -> dict[str, Any]:
         return {

@@ -43,8 +43,35 @@ def count_matrix(
     return sp.csr_matrix((data, (rows, cols)), shape=(n, n))
 
 
+def row_thresholds(rows: np.ndarray, values: np.ndarray, n_rows: int, k: int) -> np.ndarray:
+    """Each row's k-th largest value (-inf for rows with at most k entries).
+
+    ``rows`` is sorted. Rows with more than k entries are laid side by side in a padded
+    block and partitioned when the padding is small; otherwise their entries are sorted.
+    """
+    counts = np.bincount(rows, minlength=n_rows)
+    thresholds = np.full(n_rows, -np.inf)
+    big = counts > k
+    if not big.any():
+        return thresholds
+    chosen = big[rows]
+    values = values[chosen]
+    compact = (np.cumsum(big) - 1)[rows[chosen]]
+    widths = counts[big]
+    starts = np.cumsum(widths) - widths
+    if len(widths) * int(widths.max()) <= 4 * len(values) + (1 << 20):
+        block = np.full((len(widths), int(widths.max())), np.inf)
+        block[compact, np.arange(len(values)) - starts[compact]] = -values
+        thresholds[big] = -np.partition(block, k - 1, axis=1)[:, k - 1]
+    else:
+        ordered = values[np.lexsort((-values, compact))]
+        thresholds[big] = ordered[starts + k - 1]
+    return thresholds
+
+
 def prune_rows(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
-    """Keep the ``keep`` largest entries of every row (all of them when keep <= 0)."""
+    """Keep the ``keep`` largest entries of every row (all of them when keep <= 0); among
+    equal values at the cut, the leftmost columns."""
     matrix = matrix.tocsr()
     matrix.sum_duplicates()
     if keep <= 0:
@@ -53,12 +80,15 @@ def prune_rows(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
     if lengths.max(initial=0) <= keep:
         return matrix
     row = np.repeat(np.arange(matrix.shape[0]), lengths)
-    # Sort each row's entries by value (descending) and keep the first `keep`.
-    order = np.lexsort((-matrix.data, row))
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order)) - np.repeat(matrix.indptr[:-1], lengths)
-    mask = rank < keep
-    return sp.csr_matrix((matrix.data[mask], (row[mask], matrix.indices[mask])), shape=matrix.shape)
+    cut = row_thresholds(row, matrix.data, matrix.shape[0], keep)[row]
+    above, at = matrix.data > cut, matrix.data == cut
+    room = keep - np.bincount(row[above], minlength=matrix.shape[0])
+    # Rank of each entry at the cut among its row's entries at the cut, left to right.
+    seen = np.cumsum(at)
+    before = np.r_[0, seen][matrix.indptr[:-1]][row]
+    mask = above | (at & (seen - before <= room[row]))
+    indptr = np.r_[0, np.cumsum(np.bincount(row[mask], minlength=matrix.shape[0]))]
+    return sp.csr_matrix((matrix.data[mask], matrix.indices[mask], indptr), shape=matrix.shape)
 
 
 def session_item_counts(sessions: SessionData, n_items: int) -> sp.csr_matrix:

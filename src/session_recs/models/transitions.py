@@ -78,19 +78,21 @@ class RowLookup(Recommender):
         )
         vars(self).update(options.model_dump())
 
-    def _rows(self, weights: sp.csr_matrix) -> np.ndarray:
-        """Weighted sum of matrix rows."""
-        return (weights @ self.matrix).toarray()
+    def _rows(self, weights: sp.csr_matrix) -> sp.csr_matrix:
+        """Weighted sum of matrix rows (sparse: only items some row reaches)."""
+        return (weights @ self.matrix).tocsr()
 
-    def score(self, queries: QueryBatch) -> np.ndarray:
+    def candidates(self, queries: QueryBatch) -> sp.csr_matrix:
         n_items = len(self.index)
         scores = self._rows(context_weights(queries, n_items, self.context_window, self.decay))
         if self.history_weight > 0:
-            top = scores.max(axis=1, keepdims=True)
-            scores = scores / np.where(top > 0, top, 1.0)
+            scores = scores.tocsr()
+            top = scores.max(axis=1).toarray().ravel()
+            row_of = np.repeat(np.arange(scores.shape[0]), np.diff(scores.indptr))
+            scores.data = scores.data / np.where(top > 0, top, 1.0)[row_of]
             history = context_weights(queries, n_items, _WHOLE_SESSION, self.history_decay)
-            scores = scores + self.history_weight * history.toarray()
-        return scores
+            scores = scores + self.history_weight * history
+        return sp.csr_matrix(scores)
 
     def params(self) -> dict[str, Any]:
         return {
@@ -112,8 +114,14 @@ class MostPopular(Recommender):
     def _fit(self, sessions: SessionData) -> None:
         pass
 
-    def score(self, queries: QueryBatch) -> np.ndarray:
-        return np.broadcast_to(self.popularity, (len(queries), len(self.popularity)))
+    def candidates(self, queries: QueryBatch) -> sp.csr_matrix:
+        """No evidence about any query: every list is the popularity backfill."""
+        return sp.csr_matrix((len(queries), len(self.index)))
+
+    def recommend(self, queries: QueryBatch, k: int, **options: Any) -> Recommendations:
+        """The most popular items, scored by their training counts."""
+        recs = super().recommend(queries, k, **options)
+        return Recommendations(recs.items, self.popularity[recs.items])
 
 
 class MarkovChain(RowLookup):
@@ -270,11 +278,11 @@ class AssociationRules(RowLookup):
             self._first_position = self._first_positions(sessions)
             self._width = float(sessions.lengths.max(initial=0) + 2)
 
-    def _rows(self, weights: sp.csr_matrix) -> np.ndarray:
+    def _rows(self, weights: sp.csr_matrix) -> sp.csr_matrix:
         if self.matrix is not None:
             return super()._rows(weights)
-        scores = ((weights @ self._counts_t) @ self._counts).toarray()
-        return scores - weights.multiply(self._diagonal_excess[None, :]).toarray()
+        scores = ((weights @ self._counts_t) @ self._counts).tocsr()
+        return (scores - weights.multiply(self._diagonal_excess[None, :])).tocsr()
 
     def _first_positions(self, sessions: SessionData) -> tuple[sp.csc_matrix, sp.csc_matrix]:
         """(sessions x items) 1 + first and 1 + second position of each item in each session."""
@@ -318,12 +326,12 @@ class AssociationRules(RowLookup):
         return np.where(has, earliest * self._width + position, np.inf)
 
     def recommend(
-        self, queries: QueryBatch, k: int, *, exclude_query: bool = True, block_size: int = 1024
+        self, queries: QueryBatch, k: int, *, exclude_query: bool = True, **options: Any
     ) -> Recommendations:
         """As :meth:`Recommender.recommend`; FF19 mode never excludes the query item."""
         if self.mode == "ff19":
             exclude_query = False
-        return super().recommend(queries, k, exclude_query=exclude_query, block_size=block_size)
+        return super().recommend(queries, k, exclude_query=exclude_query, **options)
 
     def params(self) -> dict[str, Any]:
         return {"mode": self.mode, "pruning": self.pruning, **super().params()}

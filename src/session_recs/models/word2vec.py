@@ -98,6 +98,8 @@ class Word2VecRecommender(Recommender):
     the gensim ``KeyedVectors`` (keys: the item ids as strings).
     """
 
+    #: Every item with a vector gets a cosine score: ranked in memory-bounded dense blocks.
+    dense_scores: ClassVar[bool] = True
     name: ClassVar[str] = "word2vec"
     uses_context: ClassVar[bool] = True
     # Defined below the class (they are built from GENSIM_RULES).

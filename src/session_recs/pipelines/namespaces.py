@@ -22,6 +22,8 @@ BASELINE_MODELS = (
     "sequential_rules_plus",
     "item_knn",
     "session_knn",
+    "stan",
+    "vstan",
 )
 #: Namespaces of the train_w2v pipeline (parameters_train_w2v.yml).
 W2V_MODELS = ("word2vec_ff19_default", "word2vec_ff19_tuned")

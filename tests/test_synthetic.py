@@ -199,7 +199,7 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_partial_file(tmp_path, mo
         ({"n_events": 2.5}, "n_events"),
         ({"n_events": True}, "n_events"),
         ({"n_items": 0}, "n_items"),
-        ({"n_items": 100_000}, "n_items"),
+        ({"n_items": 10_000_000}, "n_items"),
         ({"n_groups": 0}, "n_groups"),
         ({"n_items": 10, "n_groups": 11}, "n_groups"),
         ({"n_customers": 0}, "n_customers"),
@@ -237,3 +237,19 @@ def test_extreme_but_valid_parameters_work():
     )
     assert len(frame) == 500
     assert frame["CustomerID"].isna().all()
+
+
+def test_a_large_catalogue_gets_distinct_codes_and_zipf_popularity():
+    """``make-demo --items N``: N items beyond the five-digit codes, popularity heavy-tailed
+    (the log-log slope of count against rank is Zipf-like)."""
+    table = generate_transactions(300_000, n_items=100_000, seed=1)
+    codes = table["StockCode"]
+    product = codes.str.fullmatch(r"\d{7}[A-E]?")
+    assert (product | codes.isin(["POST", "DOT", "M", "BANK CHARGES"])).all()
+    counts = codes[product].value_counts().to_numpy()
+    assert 20_000 < len(counts) <= 100_000
+    ranks = np.arange(1, len(counts) + 1)
+    middle = (ranks >= 10) & (ranks <= 3_000)
+    slope = np.polyfit(np.log(ranks[middle]), np.log(counts[middle]), 1)[0]
+    assert -1.3 < slope < -0.6, slope
+    assert counts[0] > 50 * np.median(counts)

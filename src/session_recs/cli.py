@@ -19,6 +19,7 @@ from kedro.framework.cli.project import run as kedro_run
 from kedro.framework.cli.utils import env_option
 
 from session_recs.cml import cml_cluster
+from session_recs.config import OptionError
 from session_recs.errors import ConfigError
 from session_recs.user_errors import friendly_errors
 
@@ -111,11 +112,23 @@ def download(  # noqa: PLR0917 (click passes options as arguments)
     help="Parquet file to write.",
 )
 @click.option("--events", type=int, default=None, help="Approximate number of rows.")
+@click.option(
+    "--items",
+    type=int,
+    default=None,
+    help="Catalogue size: items with Zipf popularity, in product lines of 20 [default: 1200].",
+)
 @click.option("--seed", type=int, default=None, help="Random seed.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @friendly_errors
-def make_demo(output: Path, events: int | None, seed: int | None, force: bool) -> None:
-    """Generate synthetic Online-Retail-schema transactions (the demo data, or a large table)."""
+def make_demo(
+    output: Path, events: int | None, items: int | None, seed: int | None, force: bool
+) -> None:
+    """Generate synthetic Online-Retail-schema transactions (the demo data, or a large table).
+
+    Example: python -m session_recs make-demo --events 10000000 --items 1000000 --output
+    data/01_raw/large.parquet
+    """
     from session_recs import synthetic
 
     if output.is_dir():
@@ -126,10 +139,17 @@ def make_demo(output: Path, events: int | None, seed: int | None, force: bool) -
             "data: the demo table is data/01_raw/demo_online_retail.parquet)."
         )
 
-    table = synthetic.generate_transactions(
-        events if events is not None else synthetic.DEMO_N_EVENTS,
-        seed=seed if seed is not None else synthetic.DEMO_SEED,
-    )
+    try:
+        table = synthetic.generate_transactions(
+            events if events is not None else synthetic.DEMO_N_EVENTS,
+            n_items=items if items is not None else synthetic.DEMO_N_ITEMS,
+            seed=seed if seed is not None else synthetic.DEMO_SEED,
+        )
+    except OptionError as err:  # named by the flag the user typed
+        flag = {"n_events": "--events", "n_items": "--items", "seed": "--seed"}.get(err.key)
+        if flag is None:
+            raise
+        raise OptionError("", flag, err.value, err.expected) from None
     written = synthetic.write_transactions(table, output)
     click.echo(f"Wrote {len(table):,} rows to {written}")
 

@@ -6,6 +6,9 @@ Protocols:
 - ``iterative_revealing`` (session-rec): every test session predicts each next item from
   the items before it.
 
+Models rank their own candidates (sparse models) or memory-bounded blocks of scores
+(dense ones); everything here works on the top-K lists, never on (queries x items).
+
 Metrics at each K: ``recall`` (= HitRate: the target is in the top K), ``mrr`` (1/rank
 when within K, else 0), ``ndcg`` (1/log2(rank+1) within K), ``coverage`` (share of the
 catalogue that appears in any top-K list) and ``popularity`` (mean training popularity of
@@ -27,6 +30,7 @@ from session_recs.config import Settings
 from session_recs.errors import ConfigError, DataValidationError
 from session_recs.metrics import bootstrap_intervals, per_query_metrics, target_ranks
 from session_recs.models.base import (
+    DENSE_MEMORY_MB,
     UNKNOWN,
     ItemIndex,
     QueryBatch,
@@ -152,6 +156,8 @@ class EvaluationConfig(Settings):
 
     ``unknown_targets``: ``keep`` counts a target never seen in training as a miss (no
     model can rank it); ``drop`` leaves such queries out, as session-rec does.
+    ``memory_mb``: how much memory a block of a dense model's scores may take (sparse
+    models rank only their candidates, whatever the catalogue).
     """
 
     section: ClassVar[str] = "evaluation"
@@ -167,6 +173,7 @@ class EvaluationConfig(Settings):
     unknown_targets: Literal["keep", "drop"] = "keep"
     n_boot: int = Field(1000, ge=1, le=100_000)
     seed: int = Field(0, ge=0)
+    memory_mb: float = Field(DENSE_MEMORY_MB, gt=0, allow_inf_nan=False)
 
 
 def only_last_item(evaluation: EvaluationSet) -> EvaluationSet:
@@ -249,7 +256,10 @@ def evaluate_model(
     ).items():
         start = time.perf_counter()
         recs = model.recommend(
-            evaluation.queries, max(config.ks), exclude_query=config.exclude_query
+            evaluation.queries,
+            max(config.ks),
+            exclude_query=config.exclude_query,
+            memory_mb=config.memory_mb,
         )
         seconds = time.perf_counter() - start
         table = summarize(

@@ -65,9 +65,15 @@ COLUMNS = ONLINE_RETAIL_COLUMNS
 DEMO_SEED: int = 42
 # 60k rows: ~1,000 customers (the demo split presets assume this), about 0.45 MB of Parquet.
 DEMO_N_EVENTS: int = 60_000
+DEMO_N_ITEMS: int = 1_200
 
-# Five-digit stock numbers, as in the real file; one per item.
-MAX_ITEMS = 89_998
+# Five-digit stock numbers, as in the real file, one per item, up to FIVE_DIGIT_ITEMS;
+# larger catalogues (``make-demo --items``) get seven-digit numbers.
+FIVE_DIGIT_ITEMS = 89_998
+MAX_ITEMS = 9_000_000
+#: Items per product line when the number of lines follows the catalogue (the demo: 1,200
+#: items in 60 lines).
+ITEMS_PER_GROUP = 20
 FIRST_INVOICE = 536_365
 FIRST_CUSTOMER_ID = 12_346
 
@@ -202,7 +208,11 @@ def _build_catalog(
     group_p = _zipf(n_groups, exponent)[rng.permutation(n_groups)]
     group_p /= group_p.sum()
 
-    numbers = rng.choice(np.arange(10_002, 100_000), size=n_items, replace=False).astype(str)
+    if n_items <= FIVE_DIGIT_ITEMS:
+        numbers = rng.choice(np.arange(10_002, 100_000), size=n_items, replace=False)
+    else:
+        numbers = 1_000_000 + rng.choice(MAX_ITEMS, size=n_items, replace=False)
+    numbers = numbers.astype(str)
     letters = np.array(list("ABCDE"))[rng.integers(0, 5, n_items)]
     suffix = np.where(rng.random(n_items) < P_CODE_SUFFIX, letters, "")
     codes = np.char.add(numbers, suffix)
@@ -431,8 +441,8 @@ class GeneratorConfig(Settings):
 def generate_transactions(
     n_events: int = 60_000,
     *,
-    n_items: int = 1_200,
-    n_groups: int = 60,
+    n_items: int = DEMO_N_ITEMS,
+    n_groups: int | None = None,
     n_customers: int | None = None,
     seed: int = 42,
     p_sequential: float = 0.6,
@@ -444,10 +454,13 @@ def generate_transactions(
     """Online-Retail-schema transactions with the structure in the module docstring.
 
     ``n_events`` rows exactly (the contract is ±5%), ``n_customers`` defaulting to
-    ``n_events // 60``; the same arguments always give the same table.
+    ``n_events // 60`` and ``n_groups`` to ``n_items // 20`` (product lines of 20 items);
+    the same arguments always give the same table.
     """
     if n_customers is None and isinstance(n_events, int) and not isinstance(n_events, bool):
         n_customers = max(1, n_events // 60)
+    if n_groups is None and isinstance(n_items, int) and not isinstance(n_items, bool):
+        n_groups = max(1, n_items // ITEMS_PER_GROUP)
     config = GeneratorConfig(
         n_events=n_events,
         n_items=n_items,

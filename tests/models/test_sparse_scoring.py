@@ -152,3 +152,16 @@ def test_prune_rows_keeps_the_largest_entries_then_the_leftmost_at_the_cut():
         best = np.lexsort((cols, -values))[:7]  # largest, then leftmost
         kept = pruned.indices[pruned.indptr[row] : pruned.indptr[row + 1]]
         assert sorted(kept.tolist()) == sorted(cols[best].tolist())
+
+
+@pytest.mark.parametrize("case", ["session_knn", "sequential_rules_plus", "association_rules_ff19"])
+def test_ranking_blocks_in_threads_gives_the_same_lists(case, sessions):
+    train, test = sessions
+    kind, options = CASES[case]
+    model = build_model(kind, options).fit(train)
+    model.query_block = 50  # several blocks
+    queries = revealing_set(test, model.index).queries
+    one = model.recommend(queries, 10, threads=1)
+    two = model.recommend(queries, 10, threads=2)
+    np.testing.assert_array_equal(one.items, two.items)
+    np.testing.assert_array_equal(one.scores, two.scores)

@@ -14,8 +14,10 @@ every model answers every query (including ones about unseen items).
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -146,6 +148,15 @@ class Recommendations:
     scores: np.ndarray
 
 
+def ranking_threads() -> int:
+    """Threads that rank a sparse model's blocks: ``OMP_NUM_THREADS`` when set (Ray sets it
+    to a trial's CPUs), else the CPUs this process may use (at most 8)."""
+    configured = os.environ.get("OMP_NUM_THREADS", "")
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    return max(1, min(8, len(os.sched_getaffinity(0))))
+
+
 class Recommender(ABC):
     """Fit on training sessions; answer a batch of queries with top-K items and scores."""
 
@@ -238,12 +249,16 @@ class Recommender(ABC):
         exclude_query: bool = True,
         memory_mb: float = DENSE_MEMORY_MB,
         dense: bool | None = None,
+        threads: int | None = None,
     ) -> Recommendations:
         """Top-``k`` items per query, best first, backfilled by popularity.
 
-        Sparse models rank their candidates only; dense ones rank blocks of queries sized so
-        each block needs about ``memory_mb``. ``dense=True`` ranks a sparse model's scores
-        the dense way (the two give the same lists; tests check it).
+        Sparse models rank their candidates only, ``threads`` blocks of queries at a time
+        (None: :func:`ranking_threads`; the blocks are independent, so the lists do not
+        depend on it); dense ones rank blocks of queries sized so each block needs about
+        ``memory_mb`` (their matrix products use the BLAS's own threads). ``dense=True``
+        ranks a sparse model's scores the dense way (the two give the same lists; tests
+        check it).
         """
         index = self.fitted_index()
         if not isinstance(k, int | np.integer) or k < 1:
@@ -258,9 +273,18 @@ class Recommender(ABC):
         dense = self.dense_scores if dense is None else dense
         rank = self._rank_dense if dense else self._rank_sparse
         step = block_rows(len(index), memory_mb) if dense else self.query_block
-        for start in range(0, len(queries), step):
-            rows = slice(start, min(start + step, len(queries)))
+        blocks = [slice(at, min(at + step, len(queries))) for at in range(0, len(queries), step)]
+
+        def fill(rows: slice) -> None:
             items[rows], scores[rows] = rank(queries.take(rows), k, exclude_query)
+
+        threads = ranking_threads() if threads is None else max(1, int(threads))
+        if dense or threads == 1 or len(blocks) < 2:
+            for rows in blocks:
+                fill(rows)
+        else:  # numpy and scipy's sparse kernels release the GIL
+            with ThreadPoolExecutor(min(threads, len(blocks))) as pool:
+                list(pool.map(fill, blocks))
         return Recommendations(items, scores)
 
     def _rank_sparse(

@@ -128,25 +128,40 @@ def _last_seen(train: pd.DataFrame) -> np.ndarray | None:
     return np.maximum.reduceat(times, starts)
 
 
-#: Above this many (query, item) cells, step lookups search sorted keys instead of a table.
+#: Above this many (query, query item) cells, step lookups search sorted keys instead.
 _DENSE_LOOKUP_CELLS = 8_000_000
 
 
 def _lookup_steps(
-    rows: np.ndarray, items: np.ndarray, step: np.ndarray, keys: np.ndarray, *, n_items: int
+    rows: np.ndarray,
+    items: np.ndarray,
+    step: np.ndarray,
+    key_rows: np.ndarray,
+    key_items: np.ndarray,
+    *,
+    n_items: int,
 ) -> np.ndarray:
-    """``step`` (float32) of each ``query x n_items + item`` key among (rows, items), else inf.
+    """``step`` (float32) of each (key row, key item) among the (rows, items), else inf.
 
     ``rows * n_items + items`` must be sorted (as :meth:`SessionKNN._query_items` returns).
-    A dense (queries x items) table is one gather; for very wide blocks, a binary search.
+    The query items are renumbered among themselves, so a (queries x distinct query items)
+    table is one gather whatever the catalogue; for very wide blocks, a binary search.
     """
-    n_queries = int(keys.max(initial=-1)) // n_items + 1
-    if n_queries * n_items <= _DENSE_LOOKUP_CELLS:
-        table = np.full(n_queries * n_items, np.inf, dtype=np.float32)
-        keep = rows < n_queries
-        table[rows[keep] * n_items + items[keep]] = step[keep]
-        return table.take(keys)
+    if not len(rows):
+        return np.full(len(key_rows), np.inf, dtype=np.float32)
+    distinct = np.unique(items)
+    n_rows = int(max(rows.max(), key_rows.max(initial=0))) + 1
+    if n_rows * len(distinct) <= _DENSE_LOOKUP_CELLS:
+        slot = np.full(n_items, -1, dtype=np.int64)
+        slot[distinct] = np.arange(len(distinct))
+        table = np.full(n_rows * len(distinct) + 1, np.inf, dtype=np.float32)
+        table[rows * len(distinct) + slot[items]] = step
+        found = slot[key_items]
+        # Items that are no query item read the table's last cell (inf).
+        where = np.where(found >= 0, key_rows * len(distinct) + found, len(table) - 1)
+        return table.take(where)
     query_keys = rows * n_items + items
+    keys = key_rows.astype(np.int64) * n_items + key_items
     at = np.minimum(np.searchsorted(query_keys, keys), len(query_keys) - 1)
     return np.where(query_keys[at] == keys, step[at], np.inf).astype(np.float32)
 
@@ -243,8 +258,24 @@ class SessionKNN(Recommender):
             (position[last].astype(np.int32), (row[last], item[last])), shape=shape
         )
         self._neighbours.sort_indices()
-        self._sessions_of_item = sp.csr_matrix(
+        # Each item's sessions, newest first, cut to the `sample_size` newest: the newest
+        # sample_size sessions holding any query item are among them, with every query
+        # item they hold (a session in that sample is in the cut list of each of its query
+        # items), so similarities stay exact while a query costs at most (its items x
+        # sample_size), however popular its items are.
+        sessions_of_item = sp.csr_matrix(
             (np.ones(len(last)), (item[last], row[last])), shape=shape[::-1]
+        )
+        sessions_of_item.sort_indices()
+        lengths = np.diff(sessions_of_item.indptr)
+        recent = ranges(lengths) < self.sample_size
+        self._sessions_of_item = sp.csr_matrix(
+            (
+                sessions_of_item.data[recent],
+                sessions_of_item.indices[recent],
+                np.r_[0, np.cumsum(np.minimum(lengths, self.sample_size))],
+            ),
+            shape=sessions_of_item.shape,
         )
         lengths = np.diff(self._neighbours.indptr)
         self._distinct = lengths.astype(np.float64)
@@ -372,7 +403,8 @@ class SessionKNN(Recommender):
                 rows[local] - pair_query[0],
                 items[local],
                 step[local],
-                owner * n_items + votes.indices,
+                owner,
+                votes.indices,
                 n_items=n_items,
             )
             segment = votes.indptr[:-1]

@@ -94,18 +94,20 @@ def sparse_top_k(
     1`` (as the dense path ranks evidence above every backfilled item, so both break the
     same float ties), then ``tie_rank``, then item index.
     """
-    matrix = sp.csr_matrix(candidates, copy=True)
-    matrix.sum_duplicates()
+    matrix = sp.csr_matrix(candidates)
+    if not matrix.has_canonical_format:  # sorted, without duplicates (summed on a copy)
+        matrix = matrix.copy()
+        matrix.sum_duplicates()
     n_rows = matrix.shape[0]
     rows = np.repeat(np.arange(n_rows), np.diff(matrix.indptr))
-    cols, values = matrix.indices.astype(np.int64), matrix.data.astype(np.float64)
+    cols, values = matrix.indices, np.asarray(matrix.data, dtype=np.float64)
+    # Entries without evidence (or excluded) rank below everything, at -inf.
     keep = values > 0
     if exclude is not None:
         keep &= cols != np.asarray(exclude)[rows]
-    rows, cols, values = rows[keep], cols[keep], values[keep]
-    keys = values + 1.0
-    above = keys >= row_thresholds(rows, keys, n_rows, k)[rows]
-    rows, cols, values, keys = rows[above], cols[above], values[above], keys[above]
+    keys = np.where(keep, values + 1.0, -np.inf)
+    keep &= keys >= row_thresholds(rows, keys, n_rows, k)[rows]
+    rows, cols, values, keys = rows[keep], cols[keep].astype(np.int64), values[keep], keys[keep]
     order = _ranked(rows, cols, keys, tie_rank)
     rows, cols, values = rows[order], cols[order], values[order]
     first = _first_k(rows, n_rows, k)

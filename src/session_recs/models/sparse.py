@@ -46,26 +46,26 @@ def count_matrix(
 def row_thresholds(rows: np.ndarray, values: np.ndarray, n_rows: int, k: int) -> np.ndarray:
     """Each row's k-th largest value (-inf for rows with at most k entries).
 
-    ``rows`` is sorted. Rows with more than k entries are laid side by side in a padded
-    block and partitioned when the padding is small; otherwise their entries are sorted.
+    ``rows`` is sorted. Rows with more than k entries are grouped by width (within a
+    factor of 2), each group laid out as one padded block and partitioned: linear in the
+    entries, however skewed the row lengths.
     """
     counts = np.bincount(rows, minlength=n_rows)
     thresholds = np.full(n_rows, -np.inf)
-    big = counts > k
-    if not big.any():
+    big = np.flatnonzero(counts > k)
+    if not len(big):
         return thresholds
-    chosen = big[rows]
-    values = values[chosen]
-    compact = (np.cumsum(big) - 1)[rows[chosen]]
-    widths = counts[big]
-    starts = np.cumsum(widths) - widths
-    if len(widths) * int(widths.max()) <= 4 * len(values) + (1 << 20):
-        block = np.full((len(widths), int(widths.max())), np.inf)
-        block[compact, np.arange(len(values)) - starts[compact]] = -values
-        thresholds[big] = -np.partition(block, k - 1, axis=1)[:, k - 1]
-    else:
-        ordered = values[np.lexsort((-values, compact))]
-        thresholds[big] = ordered[starts + k - 1]
+    starts = np.cumsum(counts) - counts
+    group = np.ceil(np.log2(counts[big])).astype(np.int64)
+    for width_class in np.unique(group):
+        chosen = big[group == width_class]
+        widths = counts[chosen]
+        block = np.full((len(chosen), int(widths.max())), np.inf)
+        offsets = ranges(widths)
+        block[np.repeat(np.arange(len(chosen)), widths), offsets] = -values[
+            np.repeat(starts[chosen], widths) + offsets
+        ]
+        thresholds[chosen] = -np.partition(block, k - 1, axis=1)[:, k - 1]
     return thresholds
 
 

@@ -15,6 +15,7 @@ pairs they count and how:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
@@ -270,13 +271,33 @@ class AssociationRules(RowLookup):
         self._diagonal_excess = squares if self.mode == "clean" else self.popularity
         self.matrix = None
         if self.pruning:
-            full = (self._counts_t @ counts).tocsr()
-            full.setdiag(full.diagonal() - self._diagonal_excess)
-            full.eliminate_zeros()
-            self.matrix = prune_rows(full, self.pruning)
+            self.matrix = self._pruned_counts(counts, sessions.lengths)
         if self.mode == "ff19":
             self._first_position = self._first_positions(sessions)
             self._width = float(sessions.lengths.max(initial=0) + 2)
+
+    #: Co-occurrence work (events summed over the sessions of each row's item) per block of
+    #: rows while counting the pruned matrix; its memory follows that, not the whole matrix.
+    PAIRS_PER_BLOCK: ClassVar[int] = 20_000_000
+
+    def _pruned_counts(self, counts: sp.csr_matrix, lengths: np.ndarray) -> sp.csr_matrix:
+        """``C`` with each row pruned to its ``pruning`` largest counts, computed for blocks
+        of item rows so that only one block of the full co-occurrence matrix is held."""
+        n = len(self.index)
+        work = np.cumsum(self._counts_t @ lengths.astype(np.float64))
+        block = (np.maximum(work - 1, 0) // self.PAIRS_PER_BLOCK).astype(np.int64)
+        cuts = np.r_[np.flatnonzero(np.r_[True, block[1:] != block[:-1]]), n]
+        pruned = []
+        for lo, hi in itertools.pairwise(cuts):
+            rows = (self._counts_t[lo:hi] @ counts).tocsr()
+            diagonal = sp.csr_matrix(
+                (self._diagonal_excess[lo:hi], (np.arange(hi - lo), np.arange(lo, hi))),
+                shape=rows.shape,
+            )
+            rows = (rows - diagonal).tocsr()
+            rows.eliminate_zeros()
+            pruned.append(prune_rows(rows, self.pruning))
+        return sp.vstack(pruned, format="csr") if len(pruned) > 1 else pruned[0]
 
     def _rows(self, weights: sp.csr_matrix) -> sp.csr_matrix:
         if self.matrix is not None:

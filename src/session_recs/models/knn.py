@@ -376,7 +376,10 @@ class SessionKNN(Recommender):
         return parts[0] if len(parts) == 1 else sp.vstack(parts, format="csr")
 
     #: (neighbour, item) votes expanded at once (about 20 bytes each).
-    VOTES_PER_CHUNK: ClassVar[int] = 4_000_000
+    VOTES_PER_CHUNK: ClassVar[int] = 2_000_000
+    #: Queries per block: with thousands of candidate sessions each (sample_size), a block's
+    #: candidates take tens of MB, and blocks are ranked in threads.
+    query_block: ClassVar[int] = 512
 
     def _shared(
         self,

@@ -30,20 +30,12 @@ import sys
 import time
 from pathlib import Path
 
+from session_recs.pipelines.namespaces import BASELINE_MODELS
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CACHE = Path("/tmp/session_recs_catalogue")
-#: The sparse models of the baseline pipeline, with their conf/base options.
-MODELS = (
-    "most_popular",
-    "association_rules",
-    "markov",
-    "sequential_rules",
-    "sequential_rules_plus",
-    "item_knn",
-    "session_knn",
-    "stan",
-    "vstan",
-)
+#: The models of the baseline pipeline (all sparse), with their conf/base options.
+MODELS = BASELINE_MODELS
 
 
 def table_path(cache: Path, events: int, items: int) -> Path:

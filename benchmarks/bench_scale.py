@@ -2,7 +2,7 @@
 
 Issue #5's target: 10 million events in under 15 minutes and under 12 GB.
 
-1. ``python -m session_recs make-demo --events N`` writes an Online-Retail-schema table
+1. ``python -m session_recs make-demo --events N [--items I]`` writes an Online-Retail-schema table
    as ``data/01_raw/online_retail.parquet`` of a temporary copy of the project (conf
    copied from this repository), so dataset ``online_retail`` reads it with its own
    reader and presets (FF19 sessions and split, 1,000 test pairs).
@@ -17,7 +17,8 @@ Issue #5's target: 10 million events in under 15 minutes and under 12 GB.
    Kedro's log (with millisecond timestamps) gives each node's wall time, and the samples
    taken while a node ran give its peak memory.
 
-Usage: python benchmarks/bench_scale.py [--events 10000000] [--tuned-epochs 1] [--keep DIR]
+Usage: python benchmarks/bench_scale.py [--events 10000000] [--items 1200] [--tuned-epochs 1]
+[--keep DIR]
 """
 
 from __future__ import annotations
@@ -177,6 +178,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--items", type=int, default=None, help="Catalogue size (make-demo's).")
     parser.add_argument(
         "--tuned-epochs", type=int, default=1, help="word2vec_ff19_tuned epochs (preset: 100)"
     )
@@ -191,6 +193,7 @@ def main() -> int:
         [
             *(sys.executable, "-m", "session_recs", "make-demo"),
             *("--events", str(args.events), "--seed", str(args.seed), "--output", str(table)),
+            *(("--items", str(args.items)) if args.items else ()),
         ],
         cwd=project,
         check=True,

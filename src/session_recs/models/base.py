@@ -174,6 +174,9 @@ class Recommender(ABC):
     dense_scores: ClassVar[bool] = False
     #: Queries per block for sparse models (their memory follows the evidence per query).
     query_block: ClassVar[int] = 1024
+    #: What a fitted model's saved state looks like; a model saved under another one (an
+    #: older session-recs) is refused with a retrain hint instead of failing half-way.
+    STATE_FORMAT: ClassVar[int] = 2
 
     def __init__(self) -> None:
         self.index: ItemIndex | None = None
@@ -196,6 +199,7 @@ class Recommender(ABC):
         self.popularity = np.bincount(sessions.items, minlength=len(self.index)).astype(np.float64)
         self.validation_pairs = validation_pairs
         self._popular = popularity_order(self.popularity)
+        self._state_format = self.STATE_FORMAT
         self._fit(sessions)
         return self
 
@@ -236,9 +240,15 @@ class Recommender(ABC):
         return ranks
 
     def fitted_index(self) -> ItemIndex:
-        """The item index of a fitted model; a ConfigError before ``fit``."""
+        """The item index of a fitted model; a ConfigError before ``fit``, and a
+        DataValidationError for a model saved by an older session-recs."""
         if self.index is None:
             raise ConfigError(f"{self.name} is not fitted yet: call fit(train_sessions) first.")
+        if getattr(self, "_state_format", None) != self.STATE_FORMAT:
+            raise DataValidationError(
+                f"This {self.name} model was saved by an older session-recs (before scoring "
+                "by candidates): retrain it, e.g. `kedro run --namespaces=<its namespace>`."
+            )
         return self.index
 
     def recommend(

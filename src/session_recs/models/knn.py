@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
@@ -23,7 +24,7 @@ from pydantic import Field
 
 from session_recs.config import Settings
 from session_recs.models.base import QueryBatch, Recommender, SessionData
-from session_recs.models.sparse import prune_rows, ranges, session_item_counts
+from session_recs.models.sparse import prune_rows, ranges, session_item_counts, work_cuts
 from session_recs.models.transitions import STEP_WEIGHTS, ContextOptions, RowLookup
 
 
@@ -65,21 +66,31 @@ class ItemKNN(RowLookup):
         )
         vars(self).update(options.model_dump())
 
+    #: Co-occurrence work (items summed over the sessions of each row's item) per block of
+    #: rows while fitting: only one block of the full co-occurrence matrix is held.
+    PAIRS_PER_BLOCK: ClassVar[int] = 20_000_000
+
     def _fit(self, sessions: SessionData) -> None:
         incidence = session_item_counts(sessions, len(self.index))
         incidence.data[:] = 1.0
-        support = np.asarray(incidence.sum(axis=0)).ravel()
-        together = (incidence.T @ incidence).tocoo()
-        off_diagonal = together.row != together.col
-        rows, cols = together.row[off_diagonal], together.col[off_diagonal]
-        norm = np.power(support[rows] + self.shrinkage, self.alpha) * np.power(
-            support[cols] + self.shrinkage, 1.0 - self.alpha
-        )
-        similarity = sp.csr_matrix(
-            (together.data[off_diagonal] / np.maximum(norm, 1e-12), (rows, cols)),
-            shape=together.shape,
-        )
-        self.matrix = prune_rows(similarity, self.neighbours)
+        by_item = incidence.T.tocsr()
+        support = np.diff(by_item.indptr).astype(np.float64)
+        lengths = np.diff(incidence.indptr).astype(np.float64)
+        blocks = []
+        for lo, hi in itertools.pairwise(work_cuts(by_item @ lengths, self.PAIRS_PER_BLOCK)):
+            together = (by_item[lo:hi] @ incidence).tocoo()
+            rows, cols = together.row + lo, together.col
+            off_diagonal = rows != cols
+            rows, cols = rows[off_diagonal], cols[off_diagonal]
+            norm = np.power(support[rows] + self.shrinkage, self.alpha) * np.power(
+                support[cols] + self.shrinkage, 1.0 - self.alpha
+            )
+            similarity = sp.csr_matrix(
+                (together.data[off_diagonal] / np.maximum(norm, 1e-12), (rows - lo, cols)),
+                shape=together.shape,
+            )
+            blocks.append(prune_rows(similarity, self.neighbours))
+        self.matrix = sp.vstack(blocks, format="csr") if len(blocks) > 1 else blocks[0]
 
     def params(self) -> dict[str, Any]:
         return {
@@ -357,10 +368,8 @@ class SessionKNN(Recommender):
         # Votes are counted for groups of whole queries whose neighbours hold about
         # VOTES_PER_CHUNK items in all, so memory stays bounded for any k.
         counts = np.diff(self._neighbours.indptr)[pair_session]
-        per_query = np.cumsum(np.bincount(pair_query, counts, minlength=n_queries))
-        chunk = np.maximum(per_query - 1, 0).astype(np.int64) // self.VOTES_PER_CHUNK
-        first_query = np.flatnonzero(np.r_[True, chunk[1:] != chunk[:-1]])
-        query_cuts = np.r_[first_query, n_queries]
+        per_query = np.bincount(pair_query, counts, minlength=n_queries)
+        query_cuts = work_cuts(per_query, self.VOTES_PER_CHUNK)
         pair_cuts = np.searchsorted(pair_query, query_cuts)
         parts = [
             self._votes(
@@ -371,7 +380,7 @@ class SessionKNN(Recommender):
                 first_query=query_cuts[c],
                 n_rows=query_cuts[c + 1] - query_cuts[c],
             )
-            for c in range(len(first_query))
+            for c in range(len(query_cuts) - 1)
         ]
         return parts[0] if len(parts) == 1 else sp.vstack(parts, format="csr")
 

@@ -35,6 +35,14 @@ def successor_pairs(sessions: SessionData, distance: int) -> tuple[np.ndarray, n
     return a[known], b[known]
 
 
+def work_cuts(work: np.ndarray, budget: int) -> np.ndarray:
+    """Boundaries ``[0, ..., len(work)]`` of consecutive row ranges holding about ``budget``
+    of ``work`` (per row) each; a row heavier than the budget gets a range of its own."""
+    total = np.cumsum(np.asarray(work, dtype=np.float64))
+    block = (np.maximum(total - 1, 0) // budget).astype(np.int64)
+    return np.r_[np.flatnonzero(np.r_[True, block[1:] != block[:-1]]), len(work)]
+
+
 def count_matrix(
     rows: np.ndarray, cols: np.ndarray, weights: np.ndarray | float, n: int
 ) -> sp.csr_matrix:

@@ -36,6 +36,7 @@ from session_recs.models.sparse import (
     prune_rows,
     session_item_counts,
     successor_pairs,
+    work_cuts,
 )
 
 
@@ -283,10 +284,7 @@ class AssociationRules(RowLookup):
     def _pruned_counts(self, counts: sp.csr_matrix, lengths: np.ndarray) -> sp.csr_matrix:
         """``C`` with each row pruned to its ``pruning`` largest counts, computed for blocks
         of item rows so that only one block of the full co-occurrence matrix is held."""
-        n = len(self.index)
-        work = np.cumsum(self._counts_t @ lengths.astype(np.float64))
-        block = (np.maximum(work - 1, 0) // self.PAIRS_PER_BLOCK).astype(np.int64)
-        cuts = np.r_[np.flatnonzero(np.r_[True, block[1:] != block[:-1]]), n]
+        cuts = work_cuts(self._counts_t @ lengths.astype(np.float64), self.PAIRS_PER_BLOCK)
         pruned = []
         for lo, hi in itertools.pairwise(cuts):
             rows = (self._counts_t[lo:hi] @ counts).tocsr()

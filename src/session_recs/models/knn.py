@@ -8,7 +8,12 @@
 - :class:`SessionKNN`: V-SKNN (Ludewig & Jannach, session-rec's ``VMContextKNN``), with
   STAN's optional neighbour-position weighting: the query's recent items, weighted by
   position, find the most recent training sessions sharing an item, keep the ``k`` most
-  similar and let them vote for their items.
+  similar and let them vote for their items. :mod:`session_recs.models.stan` adds STAN's
+  and VSTAN's decays.
+
+Both give only the items with evidence (:meth:`~session_recs.models.base.Recommender.candidates`):
+item kNN the rows of the query's items, session kNN its neighbours' items; a query's cost
+follows those, never the catalogue.
 """
 
 from __future__ import annotations

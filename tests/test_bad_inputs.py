@@ -121,6 +121,10 @@ CASES = [
     ),
     ((MODEL, "--params=evaluation.ks=[0]"), "evaluation.ks.0 = 0"),
     (
+        (MODEL, "--params=evaluation.memory_mb=0"),
+        "evaluation.memory_mb = 0: expected greater than 0",
+    ),
+    (
         (MODEL, "--params=evaluation.protocols=[leave_one_out]"),
         "evaluation.protocols.0 = 'leave_one_out'",
     ),

@@ -194,5 +194,19 @@ def test_make_demo_writes_the_table_the_demo_dataset_reads(tmp_path):
     assert "already exists; pass --force" in again.stderr
     bad = run_cli(tmp_path, "make-demo", "--events", "-5", "--output", str(output), "--force")
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
-    assert "events" in bad.stderr.lower()
+    assert "--events = -5" in bad.stderr
+    for items, expected in (("0", "greater than or equal to 1"), ("10000000", "9000000")):
+        bad = run_cli(tmp_path, "make-demo", "--items", items, "--output", str(output), "--force")
+        assert bad.returncode == 1 and "Traceback" not in bad.stderr
+        assert f"--items = {items}: expected" in bad.stderr and expected in bad.stderr
     pd.testing.assert_frame_equal(pd.read_parquet(output), table)  # the old table is kept
+
+    # A large catalogue: items beyond the five-digit codes, each code one item.
+    wide = tmp_path / "raw" / "wide.parquet"
+    result = run_cli(
+        tmp_path, "make-demo", "--events", "30000", "--items", "200000", "--output", str(wide)
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    codes = pd.read_parquet(wide)["StockCode"]
+    products = codes[codes.str.fullmatch(r"\d{7}[A-E]?")]
+    assert len(products) > 0.95 * len(codes) and products.nunique() > 5_000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import shutil
@@ -20,6 +21,26 @@ SHARED_DATA = Path(os.environ.get("SESSION_RECS_SHARED_DATA", ROOT.parent / "sha
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+
+#: Tests of the PyTorch models run where the neural extra is installed (.ci/run installs
+#: it for a second pass: ``pytest -m neural``) and say why they are skipped elsewhere.
+needs_torch = pytest.mark.skipif(
+    importlib.util.find_spec("torch") is None,
+    reason='needs PyTorch: pip install -e ".[neural]" (README, "Neural models")',
+)
+NEURAL_KINDS = ("gru4rec", "sasrec")
+
+
+def model_kinds(kinds) -> list:
+    """``kinds`` as pytest parameters, the neural ones marked ``neural`` and skipped
+    without PyTorch."""
+    return [
+        pytest.param(kind, marks=[pytest.mark.neural, needs_torch])
+        if kind in NEURAL_KINDS
+        else kind
+        for kind in kinds
+    ]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

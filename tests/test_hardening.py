@@ -195,7 +195,7 @@ def test_load_versions_runs_a_pipeline_on_an_older_input(killed):
         (
             ["--pipelines=splitt"],
             r"Unknown pipeline 'splitt' in --pipelines; the project's pipelines are baseline, "
-            r"ingest, report, sessionize, split, train_w2v, tune",
+            r"ingest, report, sessionize, split, train_neural, train_w2v, tune",
         ),
     ],
     ids=["missing-version", "misspelt-dataset", "unknown-pipeline"],

@@ -66,6 +66,7 @@ def test_the_quickstart_is_two_commands_and_ci_runs_the_second():
     assert 'pip install -e ".[test]"' in ci
     assert re.search(r"^python -m pytest$", ci, flags=re.M)
     assert 'pip install -e ".[test,mlflow]"' in ci and "pytest tests/test_tracking.py" in ci
+    assert 'pip install -e ".[test,neural]"' in ci and "pytest -m neural" in ci
     assert len(COMMANDS) >= 15  # the extraction finds the README's commands
 
 
@@ -137,13 +138,24 @@ def test_every_documented_command_parses_and_names_real_things(command, kedro_cl
     tokens = shlex.split(command)
     while "=" in tokens[0]:  # an environment variable set for the command
         tokens.pop(0)
-    if tokens[0] == "pip":
+    if tokens[:3] == ["pip", "install", "torch"]:  # the CPU-only build, from PyTorch's index
+        assert tokens[3:] == ["--index-url", "https://download.pytorch.org/whl/cpu"], command
+    elif tokens[0] == "pip":
         extras = re.search(r"\.\[([^\]]+)\]", command)
         wanted = set(extras.group(1).split(",")) if extras else set()
         assert wanted <= project_names["extras"], command
         assert tokens[1:3] == ["install", "-e"]
     elif tokens[0] == "pytest":
-        assert all((ROOT / path).exists() for path in tokens[1:]), command
+        paths = list(tokens[1:])
+        if "-m" in paths:  # a marker expression of registered markers
+            at = paths.index("-m")
+            expression = paths.pop(at + 1)
+            paths.pop(at)
+            ini = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]
+            markers = {line.split(":")[0] for line in ini["ini_options"]["markers"]}
+            words = set(re.findall(r"\w+", expression)) - {"not", "and", "or"}
+            assert words <= markers, command
+        assert all((ROOT / path).exists() for path in paths), command
     elif tokens[0] == "kedro":
         if tokens[1] == "mlflow":
             pytest.importorskip("kedro_mlflow", reason="the mlflow extra is not installed")

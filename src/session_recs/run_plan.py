@@ -34,13 +34,17 @@ from kedro.pipeline import Node, Pipeline
 
 from session_recs.data.datasets import OptionalDataset
 from session_recs.errors import ConfigError
+from session_recs.models import missing_extra
 from session_recs.pipelines.namespaces import (
     DATA_TAG,
     MODEL_NAMESPACES,
+    NEURAL_MODELS,
+    NEURAL_TAG,
     SEARCH_TAG,
     SEARCHABLE_MODELS,
     SEARCHED_MODEL,
     TUNE_TAG,
+    TUNED_SUFFIX,
     searched_by,
 )
 
@@ -208,6 +212,8 @@ def plan_run(
         nodes, note = select_searches(nodes, searched)
         notes += [note] if note else []
 
+    nodes, note = _without_missing_extras(nodes)
+    notes += [note] if note else []
     from_search = [node for node in nodes if SEARCH_TAG in node.tags]
     missing = _search_missing(catalog, of_dataset) if from_search else None
     if (
@@ -263,6 +269,20 @@ def plan_run(
         [name for name in free if name not in running], producers, catalog, pinned, registry
     )
     return RunPlan([node.name for node in [*added, *nodes]], notes)
+
+
+def _without_missing_extras(nodes: list[Node]) -> tuple[list[Node], str]:
+    """The nodes without the neural models' when PyTorch is not installed, and why."""
+    neural = [node for node in nodes if NEURAL_TAG in node.tags]
+    why = missing_extra(NEURAL_MODELS[0]) if neural else None
+    if not why:
+        return nodes, ""
+    names = {(node.namespace or "").split(".")[0].removesuffix(TUNED_SUFFIX) for node in neural}
+    models = ", ".join(sorted(names))
+    if len(neural) == len(nodes):
+        raise ConfigError(f"{models} {'need' if len(names) > 1 else 'needs'} {why}.")
+    kept = [node for node in nodes if NEURAL_TAG not in node.tags]
+    return kept, f"Skipping {models}: they need {why}."
 
 
 def _search_missing(catalog: Any, of_dataset: str) -> str | None:

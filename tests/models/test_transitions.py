@@ -135,8 +135,8 @@ def test_empty_training_set_and_bad_options_are_clear_errors():
         AssociationRules(mode="fast")
     with pytest.raises(ConfigError, match=r"Unknown option\(s\) \['window'\]"):
         build_model("markov", {"window": 3})
-    with pytest.raises(ConfigError, match="Unknown model kind 'gru4rec'"):
-        build_model("gru4rec")
+    with pytest.raises(ConfigError, match="Unknown model kind 'narm'"):
+        build_model("narm")
     with pytest.raises(ConfigError, match="not fitted"):
         MarkovChain().recommend(None, 3)
     model = MarkovChain().fit(long_table(TRAIN))

@@ -3,12 +3,13 @@ reported; word2vec_search refuses to train before a search and trains its option
 
 from __future__ import annotations
 
+import importlib.util
 import pickle
 
 import pandas as pd
 import pytest
 
-from session_recs.pipelines.namespaces import BASELINE_MODELS, W2V_MODELS
+from session_recs.pipelines.namespaces import BASELINE_MODELS, NEURAL_MODELS, W2V_MODELS
 
 from ..conftest import latest_version, run_cli
 
@@ -16,16 +17,22 @@ pytestmark = pytest.mark.slow  # reads the shared demo run (a subprocess `kedro 
 
 PNG = b"\x89PNG\r\n\x1a\n"
 MODELS = (*BASELINE_MODELS, *W2V_MODELS)
+#: With the neural extra the default run trains GRU4Rec and SASRec too; without it, it
+#: skips them in one line.
+WITH_TORCH = importlib.util.find_spec("torch") is not None
+RUN = (*MODELS, *NEURAL_MODELS) if WITH_TORCH else MODELS
 
 
 def test_the_default_run_prints_no_traceback(demo_run):
     # Its duration is measured by benchmarks/bench_fresh_clone.py, never asserted.
     assert "Traceback" not in demo_run.log
     assert "dot notation is reserved" not in demo_run.log
+    skipped = "Skipping gru4rec, sasrec: they need PyTorch, which is not installed: pip"
+    assert (skipped in demo_run.log) is not WITH_TORCH
 
 
 def test_every_model_is_saved_and_evaluated_with_intervals(demo_run):
-    for name in MODELS:
+    for name in RUN:
         model = pickle.loads(demo_run.output("06_models", f"{name}.pkl").read_bytes())
         assert len(model.index) > 100
         metrics = pd.read_parquet(demo_run.output("07_model_output", f"{name}_metrics.parquet"))
@@ -48,7 +55,7 @@ def test_sequence_models_find_the_demo_datas_planted_structure(demo_run):
     at10 = comparison[
         (comparison.k == 10) & (comparison.metric == "recall") & (comparison.context == "last_item")
     ].set_index("model")["value"]
-    assert set(at10.index) == set(MODELS)
+    assert set(at10.index) == set(RUN)
     # The generator plants item groups and within-group order: sequence models must beat
     # popularity by far, and FF19's association rules must not beat sequential rules.
     assert at10["most_popular"] < 0.3
@@ -63,16 +70,17 @@ def test_the_report_lists_every_model_and_draws_its_plots(demo_run):
     assert markdown.startswith("# session-recs model comparison: demo")
     assert "## last_pair protocol, `last_item` context (150 test queries)" in markdown
     assert "## last_pair protocol, `session` context (150 test queries)" in markdown
-    for name in MODELS:
+    for name in RUN:
         assert f"| {name} " in markdown
         assert f"<th>{name}</th>" in html
     # No search has run: word2vec_search is listed as not run, and no search section.
     assert "| word2vec_search " not in markdown
-    assert "Not run yet: word2vec_search." in markdown
+    not_run = "word2vec_search" if WITH_TORCH else "gru4rec, sasrec, word2vec_search"
+    assert f"Not run yet: {not_run}." in markdown
     assert markdown.index("## The dataset") < markdown.index("## last_pair protocol")
     assert "Hyperparameter search" not in markdown
     assert demo_run.output("08_reporting", "model_comparison.png").read_bytes().startswith(PNG)
-    for name in W2V_MODELS:
+    for name in (*W2V_MODELS, *(NEURAL_MODELS if WITH_TORCH else ())):
         curve = demo_run.output("08_reporting", f"{name}_learning_curve.png")
         assert curve.read_bytes().startswith(PNG)
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from session_recs.errors import ConfigError
-from session_recs.models import ModelSpec
+from session_recs.models import ModelSpec, model_class
 from session_recs.models.knn import SessionKNN
 from session_recs.models.searchable import searchable_options
 from session_recs.models.transitions import SequentialRules
@@ -24,6 +24,8 @@ from session_recs.tuning.address import check_reachable, check_where, resolve
 from session_recs.tuning.ray_objects import search_algorithm, trial_scheduler
 from session_recs.tuning.settings import RaySettings
 from session_recs.tuning.space import parse_settings, selected_models
+
+from ..conftest import model_kinds, needs_torch
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +41,11 @@ def tune() -> dict:
 
 @pytest.fixture(scope="module")
 def specs() -> dict:
-    both = {**conf("parameters_baseline.yml"), **conf("parameters_train_w2v.yml")}
+    both = {
+        **conf("parameters_baseline.yml"),
+        **conf("parameters_train_w2v.yml"),
+        **conf("parameters_neural.yml"),
+    }
     return {name: ModelSpec.model_validate(block["model"]) for name, block in both.items()}
 
 
@@ -62,13 +68,27 @@ def test_each_kind_declares_what_a_search_may_vary_from_its_own_checks():
     assert "seed" not in rules and "workers" not in knn
 
 
-def test_every_searchable_namespace_has_a_preset_that_parses(tune, specs):
-    for model in SEARCHABLE_MODELS:
+@pytest.mark.parametrize("model", model_kinds(SEARCHABLE_MODELS))
+def test_every_searchable_namespace_has_a_preset_that_parses(tune, specs, model):
+    settings = settings_for(tune, specs, model)
+    assert settings.kind == specs[model].kind
+    assert settings.space, model
+    search_algorithm(settings)
+    trial_scheduler(settings)
+
+
+@pytest.mark.neural
+@needs_torch
+def test_neural_models_search_their_epochs_with_asha(tune, specs):
+    for model in ("gru4rec", "sasrec"):
         settings = settings_for(tune, specs, model)
-        assert settings.kind == specs[model].kind
-        assert settings.space, model
-        search_algorithm(settings)
-        trial_scheduler(settings)
+        assert settings.resource == "epochs" and settings.scheduler.kind == "asha"
+        assert "epochs" not in settings.space and settings.max_epochs >= 10
+        options = searchable_options(model_class(model))
+        managed = {"validation_k", "validation_context", "validation_exclude_query", "workers"}
+        assert managed.isdisjoint(options) and "seed" not in options
+    with pytest.raises(ConfigError, match=r"tune\.space\.dropout_p_hidden.*< 1"):
+        settings_for(tune, specs, "gru4rec", space={"dropout_p_hidden": {"uniform": [0, 2]}})
 
 
 def test_a_one_shot_search_starts_from_the_models_own_options(tune, specs):

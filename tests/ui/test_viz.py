@@ -31,9 +31,11 @@ from .conftest import SEARCH_GRID, save_artifact
 
 pytestmark = [pytest.mark.viz, pytest.mark.slow]
 
-PIPELINES = ("ingest", "sessionize", "split", "baseline", "train_w2v", "tune", "report")
+PIPELINES = (
+    "ingest", "sessionize", "split", "baseline", "train_w2v", "train_neural", "tune", "report"
+)  # fmt: skip
 LAYERS = ["raw", "intermediate", "primary", "model_input", "models", "model_output", "reporting"]
-TAGS = {"data", "model", "evaluation", "report", "tune", "from_search"}
+TAGS = {"data", "model", "evaluation", "report", "tune", "from_search", "neural"}
 #: Task nodes every pipeline must show, by name.
 TASKS = {
     "ingest": {"ingest_interactions"},
@@ -41,6 +43,7 @@ TASKS = {
     "split": {"split_next_event"},
     "baseline": {"fit_recommender", "evaluate_recommender"},
     "train_w2v": {"fit_recommender", "extract_training_history", "plot_learning_curve"},
+    "train_neural": {"fit_recommender", "extract_training_history", "plot_learning_curve"},
     "tune": {"validate_tune_config", "run_word2vec_search", "select_best_w2v_params",
              "plot_tune_curves", "plot_tune_parameters"},
     "report": {"compile_model_comparison", "render_model_comparison"},

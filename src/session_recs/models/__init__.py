@@ -7,7 +7,9 @@ model is one class registered in :data:`MODEL_KINDS` plus a parameters entry.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
@@ -28,13 +30,52 @@ MODEL_KINDS: dict[str, str] = {
     "stan": "session_recs.models.stan:STAN",
     "vstan": "session_recs.models.stan:VSTAN",
     "word2vec": "session_recs.models.word2vec:Word2VecRecommender",
+    "gru4rec": "session_recs.models.neural:GRU4Rec",
+    "sasrec": "session_recs.models.neural:SASRec",
 }
+
+
+#: Kinds that need an optional extra, by extra.
+NEEDS_EXTRA: dict[str, str] = {"gru4rec": "neural", "sasrec": "neural"}
+
+
+@dataclass(frozen=True)
+class Extra:
+    """An optional extra: the package it brings, its name for users, how to install it."""
+
+    package: str
+    title: str
+    install: str
+
+    def missing(self) -> str | None:
+        """Why the extra is unusable here (its package is not installed), else None.
+        Checked without importing the package, so a run that skips it stays fast."""
+        try:
+            found = importlib.util.find_spec(self.package) is not None
+        except (ImportError, ValueError):
+            found = False
+        return None if found else f"{self.title}, which is not installed: {self.install}"
+
+
+EXTRAS = {
+    "neural": Extra(
+        "torch", "PyTorch", 'pip install -e ".[neural]" (CPU-only build: README, "Neural models")'
+    ),
+}
+
+
+def missing_extra(kind: str) -> str | None:
+    """Why model ``kind`` cannot be built here (its extra is not installed), else None."""
+    return EXTRAS[NEEDS_EXTRA[kind]].missing() if kind in NEEDS_EXTRA else None
 
 
 def model_class(kind: str) -> type[Recommender]:
     """The Recommender class registered under ``kind``."""
     if kind not in MODEL_KINDS:
         raise ConfigError(f"Unknown model kind {kind!r}; known kinds: {', '.join(MODEL_KINDS)}.")
+    missing = missing_extra(kind)
+    if missing:
+        raise ConfigError(f"{kind} needs {missing}.")
     module, _, name = MODEL_KINDS[kind].partition(":")
     return getattr(importlib.import_module(module), name)
 
@@ -61,7 +102,8 @@ class ModelSpec(Settings):
     """A model namespace's ``model`` parameters: which kind, with which options.
 
     Checked before any node runs: the kind must exist and take every option, and the
-    options must be valid for it (the model is built, not fitted). ``from_search`` (the
+    options must be valid for it (the model is built, not fitted; a kind whose extra is not
+    installed is checked when it is built). ``from_search`` (the
     tune pipeline's best configuration replaces ``options``) applies to ``word2vec_search``.
     """
 
@@ -78,6 +120,10 @@ class ModelSpec(Settings):
 
     @model_validator(mode="after")
     def _buildable(self) -> ModelSpec:
+        if self.kind in MODEL_KINDS and missing_extra(self.kind):
+            # Kedro checks every pipeline's parameters on every run: a model whose extra is
+            # missing is left out by the run planning (one line), or refused when built.
+            return self
         try:
             build_model(self.kind, self.options)
         except OptionError as err:  # named by the key a user sets: model.options.<option>
@@ -89,4 +135,11 @@ class ModelSpec(Settings):
         return build_model(self.kind, self.options)
 
 
-__all__ = ["MODEL_KINDS", "ModelSpec", "Recommender", "build_model", "model_class"]
+__all__ = [
+    "MODEL_KINDS",
+    "ModelSpec",
+    "Recommender",
+    "build_model",
+    "missing_extra",
+    "model_class",
+]

@@ -165,7 +165,7 @@ def _checked_ks(ks: Sequence[int]) -> tuple[int, ...]:
     return tuple(int(k) for k in ks)
 
 
-def learning_curve_figure(history: pd.DataFrame) -> Figure:
+def learning_curve_figure(history: pd.DataFrame, title: str = "learning curve") -> Figure:
     """Validation Recall@K and MRR@K per epoch, with the training loss on a second axis."""
     figure = Figure(figsize=(8, 4.5))
     FigureCanvasAgg(figure)
@@ -184,6 +184,6 @@ def learning_curve_figure(history: pd.DataFrame) -> Figure:
     loss_axes.set_ylabel("training loss (per epoch)")
     handles = axes.get_legend_handles_labels()[0] + loss_axes.get_legend_handles_labels()[0]
     axes.legend(handles=handles, loc="center right")
-    axes.set_title("Word2Vec learning curve")
+    axes.set_title(title)
     figure.tight_layout()
     return figure

@@ -23,7 +23,16 @@ from pydantic_core import PydanticUndefined
 from session_recs.errors import ConfigError
 
 #: Options the search sets itself on every trial, never searched.
-MANAGED = ("seed", "workers", "callbacks", "progress", "preset")
+MANAGED = (
+    "seed",
+    "workers",
+    "callbacks",
+    "progress",
+    "preset",
+    "validation_k",
+    "validation_context",
+    "validation_exclude_query",
+)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ Pipelines instantiate it once per model with ``namespace=<model name>``; paramet
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 from kedro.pipeline import Node, Pipeline
 
@@ -75,10 +77,11 @@ def model_template() -> Pipeline:
 
 def model_pipelines(
     names: tuple[str, ...],
-    template: Pipeline | None = None,
+    template: Pipeline | Callable[[str], Pipeline] | None = None,
     extra_inputs: set[str] | frozenset[str] = frozenset(),
 ) -> Pipeline:
-    """One namespaced copy of ``template`` per model name.
+    """One namespaced copy of ``template`` per model name (``template(name)`` when it is a
+    function of the name).
 
     The split's outputs (and ``extra_inputs``) and ``params:evaluation`` are shared, not
     namespaced; ``metrics`` becomes ``<name>_metrics`` (an output the report reads from
@@ -86,10 +89,11 @@ def model_pipelines(
     ``params:<name>.model``.
     """
     template = template or model_template()
+    template_of = (lambda _: template) if isinstance(template, Pipeline) else template
     return sum(
         (
             Pipeline(
-                template,
+                template_of(name),
                 namespace=name,
                 inputs=SHARED_INPUTS | set(extra_inputs),
                 parameters={"params:evaluation"},

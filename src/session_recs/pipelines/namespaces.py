@@ -1,8 +1,9 @@
 """The model namespaces and node tags: the one list the pipelines, the report, the run
 planning and ``recommend`` all read.
 
-A model is a namespace of the ``baseline`` or ``train_w2v`` pipeline with parameters
-``<name>.model`` (``kind`` + ``options``); adding one is a name here plus its parameters.
+A model is a namespace of the ``baseline``, ``train_w2v`` or ``train_neural`` pipeline with
+parameters ``<name>.model`` (``kind`` + ``options``); adding one is a name here plus its
+parameters.
 """
 
 from __future__ import annotations
@@ -27,19 +28,26 @@ BASELINE_MODELS = (
 )
 #: Namespaces of the train_w2v pipeline (parameters_train_w2v.yml).
 W2V_MODELS = ("word2vec_ff19_default", "word2vec_ff19_tuned")
+#: Namespaces of the train_neural pipeline (parameters_neural.yml): PyTorch models, which
+#: need the ``neural`` extra; without it a run leaves them out in one line.
+NEURAL_MODELS = ("gru4rec", "sasrec")
 #: The namespace trained from the tune pipeline's `best_w2v_params`.
 SEARCHED_MODEL = "word2vec_search"
 #: The models a tune search may search (``tune.model`` / ``tune.models``); the search of
 #: ``word2vec_search`` is FF19's (outputs ``tune_results``, ``best_w2v_params``), every
 #: other model ``<model>``'s writes ``<model>.tune_results``, ``<model>.best_params`` and
 #: refits the best as ``<model>_tuned``.
-SEARCHABLE_MODELS = (*(m for m in BASELINE_MODELS if m != "most_popular"), *W2V_MODELS)
+SEARCHABLE_MODELS = (
+    *(m for m in BASELINE_MODELS if m != "most_popular"),
+    *W2V_MODELS,
+    *NEURAL_MODELS,
+)
 TUNED_SUFFIX = "_tuned"
 #: Every model, in the report's order: each searchable one followed by its tuned refit.
 MODEL_NAMESPACES = (
     *(
         name
-        for model in (*BASELINE_MODELS, *W2V_MODELS)
+        for model in (*BASELINE_MODELS, *W2V_MODELS, *NEURAL_MODELS)
         for name in ((model, f"{model}{TUNED_SUFFIX}") if model in SEARCHABLE_MODELS else (model,))
     ),
     SEARCHED_MODEL,
@@ -53,6 +61,8 @@ SEARCH_TAG = "from_search"
 
 #: Tag of every node of the tune pipeline.
 TUNE_TAG = "tune"
+#: Tag of the nodes that fit or refit a PyTorch model (the ``neural`` extra).
+NEURAL_TAG = "neural"
 
 
 def searched_by(node: Any) -> str | None:
@@ -77,6 +87,8 @@ def pipeline_of(model: str) -> str:
     """The pipeline that trains ``model``."""
     if model.endswith(TUNED_SUFFIX) and model.removesuffix(TUNED_SUFFIX) in SEARCHABLE_MODELS:
         return "tune"
+    if model in NEURAL_MODELS:
+        return "train_neural"
     return "baseline" if model in BASELINE_MODELS else "train_w2v"
 
 

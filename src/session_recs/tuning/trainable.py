@@ -1,9 +1,10 @@
 """The Ray Tune trainable: one model fit per trial, reporting validation metrics.
 
-- Models with a training resource (Word2Vec's ``epochs``) train once with
-  :class:`TuneEpochReport`, their :class:`~session_recs.models.epoch_metrics.EpochMetrics`
-  callback that also reports each epoch's record to Tune, so ASHA can stop the trial
-  between epochs.
+- Models with a training resource (``epochs``) train once and report each epoch's
+  validation record to Tune, so ASHA can stop the trial between epochs: Word2Vec through
+  :class:`TuneEpochReport`, its :class:`~session_recs.models.epoch_metrics.EpochMetrics`
+  gensim callback; the neural models through :class:`RecordReport`, called with the
+  record they make after every epoch.
 - Every other model is fitted once and scored once on the validation pairs (a one-shot
   trial: one report, ``epoch`` 1).
 
@@ -80,6 +81,38 @@ class TuneEpochReport(EpochMetrics):
         tune.report(report)
 
 
+class RecordReport:
+    """Sends a neural model's per-epoch record (its own validation on the search's ``k``
+    and context) to ``ray.tune.report``, with the same keys as :class:`TuneEpochReport`."""
+
+    def __init__(self, k: int, started: float) -> None:
+        self.k = k
+        self.started = started
+        self.node = _node()
+
+    def __call__(self, record: Mapping[str, float]) -> None:
+        from ray import tune
+
+        epoch_s = record["seconds"] + record["eval_seconds"]
+        # Before the first epoch: the trial's start to the network's first step.
+        setup_s = time.perf_counter() - self.started - epoch_s if record["epoch"] == 1 else 0.0
+        tune.report(
+            {
+                "epoch": record["epoch"],
+                **{
+                    metric_key(metric, self.k): record[f"{metric}@{self.k}"]
+                    for metric in ("recall", "mrr")
+                },
+                "loss": record["loss"],
+                "train_s": record["seconds"],
+                "train_cpu_s": record["cpu_seconds"],  # training only, all threads
+                "eval_s": record["eval_seconds"],
+                "setup_s": setup_s,
+                **self.node,
+            }
+        )
+
+
 def train_trial(
     config: Mapping[str, Any],
     *,
@@ -105,6 +138,9 @@ def train_trial(
 
 
 def _train_with_epochs(options, train_sessions, validation_pairs, setup, started) -> None:
+    if setup["kind"] != "word2vec":
+        _train_neural(options, train_sessions, validation_pairs, setup, started)
+        return
     reporter = TuneEpochReport(
         validation_pairs["query_item"].astype(str),
         validation_pairs["target_item"].astype(str),
@@ -121,6 +157,24 @@ def _train_with_epochs(options, train_sessions, validation_pairs, setup, started
         "progress": False,
     }
     build_model(setup["kind"], options).fit(train_sessions)
+
+
+def _train_neural(options, train_sessions, validation_pairs, setup, started) -> None:
+    """A model that calls its callbacks with each epoch's record (the neural models),
+    validated on the search's ``k`` and ``context``."""
+    resource = setup["resource"]
+    options = {
+        resource: setup["max_epochs"],
+        **options,
+        "workers": setup["workers"],
+        "seed": setup["seed"],
+        "validation_k": setup["k"],
+        "validation_context": setup["context"],
+        "validation_exclude_query": setup["exclude_query"],
+        "callbacks": [RecordReport(setup["k"], started)],
+        "progress": False,
+    }
+    build_model(setup["kind"], options).fit(train_sessions, validation_pairs)
 
 
 def _train_once(options, train_sessions, validation_pairs, setup, started) -> None:

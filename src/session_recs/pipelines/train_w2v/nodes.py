@@ -21,9 +21,9 @@ def extract_training_history(recommender: Word2VecRecommender) -> pd.DataFrame:
     return recommender.history
 
 
-def plot_learning_curve(history: pd.DataFrame) -> Figure:
-    """Validation metrics and loss per epoch."""
-    return learning_curve_figure(history)
+def plot_learning_curve(history: pd.DataFrame, *, model: str = "") -> Figure:
+    """Validation metrics and loss per epoch, titled with the model's name."""
+    return learning_curve_figure(history, title=f"{model} learning curve".strip())
 
 
 def searched_model(model: ModelSpec, best_w2v_params: dict[str, Any] | None) -> ModelSpec:

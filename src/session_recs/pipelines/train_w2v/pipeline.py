@@ -1,6 +1,8 @@
 """Train, monitor and evaluate Word2Vec, once per preset (one namespace each), and once
 with the tune pipeline's best configuration (namespace ``word2vec_search``)."""
 
+import functools
+
 from kedro.pipeline import Node, Pipeline
 
 from session_recs.pipelines.modeling import evaluate_node, fit_node, model_pipelines
@@ -9,8 +11,10 @@ from session_recs.pipelines.namespaces import SEARCH_TAG, SEARCHED_MODEL, W2V_MO
 from .nodes import extract_training_history, fit_searched_word2vec, plot_learning_curve
 
 
-def monitoring_nodes() -> Pipeline:
-    """The learning curve of a fitted Word2Vec model."""
+def monitoring_nodes(model: str) -> Pipeline:
+    """The training history and learning curve of fitted model ``model`` (a namespace)."""
+    plot = functools.partial(plot_learning_curve, model=model)
+    functools.update_wrapper(plot, plot_learning_curve)
     return Pipeline(
         [
             Node(
@@ -21,7 +25,7 @@ def monitoring_nodes() -> Pipeline:
                 tags=["model"],
             ),
             Node(
-                plot_learning_curve,
+                plot,
                 inputs="training_history",
                 outputs="learning_curve",
                 name="plot_learning_curve",
@@ -44,7 +48,7 @@ def searched_model_pipeline() -> Pipeline:
         name="fit_recommender",
         tags=["model"],
     )
-    template = Pipeline([fit, evaluate_node()]) + monitoring_nodes()
+    template = Pipeline([fit, evaluate_node()]) + monitoring_nodes(SEARCHED_MODEL)
     searched = model_pipelines((SEARCHED_MODEL,), template, extra_inputs={"best_w2v_params"})
     # session_recs.run_plan leaves these out, in one line, while there is no search.
     return Pipeline(searched, tags=[SEARCH_TAG])
@@ -53,6 +57,6 @@ def searched_model_pipeline() -> Pipeline:
 def create_pipeline(**kwargs) -> Pipeline:
     """Build the train_w2v pipeline."""
     presets = model_pipelines(
-        W2V_MODELS, Pipeline([fit_node(), evaluate_node()]) + monitoring_nodes()
+        W2V_MODELS, lambda name: Pipeline([fit_node(), evaluate_node()]) + monitoring_nodes(name)
     )
     return presets + searched_model_pipeline()

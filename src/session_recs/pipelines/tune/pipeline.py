@@ -19,6 +19,8 @@ from kedro.pipeline import Node, Pipeline
 
 from session_recs.pipelines.modeling import evaluate_node, model_pipelines
 from session_recs.pipelines.namespaces import (
+    NEURAL_MODELS,
+    NEURAL_TAG,
     SEARCHABLE_MODELS,
     SEARCHED_MODEL,
     TUNE_TAG,
@@ -125,5 +127,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     """Build the tune pipeline: a search of every searchable model (and their refits)."""
     pipeline = search_nodes(SEARCHED_MODEL)
     for model in SEARCHABLE_MODELS:
-        pipeline += search_nodes(model) + tuned_model_nodes(model)
+        nodes = search_nodes(model) + tuned_model_nodes(model)
+        # A neural model's search and refit are left out, in one line, without PyTorch.
+        pipeline += Pipeline(nodes, tags=[NEURAL_TAG]) if model in NEURAL_MODELS else nodes
     return Pipeline(pipeline, tags=[TUNE_TAG])

@@ -108,6 +108,7 @@ class DemoRun:
 
     path: Path
     log: str
+    stdout: str = ""  # the log goes to stderr: a plain run prints nothing here
 
     def output(self, layer: str, name: str) -> Path:
         """The newest saved version of ``data/<layer>/demo/<name>``."""
@@ -127,7 +128,7 @@ def demo_run(tmp_path_factory) -> DemoRun:
     result = run_cli(project, "run")
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-4000:]
-    return DemoRun(project, log)
+    return DemoRun(project, log, result.stdout)
 
 
 @dataclass(frozen=True)

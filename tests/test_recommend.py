@@ -44,6 +44,34 @@ def invoke(project: Path, monkeypatch, *args: str):
     return CliRunner().invoke(cli, ["recommend", *args])
 
 
+def test_kedro_recommend_prints_only_the_table_on_stdout(trained):
+    """Through Kedro's own CLI too, every log line goes to stderr."""
+    import os
+    import shutil
+    import subprocess
+
+    kedro = shutil.which("kedro")
+    if kedro is None:
+        pytest.skip("the kedro command is not on PATH")
+    items = a_session(trained)
+    # Kedro's CLI wants the project's source folder; the package itself is installed.
+    (trained / "src").mkdir(exist_ok=True)
+    result = subprocess.run(
+        [kedro, "recommend", *items, "--model", "markov", "-k", "3"],
+        cwd=trained,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "COLUMNS": "200"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("Top 3 from markov (dataset demo, version ")
+    assert len(lines) == 2 + 3 and "INFO" not in result.stdout
+    assert "Using 'conf/logging.yml'" in result.stderr
+
+
 def test_command_prints_top_k_with_descriptions_and_scores(trained):
     items = a_session(trained)
     result = run_cli(trained, "recommend", *items, "--model", "session_knn", "-k", "5")

@@ -14,6 +14,7 @@ from kedro.pipeline import Node
 from session_recs.data.atomic import make_atomic
 from session_recs.data.datasets import OptionalDataset
 from session_recs.errors import ConfigError
+from session_recs.reporting import compile_comparison, leaders
 
 logger = logging.getLogger(__name__)
 
@@ -90,3 +91,46 @@ class LoadVersionsHooks:
                         else "Nothing is saved yet: run the pipeline that writes it first."
                     )
                 )
+
+
+class RunSummaryHooks:
+    """Every run that evaluated a model ends with its best models and the report's path.
+
+    With the report pipeline in the run, the best of every model the report holds; else
+    the best of the models this run evaluated.
+    """
+
+    @hook_impl
+    def after_pipeline_run(self, pipeline: Any, catalog: DataCatalog) -> None:
+        outputs = pipeline.all_outputs()
+        try:
+            if "model_comparison" in outputs:
+                comparison = catalog.load("model_comparison")
+            else:
+                names = sorted(o for o in outputs if o.endswith("_metrics") and "." not in o)
+                if not names:
+                    return
+                comparison = compile_comparison(
+                    {name.removesuffix("_metrics"): catalog.load(name) for name in names}
+                )
+            report = catalog.load("params:report")
+            k = report.get("k", 10) if isinstance(report, dict) else getattr(report, "k", 10)
+            k = k if isinstance(k, int) else 10
+        except Exception as err:  # a summary never fails a run that succeeded
+            logger.debug("No run summary: %s", err)
+            return
+        for line in leaders(comparison, k):
+            logger.info(line)
+        if "model_comparison_html" in outputs:
+            logger.info("Report: %s", _saved_path(catalog["model_comparison_html"]))
+
+
+def _saved_path(dataset: Any) -> str:
+    """Where a (versioned) dataset's latest version is, relative to the working folder."""
+    from pathlib import Path
+
+    path = Path(str(dataset._get_load_path()))  # the version this run saved
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

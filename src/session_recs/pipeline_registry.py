@@ -9,6 +9,17 @@ from session_recs.pipelines.train_w2v.pipeline import searched_model_pipeline
 
 # Pipelines too costly for a plain `kedro run`; they run when named with --pipelines.
 EXPENSIVE_PIPELINES = ("tune",)
+#: The workflow's order, in which kedro-viz and `kedro registry list` show the pipelines.
+WORKFLOW = (
+    "ingest",
+    "sessionize",
+    "split",
+    "baseline",
+    "train_w2v",
+    "train_neural",
+    "tune",
+    "report",
+)
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -27,5 +38,8 @@ def register_pipelines() -> dict[str, Pipeline]:
     expensive = sum(
         (pipelines[name] for name in EXPENSIVE_PIPELINES if name in pipelines), searched
     )
-    pipelines["__default__"] = everything - expensive
-    return pipelines
+    default = everything - expensive
+    rank = {name: at for at, name in enumerate(WORKFLOW)}
+    names = [name for name in pipelines if name != "__default__"]  # find_pipelines adds one
+    ordered = sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
+    return {"__default__": default, **{name: pipelines[name] for name in ordered}}

@@ -65,6 +65,31 @@ def measured(comparison: pd.DataFrame) -> pd.DataFrame:
     return comparison[comparison["protocol"] != NOT_RUN]
 
 
+def leaders(comparison: pd.DataFrame, k: int, n: int = 3) -> list[str]:
+    """Lines naming the ``n`` best models by Recall@``k`` with their intervals, under the
+    comparison's first protocol and its ``session`` context when measured (else the first
+    context); no lines when nothing has metrics."""
+    recall = measured(comparison)
+    recall = recall[(recall["metric"] == "recall") & (recall["k"] == k)]
+    if recall.empty:
+        return []
+    protocol = recall["protocol"].iloc[0]
+    contexts = list(recall.loc[recall["protocol"] == protocol, "context"].unique())
+    context = "session" if "session" in contexts else contexts[0]
+    rows = recall[(recall["protocol"] == protocol) & (recall["context"] == context)]
+    rows = rows.sort_values("value", ascending=False, kind="stable")
+    queries = int(rows["n_queries"].iloc[0]) if "n_queries" in rows else 0
+    head = (
+        f"Best by recall@{k} ({protocol}, {context} context, {queries:,} test queries, "
+        "95% bootstrap interval):"
+    )
+    best = [
+        f"  {rank}. {row.model} {_cell(row._asdict())}"
+        for rank, row in enumerate(rows.head(n).itertuples(index=False), start=1)
+    ]
+    return [head, *best]
+
+
 def _cell(row: pd.Series) -> str:
     if pd.isna(row.get("ci_low")):
         return f"{row['value']:.3f}"

@@ -3,9 +3,18 @@
 import warnings
 
 from session_recs.config_loader import ProjectConfigLoader
-from session_recs.hooks import AtomicSavesHooks, DatasetChoiceHooks, LoadVersionsHooks
+from session_recs.hooks import (
+    AtomicSavesHooks,
+    DatasetChoiceHooks,
+    LoadVersionsHooks,
+    RunSummaryHooks,
+)
+from session_recs.logs import route_console
 from session_recs.session import ProjectSession
 from session_recs.tracking import MlflowTrackingHooks
+
+# One line per finished node, no warnings users cannot act on (session_recs.logs).
+route_console()
 
 # Kedro's own config loader registers OmegaConf resolvers through a call omegaconf now
 # deprecates; the warning (twice per run) is nothing a user of this project can act on.
@@ -13,11 +22,13 @@ warnings.filterwarnings(
     "ignore", message=r"register_new_resolver\(\) is deprecated", category=UserWarning
 )
 
+
 HOOKS = (
     DatasetChoiceHooks(),
     LoadVersionsHooks(),
     AtomicSavesHooks(),
     MlflowTrackingHooks(),
+    RunSummaryHooks(),
 )
 
 # kedro-mlflow (the optional `mlflow` extra) tracks only when asked for: the project's

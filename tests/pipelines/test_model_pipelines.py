@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import pickle
+import re
 
 import pandas as pd
 import pytest
@@ -29,6 +30,35 @@ def test_the_default_run_prints_no_traceback(demo_run):
     assert "dot notation is reserved" not in demo_run.log
     skipped = "Skipping gru4rec, sasrec: they need PyTorch, which is not installed: pip"
     assert (skipped in demo_run.log) is not WITH_TORCH
+
+
+def test_the_console_has_one_line_per_node_and_ends_with_a_summary(demo_run):
+    """conf/logging.yml in effect: no per-dataset or node-start lines, one line per finished
+    node, the log on stderr (and in info.log), and the best models with the report's path."""
+    log = demo_run.log
+    for noise in ("Loading data from", "Saving data to", "Running node:", "Completed node:"):
+        assert noise not in log, noise
+    assert "Add type hints to the `predict` method" not in log  # MLflow's, with the extra
+    assert "Using synchronous mode" not in log
+    assert re.search(r"Completed 1 out of (\d+) tasks: ingest_interactions$", log, flags=re.M)
+    assert re.search(r"Completed (\d+) out of \1 tasks: \w+", log)  # the last one
+    bars = ("epoch/s", "s/epoch")  # progress bars: one line each in a terminal
+    lines = [line for line in log.splitlines() if not any(bar in line for bar in bars)]
+    assert len(lines) < 120, len(lines)
+    assert demo_run.stdout == ""
+    head = "Best by recall@10 (last_pair, session context, 150 test queries, 95% bootstrap"
+    assert head in log
+    best = re.findall(r"\b([123])\. (\w+) (0\.\d{3}) \[(0\.\d{3}), (0\.\d{3})\]", log)
+    assert [rank for rank, *_ in best] == ["1", "2", "3"]
+    comparison = pd.read_parquet(demo_run.output("08_reporting", "model_comparison.parquet"))
+    session = comparison.query("k == 10 and metric == 'recall' and context == 'session'")
+    top = session.sort_values("value", ascending=False, kind="stable").head(3)
+    assert [name for _, name, *_ in best] == top["model"].tolist()
+    assert float(best[0][2]) == pytest.approx(top["value"].iloc[0], abs=5e-4)
+    report = re.search(r"Report: (\S+model_comparison\.html)", log).group(1)
+    assert (demo_run.path / report) == demo_run.output("08_reporting", "model_comparison.html")
+    info = (demo_run.path / "info.log").read_text()
+    assert head in info and "Completed 1 out of" in info
 
 
 def test_every_model_is_saved_and_evaluated_with_intervals(demo_run):

@@ -80,7 +80,7 @@ def ar_ff19_alone(path: Path, queue: mp.Queue) -> None:
         totals.append(time.perf_counter() - start)
     start = time.perf_counter()
     model = fit_recommender(train, validation, model_params)
-    metrics = evaluate_recommender(model, train, test_pairs, test_sessions, params["evaluation"])
+    metrics, _ = evaluate_recommender(model, train, test_pairs, test_sessions, params["evaluation"])
     total = time.perf_counter() - start
     recall = metrics[
         (metrics.metric == "recall") & (metrics.k == 10) & (metrics.context == "last_item")

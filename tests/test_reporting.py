@@ -140,3 +140,63 @@ def test_each_search_shows_its_cost_and_the_model_before_and_after():
     # Refits of searches not run are not "not run yet" models: only a search makes them.
     assert "item_knn_tuned" not in markdown
     assert "Tuned models" in reporting.comparison_html(comparison, 10, {}, "t", searches)
+
+
+def ranks_table(ranks, protocol="last_pair", context="last_item") -> pd.DataFrame:
+    return pd.DataFrame(
+        {"protocol": protocol, "context": context, "query": range(len(ranks)), "rank": ranks}
+    )
+
+
+def test_each_model_is_tested_against_the_best_on_the_same_queries():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    strong = np.where(rng.random(1000) < 0.30, rng.integers(1, 11, 1000), 0)
+    # The same hits but a fifth of them lost: clearly worse; a near-copy: no difference.
+    weak = np.where(rng.random(1000) < 0.8, strong, 0)
+    twin = strong.copy()
+    twin[:3] = 0
+    tests = reporting.paired_tests(
+        {"strong": ranks_table(strong), "weak": ranks_table(weak), "twin": ranks_table(twin),
+         "not_run": None},
+        k=10,
+    )  # fmt: skip
+    recall = tests[tests.metric == "recall"].set_index("model")
+    assert (recall["best"] == "strong").all() and set(recall.index) == {"strong", "weak", "twin"}
+    assert np.isnan(recall.loc["strong", "p_value"]) and recall.loc["strong", "difference"] == 0
+    hits = (strong > 0).mean()
+    assert recall.loc["weak", "difference"] == pytest.approx((weak > 0).mean() - hits)
+    assert recall.loc["weak", "p_value"] < 0.001
+    assert recall.loc["twin", "p_value"] > 0.05
+    # Another number of queries (another evaluation set): no paired test.
+    other = reporting.paired_tests({"a": ranks_table(strong), "b": ranks_table(weak[:10])}, 10)
+    assert other.loc[other.model == "b", "p_value"].isna().all()
+
+
+def test_the_html_report_is_self_contained_with_marks_tests_and_metadata(comparison):
+    tests = reporting.paired_tests(
+        {
+            "sequential_rules": ranks_table([1, 2, 0, 3] * 50),
+            "association_rules_ff19": ranks_table([0, 2, 0, 0] * 50),
+        },
+        k=10,
+    )
+    metadata = {"generated": "2026-12-01 10:00 UTC", "git commit": "abc1234"}
+    figure = reporting.comparison_figure(comparison, 10, {})
+    page = reporting.comparison_html(
+        comparison, 10, {}, "t", tests=tests, metadata=metadata, figure=figure
+    )
+    assert "src='data:image/png;base64," in page
+    for external in ("http://", "https://", "<link", "<script"):
+        assert external not in page, external
+    assert "git commit: abc1234" in page and "(1,000 test queries)" in page
+    assert "<strong>0.275 [0.265, 0.285]</strong>" in page  # the best recall@10
+    assert "recall@10 vs best (paired test)" in page and "(p &lt; 0.001)" in page
+    assert "`" not in page and "<th>metric</th>" not in page
+    markdown = reporting.comparison_markdown(comparison, 10, {}, "t", tests=tests)
+    import re
+
+    assert "**0.275 [0.265, 0.285]**" in markdown and re.search(r"\| best +\|", markdown)
+    assert "-0.500 (p < 0.001)" in markdown
+    assert "paired permutation test" in markdown

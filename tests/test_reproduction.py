@@ -47,7 +47,9 @@ def metrics_of(dataset: str, namespace: str, **options) -> pd.DataFrame:
     model["options"] = {**(model.get("options") or {}), **options}
     train, validation, test_pairs, test_sessions = prepared(dataset)
     recommender = fit_recommender(train, validation, model)
-    return evaluate_recommender(recommender, train, test_pairs, test_sessions, params["evaluation"])
+    return evaluate_recommender(
+        recommender, train, test_pairs, test_sessions, params["evaluation"]
+    )[0]
 
 
 def value(metrics: pd.DataFrame, metric: str, k: int, context: str, protocol: str) -> float:

@@ -49,6 +49,7 @@ __all__ = [
     "EvaluationConfig",
     "EvaluationSet",
     "evaluate_model",
+    "evaluate_with_ranks",
     "evaluation_sets",
     "hit_metrics",
     "only_last_item",
@@ -188,9 +189,22 @@ def evaluate_model(
     config: EvaluationConfig,
 ) -> pd.DataFrame:
     """Metrics of ``model`` under every protocol and context of ``config``, in one long table."""
+    return evaluate_with_ranks(model, train_sessions, test_pairs, test_sessions, config)[0]
+
+
+def evaluate_with_ranks(
+    model: Recommender,
+    train_sessions: pd.DataFrame,
+    test_pairs: pd.DataFrame,
+    test_sessions: pd.DataFrame,
+    config: EvaluationConfig,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`evaluate_model`'s table, and every query's target rank (``protocol``,
+    ``context``, ``query``: its position in the evaluation set, ``rank``: 1-based within
+    the top max(ks), 0 when absent), for paired tests between models on the same queries."""
     import time
 
-    tables = []
+    tables, ranks = [], []
     for (protocol, context), evaluation in evaluation_sets(
         model.fitted_index(), train_sessions, test_pairs, test_sessions, config
     ).items():
@@ -215,4 +229,14 @@ def evaluate_model(
         table["n_queries"] = len(evaluation.targets)
         table["predictions_per_s"] = len(evaluation.targets) / max(seconds, 1e-9)
         tables.append(table)
-    return pd.concat(tables, ignore_index=True)
+        ranks.append(
+            pd.DataFrame(
+                {
+                    "protocol": protocol,
+                    "context": context,
+                    "query": np.arange(len(evaluation.targets), dtype=np.int64),
+                    "rank": target_ranks(recs.items, evaluation.targets).astype(np.int32),
+                }
+            )
+        )
+    return pd.concat(tables, ignore_index=True), pd.concat(ranks, ignore_index=True)

@@ -62,3 +62,28 @@ def bootstrap_intervals(
 def _resample_counts(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
     """``size`` bootstrap resamples of n queries, as how often each query is drawn."""
     return rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(np.float32)
+
+
+#: Sign flips (permutations x queries) drawn at once: bounds the paired test's memory.
+PERMUTATION_CELLS = 1 << 22
+
+
+def paired_permutation_p(
+    differences: np.ndarray, n_permutations: int = 2000, seed: int = 0
+) -> float:
+    """Two-sided p-value of a zero mean of per-query ``differences`` (model minus model on
+    the same queries): the share of random sign flips whose mean is at least as far from
+    zero as the observed one (with the observed one counted, so never 0)."""
+    differences = np.asarray(differences, dtype=np.float64)
+    observed = abs(differences.mean()) if len(differences) else 0.0
+    if not len(differences) or not np.any(differences):
+        return 1.0
+    rng = np.random.default_rng(seed)
+    step = max(1, PERMUTATION_CELLS // len(differences))
+    extreme = 0
+    for start in range(0, n_permutations, step):
+        rows = min(step, n_permutations - start)
+        signs = rng.integers(0, 2, size=(rows, len(differences)), dtype=np.int8) * 2 - 1
+        means = np.abs(signs @ differences) / len(differences)
+        extreme += int((means >= observed - 1e-12).sum())
+    return (extreme + 1) / (n_permutations + 1)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from session_recs.metrics import paired_permutation_p, per_query_metrics
 from session_recs.profile import profile_lines
 
 SHOWN_METRICS = ("recall", "mrr", "ndcg")
@@ -117,6 +118,117 @@ def comparison_tables(comparison: pd.DataFrame, k: int) -> dict[tuple[str, str],
         wide["predictions/s"] = speed.map(lambda v: f"{v:,.0f}")
         out[protocol, context] = wide
     return out
+
+
+#: What every table's intervals and tests are.
+INTERVALS = (
+    "Values with 95% bootstrap confidence intervals (resampled test queries); the best "
+    "value of each column is marked. The last column tests each model against the best by "
+    "recall on the same queries: the difference and a two-sided paired permutation test's "
+    "p-value (2,000 sign flips)."
+)
+#: Columns where the highest value is the best one (marked in the report).
+BEST_IS_HIGHEST = (*SHOWN_METRICS, "coverage")
+
+
+def paired_tests(
+    ranks: Mapping[str, pd.DataFrame | None], k: int, n_permutations: int = 2000, seed: int = 0
+) -> pd.DataFrame:
+    """Every model against the best one by Recall@``k`` on the same test queries, per
+    protocol and context: the difference of Recall@k and MRR@k and a paired sign-flip
+    permutation test's two-sided p-value. ``ranks``: each model's per-query target ranks
+    (:func:`session_recs.evaluation.evaluate_with_ranks`); None for a model not run."""
+    columns = ["protocol", "context", "model", "best", "metric", "k", "difference", "p_value"]
+    groups: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+    for model, table in ranks.items():
+        if table is None or table.empty:
+            continue
+        for (protocol, context), part in table.groupby(["protocol", "context"], sort=False):
+            ordered = part.sort_values("query", kind="stable")["rank"].to_numpy()
+            groups.setdefault((protocol, context), {})[model] = ordered
+    rows = []
+    for (protocol, context), by_model in groups.items():
+        values = {model: per_query_metrics(r, [k]) for model, r in by_model.items()}
+        best = max(
+            values, key=lambda m: (values[m]["recall", k].mean(), values[m]["mrr", k].mean())
+        )
+        for model, metrics in values.items():
+            for metric in ("recall", "mrr"):
+                ours, theirs = metrics[metric, k], values[best][metric, k]
+                same_queries = len(ours) == len(theirs)
+                rows.append(
+                    {
+                        "protocol": protocol,
+                        "context": context,
+                        "model": model,
+                        "best": best,
+                        "metric": metric,
+                        "k": k,
+                        "difference": ours.mean() - theirs.mean() if same_queries else np.nan,
+                        "p_value": paired_permutation_p(ours - theirs, n_permutations, seed)
+                        if same_queries and model != best
+                        else np.nan,
+                    }
+                )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _test_cell(row: pd.Series) -> str:
+    if row["model"] == row["best"]:
+        return "best"
+    if pd.isna(row["p_value"]):
+        return "n/a"
+    p = row["p_value"]
+    return f"{row['difference']:+.3f} ({'p < 0.001' if p < 0.001 else f'p = {p:.3f}'})"
+
+
+def with_tests(
+    table: pd.DataFrame, tests: pd.DataFrame | None, protocol: str, context: str
+) -> pd.DataFrame:
+    """``table`` with a column of each model's Recall@k difference from the best and its
+    paired test's p-value (when tests were run for these queries)."""
+    if tests is None or tests.empty:
+        return table
+    mine = tests[
+        (tests["protocol"] == protocol)
+        & (tests["context"] == context)
+        & (tests["metric"] == "recall")
+    ]
+    if mine.empty:
+        return table
+    k = int(mine["k"].iloc[0])
+    cells = mine.assign(cell=mine.apply(_test_cell, axis=1)).set_index("model")["cell"]
+    return table.assign(
+        **{f"recall@{k} vs best (paired test)": cells.reindex(table.index).fillna("n/a")}
+    )
+
+
+def best_models(comparison: pd.DataFrame, k: int) -> dict[tuple[str, str], dict[str, str]]:
+    """Per (protocol, context): for each column where higher is better (metrics at ``k``,
+    ``predictions/s``), the model with the highest value (marked in the report)."""
+    at_k = measured(comparison)
+    at_k = at_k[at_k["k"] == k]
+    out: dict[tuple[str, str], dict[str, str]] = {}
+    for (protocol, context), group in at_k.groupby(["protocol", "context"], sort=False):
+        marks = {}
+        for metric in BEST_IS_HIGHEST:
+            part = group[group["metric"] == metric]
+            if len(part):
+                marks[f"{metric}@{k}"] = part.loc[part["value"].idxmax(), "model"]
+        speed = group.groupby("model")["predictions_per_s"].first().dropna()
+        if len(speed):
+            marks["predictions/s"] = speed.idxmax()
+        out[protocol, context] = marks
+    return out
+
+
+def _marked(table: pd.DataFrame, marks: Mapping[str, str], mark: str) -> pd.DataFrame:
+    """``table`` with the best cell of each marked column wrapped as ``mark`` (a format)."""
+    table = table.copy()
+    for column, model in marks.items():
+        if column in table.columns and model in table.index:
+            table.loc[model, column] = mark.format(table.loc[model, column])
+    return table
 
 
 def _ours(
@@ -257,24 +369,33 @@ def comparison_markdown(
     tune_results: pd.DataFrame | None = None,
     *,
     profile: Mapping[str, Any] | None = None,
+    tests: pd.DataFrame | None = None,
+    metadata: Mapping[str, str] | None = None,
 ) -> str:
-    """The report as Markdown: the dataset's profile, a table per protocol/context, the
-    models not run yet, then the published numbers."""
+    """The report as Markdown: the run's metadata, the dataset's profile, a table per
+    protocol/context (best values in bold, each model's paired test against the best),
+    the models not run yet, then the published numbers."""
     lines = [f"# {title}", ""]
+    if metadata:
+        lines += [" · ".join(f"{key}: {value}" for key, value in metadata.items()), ""]
     if profile:
         lines += ["## The dataset", "", "| | |", "| --- | --- |"]
         lines += [f"| {label} | {value} |" for label, value in profile_lines(dict(profile))]
         lines.append("")
     n = measured(comparison).groupby(["protocol", "context"])["n_queries"].first()
     tables = comparison_tables(comparison, k)
+    marks = best_models(comparison, k)
     if not tables:
         lines += ["No model has metrics for this dataset yet: run `kedro run`.", ""]
-    for (protocol, context), table in tables.items():
+    for (protocol, context), plain in tables.items():
+        table = _marked(
+            with_tests(plain, tests, protocol, context), marks[protocol, context], "**{}**"
+        )
         lines += [
             f"## {protocol} protocol, `{context}` context "
             f"({int(n[protocol, context]):,} test queries)",
             "",
-            "Values with 95% bootstrap confidence intervals.",
+            INTERVALS,
             "",
             table.to_markdown(disable_numparse=True),
             "",
@@ -323,15 +444,28 @@ def comparison_html(
     tune_results: pd.DataFrame | None = None,
     *,
     profile: Mapping[str, Any] | None = None,
+    tests: pd.DataFrame | None = None,
+    metadata: Mapping[str, str] | None = None,
+    figure: Figure | None = None,
 ) -> str:
-    """The report as a self-contained HTML page."""
+    """The report as one self-contained HTML page (styles inline, ``figure`` embedded as
+    a PNG data URI, no external reference), in step with :func:`comparison_markdown`."""
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>{title}</title><style>body{{font-family:sans-serif;margin:2em}}"
-        "table{border-collapse:collapse;margin-bottom:2em}td,th{border:1px solid #ccc;"
-        "padding:4px 8px;text-align:right}th{background:#f4f4f4}</style></head><body>",
-        f"<h1>{title}</h1>",
+        f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;margin:2em}}"
+        "table{border-collapse:collapse;margin-bottom:1em}td,th{border:1px solid #ccc;"
+        "padding:4px 8px;text-align:right}th{background:#f4f4f4}.meta{color:#555}"
+        "</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
     ]
+    if metadata:
+        parts.append(
+            "<p class='meta'>"
+            + " · ".join(
+                f"{html.escape(key)}: {html.escape(value)}" for key, value in metadata.items()
+            )
+            + "</p>"
+        )
     if profile:
         rows = "".join(
             f"<tr><th>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>"
@@ -343,9 +477,21 @@ def comparison_html(
         parts.append(
             "<p>No model has metrics for this dataset yet: run <code>kedro run</code>.</p>"
         )
-    for (protocol, context), table in tables.items():
-        parts.append(f"<h2>{protocol} protocol, <code>{context}</code> context</h2>")
-        parts.append(table.to_html())
+    n = measured(comparison).groupby(["protocol", "context"])["n_queries"].first()
+    marks = best_models(comparison, k)
+    for (protocol, context), plain in tables.items():
+        table = _marked(
+            with_tests(plain, tests, protocol, context).map(html.escape),
+            marks[protocol, context],
+            "<strong>{}</strong>",
+        )
+        parts.append(
+            f"<h2>{protocol} protocol, <code>{context}</code> context "
+            f"({int(n[protocol, context]):,} test queries)</h2><p>{html.escape(INTERVALS)}</p>"
+        )
+        parts.append(table.rename_axis(index=None, columns=None).to_html(escape=False))
+    if figure is not None and tables:
+        parts.append(f"<img alt='Recall@{k} per model' src='{_png_data_uri(figure)}'>")
     missing = not_run(comparison)
     if missing:
         parts.append(f"<p>Not run yet: {html.escape(', '.join(missing))}.</p>")
@@ -364,6 +510,15 @@ def comparison_html(
         parts.append(table.to_html(index=False))
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _png_data_uri(figure: Figure) -> str:
+    import base64
+    import io
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def comparison_figure(comparison: pd.DataFrame, k: int, references: Mapping[str, Any]) -> Figure:

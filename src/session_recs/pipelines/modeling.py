@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pandas as pd
 from kedro.pipeline import Node, Pipeline
 
-from session_recs.evaluation import EvaluationConfig, evaluate_model
+from session_recs.evaluation import EvaluationConfig, evaluate_with_ranks
 from session_recs.models import ModelSpec, Recommender
 
 SHARED_INPUTS = {"train_sessions", "validation_pairs", "test_pairs", "test_sessions"}
@@ -31,9 +31,10 @@ def evaluate_recommender(
     test_pairs: pd.DataFrame,
     test_sessions: pd.DataFrame,
     evaluation: EvaluationConfig,
-) -> pd.DataFrame:
-    """Test metrics of a fitted model under every protocol and context configured."""
-    return evaluate_model(
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Test metrics of a fitted model under every protocol and context configured, and
+    each test query's target rank (the report's paired tests between models)."""
+    return evaluate_with_ranks(
         recommender,
         train_sessions,
         test_pairs,
@@ -54,7 +55,7 @@ def fit_node() -> Node:
 
 
 def evaluate_node() -> Node:
-    """``recommender`` → ``metrics`` on the test data."""
+    """``recommender`` → ``metrics`` and ``query_ranks`` on the test data."""
     return Node(
         evaluate_recommender,
         inputs=[
@@ -64,7 +65,7 @@ def evaluate_node() -> Node:
             "test_sessions",
             "params:evaluation",
         ],
-        outputs="metrics",
+        outputs=["metrics", "query_ranks"],
         name="evaluate_recommender",
         tags=["model", "evaluation"],
     )
@@ -84,9 +85,9 @@ def model_pipelines(
     function of the name).
 
     The split's outputs (and ``extra_inputs``) and ``params:evaluation`` are shared, not
-    namespaced; ``metrics`` becomes ``<name>_metrics`` (an output the report reads from
-    outside the namespace); everything else becomes ``<name>.<dataset>`` and
-    ``params:<name>.model``.
+    namespaced; ``metrics`` and ``query_ranks`` become ``<name>_metrics`` and
+    ``<name>_query_ranks`` (outputs the report reads from outside the namespace);
+    everything else becomes ``<name>.<dataset>`` and ``params:<name>.model``.
     """
     template = template or model_template()
     template_of = (lambda _: template) if isinstance(template, Pipeline) else template
@@ -97,7 +98,7 @@ def model_pipelines(
                 namespace=name,
                 inputs=SHARED_INPUTS | set(extra_inputs),
                 parameters={"params:evaluation"},
-                outputs={"metrics": f"{name}_metrics"},
+                outputs={"metrics": f"{name}_metrics", "query_ranks": f"{name}_query_ranks"},
             )
             for name in names
         ),

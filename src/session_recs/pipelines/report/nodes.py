@@ -28,11 +28,57 @@ def compile_model_comparison(**metrics: pd.DataFrame | None) -> pd.DataFrame:
     return reporting.compile_comparison(metrics)
 
 
+def test_against_best(report: ReportConfig, **query_ranks: pd.DataFrame | None) -> pd.DataFrame:
+    """Each model against the best on the same test queries (paired permutation tests of
+    Recall@k and MRR@k), from every model's per-query ranks (None: not run)."""
+    return reporting.paired_tests(query_ranks, ReportConfig.model_validate(report).k)
+
+
+def run_metadata(dataset: str) -> dict[str, str]:
+    """When and from what the report was made: date, git commit (when the project is a
+    git checkout), the dataset, and the versions of the packages that made the numbers."""
+    import datetime
+    import subprocess
+    from importlib import metadata
+
+    info = {
+        "generated": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "dataset": dataset,
+    }
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        info["git commit"] = commit + (" (with uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        pass  # not a git checkout, or no git: the report says nothing about it
+    versions = []
+    for package in ("session-recs", "kedro", "gensim", "ray", "torch", "numpy", "pandas"):
+        try:
+            versions.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            continue
+    info["packages"] = ", ".join(versions)
+    return info
+
+
 def render_model_comparison(
     comparison: pd.DataFrame,
     report: ReportConfig,
     dataset: str,
     dataset_profile: dict[str, Any] | None,
+    tests: pd.DataFrame | None = None,
     **searches: pd.DataFrame | None,
 ) -> tuple[str, str, Figure]:
     """Markdown, HTML and a bar chart of the comparison at ``report.k``, opening with the
@@ -45,12 +91,29 @@ def render_model_comparison(
     }
     title = f"session-recs model comparison: {dataset}"
     k, references = report.k, report.references
+    about = run_metadata(dataset)
+    figure = reporting.comparison_figure(comparison, k, references)
     return (
         reporting.comparison_markdown(
-            comparison, k, references, title, tune_results, profile=dataset_profile
+            comparison,
+            k,
+            references,
+            title,
+            tune_results,
+            profile=dataset_profile,
+            tests=tests,
+            metadata=about,
         ),
         reporting.comparison_html(
-            comparison, k, references, title, tune_results, profile=dataset_profile
+            comparison,
+            k,
+            references,
+            title,
+            tune_results,
+            profile=dataset_profile,
+            tests=tests,
+            metadata=about,
+            figure=figure,
         ),
-        reporting.comparison_figure(comparison, k, references),
+        figure,
     )

@@ -9,7 +9,7 @@ from session_recs.pipelines.namespaces import (
     reading_other_namespaces,
 )
 
-from .nodes import compile_model_comparison, render_model_comparison
+from .nodes import compile_model_comparison, render_model_comparison, test_against_best
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -29,12 +29,23 @@ def _report_nodes() -> Pipeline:
                 tags=["report"],
             ),
             Node(
+                test_against_best,
+                inputs={
+                    "report": "params:report",
+                    **{name: f"{name}_query_ranks" for name in MODEL_NAMESPACES},
+                },
+                outputs="model_significance",
+                name="test_against_best",
+                tags=["report"],
+            ),
+            Node(
                 render_model_comparison,
                 inputs={
                     "comparison": "model_comparison",
                     "report": "params:report",
                     "dataset": "params:dataset",
                     "dataset_profile": "dataset_profile",
+                    "tests": "model_significance",
                     SEARCHED_MODEL: "tune_results",
                     **{model: f"{model}.tune_results" for model in SEARCHABLE_MODELS},
                 },

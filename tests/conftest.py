@@ -81,9 +81,12 @@ def project(tmp_path: Path) -> Path:
     return copy_project(tmp_path / "project")
 
 
-def run_cli(project: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run ``python -m session_recs ARGS`` inside ``project``; output is captured as text."""
-    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "COLUMNS": "200"}
+def run_cli(
+    project: Path, *args: str, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``python -m session_recs ARGS`` inside ``project`` (``env``: variables to add);
+    output is captured as text."""
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "COLUMNS": "200", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "session_recs", *args],
         cwd=project,

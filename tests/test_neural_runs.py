@@ -41,21 +41,8 @@ def run_without_torch(project: Path, tmp_path: Path, *args: str) -> subprocess.C
     site = tmp_path / "without_torch"
     site.mkdir(exist_ok=True)
     (site / "sitecustomize.py").write_text(WITHOUT_TORCH)
-    env = {
-        **os.environ,
-        "KEDRO_DISABLE_TELEMETRY": "true",
-        "COLUMNS": "200",
-        "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "session_recs", *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    path = os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])
+    return run_cli(project, *args, timeout=600, env={"PYTHONPATH": path})
 
 
 def error_lines(result: subprocess.CompletedProcess) -> list[str]:

@@ -42,24 +42,12 @@ def run_metadata(dataset: str) -> dict[str, str]:
     from importlib import metadata
 
     info = {
-        "generated": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "dataset": dataset,
     }
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
+        commit = _git("rev-parse", "--short", "HEAD")
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
         info["git commit"] = commit + (" (with uncommitted changes)" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         pass  # not a git checkout, or no git: the report says nothing about it
@@ -71,6 +59,13 @@ def run_metadata(dataset: str) -> dict[str, str]:
             continue
     info["packages"] = ", ".join(versions)
     return info
+
+
+def _git(*args: str) -> str:
+    import subprocess
+
+    done = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10, check=True)
+    return done.stdout.strip()
 
 
 def render_model_comparison(
@@ -91,29 +86,12 @@ def render_model_comparison(
     }
     title = f"session-recs model comparison: {dataset}"
     k, references = report.k, report.references
-    about = run_metadata(dataset)
     figure = reporting.comparison_figure(comparison, k, references)
+    shared = {"profile": dataset_profile, "tests": tests, "metadata": run_metadata(dataset)}
     return (
-        reporting.comparison_markdown(
-            comparison,
-            k,
-            references,
-            title,
-            tune_results,
-            profile=dataset_profile,
-            tests=tests,
-            metadata=about,
-        ),
+        reporting.comparison_markdown(comparison, k, references, title, tune_results, **shared),
         reporting.comparison_html(
-            comparison,
-            k,
-            references,
-            title,
-            tune_results,
-            profile=dataset_profile,
-            tests=tests,
-            metadata=about,
-            figure=figure,
+            comparison, k, references, title, tune_results, figure=figure, **shared
         ),
         figure,
     )

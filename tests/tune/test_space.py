@@ -335,5 +335,22 @@ def test_figures_draw_one_line_per_trial_and_one_panel_per_hyperparameter(grid_s
     table = results.trial_table(trials, grid_settings, history)
     curves = results.curves_figure(history, grid_settings)
     assert len(curves.axes[0].lines) == 2
+    # Trial b's single epoch is a visible point; epochs are whole numbers on the axis.
+    assert all(line.get_marker() == "o" for line in curves.axes[0].lines)
+    curves.canvas.draw()
+    ticks = [tick for tick in curves.axes[0].get_xticks() if 1 <= tick <= 3]
+    assert ticks and all(float(tick).is_integer() for tick in ticks)
+    assert curves.axes[0].get_title().startswith(f"{grid_settings.model}: 2 trials")
     panels = results.parameters_figure(table, grid_settings)
     assert [a.get_xlabel() for a in panels.axes[:2]] == ["window", "epochs"]
+    # The colour bar (epochs run) has whole ticks, and nothing falls outside the image.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(panels).draw()
+    colour_bar = panels.axes[-1]
+    assert all(float(t).is_integer() for t in colour_bar.get_yticks())
+    renderer = panels.canvas.get_renderer()
+    box = panels.bbox
+    for axes in panels.axes:
+        label = axes.xaxis.label.get_window_extent(renderer)
+        assert box.x0 <= label.x0 and label.x1 <= box.x1 and label.y0 >= box.y0

@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from session_recs.errors import DataValidationError
 from session_recs.tuning.settings import METRICS, SearchSettings, metric_key
@@ -179,6 +180,7 @@ def curves_figure(history: pd.DataFrame, settings: SearchSettings) -> Figure:
     figure = Figure(figsize=(8, 4.5))
     axes = figure.add_subplot()
     axes.set_xlabel("epoch")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
     axes.set_ylabel(f"validation {metric[4:]}")
     if history.empty:
         axes.text(0.5, 0.5, "no trial reported a result", ha="center", va="center")
@@ -189,12 +191,19 @@ def curves_figure(history: pd.DataFrame, settings: SearchSettings) -> Figure:
     for trial_id, trial in final.groupby("trial_id", sort=False):
         if trial_id == best_trial:
             continue
-        axes.plot(trial["epoch"], trial[metric], color="tab:blue", alpha=0.3, linewidth=0.8)
+        # Markers: a trial of one epoch (one-shot models, early stops) is a point, not a line.
+        axes.plot(
+            trial["epoch"], trial[metric], color="tab:blue", alpha=0.3, linewidth=0.8,
+            marker="o", markersize=3,
+        )  # fmt: skip
     if best_trial is not None:
         trial = final[final["trial_id"] == best_trial]
-        axes.plot(trial["epoch"], trial[metric], color="tab:red", linewidth=2, label=best_trial)
+        axes.plot(
+            trial["epoch"], trial[metric], color="tab:red", linewidth=2, marker="o",
+            markersize=4, label=best_trial,
+        )  # fmt: skip
         axes.legend(loc="lower right", title="best trial")
-    axes.set_title(f"{final['trial_id'].nunique()} trials ({settings.preset})")
+    axes.set_title(f"{settings.model}: {final['trial_id'].nunique()} trials ({settings.preset})")
     figure.tight_layout()
     return figure
 
@@ -205,7 +214,8 @@ def parameters_figure(table: pd.DataFrame, settings: SearchSettings) -> Figure:
     names = list(settings.space)
     columns = max(1, min(3, len(names)))
     rows = max(1, math.ceil(len(names) / columns))
-    figure = Figure(figsize=(4 * columns, 3.2 * rows))
+    # Constrained layout keeps axis labels, the colour bar and the title inside the image.
+    figure = Figure(figsize=(4 * columns, 3.2 * rows), layout="constrained")
     if table.empty or not names:
         axes = figure.add_subplot()
         axes.text(0.5, 0.5, "no searched hyperparameter", ha="center", va="center")
@@ -224,6 +234,9 @@ def parameters_figure(table: pd.DataFrame, settings: SearchSettings) -> Figure:
             axes.set_xscale("log")
         axes.set_xlabel(name)
         axes.set_ylabel(metric[4:] if i % columns == 0 else "")
-    figure.colorbar(image, ax=figure.axes, label="epochs run", shrink=0.8)
-    figure.suptitle(f"validation {metric[4:]} at the last epoch, per trial")
+    figure.colorbar(
+        image, ax=figure.axes, label="epochs run", shrink=0.8,
+        ticks=MaxNLocator(integer=True),
+    )  # fmt: skip
+    figure.suptitle(f"{settings.model}: validation {metric[4:]} at the last epoch, per trial")
     return figure

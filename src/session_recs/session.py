@@ -62,7 +62,7 @@ class ProjectSession(KedroSession):
         registry = dict(pipelines.items())
         unknown = [name for name in names if name not in registry]
         if unknown:
-            known = ", ".join(sorted(name for name in registry if name != "__default__"))
+            known = ", ".join(name for name in registry if name != "__default__")
             raise ConfigError(
                 f"Unknown pipeline {', '.join(map(repr, unknown))} in --pipelines; the "
                 f"project's pipelines are {known} (no --pipelines: all but tune)."

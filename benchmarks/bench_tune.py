@@ -159,7 +159,7 @@ def newest(project: Path, layer: str, name: str, dataset: str = DATASET) -> Path
 
 def search_figures(project: Path, run: dict) -> dict:
     """Figures of the search the run just made, from tune_results and tune_history."""
-    table = pd.read_parquet(newest(project, "07_model_output", "tune_results.parquet"))
+    table = pd.read_parquet(newest(project, "06_models", "tune_results.parquet"))
     history = pd.read_parquet(newest(project, "07_model_output", "tune_history.parquet"))
     found = re.search(r"Search finished in (\d+)s", run["log"])
     search_s = float(found.group(1)) if found else run["wall_s"]
@@ -275,7 +275,7 @@ def models(project: Path, minutes: float, extra: str) -> None:
     searched = re.findall(r"Search finished in (\d+)s", run["log"])
     busy = 0.0
     for i, model in enumerate(MODELS):
-        table = pd.read_parquet(newest(project, "07_model_output", f"{model}_tune_results.parquet"))
+        table = pd.read_parquet(newest(project, "06_models", f"{model}_tune_results.parquet"))
         history = pd.read_parquet(
             newest(project, "07_model_output", f"{model}_tune_history.parquet")
         )
@@ -327,7 +327,7 @@ def rsc15_knn(folder: Path, rsc15: Path, minutes: float, extra: str) -> None:
         f"tune.time_budget_s={minutes * 60:g}{extra}",
     )
     table = pd.read_parquet(
-        newest(project, "07_model_output", "session_knn_tune_results.parquet", "rsc15_100k")
+        newest(project, "06_models", "session_knn_tune_results.parquet", "rsc15_100k")
     )
     default, tuned = (
         pd.read_parquet(newest(project, "07_model_output", f"{name}.parquet", "rsc15_100k"))

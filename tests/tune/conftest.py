@@ -64,7 +64,7 @@ def artifact(project: Path, layer: str, name: str) -> Path:
 def tune_tables(project: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The newest tune_results and tune_history."""
     return (
-        pd.read_parquet(artifact(project, "07_model_output", "tune_results.parquet")),
+        pd.read_parquet(artifact(project, "06_models", "tune_results.parquet")),
         pd.read_parquet(artifact(project, "07_model_output", "tune_history.parquet")),
     )
 

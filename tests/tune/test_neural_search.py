@@ -30,9 +30,7 @@ def test_a_smoke_search_of_each_neural_model_finishes_and_writes_its_outputs(dem
     log = output(result)
     assert result.returncode == 0, log[-4000:]
     for model in MODELS:
-        table = pd.read_parquet(
-            newest(demo_project, "07_model_output", f"{model}_tune_results.parquet")
-        )
+        table = pd.read_parquet(newest(demo_project, "06_models", f"{model}_tune_results.parquet"))
         assert len(table) == 4 and (table["status"] == "TERMINATED").all(), model
         # Epochs are the resource: at most the smoke search's 3, reported one by one.
         assert table["epochs_run"].between(1, 3).all() and table["epochs_run"].max() == 3

@@ -59,9 +59,7 @@ def test_several_models_in_one_run_refit_as_tuned_rows_of_the_report(demo_projec
     assert result.returncode == 0, log[-4000:]
     assert f"Searching {', '.join(MODELS)}" in log
     for model in MODELS:
-        table = pd.read_parquet(
-            newest(demo_project, "07_model_output", f"{model}_tune_results.parquet")
-        )
+        table = pd.read_parquet(newest(demo_project, "06_models", f"{model}_tune_results.parquet"))
         assert len(table) == 4 and (table["status"] == "TERMINATED").all(), model
         assert table["search_complete"].all()
         best = json.loads(
@@ -75,15 +73,13 @@ def test_several_models_in_one_run_refit_as_tuned_rows_of_the_report(demo_projec
         assert (metrics["value"].between(0, 1)).all() and len(metrics) > 0
         for plot in ("tune_curves.png", "tune_parameters.png"):
             assert newest(demo_project, "08_reporting", f"{model}_{plot}").stat().st_size > 1000
-    knn = pd.read_parquet(
-        newest(demo_project, "07_model_output", "session_knn_tune_results.parquet")
-    )
+    knn = pd.read_parquet(newest(demo_project, "06_models", "session_knn_tune_results.parquet"))
     # One-shot trials: one report each; the first is the namespace's own configuration.
     assert (knn["epochs_run"] == 1).all()
     default = knn[(knn["config/k"] == 100) & (knn["config/sample_size"] == 1000)]
     assert len(default) == 1
     w2v = pd.read_parquet(
-        newest(demo_project, "07_model_output", "word2vec_ff19_default_tune_results.parquet")
+        newest(demo_project, "06_models", "word2vec_ff19_default_tune_results.parquet")
     )
     assert set(w2v["config/epochs"]) <= {2, 3}  # Word2Vec keeps epochs as ASHA's resource
     # The run-wide smoke budget (300 s) is shared: a third each.
@@ -131,9 +127,7 @@ def test_a_stopped_search_is_saved_incomplete_refits_nothing_and_resumes(
     command = line.split("Resume it with: ", 1)[1].strip()
     assert command == f"kedro {' '.join(args[:-1])} --params={params},tune.resume=true"
 
-    table = pd.read_parquet(
-        newest(demo_project, "07_model_output", "item_knn_tune_results.parquet")
-    )
+    table = pd.read_parquet(newest(demo_project, "06_models", "item_knn_tune_results.parquet"))
     assert not table["search_complete"].any()
     assert 3 <= (table["status"] == "TERMINATED").sum() < 400
     best = json.loads(newest(demo_project, "06_models", "item_knn_best_params.json").read_text())
@@ -151,9 +145,7 @@ def test_a_stopped_search_is_saved_incomplete_refits_nothing_and_resumes(
     result = run_cli(demo_project, *resume, timeout=600)
     assert result.returncode == 0, output(result)[-4000:]
     assert "Resuming the search in" in output(result)
-    resumed = pd.read_parquet(
-        newest(demo_project, "07_model_output", "item_knn_tune_results.parquet")
-    )
+    resumed = pd.read_parquet(newest(demo_project, "06_models", "item_knn_tune_results.parquet"))
     assert resumed["search_complete"].all()
     finished = set(table.loc[table["status"] == "TERMINATED", "trial_id"])
     assert finished <= set(resumed.loc[resumed["status"] == "TERMINATED", "trial_id"])

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
+import random
 import shutil
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,3 +180,28 @@ def run_in_process(project: Path, *args: str) -> CliResult:
     exception = None if isinstance(result.exception, SystemExit) else result.exception
     log = "\n".join(record.getMessage() for record in records)
     return CliResult(result.exit_code, result.output, exception, log)
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on, below 49152 (kedro-viz refuses higher ones)."""
+    for port in random.sample(range(20000, 40000), 200):
+        with socket.socket() as probe, contextlib.suppress(OSError):
+            probe.bind(("127.0.0.1", port))
+            return port
+    raise AssertionError("no free TCP port between 20000 and 40000")
+
+
+@contextlib.contextmanager
+def mlflow_tracking(uri: str) -> Iterator[None]:
+    """MLflow's process-wide tracking URI set to ``uri`` for the block, then unset.
+
+    ``mlflow.set_tracking_uri`` also exports ``MLFLOW_TRACKING_URI`` to the environment,
+    which every later subprocess would inherit: a test must not leave it behind.
+    """
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(None)

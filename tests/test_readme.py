@@ -12,6 +12,7 @@ tests/data/test_download, kedro-viz in tests/ui, tracking in test_tracking, the
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import subprocess
@@ -161,6 +162,14 @@ def test_every_documented_command_parses_and_names_real_things(command, kedro_cl
             pytest.importorskip("kedro_mlflow", reason="the mlflow extra is not installed")
         _, params = parse(kedro_cli, tokens[1:])
         check_names(params, project_names)
+    elif tokens[0] == "mlflow":  # `mlflow models serve ...`: MLflow's own CLI
+        mlflow_cli = pytest.importorskip("mlflow.cli", reason="the mlflow extra is not installed")
+        name, params = parse(mlflow_cli.cli, tokens[1:])
+        assert name == "serve" and params["host"] == "127.0.0.1", command
+    elif tokens[0] == "curl":  # a request to the served model: its JSON body
+        body = json.loads(tokens[tokens.index("-d") + 1])
+        assert all(isinstance(row["items"], list) for row in body["dataframe_records"])
+        assert tokens[2].startswith("127.0.0.1:") and tokens[2].endswith("/invocations")
     elif tokens[:3] == ["python", "-m", "session_recs"]:
         from session_recs.cli import cli
 

@@ -200,3 +200,43 @@ def test_the_html_report_is_self_contained_with_marks_tests_and_metadata(compari
     assert "**0.275 [0.265, 0.285]**" in markdown and re.search(r"\| best +\|", markdown)
     assert "-0.500 (p < 0.001)" in markdown
     assert "paired permutation test" in markdown
+
+
+def many_models(n: int = 13) -> pd.DataFrame:
+    """``n`` models measured in two contexts, recall rising with the model's number."""
+    tables = {}
+    for i in range(n):
+        tables[f"model_{i:02d}"] = pd.concat(
+            [
+                metrics_table(0.1 + 0.02 * i, 0.05 + 0.01 * i, context="last_item"),
+                metrics_table(0.2 + 0.02 * i, 0.1 + 0.01 * i, context="session"),
+            ]
+        )
+    return reporting.compile_comparison(tables)
+
+
+def test_every_model_keeps_one_distinct_colour_in_every_panel_and_chart():
+    comparison = many_models(13)
+    chart = reporting.comparison_chart(comparison, 10, {})
+    assert [trace.type for trace in chart.data] == ["bar", "bar"]
+    colours = [dict(zip(t.y, t.marker.color, strict=True)) for t in chart.data]
+    assert colours[0] == colours[1]  # a model's colour is the same in both panels
+    assert len(set(colours[0].values())) == 13  # and no two models share one
+    figure = reporting.comparison_figure(comparison, 10, {})
+    png_colours = {
+        bar.get_facecolor() for axes in figure.axes for bar in axes.patches
+    }  # 13 models x 2 panels, 13 colours
+    assert len(png_colours) == 13
+    assert len(set(reporting.model_colours([f"m{i}" for i in range(48)]).values())) == 48
+
+
+def test_the_interactive_chart_shows_each_panels_recall_and_interval(comparison):
+    chart = reporting.comparison_chart(comparison, 10, {})
+    (bars,) = chart.data
+    assert list(bars.y) == ["association_rules_ff19", "sequential_rules"]  # best at the top
+    assert list(bars.x) == pytest.approx([0.146, 0.275])
+    assert list(bars.error_x.array) == pytest.approx([0.01, 0.01])
+    assert list(bars.customdata[:, 2]) == [1000, 1000]  # test queries, on hover
+    assert chart.layout.annotations[0].text == "last_pair, last_item context"
+    empty = reporting.comparison_chart(comparison.iloc[:0], 10, {})
+    assert empty.layout.annotations[0].text == "No model has metrics yet"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -521,11 +521,89 @@ def _png_data_uri(figure: Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def comparison_figure(comparison: pd.DataFrame, k: int, references: Mapping[str, Any]) -> Figure:
-    """Recall@k per model with 95% CI error bars, one panel per protocol/context."""
+#: 48 distinct colours (plotly's Dark24 then Light24): a model keeps its colour in every
+#: panel and chart, and no two of up to 48 models share one.
+PALETTE = (
+    "#2E91E5", "#E15F99", "#1CA71C", "#FB0D0D", "#DA16FF", "#222A2A", "#B68100", "#750D86",
+    "#EB663B", "#511CFB", "#00A08B", "#FB00D1", "#FC0080", "#B2828D", "#6C7C32", "#778AAE",
+    "#862A16", "#A777F1", "#620042", "#1616A7", "#DA60CA", "#6C4516", "#0D2A63", "#AF0038",
+    "#FD3216", "#00FE35", "#6A76FC", "#FED4C4", "#FE00CE", "#0DF9FF", "#F6F926", "#FF9616",
+    "#479B55", "#EEA6FB", "#DC587D", "#D626FF", "#6E899C", "#00B5F7", "#B68E00", "#C9FBE5",
+    "#FF0092", "#22FFA7", "#E3EE9E", "#86CE00", "#BC7196", "#7E7DCD", "#FC6955", "#E48F72",
+)  # fmt: skip
+
+
+def model_colours(models: Sequence[str]) -> dict[str, str]:
+    """A colour per model, by the models' sorted names (the same in every chart of a run)."""
+    return {
+        model: PALETTE[i % len(PALETTE)] for i, model in enumerate(sorted(set(map(str, models))))
+    }
+
+
+def _recall_groups(comparison: pd.DataFrame, k: int) -> list[tuple[tuple[str, str], pd.DataFrame]]:
     comparison = measured(comparison)
     at_k = comparison[(comparison["k"] == k) & (comparison["metric"] == "recall")]
-    groups = list(at_k.groupby(["protocol", "context"], sort=False))
+    return [
+        (key, group.sort_values("value"))
+        for key, group in at_k.groupby(["protocol", "context"], sort=False)
+    ]
+
+
+def comparison_chart(comparison: pd.DataFrame, k: int, references: Mapping[str, Any]) -> Any:
+    """The interactive (plotly) comparison: Recall@k per model with its 95% interval, one
+    panel per protocol and context, the model's other figures on hover; for kedro-viz."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    groups = _recall_groups(comparison, k)
+    if not groups:
+        figure = go.Figure()
+        figure.add_annotation(text="No model has metrics yet", showarrow=False)
+        return figure
+    colours = model_colours(measured(comparison)["model"])
+    titles = [f"{protocol}, {context} context" for protocol, context in (key for key, _ in groups)]
+    figure = make_subplots(rows=1, cols=len(groups), subplot_titles=titles, shared_xaxes=True)
+    for column, ((protocol, context), part) in enumerate(groups, start=1):
+        queries = part["n_queries"] if "n_queries" in part else pd.Series(0, index=part.index)
+        figure.add_trace(
+            go.Bar(
+                x=part["value"],
+                y=part["model"],
+                orientation="h",
+                marker_color=[colours[str(model)] for model in part["model"]],
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": part["ci_high"] - part["value"],
+                    "arrayminus": part["value"] - part["ci_low"],
+                },
+                customdata=np.column_stack([part["ci_low"], part["ci_high"], queries]),
+                hovertemplate=(
+                    f"%{{y}}<br>Recall@{k} %{{x:.3f}} [%{{customdata[0]:.3f}}, "
+                    "%{customdata[1]:.3f}]<br>%{customdata[2]:,} test queries<extra></extra>"
+                ),
+                name=f"{protocol}, {context}",
+                showlegend=False,
+            ),
+            row=1,
+            col=column,
+        )
+        for name, values in (references.get("models") or {}).items():
+            if "recall" in values:
+                figure.add_vline(
+                    x=values["recall"], line_dash="dash", line_color="#c44e52", row=1, col=column,
+                    annotation_text=name, annotation_textangle=-90, annotation_font_size=9,
+                )  # fmt: skip
+        figure.update_xaxes(title_text=f"Recall@{k} (95% CI)", row=1, col=column)
+    height = 200 + 28 * max(len(part) for _, part in groups)
+    figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    return figure
+
+
+def comparison_figure(comparison: pd.DataFrame, k: int, references: Mapping[str, Any]) -> Figure:
+    """Recall@k per model with 95% CI error bars, one panel per protocol/context."""
+    groups = _recall_groups(comparison, k)
+    colours = model_colours(measured(comparison)["model"]) if groups else {}
     # A bare Figure (no pyplot): no global figure state, any backend, notebooks included.
     if not groups:
         fig = Figure(figsize=(6, 2))
@@ -534,9 +612,10 @@ def comparison_figure(comparison: pd.DataFrame, k: int, references: Mapping[str,
     fig = Figure(figsize=(6 * len(groups), 4.5))
     axes = fig.subplots(1, len(groups), squeeze=False)
     for ax, ((protocol, context), group) in zip(axes[0], groups, strict=True):
-        part = group.sort_values("value")
+        part = group
         errors = np.vstack([part["value"] - part["ci_low"], part["ci_high"] - part["value"]])
-        ax.barh(part["model"], part["value"], xerr=errors, color="#4c72b0", capsize=3)
+        bar_colours = [colours[str(model)] for model in part["model"]]
+        ax.barh(part["model"], part["value"], xerr=errors, color=bar_colours, capsize=3)
         for name, values in (references.get("models") or {}).items():
             if "recall" in values:
                 ax.axvline(values["recall"], linestyle="--", linewidth=1, color="#c44e52")

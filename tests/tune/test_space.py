@@ -341,6 +341,13 @@ def test_figures_draw_one_line_per_trial_and_one_panel_per_hyperparameter(grid_s
     ticks = [tick for tick in curves.axes[0].get_xticks() if 1 <= tick <= 3]
     assert ticks and all(float(tick).is_integer() for tick in ticks)
     assert curves.axes[0].get_title().startswith(f"{grid_settings.model}: 2 trials")
+    chart = results.curves_chart(history, table, grid_settings)  # the interactive one
+    lines = {trace.name: trace for trace in chart.data}
+    assert set(lines) == {"a", "b (best)"}  # b's 0.35 beats a's last 0.2
+    assert list(lines["a"].y) == pytest.approx([0.1, 0.3, 0.2])
+    assert list(lines["b (best)"].x) == [1]
+    assert "window = 8" in lines["b (best)"].hovertemplate
+    assert chart.layout.xaxis.dtick == 1
     panels = results.parameters_figure(table, grid_settings)
     assert [a.get_xlabel() for a in panels.axes[:2]] == ["window", "epochs"]
     # The colour bar (epochs run) has whole ticks, and nothing falls outside the image.

@@ -55,6 +55,8 @@ def test_smoke_search_writes_every_output_and_train_w2v_uses_the_best(demo_proje
     assert artifact(demo_project, "07_model_output", "word2vec_search_metrics.parquet").exists()
     for plot in ("tune_curves.png", "tune_parameters.png"):
         assert artifact(demo_project, "08_reporting", plot).read_bytes().startswith(PNG)
+    chart = json.loads(artifact(demo_project, "08_reporting", "tune_curves_chart.json").read_text())
+    assert len(chart["data"]) == len(table)  # a line per trial
     assert len(experiments(demo_project, "w2v_demo_efficient_smoke")) == 1
     # Progress is a line per trial in Kedro's log, not Tune's console tables.
     assert "done (4/4)" in log

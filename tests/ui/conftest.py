@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 from kedro.io import DataCatalog
 from matplotlib.figure import Figure
@@ -99,7 +100,7 @@ def working_directory(path: Path) -> Iterator[None]:
 
 def save_search_outputs(project: Path) -> None:
     """Save a synthetic search (SEARCH_GRID, EPOCHS each) as the tune pipeline would:
-    tune_history, tune_results, best_w2v_params and both tune plots.
+    tune_history, tune_results, best_w2v_params, both tune plots and the curves' chart.
 
     A real search needs Ray and a minute or more; its outputs are tested in tests/tune.
     """
@@ -115,6 +116,9 @@ def save_search_outputs(project: Path) -> None:
     for _, trial in history.groupby("trial_id"):
         axes.plot(trial["epoch"], trial[METRIC])
     parameters.add_subplot().scatter(results["config/window"], results[f"last_{METRIC}"])
+    chart = go.Figure(
+        [go.Scatter(x=t["epoch"], y=t[METRIC], name=n) for n, t in history.groupby("trial_id")]
+    )
     # Catalog file paths are relative to the project, as in a Kedro session.
     with working_directory(project):
         loader = ProjectConfigLoader("conf", base_env="base", default_run_env="local")
@@ -123,6 +127,7 @@ def save_search_outputs(project: Path) -> None:
         catalog.save("tune_results", results)
         catalog.save("best_w2v_params", best_params)
         catalog.save("tune_curves_plot", curves)
+        catalog.save("tune_curves_chart", chart)
         catalog.save("tune_parameters_plot", parameters)
 
 

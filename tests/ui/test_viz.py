@@ -11,9 +11,7 @@ import contextlib
 import inspect
 import json
 import math
-import random
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +24,7 @@ import pandas as pd
 import pytest
 
 from ..conftest import latest_version
-from ..tune.conftest import kill
+from ..servers import loopback_server
 from .conftest import SEARCH_GRID, save_artifact
 
 pytestmark = [pytest.mark.viz, pytest.mark.slow]
@@ -45,8 +43,8 @@ TASKS = {
     "train_w2v": {"fit_recommender", "extract_training_history", "plot_learning_curve"},
     "train_neural": {"fit_recommender", "extract_training_history", "plot_learning_curve"},
     "tune": {"validate_tune_config", "run_word2vec_search", "select_best_w2v_params",
-             "plot_tune_curves", "plot_tune_parameters"},
-    "report": {"compile_model_comparison", "render_model_comparison"},
+             "plot_tune_curves", "chart_tune_curves", "plot_tune_parameters"},
+    "report": {"compile_model_comparison", "render_model_comparison", "chart_model_comparison"},
 }  # fmt: skip
 #: Table previews and their rows (metadata.kedro-viz.preview_args.nrows).
 TABLES = {
@@ -65,6 +63,11 @@ PLOTS = {
     "tune_curves_plot": "tune_curves.png",
     "tune_parameters_plot": "tune_parameters.png",
 }
+#: Interactive (plotly) previews and the file each one shows.
+CHARTS = {
+    "model_comparison_chart": "model_comparison_chart.json",
+    "tune_curves_chart": "tune_curves_chart.json",
+}
 #: Names the default view shows: its top-level nodes and the (collapsed) model namespaces.
 DEFAULT_VIEW = {
     "ingest_interactions",
@@ -77,43 +80,19 @@ DEFAULT_VIEW = {
 }
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on, below 49152 (kedro-viz refuses higher ones)."""
-    for port in random.sample(range(20000, 40000), 200):
-        with socket.socket() as probe, contextlib.suppress(OSError):
-            probe.bind(("127.0.0.1", port))
-            return port
-    raise AssertionError("no free TCP port between 20000 and 40000")
-
-
 def get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=30) as response:
         return json.load(response)
 
 
-@contextlib.contextmanager
-def viz_server(project: Path, log: Path) -> Iterator[str]:
+def viz_server(project: Path, log: Path) -> contextlib.AbstractContextManager:
     """``kedro viz run`` on a free loopback port; stops its whole process group on exit."""
-    port = free_port()
-    command = [sys.executable, "-m", "kedro", "viz", "run", "--no-browser"]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            command, cwd=project, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, f"kedro viz exited:\n{log.read_text()[-4000:]}"
-            with contextlib.suppress(OSError):
-                get_json(f"{url}/api/main")
-                break
-            assert time.monotonic() < deadline, f"kedro viz never answered:\n{log.read_text()}"
-            time.sleep(0.5)
-        yield url
-    finally:
-        kill(server)  # its process group: the CLI and the uvicorn worker it spawned
+
+    def command(port: int) -> list[str]:
+        viz = [sys.executable, "-m", "kedro", "viz", "run", "--no-browser"]
+        return [*viz, "--host", "127.0.0.1", "--port", str(port)]
+
+    return loopback_server(command, "/api/main", log, cwd=project)
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +136,12 @@ def test_api_shows_every_pipeline_layer_tag_and_preview(searched_run, viz_url, v
         assert meta["preview_type"] == "ImagePreview", name
         png = latest_version(searched_run / "data" / "08_reporting" / "demo" / filename)
         assert meta["preview"] == base64.b64encode(png.read_bytes()).decode(), name
+    for name, filename in CHARTS.items():
+        meta = get_json(f"{viz_url}/api/nodes/{ids[name]}")
+        assert meta["preview_type"] == "PlotlyPreview", name
+        saved = latest_version(searched_run / "data" / "08_reporting" / "demo" / filename)
+        assert meta["preview"]["data"] == json.loads(saved.read_text())["data"], name
+        assert meta["preview"]["data"], name  # bars / trial lines, not an empty chart
 
 
 def preview_type(dataset: Any) -> str:

@@ -14,6 +14,7 @@ every model answers every query (including ones about unseen items).
 
 from __future__ import annotations
 
+import functools
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -64,9 +65,17 @@ class ItemIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
+    @functools.cached_property
+    def _lookup(self) -> pd.Index:
+        """The ids' hash table, built on the first :meth:`encode` (not pickled)."""
+        return pd.Index(self.ids)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"ids": self.ids}
+
     def encode(self, items: Any) -> np.ndarray:
         """Item indices of ``items``; unknown items get :data:`UNKNOWN` (-1)."""
-        codes = pd.Index(self.ids).get_indexer(pd.Index(np.asarray(items, dtype=object)))
+        codes = self._lookup.get_indexer(pd.Index(np.asarray(items, dtype=object)))
         return codes.astype(np.int64)
 
     def decode(self, indices: np.ndarray) -> np.ndarray:

@@ -208,6 +208,54 @@ def curves_figure(history: pd.DataFrame, settings: SearchSettings) -> Figure:
     return figure
 
 
+def curves_chart(
+    history: pd.DataFrame, table: pd.DataFrame | None, settings: SearchSettings
+) -> Any:
+    """The interactive (plotly) :func:`curves_figure`: a line per trial, its searched
+    configuration on hover, the best trial in red; for kedro-viz."""
+    import plotly.graph_objects as go
+
+    metric = settings.metric_name
+    figure = go.Figure()
+    figure.update_layout(
+        xaxis={"title": "epoch", "dtick": 1}, yaxis={"title": f"validation {metric[4:]}"}
+    )
+    if history.empty:
+        figure.add_annotation(text="no trial reported a result", showarrow=False)
+        return figure
+    final = history[history["attempt"] == history.groupby("trial_id")["attempt"].transform("max")]
+    last = final.groupby("trial_id")[metric].last()
+    best_trial = last.idxmax() if last.notna().any() else None
+    configs: dict[str, str] = {}
+    if table is not None and not table.empty:
+        columns = [c for c in table.columns if c.startswith("config/")]
+        for row in table.to_dict("records"):
+            configs[row["trial_id"]] = "<br>".join(
+                f"{c.removeprefix('config/')} = {row[c]}" for c in columns
+            )
+    for trial_id, trial in final.groupby("trial_id", sort=False):
+        best = trial_id == best_trial
+        figure.add_trace(
+            go.Scatter(
+                x=trial["epoch"],
+                y=trial[metric],
+                mode="lines+markers",
+                name=f"{trial_id} (best)" if best else str(trial_id),
+                line={"color": "#d62728" if best else "rgba(31, 119, 180, 0.35)",
+                      "width": 3 if best else 1},
+                hovertemplate=(
+                    f"{trial_id}<br>epoch %{{x}}: %{{y:.4f}}<br>{configs.get(trial_id, '')}"
+                    "<extra></extra>"
+                ),
+                showlegend=best,
+            )
+        )  # fmt: skip
+    figure.update_layout(
+        title=f"{settings.model}: {final['trial_id'].nunique()} trials ({settings.preset})"
+    )
+    return figure
+
+
 def parameters_figure(table: pd.DataFrame, settings: SearchSettings) -> Figure:
     """The metric at each trial's last epoch against each searched hyperparameter."""
     metric = settings.metric_name

@@ -34,6 +34,12 @@ def test_against_best(report: ReportConfig, **query_ranks: pd.DataFrame | None) 
     return reporting.paired_tests(query_ranks, ReportConfig.model_validate(report).k)
 
 
+def chart_model_comparison(comparison: pd.DataFrame, report: ReportConfig) -> Any:
+    """The interactive comparison chart (plotly): kedro-viz previews it."""
+    report = ReportConfig.model_validate(report)
+    return reporting.comparison_chart(comparison, report.k, report.references)
+
+
 def run_metadata(dataset: str) -> dict[str, str]:
     """When and from what the report was made: date, git commit (when the project is a
     git checkout), the dataset, and the versions of the packages that made the numbers."""

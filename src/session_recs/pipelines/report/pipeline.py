@@ -9,7 +9,12 @@ from session_recs.pipelines.namespaces import (
     reading_other_namespaces,
 )
 
-from .nodes import compile_model_comparison, render_model_comparison, test_against_best
+from .nodes import (
+    chart_model_comparison,
+    compile_model_comparison,
+    render_model_comparison,
+    test_against_best,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -26,6 +31,13 @@ def _report_nodes() -> Pipeline:
                 inputs={name: f"{name}_metrics" for name in MODEL_NAMESPACES},
                 outputs="model_comparison",
                 name="compile_model_comparison",
+                tags=["report"],
+            ),
+            Node(
+                chart_model_comparison,
+                inputs={"comparison": "model_comparison", "report": "params:report"},
+                outputs="model_comparison_chart",
+                name="chart_model_comparison",
                 tags=["report"],
             ),
             Node(

@@ -200,6 +200,13 @@ def plot_tune_curves(tune_history: pd.DataFrame, settings: SearchSettings) -> Fi
     return results.curves_figure(tune_history, settings)
 
 
+def chart_tune_curves(
+    tune_history: pd.DataFrame, tune_results: pd.DataFrame | None, settings: SearchSettings
+) -> Any:
+    """The interactive validation curves (plotly), each trial's configuration on hover."""
+    return results.curves_chart(tune_history, tune_results, settings)
+
+
 def plot_tune_parameters(tune_results: pd.DataFrame, settings: SearchSettings) -> Figure:
     """Validation metric against each searched hyperparameter."""
     return results.parameters_figure(tune_results, settings)

@@ -29,6 +29,7 @@ from session_recs.pipelines.namespaces import (
 )
 
 from .nodes import (
+    chart_tune_curves,
     check_search_complete,
     fit_best,
     plot_tune_curves,
@@ -80,6 +81,13 @@ def search_nodes(model: str) -> Pipeline:
             inputs=["tune_history", "tune_settings"],
             outputs="tune_curves_plot",
             name="plot_tune_curves",
+            tags=["report"],
+        ),
+        Node(
+            chart_tune_curves,
+            inputs=["tune_history", "tune_results", "tune_settings"],
+            outputs="tune_curves_chart",
+            name="chart_tune_curves",
             tags=["report"],
         ),
         Node(

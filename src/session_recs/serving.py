@@ -1,0 +1,239 @@
+"""A fitted recommender as an MLflow pyfunc model, for ``mlflow models serve``.
+
+The model's input is one row per session: ``items``, the session's item ids in order.
+Its output is one row per session: ``items`` (the top-K item ids, best first),
+``scores`` (their scores; 0 marks an item backfilled by popularity) and ``ignored`` (the
+session's items the model does not know). The parameters ``k`` (default 10) and
+``exclude_query`` (default true) come with the request::
+
+    mlflow models serve -m runs:/<model run id>/model --env-manager local --host 127.0.0.1
+    curl -s 127.0.0.1:5000/invocations -H 'Content-Type: application/json' -d '
+      {"dataframe_records": [{"items": ["85123A", "71053"]}], "params": {"k": 5}}'
+
+A whole request is answered in one call of the recommender's batched ``recommend``.
+A request it cannot answer (a session that is empty or has no known item, ``k`` outside
+1 to the number of items) gets HTTP 400 with a one-line message naming the session's
+row and what was expected; MLflow's server answers malformed JSON the same way.
+
+:func:`log_model` logs one (tracking logs every model a tracked run fits);
+:func:`save_model` writes one to a folder.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from session_recs.models.base import QueryBatch, Recommender, SessionData
+
+DEFAULT_K = 10
+#: The packages a served model needs besides session-recs (which the model carries as
+#: code): what ``--env-manager virtualenv`` installs. ``local`` uses this environment.
+REQUIREMENTS = ("numpy", "pandas", "scipy", "mlflow", "cloudpickle")
+#: And those of the module that defines the model's class.
+EXTRA_REQUIREMENTS = {
+    "session_recs.models.word2vec": ("gensim",),
+    "session_recs.models.neural": ("torch",),
+}
+
+
+class ServingError(ValueError):
+    """A request the model cannot answer, in the requester's terms."""
+
+
+def session_batch(
+    model: Recommender, sessions: Sequence[Sequence[Any]]
+) -> tuple[QueryBatch, list[list[str]]]:
+    """One query per session (its known items, ending with the last known one) and the
+    items of each session that the model does not know; the request's items are looked
+    up in one call.
+
+    A ServingError names the first session that is empty or has no known item.
+    """
+    index = model.fitted_index()
+    rows = [_as_items(row, session) for row, session in enumerate(sessions)]
+    for row, items in enumerate(rows):
+        if not items:
+            raise ServingError(f"session {row}: `items` is empty; expected at least one item id.")
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    flat = [item for items in rows for item in items]
+    codes = index.encode(flat) if flat else np.empty(0, dtype=np.int64)
+    owner = np.repeat(np.arange(len(rows)), lengths)
+    known = codes >= 0
+    hits = np.bincount(owner[known], minlength=len(rows))
+    if (hits == 0).any():
+        row = int(np.flatnonzero(hits == 0)[0])
+        raise ServingError(
+            f"session {row}: none of its items {rows[row][:5]} is known to {model.name} "
+            f"(trained on {len(index):,} items)."
+        )
+    ignored: list[list[str]] = [[] for _ in rows]
+    for at in np.flatnonzero(~known):
+        ignored[owner[at]].append(flat[at])
+    if not model.uses_context:  # the last known item of each session
+        last = np.zeros(len(rows), dtype=np.int64)
+        np.maximum.at(last, owner[known], np.flatnonzero(known))
+        known = np.zeros(len(codes), dtype=bool)
+        known[last] = True
+    items, owner = codes[known], owner[known]
+    stops = np.cumsum(np.bincount(owner, minlength=len(rows)), dtype=np.int64)
+    starts = stops - np.bincount(owner, minlength=len(rows))
+    return QueryBatch(items[stops - 1], SessionData(items, starts, stops)), ignored
+
+
+def _as_items(row: int, items: Any) -> list[str]:
+    if isinstance(items, str) or not isinstance(items, Sequence | np.ndarray):
+        raise ServingError(
+            f"session {row}: `items` must be a list of item ids, got {type(items).__name__} "
+            f"{items!r:.60}."
+        )
+    return [str(item) for item in items]
+
+
+def check_k(model: Recommender, k: Any, exclude_query: bool) -> int:
+    """``k`` as an int between 1 and the items the model can recommend, else ServingError."""
+    most = len(model.fitted_index()) - (1 if exclude_query else 0)
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= most:
+        raise ServingError(f"params.k = {k!r}: expected a whole number from 1 to {most:,}.")
+    return int(k)
+
+
+def predict(
+    model: Recommender,
+    sessions: Sequence[Sequence[Any]],
+    k: Any = DEFAULT_K,
+    exclude_query: bool = True,
+) -> pd.DataFrame:
+    """Top-``k`` items and scores for each session (the served model's answer)."""
+    k = check_k(model, k, bool(exclude_query))
+    queries, ignored = session_batch(model, sessions)
+    recs = model.recommend(queries, k, exclude_query=bool(exclude_query))
+    decode = model.fitted_index().decode
+    return pd.DataFrame(
+        {
+            "items": [list(decode(row)) for row in recs.items],
+            "scores": [row.tolist() for row in recs.scores],
+            "ignored": ignored,
+        }
+    )
+
+
+def _python_model_class() -> type:
+    import mlflow.pyfunc
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+    class SessionRecommender(mlflow.pyfunc.PythonModel):
+        """A fitted session-recs recommender: sessions in, top-K items and scores out."""
+
+        def load_context(self, context: Any) -> None:
+            with open(context.artifacts["recommender"], "rb") as file:
+                self.recommender = pickle.load(file)
+
+        def predict(self, context, model_input, params=None):
+            """Top-K items and scores per session of ``model_input`` (column ``items``).
+
+            No type hints: MLflow would read them as a second signature; the logged
+            :func:`signature` is the one requests are checked against.
+            """
+            params = params or {}
+            if isinstance(model_input, pd.DataFrame):
+                if "items" not in model_input.columns:
+                    raise MlflowException(
+                        f"The input has columns {list(model_input.columns)}; expected `items`.",
+                        error_code=INVALID_PARAMETER_VALUE,
+                    )
+                sessions = list(model_input["items"])
+            else:
+                sessions = [row["items"] for row in model_input]
+            try:
+                return predict(
+                    self.recommender,
+                    sessions,
+                    params.get("k", DEFAULT_K),
+                    params.get("exclude_query", True),
+                )
+            except ServingError as error:
+                raise MlflowException(str(error), error_code=INVALID_PARAMETER_VALUE) from None
+
+    return SessionRecommender
+
+
+def python_model() -> Any:
+    """The pyfunc model that answers requests (its class needs MLflow, hence built here)."""
+    return _python_model_class()()
+
+
+def signature() -> Any:
+    """Sessions (a list of item ids each) in; items, scores and ignored items out."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, DataType, ParamSchema, ParamSpec, Schema
+    from mlflow.types.schema import Array
+
+    return ModelSignature(
+        inputs=Schema([ColSpec(Array(DataType.string), "items")]),
+        outputs=Schema(
+            [
+                ColSpec(Array(DataType.string), "items"),
+                ColSpec(Array(DataType.double), "scores"),
+                ColSpec(Array(DataType.string), "ignored"),
+            ]
+        ),
+        params=ParamSchema(
+            [
+                ParamSpec("k", DataType.long, DEFAULT_K),
+                ParamSpec("exclude_query", DataType.boolean, True),
+            ]
+        ),
+    )
+
+
+def input_example(model: Recommender, length: int = 3) -> pd.DataFrame:
+    """A session of the model's ``length`` most popular items (item ids the model knows)."""
+    order = np.argsort(-model.popularity, kind="stable")[:length]
+    return pd.DataFrame({"items": [list(model.fitted_index().decode(order))]})
+
+
+def requirements(model: Recommender) -> list[str]:
+    """Pinned requirements of a served ``model`` (the installed versions)."""
+    from importlib import metadata
+
+    pinned = []
+    for package in (*REQUIREMENTS, *EXTRA_REQUIREMENTS.get(type(model).__module__, ())):
+        try:
+            pinned.append(f"{package}=={metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            pinned.append(package)
+    return pinned
+
+
+def _arguments(model_file: Path) -> dict[str, Any]:
+    with open(model_file, "rb") as file:
+        model = pickle.load(file)
+    return {
+        "python_model": str(Path(__file__).with_name("served_model.py")),
+        "artifacts": {"recommender": str(model_file)},
+        "code_paths": [str(Path(__file__).parent)],
+        "signature": signature(),
+        "input_example": (input_example(model), {"k": DEFAULT_K}),
+        "pip_requirements": requirements(model),
+    }
+
+
+def log_model(model_file: Path, name: str = "model") -> Any:
+    """Log the pickled recommender ``model_file`` to the active MLflow run as ``name``."""
+    import mlflow.pyfunc
+
+    return mlflow.pyfunc.log_model(name=name, **_arguments(Path(model_file)))
+
+
+def save_model(model_file: Path, path: Path) -> None:
+    """Write the pickled recommender ``model_file`` as an MLflow model folder ``path``."""
+    import mlflow.pyfunc
+
+    mlflow.pyfunc.save_model(path=str(path), **_arguments(Path(model_file)))

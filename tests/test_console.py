@@ -13,7 +13,7 @@ import pytest
 from session_recs.logs import DropWarnings, NodeProgress
 from session_recs.reporting import leaders
 
-from .conftest import ROOT
+from .conftest import ROOT, run_cli
 
 
 def record(name: str, message: str, *args) -> logging.LogRecord:
@@ -38,6 +38,8 @@ def test_only_the_named_library_warnings_are_dropped():
     drop = DropWarnings()
     mlflow = "\x1b[33mAdd type hints to the `predict` method to enable data validation\x1b[0m"
     assert not drop.filter(record("py.warnings", "%s", mlflow))
+    fastapi = "FastAPIDeprecationWarning: ORJSONResponse is deprecated, FastAPI now serializes"
+    assert not drop.filter(record("py.warnings", "%s", fastapi))
     assert drop.filter(record("py.warnings", "%s", "UserWarning: your column is empty"))
 
 
@@ -104,3 +106,12 @@ def test_a_first_command_with_telemetry_on_leaves_pyproject_as_it_was(tmp_path):
     project_id = plugin._get_or_create_project_id(pyproject)
     assert pyproject.read_bytes() == before
     assert project_id and project_id in before.decode()
+
+
+@pytest.mark.slow
+def test_help_prints_the_help_and_no_log_line(project):
+    for args in (["--help"], ["run", "--help"]):
+        result = run_cli(project, *args)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert result.stdout.startswith("Usage: ")
+        assert result.stderr == "", result.stderr[-2000:]

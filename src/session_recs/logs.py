@@ -46,6 +46,9 @@ UNACTIONABLE_WARNINGS = (
     # MLflow, with the mlflow extra, on importing kedro-mlflow's model class (its own
     # `warnings.catch_warnings` re-enables UserWarnings, so a warnings filter cannot).
     "Add type hints to the `predict` method",
+    # FastAPI, on importing kedro-viz (`kedro viz run` / `kedro viz build`): about
+    # kedro-viz's own response class.
+    "ORJSONResponse is deprecated",
 )
 
 

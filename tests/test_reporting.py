@@ -240,3 +240,15 @@ def test_the_interactive_chart_shows_each_panels_recall_and_interval(comparison)
     assert chart.layout.annotations[0].text == "last_pair, last_item context"
     empty = reporting.comparison_chart(comparison.iloc[:0], 10, {})
     assert empty.layout.annotations[0].text == "No model has metrics yet"
+
+
+def test_input_versions_are_grouped_newest_first():
+    from session_recs.pipelines.report.nodes import versions_line
+
+    versions = {f"m{i}_metrics": "2026-12-01T10.00.00.000Z" for i in range(6)}
+    versions["tune_results"] = "2026-11-30T09.00.00.000Z"
+    assert versions_line(versions) == (
+        "2026-12-01T10.00.00.000Z: 6 datasets (m0_metrics, m1_metrics, m2_metrics, "
+        "m3_metrics, ...); 2026-11-30T09.00.00.000Z: 1 dataset (tune_results)"
+    )
+    assert versions_line({}) == ""

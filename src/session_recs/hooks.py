@@ -8,11 +8,11 @@ from typing import Any
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 from kedro.io import DataCatalog
-from kedro.io.core import AbstractVersionedDataset, VersionNotFoundError
+from kedro.io.core import AbstractVersionedDataset, DatasetNotFoundError, VersionNotFoundError
 from kedro.pipeline import Node
 
 from session_recs.data.atomic import make_atomic
-from session_recs.data.datasets import OptionalDataset
+from session_recs.data.datasets import OptionalDataset, RunVersionsDataset
 from session_recs.errors import ConfigError
 from session_recs.reporting import compile_comparison, leaders
 
@@ -91,6 +91,62 @@ class LoadVersionsHooks:
                         else "Nothing is saved yet: run the pipeline that writes it first."
                     )
                 )
+
+
+class DatasetVersionsHooks:
+    """Note the version of every versioned dataset the run's nodes load, and hand a node
+    that reads a :class:`~session_recs.data.datasets.RunVersionsDataset` the versions of
+    what it reads and of what the nodes that made its inputs in this run read: for the
+    report, its comparison and tests and every model's metrics and query ranks."""
+
+    def __init__(self) -> None:
+        self._catalog: Any = None
+        self._loaded: dict[str, dict[str, str]] = {}  # node -> {dataset: version}
+        self._maker: dict[str, str] = {}  # dataset -> the node that saved it in this run
+
+    @hook_impl
+    def after_catalog_created(self, catalog: DataCatalog) -> None:
+        self._catalog, self._loaded, self._maker = catalog, {}, {}
+
+    @hook_impl
+    def after_dataset_loaded(self, dataset_name: str, node: Node) -> None:
+        if self._catalog is None or dataset_name.startswith("params:"):
+            return
+        dataset = self._dataset(dataset_name)
+        versioned = dataset.wrapped if isinstance(dataset, OptionalDataset) else dataset
+        if not isinstance(versioned, AbstractVersionedDataset):
+            return
+        try:
+            version = versioned.resolve_load_version()
+        except VersionNotFoundError:  # nothing saved yet (an optional input)
+            return
+        if version:
+            self._loaded.setdefault(node.name, {})[dataset_name] = version
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, node: Node) -> None:
+        self._maker[dataset_name] = node.name
+
+    @hook_impl
+    def before_node_run(self, node: Node, inputs: dict[str, Any]) -> dict[str, Any] | None:
+        """Replace the node's RunVersionsDataset inputs with the versions it read and its
+        inputs' makers read."""
+        if self._catalog is None:
+            return None
+        names = [n for n in inputs if isinstance(self._dataset(n), RunVersionsDataset)]
+        if not names:
+            return None
+        nodes = [node.name, *(self._maker[i] for i in node.inputs if i in self._maker)]
+        versions: dict[str, str] = {}
+        for name in nodes:
+            versions.update(self._loaded.get(name, {}))
+        return {name: dict(sorted(versions.items())) for name in names}
+
+    def _dataset(self, name: str) -> Any:
+        try:
+            return self._catalog[name]
+        except DatasetNotFoundError:  # one of the runner's own (memory) datasets
+            return None
 
 
 class RunSummaryHooks:

@@ -6,6 +6,7 @@ from session_recs.config_loader import ProjectConfigLoader
 from session_recs.hooks import (
     AtomicSavesHooks,
     DatasetChoiceHooks,
+    DatasetVersionsHooks,
     LoadVersionsHooks,
     RunSummaryHooks,
 )
@@ -27,6 +28,7 @@ HOOKS = (
     DatasetChoiceHooks(),
     LoadVersionsHooks(),
     AtomicSavesHooks(),
+    DatasetVersionsHooks(),
     MlflowTrackingHooks(),
     RunSummaryHooks(),
 )

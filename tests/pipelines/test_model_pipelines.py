@@ -108,6 +108,14 @@ def test_the_report_lists_every_model_and_draws_its_plots(demo_run):
     not_run = "word2vec_search" if WITH_TORCH else "gru4rec, sasrec, word2vec_search"
     assert f"Not run yet: {not_run}." in markdown
     assert markdown.index("## The dataset") < markdown.index("## last_pair protocol")
+    # The versions of what it read: all made by this run, saved under the run's version.
+    version = demo_run.output("08_reporting", "model_comparison.md").parent.name
+    # Every model's metrics and query ranks, the dataset profile, the comparison and tests,
+    # and what the profile was made from in this run (sessions and the three split tables).
+    read = len(RUN) * 2 + 3 + 4
+    assert f"input versions: {version}: {read} datasets (association_rules_ff19_metrics, " in (
+        markdown
+    )
     assert "Hyperparameter search" not in markdown
     assert demo_run.output("08_reporting", "model_comparison.png").read_bytes().startswith(PNG)
     for name in (*W2V_MODELS, *(NEURAL_MODELS if WITH_TORCH else ())):

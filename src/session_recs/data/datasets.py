@@ -348,3 +348,28 @@ class OptionalDataset(AbstractDataset[Any, Any]):
 
     def _exists(self) -> bool:
         return self._dataset.exists()
+
+
+class RunVersionsDataset(AbstractDataset[None, dict[str, str]]):
+    """The versions of the versioned datasets a node and the makers of its inputs have
+    read in this ``kedro run``, ``{dataset: version}``: the report's "input versions".
+
+    Nothing is stored: on its own it loads ``{}``; during a run,
+    :class:`session_recs.hooks.DatasetVersionsHooks` hands the node that reads it what
+    the run has loaded and saved up to then.
+    """
+
+    def __init__(self, metadata: dict[str, Any] | None = None) -> None:
+        self.metadata = metadata
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+    def save(self, data: None) -> None:
+        raise DatasetError("RunVersionsDataset is read-only: the run's hooks fill it.")
+
+    def _describe(self) -> dict[str, Any]:
+        return {}
+
+    def _exists(self) -> bool:
+        return True  # there is always an answer, if only {}

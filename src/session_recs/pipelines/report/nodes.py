@@ -40,9 +40,24 @@ def chart_model_comparison(comparison: pd.DataFrame, report: ReportConfig) -> An
     return reporting.comparison_chart(comparison, report.k, report.references)
 
 
-def run_metadata(dataset: str) -> dict[str, str]:
+def versions_line(versions: dict[str, str] | None) -> str:
+    """The input datasets' versions, grouped: ``<version>: <n> datasets (a, b, ...)``,
+    newest first."""
+    groups: dict[str, list[str]] = {}
+    for name, version in (versions or {}).items():
+        groups.setdefault(version, []).append(name)
+    parts = []
+    for version in sorted(groups, reverse=True):
+        names = sorted(groups[version])
+        shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+        parts.append(f"{version}: {len(names)} dataset{'s' * (len(names) > 1)} ({shown})")
+    return "; ".join(parts)
+
+
+def run_metadata(dataset: str, input_versions: dict[str, str] | None = None) -> dict[str, str]:
     """When and from what the report was made: date, git commit (when the project is a
-    git checkout), the dataset, and the versions of the packages that made the numbers."""
+    git checkout), the dataset and the versions of its datasets the report read, and the
+    versions of the packages that made the numbers."""
     import datetime
     import subprocess
     from importlib import metadata
@@ -51,6 +66,8 @@ def run_metadata(dataset: str) -> dict[str, str]:
         "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "dataset": dataset,
     }
+    if input_versions:
+        info["input versions"] = versions_line(input_versions)
     try:
         commit = _git("rev-parse", "--short", "HEAD")
         dirty = _git("status", "--porcelain", "--untracked-files=no")
@@ -79,7 +96,9 @@ def render_model_comparison(
     report: ReportConfig,
     dataset: str,
     dataset_profile: dict[str, Any] | None,
+    *,
     tests: pd.DataFrame | None = None,
+    input_versions: dict[str, str] | None = None,
     **searches: pd.DataFrame | None,
 ) -> tuple[str, str, Figure]:
     """Markdown, HTML and a bar chart of the comparison at ``report.k``, opening with the
@@ -93,7 +112,11 @@ def render_model_comparison(
     title = f"session-recs model comparison: {dataset}"
     k, references = report.k, report.references
     figure = reporting.comparison_figure(comparison, k, references)
-    shared = {"profile": dataset_profile, "tests": tests, "metadata": run_metadata(dataset)}
+    shared = {
+        "profile": dataset_profile,
+        "tests": tests,
+        "metadata": run_metadata(dataset, input_versions),
+    }
     return (
         reporting.comparison_markdown(comparison, k, references, title, tune_results, **shared),
         reporting.comparison_html(

@@ -58,6 +58,7 @@ def _report_nodes() -> Pipeline:
                     "dataset": "params:dataset",
                     "dataset_profile": "dataset_profile",
                     "tests": "model_significance",
+                    "input_versions": "input_versions",
                     SEARCHED_MODEL: "tune_results",
                     **{model: f"{model}.tune_results" for model in SEARCHABLE_MODELS},
                 },

@@ -5,8 +5,14 @@ as nested runs."""
 
 from __future__ import annotations
 
+import os
 import pickle
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -280,3 +286,76 @@ def test_a_tune_run_with_the_mlflow_env_logs_every_real_trial_as_a_finished_run(
         if run.data.tags["tune_experiment"].startswith("w2v")
     ]
     assert max(epochs) >= 2  # Word2Vec trials log one step per epoch
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_the_tracked_runs_it_opened_as_killed(project, tmp_path, monkeypatch):
+    """Kedro hands a KeyboardInterrupt to no hook: without the project's session the
+    kedro run's run and its unfinished model runs would stay RUNNING for ever."""
+    log_file = tmp_path / "interrupted.log"
+    command = [sys.executable, "-m", "session_recs", "run", "--env=mlflow"]
+    command += ["--pipelines=train_w2v", "--params=word2vec_ff19_tuned.model.options.epochs=500"]
+    with log_file.open("w") as sink:
+        driver = subprocess.Popen(
+            command,
+            cwd=project,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"},
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 300
+            while "/500 [" not in log_file.read_text():  # word2vec_ff19_tuned trains
+                assert time.monotonic() < deadline and driver.poll() is None, log_file.read_text()
+                time.sleep(0.2)
+            time.sleep(3)
+            os.killpg(driver.pid, signal.SIGINT)
+            code = driver.wait(timeout=120)
+        finally:
+            if driver.poll() is None:
+                os.killpg(driver.pid, signal.SIGKILL)
+    text = log_file.read_text()
+    assert code == 1 and "Traceback" not in text, text[-3000:]
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    client = mlflow.tracking.MlflowClient(f"file://{project / 'mlruns'}")
+    experiment = client.get_experiment_by_name("session_recs")
+    runs = {run.info.run_name: run for run in client.search_runs([experiment.experiment_id])}
+    assert "RUNNING" not in {run.info.status for run in runs.values()}
+    assert runs["ingest+sessionize+split+train_w2v"].info.status == "KILLED"
+    assert runs["word2vec_ff19_tuned"].info.status == "KILLED"  # stopped while it trained
+    assert runs["word2vec_ff19_tuned"].data.params["options.epochs"] == "500"
+
+
+def test_an_interrupted_run_ends_evaluated_models_as_finished_and_the_rest_as_given():
+    class Client:
+        def __init__(self):
+            self.ended, self.made = {}, 0
+
+        def get_run(self, run_id):
+            return SimpleNamespace(info=SimpleNamespace(experiment_id="0"))
+
+        def create_run(self, experiment_id, run_name, tags):
+            self.made += 1
+            return SimpleNamespace(info=SimpleNamespace(run_id=run_name))
+
+        def log_batch(self, run_id, metrics=(), params=()):
+            pass
+
+        def set_tag(self, run_id, key, value):
+            pass
+
+        def set_terminated(self, run_id, status):
+            self.ended[run_id] = status
+
+    client = Client()
+    runs = tracking.ModelRuns(client, tracking.TrackingRun("file:///x", "e", "parent"), "demo")
+    runs.model("markov"), runs.model("sasrec")
+    runs.log_metrics(runs.evaluation("markov", "last_pair", "session"), {"recall_at_10": 0.5})
+    runs.evaluated.add("markov")
+    runs.end("KILLED")
+    assert client.ended == {
+        "markov last_pair session": "FINISHED",
+        "markov": "FINISHED",
+        "sasrec": "KILLED",
+    }

@@ -19,6 +19,7 @@ from kedro.pipeline import Pipeline
 
 from session_recs.errors import ConfigError
 from session_recs.run_plan import check_filters, plan_run
+from session_recs.tracking import end_interrupted
 from session_recs.tuning.space import selected_models
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,14 @@ _FILTERS = ("tags", "node_names", "from_nodes", "to_nodes", "from_inputs", "to_o
 
 class ProjectSession(KedroSession):
     """KedroSession whose ``run`` plans the nodes before Kedro runs them."""
+
+    def _kedro_run(self, **options: Any) -> dict[str, Any]:
+        """Kedro's run; on Ctrl-C, the MLflow runs it opened end as KILLED first."""
+        try:
+            return super().run(**options)
+        except KeyboardInterrupt:
+            end_interrupted()
+            raise
 
     def run(  # noqa: PLR0917 (KedroSession.run's signature)
         self,
@@ -89,7 +98,7 @@ class ProjectSession(KedroSession):
         if wanted == {node.name for node in selected.nodes}:
             # Nothing added or left out: Kedro runs the request as given (and kedro-viz's
             # run tracking, which only follows unfiltered runs, keeps working).
-            return super().run(
+            return self._kedro_run(
                 pipeline_names=pipeline_names or ([pipeline_name] if pipeline_name else None),
                 runner=runner,
                 load_versions=load_versions,
@@ -103,7 +112,7 @@ class ProjectSession(KedroSession):
             for name, pipe in registry.items()
             if name != "__default__" and wanted & {node.name for node in pipe.nodes}
         ]
-        return super().run(
+        return self._kedro_run(
             pipeline_names=owners,
             runner=runner,
             node_names=[node.name for node in everything.nodes if node.name in wanted],

@@ -196,6 +196,7 @@ class ModelRuns:
         self.experiment_id = client.get_run(parent.run_id).info.experiment_id
         self.models: dict[str, str] = {}
         self.evaluations: dict[tuple[str, str, str], str] = {}
+        self.evaluated: set[str] = set()  # models whose metrics are logged: their run is done
 
     def model(self, model: str) -> str:
         """The run of ``model`` (created on first use)."""
@@ -227,9 +228,12 @@ class ModelRuns:
             self.client.log_batch(run_id, metrics=metrics[at : at + 1000])
 
     def end(self, status: str) -> None:
-        """End every run this ``kedro run`` opened (``FINISHED``, ``FAILED``, ``KILLED``)."""
-        for run_id in [*self.evaluations.values(), *self.models.values()]:
-            self.client.set_terminated(run_id, status)
+        """End every run this ``kedro run`` opened: an evaluated model's and the
+        evaluations' as ``FINISHED``, the others' as ``status`` (``FAILED``, ``KILLED``)."""
+        for run_id in self.evaluations.values():
+            self.client.set_terminated(run_id, "FINISHED")
+        for model, run_id in self.models.items():
+            self.client.set_terminated(run_id, "FINISHED" if model in self.evaluated else status)
 
 
 def model_of(dataset_name: str) -> str | None:
@@ -250,6 +254,29 @@ def _plain_params(prefix: str, value: Any) -> dict[str, str]:
             flat |= _plain_params(f"{prefix}.{key}" if prefix else str(key), item)
         return flat
     return {prefix: str(value)[:MAX_PARAM_LENGTH]}
+
+
+_open: ModelRuns | None = None  # the model runs of the kedro run in progress
+
+
+def end_interrupted() -> None:
+    """End the runs of a ``kedro run`` stopped by Ctrl-C: the unfinished ones as KILLED.
+
+    Kedro passes only Exceptions to ``on_pipeline_error``, not a KeyboardInterrupt; the
+    project's session calls this instead (session_recs/session.py).
+    """
+    global _active, _open
+    if _open is not None:
+        _open.end("KILLED")
+    if _active is not None:
+        import mlflow
+
+        # kedro-mlflow may have resumed the run once more per node: end every level.
+        for _ in range(100):
+            if mlflow.active_run() is None:
+                break
+            mlflow.end_run(status="KILLED")
+    _active, _open = None, None
 
 
 class MlflowTrackingHooks:
@@ -324,6 +351,8 @@ class MlflowTrackingHooks:
         dataset = str(catalog.load("params:dataset")) if "params:dataset" in catalog else ""
         mlflow.set_tag("dataset", dataset)
         self._runs = ModelRuns(MlflowClient(_active.tracking_uri), _active, dataset)
+        global _open  # noqa: PLW0603
+        _open = self._runs
         logger.info("MLflow run %s (%s)", _active.run_id, _active.tracking_uri)
 
     @hook_impl
@@ -384,6 +413,7 @@ class MlflowTrackingHooks:
         for (protocol, context), values in evaluations.items():
             runs.log_metrics(runs.evaluation(model, protocol, context), values)
         main = headline(list(evaluations))
+        runs.evaluated.add(model)
         if main is not None:
             run_id = runs.model(model)
             runs.log_metrics(run_id, evaluations[main])
@@ -416,6 +446,7 @@ class MlflowTrackingHooks:
                 run_params=run_params, pipeline=pipeline, catalog=catalog
             )
         _active, self._runs = None, None
+        _forget_open_runs()
 
     @hook_impl
     def on_pipeline_error(
@@ -429,6 +460,12 @@ class MlflowTrackingHooks:
                 error=error, run_params=run_params, pipeline=pipeline, catalog=catalog
             )
         _active, self._runs = None, None
+        _forget_open_runs()
+
+
+def _forget_open_runs() -> None:
+    global _open  # noqa: PLW0603
+    _open = None
 
 
 def _chosen_by_search(node: Any, input_name: str, value: Any) -> str | None:

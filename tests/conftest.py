@@ -205,3 +205,35 @@ def mlflow_tracking(uri: str) -> Iterator[None]:
         yield
     finally:
         mlflow.set_tracking_uri(None)
+
+
+def interrupt_when_logged(
+    project: Path, args: list[str], marker: str, log_file: Path, *, settle: float = 0
+) -> tuple[int, str]:
+    """Run ``python -m session_recs ARGS`` in ``project``; press Ctrl-C (SIGINT to its
+    process group) once ``marker`` is in its output and ``settle`` seconds have passed.
+    Returns its exit code and output."""
+    import signal
+    import time
+
+    with log_file.open("w") as sink:
+        driver = subprocess.Popen(
+            [sys.executable, "-m", "session_recs", *args],
+            cwd=project,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"},
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 300
+            while marker not in log_file.read_text():
+                assert time.monotonic() < deadline and driver.poll() is None, log_file.read_text()
+                time.sleep(0.2)
+            time.sleep(settle)
+            os.killpg(driver.pid, signal.SIGINT)
+            code = driver.wait(timeout=120)
+        finally:
+            if driver.poll() is None:
+                os.killpg(driver.pid, signal.SIGKILL)
+    return code, log_file.read_text()

@@ -4,16 +4,13 @@ clone, an interrupted fit, a wrong value, and the same commands without PyTorch.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from .conftest import copy_project, latest_version, needs_torch, run_cli
+from .conftest import copy_project, interrupt_when_logged, latest_version, needs_torch, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -118,26 +115,8 @@ def test_train_neural_on_a_fresh_clone_trains_monitors_evaluates_and_reports(tmp
     assert sorted(p.name for p in (demo / "06_models/demo/gru4rec.pkl").iterdir()) == before
 
     # Ctrl-C while GRU4Rec trains: exit 1, no traceback, the saved model untouched.
-    log_file = tmp_path / "interrupted.log"
-    with log_file.open("w") as sink:
-        driver = subprocess.Popen(
-            [sys.executable, "-m", "session_recs", "run", "--pipelines=train_neural"],
-            cwd=project,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"},
-            start_new_session=True,
-        )
-        try:
-            deadline = time.monotonic() + 120
-            while "gru4rec:" not in log_file.read_text():
-                assert time.monotonic() < deadline and driver.poll() is None
-                time.sleep(0.2)
-            os.killpg(driver.pid, signal.SIGINT)
-            code = driver.wait(timeout=120)
-        finally:
-            if driver.poll() is None:
-                os.killpg(driver.pid, signal.SIGKILL)
-    text = log_file.read_text()
+    code, text = interrupt_when_logged(
+        project, ["run", "--pipelines=train_neural"], "gru4rec:", tmp_path / "interrupted.log"
+    )
     assert code == 1 and "Traceback" not in text, text[-3000:]
     assert sorted(p.name for p in (demo / "06_models/demo/gru4rec.pkl").iterdir()) == before

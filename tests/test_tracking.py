@@ -5,12 +5,7 @@ as nested runs."""
 
 from __future__ import annotations
 
-import os
 import pickle
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,7 +15,7 @@ import pytest
 
 from session_recs import serving, tracking
 
-from .conftest import latest_version, mlflow_tracking, run_cli
+from .conftest import interrupt_when_logged, latest_version, mlflow_tracking, run_cli
 
 mlflow = pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
 pytest.importorskip("kedro_mlflow", reason="the mlflow extra is not installed")
@@ -292,30 +287,10 @@ def test_a_tune_run_with_the_mlflow_env_logs_every_real_trial_as_a_finished_run(
 def test_ctrl_c_ends_the_tracked_runs_it_opened_as_killed(project, tmp_path, monkeypatch):
     """Kedro hands a KeyboardInterrupt to no hook: without the project's session the
     kedro run's run and its unfinished model runs would stay RUNNING for ever."""
-    log_file = tmp_path / "interrupted.log"
-    command = [sys.executable, "-m", "session_recs", "run", "--env=mlflow"]
-    command += ["--pipelines=train_w2v", "--params=word2vec_ff19_tuned.model.options.epochs=500"]
-    with log_file.open("w") as sink:
-        driver = subprocess.Popen(
-            command,
-            cwd=project,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"},
-            start_new_session=True,
-        )
-        try:
-            deadline = time.monotonic() + 300
-            while "/500 [" not in log_file.read_text():  # word2vec_ff19_tuned trains
-                assert time.monotonic() < deadline and driver.poll() is None, log_file.read_text()
-                time.sleep(0.2)
-            time.sleep(3)
-            os.killpg(driver.pid, signal.SIGINT)
-            code = driver.wait(timeout=120)
-        finally:
-            if driver.poll() is None:
-                os.killpg(driver.pid, signal.SIGKILL)
-    text = log_file.read_text()
+    args = ["run", "--env=mlflow", "--pipelines=train_w2v"]
+    args += ["--params=word2vec_ff19_tuned.model.options.epochs=500"]
+    # Once word2vec_ff19_tuned trains (its 500-epoch bar shows).
+    code, text = interrupt_when_logged(project, args, "/500 [", tmp_path / "int.log", settle=3)
     assert code == 1 and "Traceback" not in text, text[-3000:]
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     client = mlflow.tracking.MlflowClient(f"file://{project / 'mlruns'}")

@@ -20,6 +20,7 @@ DEFAULTS = {
         "protocols": "auto",
         "contexts": "auto",
         "exclude_query": "auto",
+        "unknown_targets": "auto",
     },
     "report": {"k": "auto"},
 }
@@ -36,7 +37,10 @@ def test_train_and_test_files_choose_session_recs_protocol():
     assert params["split"]["strategy"] == "predefined"
     assert params["evaluation"]["protocols"] == ["iterative_revealing"]
     assert params["evaluation"]["contexts"] == ["session"]
-    assert params["evaluation"]["exclude_query"] is False
+    # session-rec's loader drops test items never seen in training; whether the query item
+    # may come back is decided from the training sessions (session_recs.provenance).
+    assert params["evaluation"]["unknown_targets"] == "drop"
+    assert params["evaluation"]["exclude_query"] == "auto"
     assert params["report"]["k"] == 20
     assert params["sessionize"]["order"] == "time"
     assert params["split"]["test_size"] == "auto"  # resolved by the split, from the data
@@ -45,7 +49,7 @@ def test_train_and_test_files_choose_session_recs_protocol():
         "split.strategy",
         "evaluation.protocols",
         "evaluation.contexts",
-        "evaluation.exclude_query",
+        "evaluation.unknown_targets",
         "report.k",
     }
 
@@ -102,7 +106,11 @@ def test_the_projects_datasets_get_their_published_protocols():
     rsc15 = load_parameters(ROOT / "conf", "rsc15_100k")
     assert rsc15["split"]["strategy"] == "predefined"
     assert rsc15["evaluation"]["protocols"] == ["iterative_revealing", "last_pair"]
-    assert rsc15["report"]["k"] == 20 and rsc15["evaluation"]["exclude_query"] is False
+    assert rsc15["report"]["k"] == 20 and rsc15["evaluation"]["exclude_query"] == "auto"
+    assert rsc15["evaluation"]["unknown_targets"] == "drop"
+    # FF19 ranks with gensim's most_similar: the query item never comes back.
+    assert retail["evaluation"]["exclude_query"] is True
+    assert retail["evaluation"]["unknown_targets"] == "keep"
     demo = load_parameters(ROOT / "conf", "demo")
     assert demo["word2vec_ff19_tuned"]["model"]["options"]["epochs"] == 20
     assert demo["split"]["test_size"] == 150

@@ -19,15 +19,16 @@ recommended items, as a share of the most popular item's count). Per-query metri
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from session_recs.config import Settings
 from session_recs.errors import ConfigError, DataValidationError
 from session_recs.metrics import bootstrap_intervals, per_query_metrics, target_ranks
+from session_recs.models import describe_model
 from session_recs.models.base import (
     DENSE_MEMORY_MB,
     UNKNOWN,
@@ -44,6 +45,7 @@ from session_recs.models.queries import (
     validation_set,
 )
 from session_recs.models.sparse import ranges
+from session_recs.provenance import decide_exclude_query, json_options, split_fingerprints
 
 __all__ = [
     "EvaluationConfig",
@@ -123,8 +125,13 @@ def summarize(
 class EvaluationConfig(Settings):
     """How models are evaluated; see ``evaluation`` in conf/base/parameters.yml.
 
+    ``exclude_query``: never recommend the query item back; ``auto`` decides from the
+    training sessions (:func:`session_recs.provenance.decide_exclude_query`: excluded when
+    under 1% of training transitions repeat the previous item).
     ``unknown_targets``: ``keep`` counts a target never seen in training as a miss (no
-    model can rank it); ``drop`` leaves such queries out, as session-rec does.
+    model can rank it); ``drop`` does what session-rec's loader does: the test events of
+    items never seen in training are removed before the sessions are revealed (a session
+    left with one event asks nothing), and a last pair whose target is unknown is left out.
     ``memory_mb``: how much memory a block of a dense model's scores may take (sparse
     models rank only their candidates, whatever the catalogue).
     """
@@ -132,7 +139,7 @@ class EvaluationConfig(Settings):
     section: ClassVar[str] = "evaluation"
 
     ks: tuple[Annotated[int, Field(ge=1)], ...] = Field((5, 10, 20), min_length=1)
-    exclude_query: bool = True
+    exclude_query: bool | Literal["auto"] = True
     contexts: tuple[Literal["last_item", "session"], ...] = Field(
         ("last_item", "session"), min_length=1
     )
@@ -144,11 +151,27 @@ class EvaluationConfig(Settings):
     seed: int = Field(0, ge=0)
     memory_mb: float = Field(DENSE_MEMORY_MB, gt=0, allow_inf_nan=False)
 
+    @field_validator("exclude_query", mode="before")
+    @classmethod
+    def _bool_or_auto(cls, value: Any) -> bool | str:
+        words = {"true": True, "false": False, "auto": "auto"}
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in words:
+            return words[value.lower()]
+        raise ValueError("expected true, false or auto")
+
 
 def known_targets_only(evaluation: EvaluationSet) -> EvaluationSet:
     """The queries whose target the model saw in training (``unknown_targets: drop``)."""
     keep = evaluation.targets != UNKNOWN
     return EvaluationSet(evaluation.queries.take(keep), evaluation.targets[keep])
+
+
+def known_items_only(sessions: pd.DataFrame, index: ItemIndex) -> pd.DataFrame:
+    """``sessions`` without the events of items the model never saw (session-rec's test
+    filter): the remaining events of a session close up, in order."""
+    return sessions[index.encode(sessions["item_id"].to_numpy()) != UNKNOWN]
 
 
 def evaluation_sets(
@@ -165,6 +188,9 @@ def evaluation_sets(
             with_session = pair_set(
                 test_pairs, index, without_last_item(test_sessions), train_sessions
             )
+        elif config.unknown_targets == "drop":
+            known = known_items_only(test_sessions, index)
+            with_session = revealing_set(known if len(known) else test_sessions, index)
         else:
             with_session = revealing_set(test_sessions, index)
         if config.unknown_targets == "drop":
@@ -192,18 +218,32 @@ def evaluate_model(
     return evaluate_with_ranks(model, train_sessions, test_pairs, test_sessions, config)[0]
 
 
+def resolved(config: EvaluationConfig, train_sessions: pd.DataFrame) -> EvaluationConfig:
+    """``config`` with ``exclude_query: auto`` decided from ``train_sessions``."""
+    exclude, _ = decide_exclude_query(config.exclude_query, train_sessions)
+    return config.model_copy(update={"exclude_query": exclude})
+
+
 def evaluate_with_ranks(
     model: Recommender,
     train_sessions: pd.DataFrame,
     test_pairs: pd.DataFrame,
     test_sessions: pd.DataFrame,
     config: EvaluationConfig,
+    *,
+    dataset: str = "",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`evaluate_model`'s table, and every query's target rank (``protocol``,
     ``context``, ``query``: its position in the evaluation set, ``rank``: 1-based within
-    the top max(ks), 0 when absent), for paired tests between models on the same queries."""
+    the top max(ks), 0 when absent), for paired tests between models on the same queries.
+
+    Both tables carry what they were measured on (:data:`~session_recs.provenance.
+    PROVENANCE_COLUMNS`): ``dataset``, the fingerprints of the training sessions and of the
+    test data, the K list, the effective ``exclude_query`` and ``unknown_targets``, and the
+    model's kind and full options."""
     import time
 
+    config = resolved(config, train_sessions)
     tables, ranks = [], []
     for (protocol, context), evaluation in evaluation_sets(
         model.fitted_index(), train_sessions, test_pairs, test_sessions, config
@@ -212,7 +252,7 @@ def evaluate_with_ranks(
         recs = model.recommend(
             evaluation.queries,
             max(config.ks),
-            exclude_query=config.exclude_query,
+            exclude_query=bool(config.exclude_query),
             memory_mb=config.memory_mb,
         )
         seconds = time.perf_counter() - start
@@ -239,4 +279,34 @@ def evaluate_with_ranks(
                 }
             )
         )
-    return pd.concat(tables, ignore_index=True), pd.concat(ranks, ignore_index=True)
+    provenance = measured_on(
+        model, train_sessions, test_pairs, test_sessions, config, dataset=dataset
+    )
+    return (
+        pd.concat(tables, ignore_index=True).assign(**provenance),
+        pd.concat(ranks, ignore_index=True).assign(**provenance),
+    )
+
+
+def measured_on(
+    model: Recommender,
+    train_sessions: pd.DataFrame,
+    test_pairs: pd.DataFrame,
+    test_sessions: pd.DataFrame,
+    config: EvaluationConfig,
+    *,
+    dataset: str,
+) -> dict[str, object]:
+    """The provenance columns of a model's evaluation under (resolved) ``config``."""
+    fingerprints = split_fingerprints(train_sessions, test_pairs, test_sessions)
+    kind, options = describe_model(model)
+    return {
+        "dataset": dataset,
+        "train_fingerprint": fingerprints["train"],
+        "test_fingerprint": fingerprints["test"],
+        "ks": ",".join(str(k) for k in sorted(set(config.ks))),
+        "exclude_query": bool(config.exclude_query),
+        "unknown_targets": config.unknown_targets,
+        "model_kind": kind,
+        "model_options": json_options(options),
+    }

@@ -8,10 +8,13 @@ targets (and query items) that never occur in training, which no model can rank.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from session_recs.provenance import RepeatEvidence, split_fingerprints
 
 QUANTILES = (0.0, 0.25, 0.5, 0.75, 0.95, 1.0)
 
@@ -30,8 +33,11 @@ def dataset_profile(
     train_sessions: pd.DataFrame,
     test_pairs: pd.DataFrame,
     test_sessions: pd.DataFrame,
+    split: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The profile of a split dataset, as plain numbers (a JSON-ready dict)."""
+    """The profile of a split dataset, as plain numbers (a JSON-ready dict): with the
+    split's settings (``split``) and the content fingerprints of its training sessions and
+    test data, which every model's metrics also carry."""
     lengths = sessions.groupby("session_id", sort=False).size().to_numpy()
     known = pd.Index(train_sessions["item_id"].unique())
     revealed = test_sessions[test_sessions["position"] > 0]
@@ -67,6 +73,12 @@ def dataset_profile(
             ),
         },
     }
+    repeats = RepeatEvidence.of(train_sessions)
+    profile["train"]["transitions"] = repeats.transitions
+    profile["train"]["repeated_transitions"] = repeats.repeats
+    if split is not None:
+        profile["split"] = dict(split)
+    profile["fingerprints"] = split_fingerprints(train_sessions, test_pairs, test_sessions)
     if "timestamp" in sessions.columns and sessions["timestamp"].notna().any():
         first, last = sessions["timestamp"].min(), sessions["timestamp"].max()
         profile["time_span"] = {
@@ -112,4 +124,25 @@ def profile_lines(profile: dict[str, Any]) -> list[tuple[str, str]]:
     if "time_span" in profile:
         span = profile["time_span"]
         rows.append(("time span", f"{span['first']} to {span['last']} ({span['days']:g} days)"))
+    if "split" in profile:
+        rows.append(("split", split_line(profile["split"])))
     return rows
+
+
+def as_word(value: Any) -> str:
+    """A setting's value as written in the YAML files (``true``, ``null``, ``0.1``)."""
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    return str(value)
+
+
+def split_line(split: Mapping[str, Any]) -> str:
+    """The split's settings in one line: its strategy and the settings that strategy reads."""
+    strategy = split.get("strategy")
+    used = {
+        "ff19": ("test_size", "seed", "all_final_pairs"),
+        "temporal": ("test_fraction", "cutoff", "validation_fraction"),
+        "predefined": ("validation_fraction",),
+    }.get(str(strategy), tuple(split))
+    shown = ", ".join(f"{key} {as_word(split[key])}" for key in used if key in split)
+    return f"{strategy}" + (f" ({shown})" if shown else "")

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 
 from session_recs.metrics import paired_permutation_p, per_query_metrics
 from session_recs.profile import profile_lines
+from session_recs.provenance import differences, provenance_of
 
 SHOWN_METRICS = ("recall", "mrr", "ndcg")
 
@@ -35,15 +36,24 @@ _FIRST = [
 ]
 
 
-def compile_comparison(metrics: Mapping[str, pd.DataFrame | None]) -> pd.DataFrame:
+def compile_comparison(
+    metrics: Mapping[str, pd.DataFrame | None], conditions: Mapping[str, Any] | None = None
+) -> pd.DataFrame:
     """Stack every model's metrics table into one long table with a ``model`` column.
 
     A model whose table is ``None`` (not trained yet for this dataset, such as
     ``word2vec_search`` before a search) gets one row with protocol ``not_run``; the
     refit of a search that has not run (``<model>_tuned``) gets none: only a search
-    makes it.
+    makes it. With ``conditions`` (the split the report reads and the evaluation settings
+    in force, :func:`report_conditions`), column ``differs`` says, in words, what a
+    model's metrics were measured on that is not that ("" when alike): such a model is
+    shown apart, never in the same table or paired test.
     """
-    tables = [table.assign(model=name) for name, table in metrics.items() if table is not None]
+    tables = [
+        table.assign(model=name, differs=_differs(table, conditions))
+        for name, table in metrics.items()
+        if table is not None
+    ]
     missing = [
         name for name, table in metrics.items() if table is None and not name.endswith(TUNED)
     ]
@@ -53,7 +63,30 @@ def compile_comparison(metrics: Mapping[str, pd.DataFrame | None]) -> pd.DataFra
     for column in _FIRST:
         if column not in table.columns:
             table[column] = pd.NA
+    table["differs"] = table.get("differs", pd.Series("", index=table.index)).fillna("")
     return table[_FIRST + [c for c in table.columns if c not in _FIRST]]
+
+
+def _differs(table: pd.DataFrame, conditions: Mapping[str, Any] | None) -> str:
+    if conditions is None:
+        return ""
+    return "; ".join(differences(provenance_of(table), conditions))
+
+
+def report_conditions(
+    dataset: str,
+    fingerprints: Mapping[str, str],
+    exclude_query: bool,
+    unknown_targets: str,
+) -> dict[str, Any]:
+    """What every model in the report's tables must have been measured on."""
+    return {
+        "dataset": dataset,
+        "train_fingerprint": fingerprints["train"],
+        "test_fingerprint": fingerprints["test"],
+        "exclude_query": bool(exclude_query),
+        "unknown_targets": unknown_targets,
+    }
 
 
 def not_run(comparison: pd.DataFrame) -> list[str]:
@@ -61,9 +94,22 @@ def not_run(comparison: pd.DataFrame) -> list[str]:
     return comparison.loc[comparison["protocol"] == NOT_RUN, "model"].tolist()
 
 
+def _alike(comparison: pd.DataFrame) -> pd.Series:
+    if "differs" not in comparison.columns:
+        return pd.Series(True, index=comparison.index)
+    return comparison["differs"].fillna("").astype(str) == ""
+
+
 def measured(comparison: pd.DataFrame) -> pd.DataFrame:
-    """The comparison without its not-run rows."""
-    return comparison[comparison["protocol"] != NOT_RUN]
+    """The comparison's models measured on the report's split and settings (without the
+    not-run rows and the rows measured on anything else)."""
+    return comparison[(comparison["protocol"] != NOT_RUN) & _alike(comparison)]
+
+
+def measured_elsewhere(comparison: pd.DataFrame) -> dict[str, str]:
+    """Each model measured on other data or settings than the report's, and what differs."""
+    rows = comparison[(comparison["protocol"] != NOT_RUN) & ~_alike(comparison)]
+    return dict(zip(rows["model"], rows["differs"], strict=True))
 
 
 def leaders(comparison: pd.DataFrame, k: int, n: int = 3) -> list[str]:
@@ -132,16 +178,24 @@ BEST_IS_HIGHEST = (*SHOWN_METRICS, "coverage")
 
 
 def paired_tests(
-    ranks: Mapping[str, pd.DataFrame | None], k: int, n_permutations: int = 2000, seed: int = 0
+    ranks: Mapping[str, pd.DataFrame | None],
+    k: int,
+    n_permutations: int = 2000,
+    seed: int = 0,
+    conditions: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Every model against the best one by Recall@``k`` on the same test queries, per
     protocol and context: the difference of Recall@k and MRR@k and a paired sign-flip
     permutation test's two-sided p-value. ``ranks``: each model's per-query target ranks
-    (:func:`session_recs.evaluation.evaluate_with_ranks`); None for a model not run."""
+    (:func:`session_recs.evaluation.evaluate_with_ranks`); None for a model not run. With
+    ``conditions``, only the ranks measured under them take part: the same queries are
+    checked from the data, never assumed."""
     columns = ["protocol", "context", "model", "best", "metric", "k", "difference", "p_value"]
     groups: dict[tuple[str, str], dict[str, np.ndarray]] = {}
     for model, table in ranks.items():
         if table is None or table.empty:
+            continue
+        if conditions is not None and differences(provenance_of(table), conditions):
             continue
         for (protocol, context), part in table.groupby(["protocol", "context"], sort=False):
             ordered = part.sort_values("query", kind="stable")["rank"].to_numpy()
@@ -361,6 +415,29 @@ def _as_searches(tune_results: Any) -> dict[str, Search]:
     return dict(tune_results)
 
 
+#: The section of the models measured on anything else than the report's split/settings.
+ELSEWHERE = "Measured on other data or settings (not compared)"
+ELSEWHERE_TEXT = (
+    "These models' metrics were measured on other test queries, training sessions or "
+    "evaluation settings than the split and settings above (an earlier split, a one-off "
+    "--params run, an interrupted run), so they are left out of the tables and the paired "
+    "tests. Each command re-evaluates one of them on the current split."
+)
+
+
+def elsewhere_table(
+    comparison: pd.DataFrame, commands: Mapping[str, str] | None = None
+) -> pd.DataFrame | None:
+    """One row per model measured elsewhere: what differs, and the command that
+    re-evaluates it (``commands``: model -> command); None when every model is alike."""
+    apart = measured_elsewhere(comparison)
+    if not apart:
+        return None
+    table = pd.DataFrame({"what differs": pd.Series(apart)})
+    table["re-evaluate with"] = [(commands or {}).get(m, "") for m in table.index]
+    return table.rename_axis("model")
+
+
 def comparison_markdown(
     comparison: pd.DataFrame,
     k: int,
@@ -371,6 +448,7 @@ def comparison_markdown(
     profile: Mapping[str, Any] | None = None,
     tests: pd.DataFrame | None = None,
     metadata: Mapping[str, str] | None = None,
+    commands: Mapping[str, str] | None = None,
 ) -> str:
     """The report as Markdown: the run's metadata, the dataset's profile, a table per
     protocol/context (best values in bold, each model's paired test against the best),
@@ -400,6 +478,10 @@ def comparison_markdown(
             table.to_markdown(disable_numparse=True),
             "",
         ]
+    apart = elsewhere_table(comparison, commands)
+    if apart is not None:
+        apart["re-evaluate with"] = "`" + apart["re-evaluate with"] + "`"
+        lines += [f"## {ELSEWHERE}", "", ELSEWHERE_TEXT, "", apart.to_markdown(), ""]
     missing = not_run(comparison)
     if missing:
         lines += [f"Not run yet: {', '.join(missing)}.", ""]
@@ -447,6 +529,7 @@ def comparison_html(
     tests: pd.DataFrame | None = None,
     metadata: Mapping[str, str] | None = None,
     figure: Figure | None = None,
+    commands: Mapping[str, str] | None = None,
 ) -> str:
     """The report as one self-contained HTML page (styles inline, ``figure`` embedded as
     a PNG data URI, no external reference), in step with :func:`comparison_markdown`."""
@@ -492,6 +575,10 @@ def comparison_html(
         parts.append(table.rename_axis(index=None, columns=None).to_html(escape=False))
     if figure is not None and tables:
         parts.append(f"<img alt='Recall@{k} per model' src='{_png_data_uri(figure)}'>")
+    apart = elsewhere_table(comparison, commands)
+    if apart is not None:
+        parts.append(f"<h2>{ELSEWHERE}</h2><p>{html.escape(ELSEWHERE_TEXT)}</p>")
+        parts.append(apart.to_html())
     missing = not_run(comparison)
     if missing:
         parts.append(f"<p>Not run yet: {html.escape(', '.join(missing))}.</p>")

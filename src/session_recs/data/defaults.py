@@ -8,15 +8,17 @@ it maps a ``timestamp`` and whether it maps an ``order`` column
 the source has              defaults
 ==========================  =====================================================
 train and test files        ``predefined`` split; ``iterative_revealing`` in the
-                            ``session`` context, the query item allowed, report
-                            @20 (session-rec's conventions)
+                            ``session`` context, test items never seen in training
+                            dropped, report @20 (session-rec's conventions)
 timestamps                  clicks in time order; a ``temporal`` split
 an order column             clicks in that column's order
 neither                     file order; the random ``ff19`` split
 ==========================  =====================================================
 
-Everything else keeps the value in ``conf/``. ``split.test_size: auto`` is the one
-default that needs the data itself (the number of sessions); the split resolves it.
+Everything else keeps the value in ``conf/``. Two defaults need the data itself:
+``split.test_size: auto`` (the number of sessions; the split resolves it) and
+``evaluation.exclude_query: auto`` (whether sessions repeat the previous item; the
+evaluation decides it from the training sessions, :mod:`session_recs.provenance`).
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ def infer_settings(shape: SourceShape) -> list[Choice]:
             Choice("split.strategy", "predefined", given),
             Choice("evaluation.protocols", ["iterative_revealing"], given),
             Choice("evaluation.contexts", ["session"], given),
-            Choice("evaluation.exclude_query", False, given),
+            Choice("evaluation.unknown_targets", "drop", given),
             Choice("report.k", 20, given),
         ]
     if shape.timestamps:
@@ -73,7 +75,7 @@ def infer_settings(shape: SourceShape) -> list[Choice]:
         strategy,
         Choice("evaluation.protocols", ["last_pair"], one_file),
         Choice("evaluation.contexts", ["last_item", "session"], one_file),
-        Choice("evaluation.exclude_query", True, one_file),
+        Choice("evaluation.unknown_targets", "keep", one_file),
         Choice("report.k", 10, one_file),
     ]
 

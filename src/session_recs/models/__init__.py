@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -93,6 +94,30 @@ def build_model(kind: str, options: Mapping[str, Any] | None = None) -> Recommen
     return cls(**options)
 
 
+def describe_model(model: Recommender) -> tuple[str, dict[str, Any]]:
+    """A model's kind and every option of its constructor with the value in force (a
+    default included): what a result was measured with."""
+    cls = type(model)
+    path = f"{cls.__module__}:{cls.__qualname__}"
+    kind = next((k for k, where in MODEL_KINDS.items() if where == path), cls.__qualname__)
+    options = {
+        name: getattr(model, name, default)
+        for name, default in constructor_parameters(cls).items()
+        if name not in _NOT_OPTIONS
+    }
+    # A preset's values (Word2Vec's gensim parameters) are in force where an option is None.
+    resolved = dict(model.params())
+    options = {
+        name: resolved.get(name, value) if value is None else value
+        for name, value in options.items()
+    }
+    return kind, {k: (None if v is inspect.Parameter.empty else v) for k, v in options.items()}
+
+
+#: Constructor arguments that are not the model's settings (callbacks, a progress bar).
+_NOT_OPTIONS = frozenset({"callbacks", "progress"})
+
+
 def accepted_options(cls: type) -> set[str]:
     """Keyword options of ``cls``, following ``**kwargs`` that are passed up the MRO."""
     return set(constructor_parameters(cls))
@@ -140,6 +165,7 @@ __all__ = [
     "ModelSpec",
     "Recommender",
     "build_model",
+    "describe_model",
     "missing_extra",
     "model_class",
 ]

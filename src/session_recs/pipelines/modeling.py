@@ -25,21 +25,24 @@ def fit_recommender(
     return ModelSpec.model_validate(model).build().fit(train_sessions, validation_pairs)
 
 
-def evaluate_recommender(
+def evaluate_recommender(  # noqa: PLR0917 (a node: Kedro passes inputs by position)
     recommender: Recommender,
     train_sessions: pd.DataFrame,
     test_pairs: pd.DataFrame,
     test_sessions: pd.DataFrame,
     evaluation: EvaluationConfig,
+    dataset: str,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Test metrics of a fitted model under every protocol and context configured, and
-    each test query's target rank (the report's paired tests between models)."""
+    each test query's target rank (the report's paired tests between models), both
+    carrying what they were measured on (dataset, split fingerprints, settings, options)."""
     return evaluate_with_ranks(
         recommender,
         train_sessions,
         test_pairs,
         test_sessions,
         EvaluationConfig.model_validate(evaluation),
+        dataset=str(dataset),
     )
 
 
@@ -64,6 +67,7 @@ def evaluate_node() -> Node:
             "test_pairs",
             "test_sessions",
             "params:evaluation",
+            "params:dataset",
         ],
         outputs=["metrics", "query_ranks"],
         name="evaluate_recommender",
@@ -84,7 +88,8 @@ def model_pipelines(
     """One namespaced copy of ``template`` per model name (``template(name)`` when it is a
     function of the name).
 
-    The split's outputs (and ``extra_inputs``) and ``params:evaluation`` are shared, not
+    The split's outputs (and ``extra_inputs``), ``params:evaluation`` and
+    ``params:dataset`` are shared, not
     namespaced; ``metrics`` and ``query_ranks`` become ``<name>_metrics`` and
     ``<name>_query_ranks`` (outputs the report reads from outside the namespace);
     everything else becomes ``<name>.<dataset>`` and ``params:<name>.model``.
@@ -97,7 +102,7 @@ def model_pipelines(
                 template_of(name),
                 namespace=name,
                 inputs=SHARED_INPUTS | set(extra_inputs),
-                parameters={"params:evaluation"},
+                parameters={"params:evaluation", "params:dataset"},
                 outputs={"metrics": f"{name}_metrics", "query_ranks": f"{name}_query_ranks"},
             )
             for name in names

@@ -150,8 +150,9 @@ class SearchSettings(Settings):
     #: What the kind lets a search vary (types and ranges, from the model's settings).
     searchable: dict[str, SearchableOption] = Field(default_factory=dict)
     context: Literal[CONTEXTS] = "session"
-    #: Whether a query's own item may be recommended back (``evaluation.exclude_query``).
-    exclude_query: bool = True
+    #: Whether a query's own item may be recommended back (``evaluation.exclude_query``;
+    #: ``auto`` is decided from the training sessions when the search starts).
+    exclude_query: bool | Literal["auto"] = True
     search_alg: Literal[SEARCH_ALGORITHMS] = "optuna"
     num_samples: int = 10
     max_epochs: int = Field(20, ge=1)

@@ -10,7 +10,10 @@ from pydantic import Field
 
 from session_recs import reporting
 from session_recs.config import Settings
-from session_recs.pipelines.namespaces import tuned_name
+from session_recs.evaluation import EvaluationConfig
+from session_recs.pipelines.namespaces import pipeline_of, tuned_name
+from session_recs.profile import split_line
+from session_recs.provenance import decide_exclude_query, split_fingerprints
 
 
 class ReportConfig(Settings):
@@ -22,16 +25,49 @@ class ReportConfig(Settings):
     references: dict[str, Any] = Field(default_factory=dict)
 
 
-def compile_model_comparison(**metrics: pd.DataFrame | None) -> pd.DataFrame:
+def describe_report_conditions(
+    train_sessions: pd.DataFrame,
+    test_pairs: pd.DataFrame,
+    test_sessions: pd.DataFrame,
+    evaluation: EvaluationConfig,
+    dataset: str,
+) -> dict[str, Any]:
+    """What the report's models must have been measured on to share its tables: the
+    fingerprints of the latest split (read from the data, not assumed) and the evaluation
+    settings in force, ``exclude_query: auto`` decided with its evidence."""
+    evaluation = EvaluationConfig.model_validate(evaluation)
+    exclude, why = decide_exclude_query(evaluation.exclude_query, train_sessions)
+    conditions = reporting.report_conditions(
+        str(dataset),
+        split_fingerprints(train_sessions, test_pairs, test_sessions),
+        exclude,
+        evaluation.unknown_targets,
+    )
+    settings = (
+        f"{', '.join(evaluation.protocols)} protocol; {', '.join(evaluation.contexts)} "
+        f"context; K {', '.join(map(str, evaluation.ks))}; exclude_query "
+        f"{str(exclude).lower()} ({why}); unknown_targets {evaluation.unknown_targets}"
+    )
+    return {**conditions, "settings": settings}
+
+
+def compile_model_comparison(
+    conditions: dict[str, Any], **metrics: pd.DataFrame | None
+) -> pd.DataFrame:
     """One long table of every model's metrics (keyword = model name; None = not run:
-    such a model gets one row with protocol ``not_run``, so the report can name it)."""
-    return reporting.compile_comparison(metrics)
+    such a model gets one row with protocol ``not_run``, so the report can name it);
+    column ``differs`` names what a model was measured on that is not ``conditions``."""
+    return reporting.compile_comparison(metrics, conditions)
 
 
-def test_against_best(report: ReportConfig, **query_ranks: pd.DataFrame | None) -> pd.DataFrame:
+def test_against_best(
+    report: ReportConfig, conditions: dict[str, Any], **query_ranks: pd.DataFrame | None
+) -> pd.DataFrame:
     """Each model against the best on the same test queries (paired permutation tests of
-    Recall@k and MRR@k), from every model's per-query ranks (None: not run)."""
-    return reporting.paired_tests(query_ranks, ReportConfig.model_validate(report).k)
+    Recall@k and MRR@k), from the per-query ranks (None: not run) of the models measured
+    under ``conditions``."""
+    k = ReportConfig.model_validate(report).k
+    return reporting.paired_tests(query_ranks, k, conditions=conditions)
 
 
 def chart_model_comparison(comparison: pd.DataFrame, report: ReportConfig) -> Any:
@@ -54,10 +90,16 @@ def versions_line(versions: dict[str, str] | None) -> str:
     return "; ".join(parts)
 
 
-def run_metadata(dataset: str, input_versions: dict[str, str] | None = None) -> dict[str, str]:
+def run_metadata(
+    dataset: str,
+    input_versions: dict[str, str] | None = None,
+    conditions: dict[str, Any] | None = None,
+    profile: dict[str, Any] | None = None,
+) -> dict[str, str]:
     """When and from what the report was made: date, git commit (when the project is a
-    git checkout), the dataset and the versions of its datasets the report read, and the
-    versions of the packages that made the numbers."""
+    git checkout), the dataset, its split and the evaluation settings (``conditions``),
+    the versions of its datasets the report read, and the versions of the packages that
+    made the numbers."""
     import datetime
     import subprocess
     from importlib import metadata
@@ -66,6 +108,9 @@ def run_metadata(dataset: str, input_versions: dict[str, str] | None = None) -> 
         "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "dataset": dataset,
     }
+    if conditions:
+        info["split"] = _split_text(conditions, profile)
+        info["evaluation"] = conditions.get("settings", "")
     if input_versions:
         info["input versions"] = versions_line(input_versions)
     try:
@@ -84,6 +129,34 @@ def run_metadata(dataset: str, input_versions: dict[str, str] | None = None) -> 
     return info
 
 
+def _split_text(conditions: dict[str, Any], profile: dict[str, Any] | None) -> str:
+    """The split in words (strategy, settings, sizes, fingerprints), or what is stale."""
+    fingerprints = f"train {conditions['train_fingerprint']}, test {conditions['test_fingerprint']}"
+    if not profile or "split" not in profile:
+        return f"fingerprints {fingerprints}"
+    described = profile.get("fingerprints", {})
+    if (described.get("train"), described.get("test")) != (
+        conditions["train_fingerprint"],
+        conditions["test_fingerprint"],
+    ):
+        return (
+            f"fingerprints {fingerprints}; the dataset profile below describes another split "
+            "(an interrupted run): `kedro run --pipelines=split` makes both again"
+        )
+    train, test = profile["train"], profile["test"]
+    return (
+        f"{split_line(profile['split'])}; {train['sessions']:,} training sessions, "
+        f"{test['pairs']:,} test pairs from {test['sessions']:,} sessions; "
+        f"fingerprints {fingerprints}"
+    )
+
+
+def reevaluate_command(model: str, dataset: str) -> str:
+    """The command that fits and evaluates ``model`` again on the latest split."""
+    pipeline = pipeline_of(model)
+    return f"kedro run --pipelines={pipeline} --namespaces={model} --params=dataset={dataset}"
+
+
 def _git(*args: str) -> str:
     import subprocess
 
@@ -99,6 +172,7 @@ def render_model_comparison(
     *,
     tests: pd.DataFrame | None = None,
     input_versions: dict[str, str] | None = None,
+    conditions: dict[str, Any] | None = None,
     **searches: pd.DataFrame | None,
 ) -> tuple[str, str, Figure]:
     """Markdown, HTML and a bar chart of the comparison at ``report.k``, opening with the
@@ -112,10 +186,12 @@ def render_model_comparison(
     title = f"session-recs model comparison: {dataset}"
     k, references = report.k, report.references
     figure = reporting.comparison_figure(comparison, k, references)
+    commands = {model: reevaluate_command(model, dataset) for model in comparison["model"].unique()}
     shared = {
         "profile": dataset_profile,
         "tests": tests,
-        "metadata": run_metadata(dataset, input_versions),
+        "metadata": run_metadata(dataset, input_versions, conditions, dataset_profile),
+        "commands": commands,
     }
     return (
         reporting.comparison_markdown(comparison, k, references, title, tune_results, **shared),

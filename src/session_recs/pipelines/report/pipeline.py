@@ -12,6 +12,7 @@ from session_recs.pipelines.namespaces import (
 from .nodes import (
     chart_model_comparison,
     compile_model_comparison,
+    describe_report_conditions,
     render_model_comparison,
     test_against_best,
 )
@@ -27,8 +28,24 @@ def _report_nodes() -> Pipeline:
     return Pipeline(
         [
             Node(
+                describe_report_conditions,
+                inputs={
+                    "train_sessions": "train_sessions",
+                    "test_pairs": "test_pairs",
+                    "test_sessions": "test_sessions",
+                    "evaluation": "params:evaluation",
+                    "dataset": "params:dataset",
+                },
+                outputs="report_conditions",
+                name="describe_report_conditions",
+                tags=["report"],
+            ),
+            Node(
                 compile_model_comparison,
-                inputs={name: f"{name}_metrics" for name in MODEL_NAMESPACES},
+                inputs={
+                    "conditions": "report_conditions",
+                    **{name: f"{name}_metrics" for name in MODEL_NAMESPACES},
+                },
                 outputs="model_comparison",
                 name="compile_model_comparison",
                 tags=["report"],
@@ -44,6 +61,7 @@ def _report_nodes() -> Pipeline:
                 test_against_best,
                 inputs={
                     "report": "params:report",
+                    "conditions": "report_conditions",
                     **{name: f"{name}_query_ranks" for name in MODEL_NAMESPACES},
                 },
                 outputs="model_significance",
@@ -59,6 +77,7 @@ def _report_nodes() -> Pipeline:
                     "dataset_profile": "dataset_profile",
                     "tests": "model_significance",
                     "input_versions": "input_versions",
+                    "conditions": "report_conditions",
                     SEARCHED_MODEL: "tune_results",
                     **{model: f"{model}.tune_results" for model in SEARCHABLE_MODELS},
                 },

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pandas as pd
 
+from session_recs.data.defaults import AUTO
+from session_recs.evaluation import EvaluationConfig
 from session_recs.profile import dataset_profile
+from session_recs.provenance import decide_exclude_query
 from session_recs.split import SplitConfig, split_sessions
+
+logger = logging.getLogger(__name__)
 
 
 def split_next_event(
@@ -17,11 +23,22 @@ def split_next_event(
     return tuple(split_sessions(sessions, SplitConfig.model_validate(params)))
 
 
-def profile_split_dataset(
+def profile_split_dataset(  # noqa: PLR0917 (a node: Kedro passes inputs by position)
     sessions: pd.DataFrame,
     train_sessions: pd.DataFrame,
     test_pairs: pd.DataFrame,
     test_sessions: pd.DataFrame,
+    split: SplitConfig,
+    evaluation: EvaluationConfig,
 ) -> dict[str, Any]:
-    """Events, sessions, items, session lengths, repeats, time span and unseen test targets."""
-    return dataset_profile(sessions, train_sessions, test_pairs, test_sessions)
+    """Events, sessions, items, session lengths, repeats, time span, unseen test targets,
+    the split's settings and fingerprints; logs how ``evaluation.exclude_query: auto`` is
+    decided on this split, with its evidence."""
+    split = SplitConfig.model_validate(split)
+    evaluation = EvaluationConfig.model_validate(evaluation)
+    if evaluation.exclude_query == AUTO:
+        exclude, why = decide_exclude_query(AUTO, train_sessions)
+        logger.info("evaluation.exclude_query = %s: %s", str(exclude).lower(), why)
+    return dataset_profile(
+        sessions, train_sessions, test_pairs, test_sessions, split.model_dump(mode="json")
+    )

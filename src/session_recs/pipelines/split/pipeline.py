@@ -18,7 +18,14 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 profile_split_dataset,
-                inputs=["sessions", "train_sessions", "test_pairs", "test_sessions"],
+                inputs=[
+                    "sessions",
+                    "train_sessions",
+                    "test_pairs",
+                    "test_sessions",
+                    "params:split",
+                    "params:evaluation",
+                ],
                 outputs="dataset_profile",
                 name="profile_split_dataset",
                 tags=["data", "report"],

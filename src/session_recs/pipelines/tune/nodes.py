@@ -18,6 +18,7 @@ from session_recs.errors import ConfigError, DataValidationError
 from session_recs.evaluation import EvaluationConfig
 from session_recs.models import ModelSpec, Recommender
 from session_recs.pipelines.modeling import fit_recommender
+from session_recs.provenance import decide_exclude_query
 from session_recs.tuning import results
 from session_recs.tuning.address import check_where
 from session_recs.tuning.settings import LEGACY_MODEL, SearchSettings
@@ -87,6 +88,8 @@ def run_model_search(
             f"The run was stopped during the search of {_STOPPED[0]}; {settings.model} was "
             f"not searched. Resume with: {resume_command()}"
         )
+    exclude, _ = decide_exclude_query(settings.exclude_query, train_sessions)
+    settings = settings.model_copy(update={"exclude_query": exclude})
     callbacks = tune_callbacks(settings.experiment_name(dataset))
     outcome = run_search(settings, train_sessions, validation_pairs, dataset, callbacks)
     if outcome.interrupted:

@@ -1,0 +1,167 @@
+"""What a result was measured on: content fingerprints of the split, and evidence-based
+evaluation settings.
+
+Every ``<model>_metrics`` and ``<model>_query_ranks`` table carries the fingerprints of
+the training sessions and of the test data it was measured on, with the evaluation
+settings in force (:data:`PROVENANCE_COLUMNS`). The report compares a model with the
+others only when these match the split it reads (:mod:`session_recs.reporting`), so two
+numbers measured on different test queries never share a table or a paired test.
+
+A fingerprint is a hash of the content, not of a file or a version: the same sessions
+split the same way give the same fingerprint in any run, on any machine.
+
+``evaluation.exclude_query: auto`` is decided here from the training sessions: when
+fewer than :data:`REPEAT_SHARE_BOUND` of the training transitions repeat the previous
+item, the query item is (almost) never the next one, and recommending it back only
+wastes a slot, so it is excluded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: The columns every metrics and query-ranks table carries (constant within a table).
+PROVENANCE_COLUMNS = (
+    "dataset",
+    "train_fingerprint",
+    "test_fingerprint",
+    "ks",
+    "exclude_query",
+    "unknown_targets",
+    "model_kind",
+    "model_options",
+)
+#: The fields two results must share to be compared (beyond protocol and context).
+COMPARED_FIELDS = ("dataset", "train_fingerprint", "test_fingerprint", "exclude_query",
+                   "unknown_targets")  # fmt: skip
+#: Below this share of training transitions that repeat the previous item, ``auto``
+#: excludes the query item from the recommendations.
+REPEAT_SHARE_BOUND = 0.01
+_DIGITS = 16
+
+
+def fingerprint(*frames: tuple[pd.DataFrame, Sequence[str]]) -> str:
+    """A hash of the given columns of each frame, row order included (16 hex digits)."""
+    digest = hashlib.sha256()
+    for frame, columns in frames:
+        digest.update(json.dumps([list(columns), len(frame)]).encode())
+        for column in columns:
+            values = frame[column]
+            if not pd.api.types.is_numeric_dtype(values):
+                values = values.astype("str")
+            hashed = pd.util.hash_pandas_object(values, index=False).to_numpy()
+            digest.update(np.ascontiguousarray(hashed).tobytes())
+    return digest.hexdigest()[:_DIGITS]
+
+
+def split_fingerprints(
+    train_sessions: pd.DataFrame, test_pairs: pd.DataFrame, test_sessions: pd.DataFrame
+) -> dict[str, str]:
+    """``train``: the training sessions' items in order; ``test``: the test pairs and the
+    test sessions (every query the protocols can ask, and its target)."""
+    return {
+        "train": fingerprint((train_sessions, ("session_id", "item_id"))),
+        "test": fingerprint(
+            (test_pairs, ("session_id", "query_item", "target_item")),
+            (test_sessions, ("session_id", "item_id")),
+        ),
+    }
+
+
+@dataclass(frozen=True)
+class RepeatEvidence:
+    """How many training transitions (consecutive events of one session) repeat an item."""
+
+    transitions: int
+    repeats: int
+
+    @classmethod
+    def of(cls, sessions: pd.DataFrame) -> RepeatEvidence:
+        """Counted on a long session table (rows in session order)."""
+        ids = sessions["session_id"].to_numpy()
+        items = sessions["item_id"].to_numpy()
+        same = ids[1:] == ids[:-1]
+        return cls(int(same.sum()), int((same & (items[1:] == items[:-1])).sum()))
+
+    @property
+    def share(self) -> float:
+        """The share of transitions that repeat the previous item (0 without transitions)."""
+        return self.repeats / self.transitions if self.transitions else 0.0
+
+    def exclude_query(self) -> bool:
+        """Whether ``auto`` excludes the query item: repeats are rarer than the bound."""
+        return self.share < REPEAT_SHARE_BOUND
+
+    def reason(self) -> str:
+        """The evidence, in words: ``0 of 1,180,412 training transitions repeat ...``."""
+        return (
+            f"{self.repeats:,} of {self.transitions:,} training transitions "
+            f"({self.share:.1%}) repeat the previous item"
+            + (
+                f", under {REPEAT_SHARE_BOUND:.0%}"
+                if self.exclude_query()
+                else f", at least {REPEAT_SHARE_BOUND:.0%}"
+            )
+        )
+
+
+def decide_exclude_query(setting: bool | str, train_sessions: pd.DataFrame) -> tuple[bool, str]:
+    """``evaluation.exclude_query`` as a bool, and why: ``auto`` from the training
+    sessions' repeats (:class:`RepeatEvidence`), an explicit value as set."""
+    if isinstance(setting, bool):
+        return setting, "set in the configuration"
+    evidence = RepeatEvidence.of(train_sessions)
+    return evidence.exclude_query(), evidence.reason()
+
+
+def json_options(options: Mapping[str, Any]) -> str:
+    """A model's options as canonical JSON (sorted keys; anything else as text)."""
+    return json.dumps(dict(options), sort_keys=True, default=str)
+
+
+def provenance_of(table: pd.DataFrame | None) -> dict[str, Any] | None:
+    """The provenance a metrics or query-ranks table carries (None: an older table, or
+    none at all)."""
+    if table is None or table.empty or not set(COMPARED_FIELDS) <= set(table.columns):
+        return None
+    first = table.iloc[0]
+    return {name: _plain(first[name]) for name in PROVENANCE_COLUMNS if name in table.columns}
+
+
+def _word(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def differences(measured: Mapping[str, Any] | None, current: Mapping[str, Any]) -> list[str]:
+    """What differs between the conditions a result was measured under and ``current``
+    (the split the report reads, the evaluation settings now), in words; [] when alike."""
+    if measured is None:
+        return ["no record of what it was measured on (saved by an older session-recs)"]
+    words = {
+        "dataset": "dataset",
+        "train_fingerprint": "training sessions",
+        "test_fingerprint": "test queries",
+        "exclude_query": "exclude_query",
+        "unknown_targets": "unknown_targets",
+    }
+    out = []
+    for name in COMPARED_FIELDS:
+        if name not in current or measured.get(name) == current[name]:
+            continue
+        if name.endswith("_fingerprint"):
+            out.append(f"{words[name]} of another split")
+        else:
+            before, now = (_word(value) for value in (measured.get(name), current[name]))
+            out.append(f"{words[name]} {before} (now {now})")
+    return out

@@ -31,7 +31,7 @@ def evaluate_recommender(  # noqa: PLR0917 (a node: Kedro passes inputs by posit
     test_pairs: pd.DataFrame,
     test_sessions: pd.DataFrame,
     evaluation: EvaluationConfig,
-    dataset: str,
+    dataset: str = "",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Test metrics of a fitted model under every protocol and context configured, and
     each test query's target rank (the report's paired tests between models), both

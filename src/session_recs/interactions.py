@@ -233,6 +233,19 @@ def _as_order(values: pd.Series, source_column: str) -> pd.Series:
     return out.astype("datetime64[ns]")
 
 
+def check_distinct_columns(columns: Mapping[str, str]) -> None:
+    """Refuse a mapping that reads one raw column as two fields (ids would mix)."""
+    fields_of: dict[str, list[str]] = {}
+    for field, raw_name in columns.items():
+        fields_of.setdefault(raw_name, []).append(field)
+    for raw_name, fields in fields_of.items():
+        if len(fields) > 1:
+            raise ConfigError(
+                f"'columns' maps {' and '.join(fields)} to the same column '{raw_name}'; "
+                "each field needs a column of its own."
+            )
+
+
 def to_interactions(
     raw: pd.DataFrame,
     columns: Mapping[str, str],
@@ -262,6 +275,7 @@ def to_interactions(
             f"timestamp_unit must be one of {TIMESTAMP_UNITS} (or left out to infer it from "
             f"the values), got {timestamp_unit!r}."
         )
+    check_distinct_columns(columns)
     absent = [raw_name for raw_name in columns.values() if raw_name not in raw.columns]
     if absent:
         raise DataValidationError(

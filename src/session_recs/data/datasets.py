@@ -48,7 +48,12 @@ from session_recs.data.readers import (
     read_table,
 )
 from session_recs.errors import ConfigError
-from session_recs.interactions import TEXT_FIELDS, TIMESTAMP_UNITS, to_interactions
+from session_recs.interactions import (
+    TEXT_FIELDS,
+    TIMESTAMP_UNITS,
+    check_distinct_columns,
+    to_interactions,
+)
 
 SPLITS = ("train", "test")
 LOAD_ARGS = ("sep", "encoding", "sheet_name")
@@ -103,6 +108,7 @@ class SourceDataset(AbstractDataset[None, pd.DataFrame]):
                 "item_id: product, timestamp: ts}."
             )
         self._columns = _checked_columns(self.COLUMNS if columns is None else columns, name)
+        check_distinct_columns(self._columns)
         if timestamp_unit is not None and timestamp_unit not in TIMESTAMP_UNITS:
             raise ConfigError(
                 f"{name}: timestamp_unit must be one of {TIMESTAMP_UNITS} (or left out to "
@@ -236,6 +242,14 @@ class InteractionsDataset(SourceDataset):
         self._paths = {
             key: _local_path(value, name, key) for key, value in given.items() if value is not None
         }
+        if (
+            "train" in self._paths
+            and self._paths["train"].resolve() == self._paths["test"].resolve()
+        ):
+            raise ConfigError(
+                f"{name}: 'train' and 'test' are the same file ({self._paths['train']}); give "
+                "the training and the test file, or the one file as 'filepath'."
+            )
         if format is not None and format not in TABLE_FORMATS:
             raise ConfigError(
                 f"{name}: format must be one of {list(TABLE_FORMATS)}, got {format!r}."

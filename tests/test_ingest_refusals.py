@@ -1,4 +1,4 @@
-"""Entries and files that would mix ids are refused by `kedro run` in one line."""
+"""Entries and files that would mix ids or times are refused by `kedro run` in one line."""
 
 from __future__ import annotations
 
@@ -19,6 +19,10 @@ SOURCES = """\
     train: data/01_raw/ids.csv
     test: ./data/01_raw/ids.csv
     columns: {session_key: s, item_id: i}
+  empty_times:
+    type: session_recs.data.datasets.InteractionsDataset
+    filepath: data/01_raw/ids.csv
+    columns: {session_key: s, item_id: i, timestamp: t}
   list_items:
     type: session_recs.data.datasets.InteractionsDataset
     filepath: data/01_raw/typed.parquet
@@ -32,6 +36,11 @@ SOURCES = """\
 CASES = [
     ("one_column_twice", "'columns' maps session_key and item_id to the same column 's'"),
     ("same_train_test", "'train' and 'test' are the same file ({raw}/ids.csv)"),
+    (
+        "empty_times",
+        "Column 't' (timestamp) of {raw}/ids.csv has no value in any of its 4 rows; "
+        "remove timestamp from the entry's columns",
+    ),
     (
         "list_items",
         "Column 'baskets' (item_id) of {raw}/typed.parquet holds lists or dicts",

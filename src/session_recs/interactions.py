@@ -29,10 +29,14 @@ Ids (``session_key``, ``item_id``, ``invoice``) are what the source says, never 
   so do floats whose values are all whole (``17850.0`` is ``"17850"``); a numeric
   ``session_key`` becomes nullable ``Int64`` and sorts by value. Floats that are not whole,
   booleans, lists and dicts are refused, naming the column.
+
+A ``timestamp`` column with no value at all is refused; one with some missing values is
+logged (those rows cannot be placed in time, and sessionize drops them).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 import numpy as np
@@ -48,6 +52,8 @@ TIMESTAMP_UNITS = ("s", "ms", "us", "ns")
 TEXT_FIELDS = ("session_key", "item_id", "invoice", "description")
 #: Floats above this are not exact integers, so they cannot be an id's digits.
 _EXACT_FLOAT = 2.0**53
+
+logger = logging.getLogger(__name__)
 
 
 def _column(source_column: str, field: str, source: str | None) -> str:
@@ -246,6 +252,31 @@ def check_distinct_columns(columns: Mapping[str, str]) -> None:
             )
 
 
+def _timestamp_values(values: pd.Series, source_column: str, source: str | None) -> pd.Series:
+    """The timestamp column with blanks as missing: refused when nothing is left."""
+    missing = values.isna()
+    if not pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_datetime64_any_dtype(
+        values
+    ):
+        missing |= values.astype("str").str.strip().eq("").fillna(False).astype(bool)
+    n_missing = int(missing.sum())
+    if n_missing == len(values):
+        raise DataValidationError(
+            f"{_column(source_column, 'timestamp', source)} has no value in any of its "
+            f"{len(values):,} rows; remove timestamp from the entry's columns (the source "
+            "then gets file order and a random split)."
+        )
+    if n_missing:
+        logger.warning(
+            "%s: %s of %s rows have no timestamp; sessionize drops them.",
+            _column(source_column, "timestamp", source),
+            f"{n_missing:,}",
+            f"{len(values):,}",
+        )
+        return values.where(~missing)
+    return values
+
+
 def to_interactions(
     raw: pd.DataFrame,
     columns: Mapping[str, str],
@@ -293,9 +324,9 @@ def to_interactions(
     )
     out["item_id"] = _as_ids(raw[columns["item_id"]], columns["item_id"], "item_id", source)
     if "timestamp" in columns:
-        out["timestamp"] = _as_timestamp(
-            raw[columns["timestamp"]], columns["timestamp"], timestamp_unit
-        )
+        name = columns["timestamp"]
+        values = _timestamp_values(raw[name], name, source)
+        out["timestamp"] = _as_timestamp(values, name, timestamp_unit)
     if "order" in columns:
         out["order"] = _as_order(raw[columns["order"]], columns["order"])
     if "invoice" in columns:

@@ -13,7 +13,9 @@ Strategies (parameter ``strategy``):
   ``gap_minutes``.
 
 Filters run in a fixed order: missing values, cancellations, non-product codes,
-minimum item support, consecutive repeats, minimum session length.
+minimum item support, consecutive repeats, minimum session length. Missing values are
+a missing key or item and, when the interactions have timestamps, a missing timestamp
+(such an event has no place in time; the ingest logs how many there are).
 """
 
 from __future__ import annotations
@@ -88,7 +90,8 @@ def _filter_events(events: pd.DataFrame, config: SessionizeConfig) -> pd.DataFra
     if config.dropna_all_columns:
         events = events.dropna(subset=[c for c in events.columns if c != "split"])
     else:
-        events = events.dropna(subset=[key, "item_id"])
+        timed = ["timestamp"] if "timestamp" in events.columns else []
+        events = events.dropna(subset=[key, "item_id", *timed])
     counts["missing values"] = len(events)
     if config.drop_cancellations:
         cancelled = np.zeros(len(events), dtype=bool)

@@ -17,10 +17,26 @@ quantity      Int64 (optional)            units; negative marks a cancellation
 description   str (optional)              human-readable item name
 split         str (optional)              "train"/"test" for predefined splits
 ============  ==========================  =========================================
+
+Ids (``session_key``, ``item_id``, ``invoice``) are what the source says, never merged:
+
+- From text (CSV/TSV) they are read as text and kept exactly as written: ``0123``,
+  ``123``, ``123.0`` and ``1e5`` are four ids. ``session_key`` stays ``str`` too; the
+  ``customer`` strategy of :mod:`session_recs.sessionize` orders such keys all-digit keys
+  first, by value (``"007"`` and ``"7"`` stay two sessions, ``"007"`` first), then the
+  others as text.
+- From typed columns (Parquet, xlsx, a DataFrame) integers become their integer text, and
+  so do floats whose values are all whole (``17850.0`` is ``"17850"``); a numeric
+  ``session_key`` becomes nullable ``Int64`` and sorts by value. Floats that are not whole,
+  booleans, lists and dicts are refused, naming the column.
+
+A ``timestamp`` column with no value at all is refused; one with some missing values is
+logged (those rows cannot be placed in time, and sessionize drops them).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 import numpy as np
@@ -32,28 +48,101 @@ REQUIRED_COLUMNS = ("session_key", "item_id")
 OPTIONAL_COLUMNS = ("timestamp", "order", "invoice", "quantity", "description")
 PASSTHROUGH_COLUMNS = ("split",)
 TIMESTAMP_UNITS = ("s", "ms", "us", "ns")
+#: Fields holding ids or text: a text reader keeps these columns exactly as written.
+TEXT_FIELDS = ("session_key", "item_id", "invoice", "description")
+#: Floats above this are not exact integers, so they cannot be an id's digits.
+_EXACT_FLOAT = 2.0**53
+
+logger = logging.getLogger(__name__)
 
 
-def _as_session_key(values: pd.Series, source_column: str) -> pd.Series:
-    """Integer-like keys become nullable Int64 (so 17850.0 sorts as 17850), others str."""
+def _column(source_column: str, field: str, source: str | None) -> str:
+    """How an error names a column: its name, the field it is mapped to and its file."""
+    return f"Column '{source_column}' ({field})" + (f" of {source}" if source else "")
+
+
+_EXPECTED_ID = "expected one id (text or a whole number) per row"
+
+
+class _NotAnId(ValueError):
+    """A value that is not one id: what it is, and the value."""
+
+
+def _cell_id(value: object) -> str:
+    """One cell of a column of mixed Python values (xlsx, Parquet lists) as id text."""
+    if isinstance(value, bool | np.bool_):
+        raise _NotAnId("booleans", value)
+    if isinstance(value, list | tuple | dict | set | np.ndarray):
+        raise _NotAnId("lists or dicts", value)
+    if isinstance(value, float | np.floating):
+        if not float(value).is_integer():
+            raise _NotAnId("numbers that are not whole", float(value))
+        if abs(value) > _EXACT_FLOAT:
+            raise _NotAnId("numbers too large for a float to hold exactly", float(value))
+        return str(int(value))
+    return str(value)
+
+
+def _whole_numbers(
+    values: pd.Series, source_column: str, field: str, source: str | None
+) -> pd.Series:
+    """A numeric id column as nullable Int64; booleans and inexact floats are refused."""
     if pd.api.types.is_bool_dtype(values):
         raise DataValidationError(
-            f"Column '{source_column}' (session_key) holds booleans; expected ids."
+            f"{_column(source_column, field, source)} holds booleans; {_EXPECTED_ID}."
         )
-    if pd.api.types.is_numeric_dtype(values):
-        present = values.dropna()
-        if (np.mod(present.to_numpy(dtype="float64"), 1) == 0).all():
-            return values.astype("Int64")
-    return values.astype("str").where(values.notna())
-
-
-def _as_item_id(values: pd.Series) -> pd.Series:
-    """Item ids are strings; integral floats lose their '.0' so ids match across files."""
     if pd.api.types.is_float_dtype(values):
+        numbers = values.to_numpy(dtype="float64", na_value=np.nan)
+        present = numbers[~np.isnan(numbers)]
+        fractional = np.mod(present, 1) != 0
+        huge = ~fractional & (np.abs(present) > _EXACT_FLOAT)
+        for bad, what in (
+            (fractional, "numbers that are not whole"),
+            (huge, "numbers too large for a float to hold exactly"),
+        ):
+            if bad.any():
+                raise DataValidationError(
+                    f"{_column(source_column, field, source)} holds {what} "
+                    f"({int(bad.sum()):,} value(s), e.g. {float(present[bad][0])!r}); "
+                    f"{_EXPECTED_ID}: store the ids as text or integers."
+                )
+    return values.astype("Int64")
+
+
+def _as_ids(values: pd.Series, source_column: str, field: str, source: str | None) -> pd.Series:
+    """Ids as text, never merged: text as it is, integers and whole floats as integer text.
+
+    Booleans, floats that are not whole, lists and dicts are refused.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype("object")
+    if pd.api.types.is_numeric_dtype(values):
+        whole = _whole_numbers(values, source_column, field, source)
+        return whole.astype("str").where(values.notna())
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) not in (
+        "string",
+        "empty",
+    ):
+        # Mixed Python values (an xlsx column of numbers and text, a Parquet list column):
+        # only such columns are converted cell by cell.
         present = values.dropna()
-        if (np.mod(present.to_numpy(), 1) == 0).all():
-            values = values.astype("Int64")
+        try:
+            text = present.map(_cell_id)
+        except _NotAnId as err:
+            what, value = err.args
+            raise DataValidationError(
+                f"{_column(source_column, field, source)} holds {what} (e.g. "
+                f"{str(value)[:40]}); {_EXPECTED_ID}."
+            ) from None
+        return text.reindex(values.index).astype("str").where(values.notna())
     return values.astype("str").where(values.notna())
+
+
+def _as_session_key(values: pd.Series, source_column: str, source: str | None) -> pd.Series:
+    """A numeric column's keys as nullable Int64 (17850.0 sorts as 17850); text as written."""
+    if pd.api.types.is_numeric_dtype(values):
+        return _whole_numbers(values, source_column, "session_key", source)
+    return _as_ids(values, source_column, "session_key", source)
 
 
 #: Seconds per unit, and the epoch magnitudes that suggest each unit (a value below the
@@ -150,13 +239,55 @@ def _as_order(values: pd.Series, source_column: str) -> pd.Series:
     return out.astype("datetime64[ns]")
 
 
+def check_distinct_columns(columns: Mapping[str, str]) -> None:
+    """Refuse a mapping that reads one raw column as two fields (ids would mix)."""
+    fields_of: dict[str, list[str]] = {}
+    for field, raw_name in columns.items():
+        fields_of.setdefault(raw_name, []).append(field)
+    for raw_name, fields in fields_of.items():
+        if len(fields) > 1:
+            raise ConfigError(
+                f"'columns' maps {' and '.join(fields)} to the same column '{raw_name}'; "
+                "each field needs a column of its own."
+            )
+
+
+def _timestamp_values(values: pd.Series, source_column: str, source: str | None) -> pd.Series:
+    """The timestamp column with blanks as missing: refused when nothing is left."""
+    missing = values.isna()
+    if not pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_datetime64_any_dtype(
+        values
+    ):
+        missing |= values.astype("str").str.strip().eq("").fillna(False).astype(bool)
+    n_missing = int(missing.sum())
+    if n_missing == len(values):
+        raise DataValidationError(
+            f"{_column(source_column, 'timestamp', source)} has no value in any of its "
+            f"{len(values):,} rows; remove timestamp from the entry's columns (the source "
+            "then gets file order and a random split)."
+        )
+    if n_missing:
+        logger.warning(
+            "%s: %s of %s rows have no timestamp; sessionize drops them.",
+            _column(source_column, "timestamp", source),
+            f"{n_missing:,}",
+            f"{len(values):,}",
+        )
+        return values.where(~missing)
+    return values
+
+
 def to_interactions(
-    raw: pd.DataFrame, columns: Mapping[str, str], timestamp_unit: str | None = None
+    raw: pd.DataFrame,
+    columns: Mapping[str, str],
+    timestamp_unit: str | None = None,
+    source: str | None = None,
 ) -> pd.DataFrame:
     """Rename a raw source's columns onto the interaction schema and coerce their types.
 
     ``columns`` maps schema names (``session_key``, ``item_id``, ``timestamp``, ...) to
-    the raw table's column names. A ``split`` column in ``raw`` is carried over.
+    the raw table's column names; ``source`` (the file) is named in errors. A ``split``
+    column in ``raw`` is carried over.
     """
     unknown = sorted(set(columns) - set(REQUIRED_COLUMNS) - set(OPTIONAL_COLUMNS))
     if unknown:
@@ -175,6 +306,7 @@ def to_interactions(
             f"timestamp_unit must be one of {TIMESTAMP_UNITS} (or left out to infer it from "
             f"the values), got {timestamp_unit!r}."
         )
+    check_distinct_columns(columns)
     absent = [raw_name for raw_name in columns.values() if raw_name not in raw.columns]
     if absent:
         raise DataValidationError(
@@ -187,16 +319,18 @@ def to_interactions(
 
     raw = raw.reset_index(drop=True)
     out = pd.DataFrame(index=raw.index)
-    out["session_key"] = _as_session_key(raw[columns["session_key"]], columns["session_key"])
-    out["item_id"] = _as_item_id(raw[columns["item_id"]])
+    out["session_key"] = _as_session_key(
+        raw[columns["session_key"]], columns["session_key"], source
+    )
+    out["item_id"] = _as_ids(raw[columns["item_id"]], columns["item_id"], "item_id", source)
     if "timestamp" in columns:
-        out["timestamp"] = _as_timestamp(
-            raw[columns["timestamp"]], columns["timestamp"], timestamp_unit
-        )
+        name = columns["timestamp"]
+        values = _timestamp_values(raw[name], name, source)
+        out["timestamp"] = _as_timestamp(values, name, timestamp_unit)
     if "order" in columns:
         out["order"] = _as_order(raw[columns["order"]], columns["order"])
     if "invoice" in columns:
-        out["invoice"] = _as_item_id(raw[columns["invoice"]])
+        out["invoice"] = _as_ids(raw[columns["invoice"]], columns["invoice"], "invoice", source)
     if "quantity" in columns:
         quantity = pd.to_numeric(raw[columns["quantity"]], errors="coerce")
         out["quantity"] = quantity.round().astype("Int64")

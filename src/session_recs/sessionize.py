@@ -3,13 +3,19 @@
 Strategies (parameter ``strategy``):
 
 - ``customer``: one session per ``session_key`` (a customer, or a session id the
-  source already has), sessions in ascending key order. FF19's recipe.
+  source already has), sessions in ascending key order. FF19's recipe. Numeric keys
+  ascend by value. Text keys (a text file's ids are kept as written) ascend all-digit
+  keys first, by value, then every other key as text; keys of equal value ("007" and
+  "7") stay two sessions, in text order. So a file's numeric ids give the same order
+  whether they were read as numbers or as text.
 - ``invoice``: one session per ``invoice`` (basket), in order of first appearance.
 - ``time_gap``: a key's events, ordered by time, split wherever the idle gap exceeds
   ``gap_minutes``.
 
 Filters run in a fixed order: missing values, cancellations, non-product codes,
-minimum item support, consecutive repeats, minimum session length.
+minimum item support, consecutive repeats, minimum session length. Missing values are
+a missing key or item and, when the interactions have timestamps, a missing timestamp
+(such an event has no place in time; the ingest logs how many there are).
 """
 
 from __future__ import annotations
@@ -84,7 +90,8 @@ def _filter_events(events: pd.DataFrame, config: SessionizeConfig) -> pd.DataFra
     if config.dropna_all_columns:
         events = events.dropna(subset=[c for c in events.columns if c != "split"])
     else:
-        events = events.dropna(subset=[key, "item_id"])
+        timed = ["timestamp"] if "timestamp" in events.columns else []
+        events = events.dropna(subset=[key, "item_id", *timed])
     counts["missing values"] = len(events)
     if config.drop_cancellations:
         cancelled = np.zeros(len(events), dtype=bool)
@@ -109,6 +116,25 @@ def _filter_events(events: pd.DataFrame, config: SessionizeConfig) -> pd.DataFra
     return events
 
 
+def _key_order(keys: pd.Series) -> pd.Series:
+    """A sort key for session keys: numeric keys as they are; text keys ranked all-digit
+    first by value (then as written), then the others as text; missing keys last."""
+    if pd.api.types.is_numeric_dtype(keys):
+        return keys
+    codes, uniques = pd.factorize(keys)
+    text = pd.Series(uniques, dtype="str")
+    digits = text.str.fullmatch(r"[0-9]+").fillna(False).astype(bool)
+    value = text.str.lstrip("0").where(digits, "")
+    # All-digit strings of equal length compare as their numbers do.
+    ranked = pd.DataFrame(
+        {"other": ~digits, "length": value.str.len(), "value": value, "text": text}
+    ).sort_values(["other", "length", "value", "text"], kind="stable")
+    rank = np.empty(len(uniques), dtype=np.int64)
+    rank[ranked.index.to_numpy()] = np.arange(len(uniques))
+    order = np.where(codes >= 0, rank[codes], len(uniques))
+    return pd.Series(order, index=keys.index)
+
+
 def _session_labels(events: pd.DataFrame, config: SessionizeConfig) -> pd.DataFrame:
     """Sort events into sessions and return them with a raw ``_group`` label per event."""
     split_key = ["split"] if "split" in events.columns else []
@@ -116,8 +142,9 @@ def _session_labels(events: pd.DataFrame, config: SessionizeConfig) -> pd.DataFr
     for column in item_order:
         _require(events, column, f"sessionize.order={config.order!r}")
     if config.strategy == "customer":
+        events = events.assign(_key=_key_order(events["session_key"]))
         events = events.sort_values(
-            [*split_key, "session_key", *item_order], kind="stable", na_position="last"
+            [*split_key, "_key", *item_order], kind="stable", na_position="last"
         )
         group_cols = [*split_key, "session_key"]
     elif config.strategy == "invoice":
@@ -127,7 +154,8 @@ def _session_labels(events: pd.DataFrame, config: SessionizeConfig) -> pd.DataFr
         group_cols = [*split_key, "_first"]
     else:
         _require(events, "timestamp", "sessionize.strategy='time_gap'")
-        events = events.sort_values([*split_key, "session_key", "timestamp"], kind="stable")
+        events = events.assign(_key=_key_order(events["session_key"]))
+        events = events.sort_values([*split_key, "_key", "timestamp"], kind="stable")
         key_code = events.groupby([*split_key, "session_key"], sort=False).ngroup().to_numpy()
         same_key = np.r_[False, key_code[1:] == key_code[:-1]]
         gap = events["timestamp"].diff().to_numpy()

@@ -48,7 +48,12 @@ from session_recs.data.readers import (
     read_table,
 )
 from session_recs.errors import ConfigError
-from session_recs.interactions import TIMESTAMP_UNITS, to_interactions
+from session_recs.interactions import (
+    TEXT_FIELDS,
+    TIMESTAMP_UNITS,
+    check_distinct_columns,
+    to_interactions,
+)
 
 SPLITS = ("train", "test")
 LOAD_ARGS = ("sep", "encoding", "sheet_name")
@@ -103,6 +108,7 @@ class SourceDataset(AbstractDataset[None, pd.DataFrame]):
                 "item_id: product, timestamp: ts}."
             )
         self._columns = _checked_columns(self.COLUMNS if columns is None else columns, name)
+        check_distinct_columns(self._columns)
         if timestamp_unit is not None and timestamp_unit not in TIMESTAMP_UNITS:
             raise ConfigError(
                 f"{name}: timestamp_unit must be one of {TIMESTAMP_UNITS} (or left out to "
@@ -121,8 +127,10 @@ class SourceDataset(AbstractDataset[None, pd.DataFrame]):
             order_column="order" in fields,
         )
 
-    def _map(self, raw: pd.DataFrame) -> pd.DataFrame:
-        return to_interactions(raw, self._columns, timestamp_unit=self._timestamp_unit)
+    def _map(self, raw: pd.DataFrame, path: Path) -> pd.DataFrame:
+        return to_interactions(
+            raw, self._columns, timestamp_unit=self._timestamp_unit, source=str(path)
+        )
 
     def save(self, data: None) -> None:
         """Refuse to write: raw sources are inputs only."""
@@ -152,7 +160,7 @@ class _RawFileDataset(SourceDataset):
 
     def load(self) -> pd.DataFrame:
         """Read the file with the source's reader and map it onto the interaction schema."""
-        return self._map(type(self)._reader(self._filepath))
+        return self._map(type(self)._reader(self._filepath), self._filepath)
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath), "format": self._format}
@@ -234,6 +242,14 @@ class InteractionsDataset(SourceDataset):
         self._paths = {
             key: _local_path(value, name, key) for key, value in given.items() if value is not None
         }
+        if (
+            "train" in self._paths
+            and self._paths["train"].resolve() == self._paths["test"].resolve()
+        ):
+            raise ConfigError(
+                f"{name}: 'train' and 'test' are the same file ({self._paths['train']}); give "
+                "the training and the test file, or the one file as 'filepath'."
+            )
         if format is not None and format not in TABLE_FORMATS:
             raise ConfigError(
                 f"{name}: format must be one of {list(TABLE_FORMATS)}, got {format!r}."
@@ -250,13 +266,26 @@ class InteractionsDataset(SourceDataset):
         self.metadata = metadata
 
     def _read(self, path: Path) -> pd.DataFrame:
-        return read_table(path, file_format=self._file_format, **self._load_args)
+        """The file mapped onto the schema; its id columns are read as text, as written."""
+        text = [raw for field, raw in self._columns.items() if field in TEXT_FIELDS]
+        table = read_table(
+            path, file_format=self._file_format, text_columns=text, **self._load_args
+        )
+        return self._map(table, path)
 
     def load(self) -> pd.DataFrame:
         """The interactions of the file, or of train then test with a ``split`` column."""
         if "filepath" in self._paths:
-            return self._map(self._read(self._paths["filepath"]))
-        parts = [self._map(self._read(self._paths[split])).assign(split=split) for split in SPLITS]
+            return self._read(self._paths["filepath"])
+        parts = [self._read(self._paths[split]).assign(split=split) for split in SPLITS]
+        if len({str(part["session_key"].dtype) for part in parts}) > 1:
+            # Numeric keys in one file, text in the other: compare them all as text.
+            parts = [
+                part.assign(
+                    session_key=part["session_key"].astype("str").where(part["session_key"].notna())
+                )
+                for part in parts
+            ]
         return pd.concat(parts, ignore_index=True).astype({"split": "str"})
 
     def _describe(self) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import zipfile
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -412,11 +413,14 @@ def read_table(
     encoding: str | None = None,
     sheet_name: str | int = 0,
     what: str = "Interactions table",
+    text_columns: Collection[str] = (),
 ) -> pd.DataFrame:
     """A CSV/TSV, Parquet or Excel table, columns as in the file.
 
     The format, the text encoding and the delimiter are sniffed from the content (a
     ``.csv`` that is tab- or semicolon-separated reads as such); each can be given instead.
+    In text, ``text_columns`` (ids) are read as written, never parsed as numbers ("0123"
+    and "123" stay two ids); Parquet and xlsx columns keep their own types.
     """
     path = _existing(path, what)
     if path.is_dir():
@@ -442,7 +446,7 @@ def read_table(
         encoding = encoding or sniff_encoding(path)
         _reject_binary(path, "a CSV text file", encoding)
         sep = sep or sniff_delimiter(path, encoding)
-        table = _read_csv(path, encoding, sep=sep)
+        table = _read_csv(path, encoding, sep=sep, dtype=dict.fromkeys(text_columns, "str"))
         if table.shape[1] == 1:
             raise DataValidationError(
                 f"{path} reads as a single column {str(table.columns[0])[:80]!r}: no delimiter "

@@ -233,3 +233,26 @@ def test_a_model_scored_on_another_split_leaves_the_reports_tables(project):
     assert "seed 5" in text and "exclude_query true (set in the configuration)" in text
     significance = pd.read_parquet(latest_version(reports / "model_significance.parquet"))
     assert set(significance["model"]) == {"markov"}
+
+
+def test_the_report_says_when_its_profile_describes_another_split():
+    """A run killed between the split's saves and the profile's: the header says so."""
+    from session_recs.pipelines.report.nodes import run_metadata
+
+    conditions = {**CURRENT, "settings": "last_pair protocol"}
+    profile = {
+        "split": {"strategy": "ff19", "test_size": 150, "seed": 5, "all_final_pairs": False},
+        "train": {"sessions": 901},
+        "test": {"pairs": 150, "sessions": 150},
+        "fingerprints": {"train": "t" * 16, "test": "A" * 16},
+    }
+    header = run_metadata("demo", None, conditions, profile)
+    assert header["split"].startswith(
+        "ff19 (test_size 150, seed 5, all_final_pairs false); 901 training sessions, "
+        "150 test pairs from 150 sessions"
+    )
+    stale = {**profile, "fingerprints": {"train": "t" * 16, "test": "B" * 16}}
+    assert (
+        "the dataset profile below describes another split"
+        in (run_metadata("demo", None, conditions, stale)["split"])
+    )

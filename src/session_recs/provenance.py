@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +46,7 @@ COMPARED_FIELDS = ("dataset", "train_fingerprint", "test_fingerprint", "exclude_
 #: excludes the query item from the recommendations.
 REPEAT_SHARE_BOUND = 0.01
 _DIGITS = 16
+logger = logging.getLogger(__name__)
 
 
 def fingerprint(*frames: tuple[pd.DataFrame, Sequence[str]]) -> str:
@@ -114,11 +116,20 @@ class RepeatEvidence:
 
 def decide_exclude_query(setting: bool | str, train_sessions: pd.DataFrame) -> tuple[bool, str]:
     """``evaluation.exclude_query`` as a bool, and why: ``auto`` from the training
-    sessions' repeats (:class:`RepeatEvidence`), an explicit value as set."""
+    sessions' repeats (:class:`RepeatEvidence`, logged once per process and evidence), an
+    explicit value as set."""
     if isinstance(setting, bool):
         return setting, "set in the configuration"
     evidence = RepeatEvidence.of(train_sessions)
-    return evidence.exclude_query(), evidence.reason()
+    decided, why = evidence.exclude_query(), evidence.reason()
+    if why not in _LOGGED:
+        _LOGGED.add(why)
+        logger.info("evaluation.exclude_query = %s: %s", str(decided).lower(), why)
+    return decided, why
+
+
+#: The decisions already logged by this process (each is logged once, not once per model).
+_LOGGED: set[str] = set()
 
 
 def json_options(options: Mapping[str, Any]) -> str:

@@ -7,7 +7,6 @@ from typing import Any
 
 import pandas as pd
 
-from session_recs.data.defaults import AUTO
 from session_recs.evaluation import EvaluationConfig
 from session_recs.profile import dataset_profile
 from session_recs.provenance import decide_exclude_query
@@ -35,10 +34,7 @@ def profile_split_dataset(  # noqa: PLR0917 (a node: Kedro passes inputs by posi
     the split's settings and fingerprints; logs how ``evaluation.exclude_query: auto`` is
     decided on this split, with its evidence."""
     split = SplitConfig.model_validate(split)
-    evaluation = EvaluationConfig.model_validate(evaluation)
-    if evaluation.exclude_query == AUTO:
-        exclude, why = decide_exclude_query(AUTO, train_sessions)
-        logger.info("evaluation.exclude_query = %s: %s", str(exclude).lower(), why)
+    decide_exclude_query(EvaluationConfig.model_validate(evaluation).exclude_query, train_sessions)
     return dataset_profile(
         sessions, train_sessions, test_pairs, test_sessions, split.model_dump(mode="json")
     )

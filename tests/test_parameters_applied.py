@@ -2,9 +2,10 @@
 
 The config loader refuses a key no file of conf/base has (a misspelt section), a value
 where the defaults have a section and the reverse, and a bad ``dataset``, wherever they
-are set; ``dataset`` picks the catalog's source from any conf file. Unit tests on the
-loader, then the CLI in process (one line, exit 1, nothing saved changed), then one
-subprocess for the traceback-free console.
+are set; ``dataset`` picks the catalog's source from any conf file. The run planning
+brings in the data nodes that read a ``--params`` value, or stops naming the pipeline
+to add. Unit tests on the loader and the planner, then the CLI in process (one line,
+exit 1, nothing saved changed), then one subprocess for the traceback-free console.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from kedro.pipeline import Pipeline, node
 
 from session_recs.config_loader import ProjectConfigLoader
 from session_recs.errors import ConfigError
+from session_recs.run_plan import bring_in_readers
 from session_recs.settings import CONFIG_LOADER_ARGS
 
-from .conftest import copy_project, run_cli, run_in_process
+from .conftest import copy_project, latest_version, run_cli, run_in_process
 from .test_bad_inputs import saved
 
 
@@ -165,6 +168,101 @@ def test_the_projects_own_files_and_environments_pass(project):
             loader(project, {"dataset": dataset}, env)["parameters"]
 
 
+# --- the run planning: a --params value read outside the selected nodes ---------------
+
+
+def _same(x):
+    return x
+
+
+def _pair(x, y):
+    return x
+
+
+DATA = ["data"]
+INGEST = node(_same, "raw", "interactions", name="ingest", tags=DATA)
+SESSIONIZE = node(
+    _pair, ["interactions", "params:sessionize"], "sessions", name="sessionize", tags=DATA
+)
+CATALOGUE = node(_same, "sessions", "item_catalog", name="catalogue", tags=DATA)
+SPLIT = node(_pair, ["sessions", "params:split"], "train", name="split", tags=DATA)
+FIT = node(_pair, ["train", "params:m.model"], "m.recommender", name="fit", namespace="m")
+EVALUATE = node(_pair, ["m.recommender", "params:evaluation"], "m_metrics", name="m.evaluate")
+REPORT = node(_pair, ["m_metrics", "params:report"], "comparison", name="report")
+TUNE = node(_pair, ["train", "params:tune"], "tune_results", name="search")
+REGISTRY = {
+    "ingest": Pipeline([INGEST]),
+    "sessionize": Pipeline([SESSIONIZE, CATALOGUE]),
+    "split": Pipeline([SPLIT]),
+    "baseline": Pipeline([FIT, EVALUATE]),
+    "tune": Pipeline([TUNE]),
+    "report": Pipeline([REPORT]),
+}
+EVERYTHING = sum(REGISTRY.values(), Pipeline([]))
+
+
+def plan(nodes, given, by_namespace=False):
+    kept, note = bring_in_readers(
+        list(nodes), EVERYTHING, given, REGISTRY, by_namespace=by_namespace
+    )
+    return sorted(n.name for n in kept), note
+
+
+def test_a_value_read_in_the_run_or_by_every_run_adds_nothing():
+    assert plan([SPLIT], {"split": {"seed": 7}}) == (["split"], "")
+    assert plan([SPLIT], {"dataset": "aotm"}) == (["split"], "")
+    assert plan([FIT, EVALUATE], {"evaluation": {"ks": [5]}}) == (["m.evaluate", "m.fit"], "")
+
+
+def test_a_data_node_upstream_is_brought_in_with_the_nodes_between():
+    names, note = plan([SPLIT], {"sessionize": {"min_session_length": 3}})
+    assert names == ["sessionize", "split"]  # not the catalogue: the split does not read it
+    assert note == (
+        "sessionize.min_session_length (--params) is read before the selected nodes: "
+        "running sessionize first."
+    )
+    names, note = plan([FIT, EVALUATE], {"sessionize": {"gap_minutes": 5}, "split": {"seed": 7}})
+    assert names == ["m.evaluate", "m.fit", "sessionize", "split"]
+    assert "running sessionize → split first" in note
+
+
+@pytest.mark.parametrize(
+    ("nodes", "given", "by_namespace", "message"),
+    [
+        (
+            [TUNE],
+            {"m": {"model": {"options": {"k": 3}}}},
+            False,
+            "m.model.options.k (--params): only pipeline baseline reads it",
+        ),
+        (
+            [FIT, EVALUATE],
+            {"tune": {"num_samples": 3}},
+            False,
+            "tune.num_samples (--params): only pipeline tune reads it, and tune is not in this "
+            "run; add --pipelines=tune.",
+        ),
+        (
+            [REPORT],
+            {"evaluation": {"ks": [5]}},
+            False,
+            "evaluation.ks (--params): only pipeline baseline reads it",
+        ),
+        (
+            [REPORT],
+            {"split": {"seed": 7}},
+            False,
+            "split.seed (--params): only pipeline split reads it, and split is not in this run; "
+            "add --pipelines=split.",
+        ),
+    ],
+)
+def test_a_value_only_other_pipelines_read_is_refused(nodes, given, by_namespace, message):
+    with pytest.raises(ConfigError) as caught:
+        plan(nodes, given, by_namespace)
+    assert message in str(caught.value)
+
+
 # --- the CLI, in process: one line, exit 1, nothing saved changed ---------------------
 
 SPLIT_RUN = "--pipelines=split"
@@ -196,6 +294,31 @@ CLI_CASES = [
         "",
         "datasets.online_retail (--params) applies when dataset=online_retail",
     ),
+    (
+        ("--params=tune.num_samples=3",),
+        "",
+        "tune.num_samples (--params): only pipeline tune reads it, and tune is not in this run; "
+        "add --pipelines=tune.",
+    ),
+    (
+        ("--pipelines=report", "--params=evaluation.n_boot=10"),
+        "",
+        "evaluation.n_boot (--params): only pipelines baseline, train_w2v, train_neural, tune "
+        "read it, and none of them is in this run; add one, e.g. --pipelines=baseline.",
+    ),
+    (
+        ("--pipelines=baseline", MODEL_RUN, "--params=session_knn.model.options.k=5"),
+        "",
+        "session_knn.model.options.k (--params): model session_knn is not in this run; add "
+        "--namespaces=session_knn.",
+    ),
+    (
+        (SPLIT_RUN, "--params=markov.model.options.context_window=2"),
+        "",
+        "markov.model.options.context_window (--params): model markov is not in this run; "
+        "add --pipelines=baseline.",
+    ),
+    ((MODEL_RUN, "--params=report.k=5"), "", "report.k (--params): only pipeline report"),
 ]
 
 
@@ -228,6 +351,42 @@ def test_a_parameter_never_ignored_gets_one_line_and_changes_nothing(
     assert len(result.error_lines) == 1, result.output[-3000:]
     assert fragment in result.error_lines[0], result.error_lines[0]
     assert saved(project) == before
+
+
+def _versions(project: Path, name: str) -> list[str]:
+    folder = project / "data/05_model_input/demo" / name
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_a_value_for_an_upstream_data_step_runs_it_first(prepared, tmp_path):
+    import shutil
+
+    project = tmp_path / "p"
+    shutil.copytree(prepared[0], project)
+    sessions = project / "data/03_primary/demo/sessions.parquet"
+    before = sorted(p.name for p in sessions.iterdir())
+    result = run_in_process(project, "run", SPLIT_RUN, "--params=sessionize.min_session_length=9")
+    assert result.exit_code == 0 and result.exception is None, result.output[-3000:]
+    assert (
+        "sessionize.min_session_length (--params) is read before the selected nodes: running "
+        "sessionize_interactions first." in result.log
+    )
+    after = sorted(p.name for p in sessions.iterdir())
+    assert len(after) == len(before) + 1
+    import pandas as pd
+
+    lengths = pd.read_parquet(latest_version(sessions)).groupby("session_id").size()
+    assert lengths.min() >= 9
+
+    splits = _versions(project, "train_sessions.parquet")
+    result = run_in_process(
+        project, "run", "--pipelines=baseline", MODEL_RUN, "--params=split.seed=7"
+    )
+    assert result.exit_code == 0 and result.exception is None, result.output[-3000:]
+    assert "split.seed (--params) is read before the selected nodes: running split_next_event" in (
+        result.log
+    )
+    assert len(_versions(project, "train_sessions.parquet")) == len(splits) + 1
 
 
 @pytest.mark.slow

@@ -263,6 +263,15 @@ def test_a_value_only_other_pipelines_read_is_refused(nodes, given, by_namespace
     assert message in str(caught.value)
 
 
+def test_a_value_that_would_remake_a_pinned_input_is_refused():
+    with pytest.raises(ConfigError) as caught:
+        bring_in_readers([FIT], EVERYTHING, {"split": {"seed": 7}}, REGISTRY, pinned=["train"])
+    assert str(caught.value) == (
+        "split.seed (--params) is read by split, which would make train again, and "
+        "--load-versions pins it: drop one of the two."
+    )
+
+
 # --- the CLI, in process: one line, exit 1, nothing saved changed ---------------------
 
 SPLIT_RUN = "--pipelines=split"

@@ -275,9 +275,12 @@ def bring_in_readers(
     registry: Mapping[str, Pipeline],
     *,
     by_namespace: bool = False,
+    pinned: Iterable[str] = (),
 ) -> tuple[list[Node], str]:
     """The data nodes to add so that the run reads every ``--params`` value (``given``),
-    and why (one line); a value only other pipelines read stops the run in one line."""
+    and why (one line); a value only other pipelines read, or one that would remake an
+    input ``--load-versions`` pins, stops the run in one line."""
+    pinned = set(pinned)
     producers = {output: node for node in everything.nodes for output in node.outputs}
     running = set(nodes)
     added: list[Node] = []
@@ -292,6 +295,12 @@ def bring_in_readers(
             _refuse_unread(path, readers, registry, by_namespace)
         for reader in bring:
             for node in _downstream_within(reader, upstream):
+                if pinned & set(node.outputs):
+                    held = ", ".join(sorted(pinned & set(node.outputs)))
+                    raise ConfigError(
+                        f"{path} (--params) is read by {reader.name}, which would make {held} "
+                        "again, and --load-versions pins it: drop one of the two."
+                    )
                 if node not in running:
                     running.add(node)
                     added.append(node)
@@ -331,7 +340,7 @@ def plan_run(
     of_dataset = f" for dataset {dataset}" if dataset else ""
     check_searched(searched)
     nodes, note = bring_in_readers(
-        nodes, everything, given or {}, registry, by_namespace=by_namespace
+        nodes, everything, given or {}, registry, by_namespace=by_namespace, pinned=pinned
     )
     notes += [note] if note else []
     if not by_namespace:

@@ -5,7 +5,7 @@ The parameters a run sees are built in four layers, each winning over the one be
 1. ``conf/base/parameters*.yml`` (and the run's env): every setting's default. A
    setting whose default is ``auto`` follows from the source (layer 3).
 2. ``datasets.<dataset>`` in ``conf/base/parameters_datasets.yml``: the one block of
-   deviations of the dataset chosen with ``--params=dataset=...`` (FF19's recipe for
+   deviations of the dataset chosen with ``dataset`` (FF19's recipe for
    ``online_retail``, the demo's short epochs, published numbers for the report...).
 3. What the source's catalog entry provides, for settings still ``auto``
    (:mod:`session_recs.data.defaults`: train/test files, timestamps, an order column).
@@ -16,12 +16,22 @@ of those settings, is listed by :attr:`ProjectConfigLoader.choices`;
 :class:`~session_recs.hooks.DatasetChoiceHooks` logs them, one line each, when a run
 starts. The ``datasets`` key itself is not a parameter: only the chosen block's values
 reach the nodes.
+
+A parameter is applied or refused, never ignored: a top-level key that no file of
+``conf/base`` has (a misspelt section), in another environment's files, a dataset's block
+or ``--params``, stops the run in one line with the nearest known name; so does a value
+where the defaults have a section of settings (``--params=split=5``) or the reverse, a key
+beside ``model`` in a model namespace, and a ``--params`` block of a dataset the run does
+not use. ``dataset``, wherever it is set, selects the catalog's source too (the catalog's
+``${runtime_params:dataset,...}`` sees the effective value), and must name one.
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
 import importlib
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,6 +43,13 @@ from session_recs.data.defaults import AUTO, Choice, SourceShape, infer_settings
 from session_recs.errors import ConfigError
 
 DATASET_BLOCKS = "datasets"
+DATASET = "dataset"
+#: Where ``--params`` values come from, in messages.
+RUNTIME = "--params"
+#: A dataset's name becomes a folder under data/.
+_DATASET_NAME = re.compile(r"[A-Za-z0-9_-]+")
+#: The one key of a model namespace (``<model>.model``: kind, options, from_search).
+_MODEL_KEY = "model"
 
 
 #: kedro-viz draws every source in the raw layer unless its entry says otherwise.
@@ -111,6 +128,8 @@ def effective_parameters(
 ) -> tuple[dict[str, Any], list[Choice]]:
     """The parameters of a run (layers 1-4 of the module docstring) and the choices made."""
     params = dict(params)
+    # A block given with --params is in `params` already (Kedro merges --params in).
+    runtime = {key: value for key, value in runtime.items() if key != DATASET_BLOCKS}
     blocks = params.pop(DATASET_BLOCKS, None) or {}
     dataset = params.get("dataset")
     block = (blocks.get(dataset) or {}) if isinstance(blocks, Mapping) else {}
@@ -144,6 +163,95 @@ def _check_report_k(params: Mapping[str, Any]) -> None:
         )
 
 
+def _hint(name: str, known: list[str], what: str) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return f"the {what} are: {', '.join(known)}."
+
+
+def _is_model_namespace(default: Any) -> bool:
+    return isinstance(default, Mapping) and isinstance(default.get(_MODEL_KEY), Mapping)
+
+
+def _check_shape(path: str, default: Any, value: Any, where: str) -> None:
+    """``value`` (a layer's) has the shape of ``default`` (base's): a section stays a
+    section, a single value a value, and a model namespace holds only ``model``."""
+    if isinstance(default, str) and default.startswith("${"):
+        return  # an interpolation: its resolved shape is not known here
+    if isinstance(default, Mapping):
+        if value is None or isinstance(value, Mapping):
+            for key, sub in (value or {}).items():
+                if key in default:
+                    _check_shape(f"{path}.{key}", default[key], sub, where)
+                elif _is_model_namespace(default):
+                    raise ConfigError(
+                        f"{path}.{key} ({where}): unknown setting; a model namespace holds "
+                        f"only {path}.{_MODEL_KEY} (kind, options, from_search)."
+                    )
+        elif default:
+            raise ConfigError(
+                f"{path} = {value!r} ({where}): {path} is a section of settings, not a value; "
+                f"set one of its keys, e.g. {path}.{next(iter(default))}=..."
+            )
+    elif default is not None and isinstance(value, Mapping) and value:
+        raise ConfigError(
+            f"{path}.{next(iter(value))} ({where}): {path} is a single value "
+            f"({default!r} by default), not a section of settings."
+        )
+
+
+def check_sections(defaults: Mapping[str, Any], layers: list[tuple[str, Any]]) -> None:
+    """Each key of each layer (an environment's file, ``--params``), and of each dataset
+    block in it, is a section of ``defaults`` (conf/base's parameters), of the same shape."""
+    known = sorted(defaults)
+    sections = [key for key in known if key not in (DATASET, DATASET_BLOCKS)]
+    for where, tree in layers:
+        for key, value in tree.items():
+            if key not in defaults:
+                raise ConfigError(
+                    f"Unknown parameter section {key!r} ({where}); "
+                    + _hint(str(key), known, "sections")
+                )
+            if key != DATASET_BLOCKS:
+                _check_shape(key, defaults[key], value, where)
+        blocks = tree.get(DATASET_BLOCKS)
+        if blocks is not None and not isinstance(blocks, Mapping):
+            raise ConfigError(
+                f"{DATASET_BLOCKS} = {blocks!r} ({where}): expected one block of settings per "
+                "dataset."
+            )
+        for name, block in (blocks or {}).items():
+            at = f"{DATASET_BLOCKS}.{name} in {where}"
+            if block is not None and not isinstance(block, Mapping):
+                raise ConfigError(f"{at}: expected a mapping of settings, got {block!r}.")
+            for key, value in (block or {}).items():
+                if key not in sections:
+                    raise ConfigError(
+                        f"Unknown parameter section {key!r} ({at}); "
+                        + _hint(str(key), sections, "sections")
+                    )
+                _check_shape(key, defaults[key], value, at)
+
+
+def check_dataset(name: Any, known: list[str], where: str) -> str:
+    """``name`` (the ``dataset`` parameter, set in ``where``) names a source of the catalog."""
+    listed = f"Known datasets: {', '.join(known)}."
+    if name is None or name == "":
+        raise ConfigError(f"dataset is empty ({where}). {listed}")
+    if not isinstance(name, str) or not _DATASET_NAME.fullmatch(name):
+        raise ConfigError(
+            f"dataset = {name!r} ({where}): expected a name of letters, digits, '_' or '-' "
+            f"(it names the dataset's folders under data/). {listed}"
+        )
+    if name not in known:
+        raise ConfigError(
+            f"Unknown dataset {name!r} ({where}). {listed} To add one, add its entry under "
+            "'_sources' in conf/base/catalog.yml."
+        )
+    return name
+
+
 class ProjectConfigLoader(OmegaConfigLoader):
     """OmegaConfigLoader whose ``parameters`` are the effective ones of the chosen dataset."""
 
@@ -160,12 +268,90 @@ class ProjectConfigLoader(OmegaConfigLoader):
             )
         self.choices: list[Choice] = []
         self.dataset: Any = None
+        #: What ``--params`` gave, before the effective ``dataset`` is added for the catalog.
+        self.given: dict[str, Any] = copy.deepcopy(dict(self.runtime_params or {}))
+        self._checked = False
 
     def __getitem__(self, key: str) -> dict[str, Any]:
+        if key in ("parameters", "catalog") and key not in self:
+            self._check_parameters()
         config = super().__getitem__(key)
         if key != "parameters":
             return config
         entry = super().__getitem__("catalog").get("raw_interactions")
-        params, self.choices = effective_parameters(config, self.runtime_params or {}, entry)
-        self.dataset = params.get("dataset")
+        params, self.choices = effective_parameters(config, self.given, entry)
+        self.dataset = params.get(DATASET)
         return params
+
+    def _raw(self, key: str) -> tuple[list[Layer], list[Layer]]:
+        """The files of ``key`` in the base and the run's environment, unresolved, each
+        named by its path (``conf/local/parameters.yml``)."""
+        base, env, *_ = self._read_raw_config(key)
+        top = Path(str(self.conf_source)).parent
+        base_files, env_files = (
+            [
+                (_shown(path, top), OmegaConf.to_container(config, resolve=False) or {})
+                for path, config in sorted(files.items())
+            ]
+            for files in (base, env)
+        )
+        return base_files, env_files
+
+    def _check_parameters(self) -> None:
+        """Refuse unknown sections and a bad ``dataset``, then make the catalog's
+        ``${runtime_params:dataset,...}`` see the effective dataset, wherever it was set."""
+        if self._checked:
+            return
+        base, env = self._raw("parameters")
+        defaults: dict[str, Any] = {}
+        for _, tree in base:
+            defaults.update(tree)
+        given = [(RUNTIME, self.given)] if self.given else []
+        check_sections(defaults, [(where, _blocks_only(tree)) for where, tree in base])
+        check_sections(defaults, [*env, *given])
+        where, name = next(
+            (
+                (at, tree[DATASET])
+                for at, tree in reversed([*base, *env, *given])
+                if DATASET in tree
+            ),
+            ("conf/base", None),
+        )
+        if isinstance(name, str) and name.startswith("${"):
+            name = super().__getitem__("parameters").get(DATASET)  # an interpolation
+        sources = sorted(
+            {
+                str(source)
+                for files in self._raw("catalog")
+                for _, tree in files
+                for source in (tree.get("_sources") or {})
+            }
+        )
+        if sources:  # a project without `_sources` picks its raw data otherwise
+            check_dataset(name, sources, where)
+        other = next((b for b in self.given.get(DATASET_BLOCKS) or {} if b != name), None)
+        if other is not None:
+            raise ConfigError(
+                f"{DATASET_BLOCKS}.{other} ({RUNTIME}) applies when dataset={other}, and this "
+                f"run's dataset is {name}: set the values directly (e.g. --params=split.seed=5) "
+                f"or add dataset={other}."
+            )
+        self._checked = True
+        if name is not None and self.given.get(DATASET) != name:
+            self.runtime_params = {**self.given, DATASET: name}
+            self._runtime_params_oc = None  # Kedro caches its view of runtime_params
+
+
+#: A configuration file's contents, named by its path.
+Layer = tuple[str, dict[str, Any]]
+
+
+def _blocks_only(tree: Mapping[str, Any]) -> dict[str, Any]:
+    return {DATASET_BLOCKS: tree[DATASET_BLOCKS]} if DATASET_BLOCKS in tree else {}
+
+
+def _shown(path: Path, top: Path) -> str:
+    try:
+        return str(Path(path).relative_to(top))
+    except ValueError:
+        return str(path)

@@ -14,7 +14,13 @@ Any registered pipeline runs from a fresh clone, in any order (``kedro run
   in one line, while there is no search, unless it was asked for by name;
 - the outputs one node saved together must be read together: if their latest versions
   come from different runs (a run killed between two saves), the run stops in one line
-  naming the node to rerun.
+  naming the node to rerun;
+- a ``--params`` value is applied or refused, never ignored: one that only nodes outside
+  the run read brings them in when they are data nodes upstream of the run (with the data
+  nodes between them and the run, in one line: ``--pipelines=split
+  --params=sessionize.min_session_length=3`` sessionizes again first), and otherwise stops
+  the run in one line naming the pipeline (or namespace) to add. ``dataset`` is read by
+  every run (it picks the data).
 
 Kedro's own filters (``--namespaces``, ``--tags``, ``--nodes``, ``--from-nodes``,
 ``--to-nodes``, ``--from-inputs``, ``--to-outputs``) are checked against the pipeline first,
@@ -45,10 +51,13 @@ from session_recs.pipelines.namespaces import (
     SEARCHED_MODEL,
     TUNE_TAG,
     TUNED_SUFFIX,
+    pipeline_of,
     searched_by,
 )
 
 SEARCH_OUTPUT = "best_w2v_params"
+#: Parameters every run reads (the data they pick), or that are no node's input.
+_READ_BY_EVERY_RUN = ("dataset", "datasets")
 
 
 @dataclass
@@ -186,6 +195,126 @@ def select_searches(nodes: list[Node], searched: tuple[str, ...]) -> tuple[list[
     return kept, f"Searching {', '.join(searched)} (tune.model / tune.models)."
 
 
+def _leaf_paths(tree: Mapping[str, Any], prefix: str = "") -> list[str]:
+    paths = []
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            paths += _leaf_paths(value, f"{path}.")
+        else:
+            paths.append(path)
+    return paths
+
+
+def _reads(node: Node, path: str) -> bool:
+    """Whether ``node`` reads the parameter ``path`` (``split.seed``) or a part of it."""
+    for name in node.inputs:
+        if name == "parameters":
+            return True
+        key = name.removeprefix("params:")
+        if key != name and (
+            key == path or path.startswith(f"{key}.") or key.startswith(f"{path}.")
+        ):
+            return True
+    return False
+
+
+def _data_upstream(nodes: Iterable[Node], producers: Mapping[str, Node]) -> list[Node]:
+    """The data nodes that make, through data nodes only, an input of ``nodes``."""
+    found: dict[str, Node] = {}
+    queue = [name for node in nodes for name in node.inputs]
+    while queue:
+        producer = producers.get(queue.pop())
+        if producer is None or DATA_TAG not in producer.tags or producer.name in found:
+            continue
+        found[producer.name] = producer
+        queue.extend(producer.inputs)
+    return list(found.values())
+
+
+def _downstream_within(start: Node, nodes: list[Node]) -> list[Node]:
+    """``start`` and the ``nodes`` that read, directly or not, what it makes."""
+    chosen = [start]
+    made = set(start.outputs)
+    grew = True
+    while grew:
+        grew = False
+        for node in nodes:
+            if node not in chosen and made & set(node.inputs):
+                chosen.append(node)
+                made |= set(node.outputs)
+                grew = True
+    return chosen
+
+
+def _refuse_unread(
+    path: str, readers: list[Node], registry: Mapping[str, Pipeline], by_namespace: bool
+) -> None:
+    """Stop the run: ``--params`` gave ``path``, which only ``readers`` (not in the run) read."""
+    top = path.partition(".")[0]
+    if top in MODEL_NAMESPACES:
+        hint = f"--namespaces={top}" if by_namespace else f"--pipelines={pipeline_of(top)}"
+        raise ConfigError(f"{path} (--params): model {top} is not in this run; add {hint}.")
+    order = list(registry)
+    pipes = sorted({_pipeline_of(node, registry) for node in readers}, key=order.index)
+    if len(pipes) == 1:
+        raise ConfigError(
+            f"{path} (--params): only pipeline {pipes[0]} reads it, and {pipes[0]} is not in "
+            f"this run; add --pipelines={pipes[0]}."
+        )
+    raise ConfigError(
+        f"{path} (--params): only pipelines {', '.join(pipes)} read it, and none of them is "
+        f"in this run; add one, e.g. --pipelines={pipes[0]}."
+    )
+
+
+def bring_in_readers(
+    nodes: list[Node],
+    everything: Pipeline,
+    given: Mapping[str, Any],
+    registry: Mapping[str, Pipeline],
+    *,
+    by_namespace: bool = False,
+    pinned: Iterable[str] = (),
+) -> tuple[list[Node], str]:
+    """The data nodes to add so that the run reads every ``--params`` value (``given``),
+    and why (one line); a value only other pipelines read, or one that would remake an
+    input ``--load-versions`` pins, stops the run in one line."""
+    pinned = set(pinned)
+    producers = {output: node for node in everything.nodes for output in node.outputs}
+    running = set(nodes)
+    added: list[Node] = []
+    reasons: list[str] = []
+    for path in _leaf_paths({k: v for k, v in given.items() if k not in _READ_BY_EVERY_RUN}):
+        readers = [node for node in everything.nodes if _reads(node, path)]
+        if not readers or running & set(readers):
+            continue
+        upstream = _data_upstream([*running], producers)
+        bring = [node for node in readers if node in upstream]
+        if not bring:
+            _refuse_unread(path, readers, registry, by_namespace)
+        for reader in bring:
+            for node in _downstream_within(reader, upstream):
+                if pinned & set(node.outputs):
+                    held = ", ".join(sorted(pinned & set(node.outputs)))
+                    raise ConfigError(
+                        f"{path} (--params) is read by {reader.name}, which would make {held} "
+                        "again, and --load-versions pins it: drop one of the two."
+                    )
+                if node not in running:
+                    running.add(node)
+                    added.append(node)
+        reasons.append(path)
+    if not added:
+        return nodes, ""
+    order = [node.name for node in everything.nodes if node in added]
+    note = (
+        f"{', '.join(reasons)} (--params) {'is' if len(reasons) == 1 else 'are'} read before "
+        f"the selected nodes: running {' → '.join(order)} first."
+    )
+    return [*added, *nodes], note
+
+
 def plan_run(
     selected: Pipeline,
     registry: Mapping[str, Pipeline],
@@ -195,11 +324,13 @@ def plan_run(
     dataset: str = "",
     searched: tuple[str, ...] = (SEARCHED_MODEL,),
     by_namespace: bool = False,
+    given: Mapping[str, Any] | None = None,
 ) -> RunPlan:
     """The nodes a run of ``selected`` must run, from a fresh clone or a partial one.
 
     ``searched``: the models a tune run searches; nodes of other models' searches are
-    left out, unless the run was filtered by namespace (``by_namespace``).
+    left out, unless the run was filtered by namespace (``by_namespace``). ``given``: the
+    ``--params`` values, each read by the run (:func:`bring_in_readers`).
     """
     everything = sum(registry.values(), Pipeline([]))
     producers = {output: node for node in everything.nodes for output in node.outputs}
@@ -208,6 +339,10 @@ def plan_run(
     nodes = list(selected.nodes)
     of_dataset = f" for dataset {dataset}" if dataset else ""
     check_searched(searched)
+    nodes, note = bring_in_readers(
+        nodes, everything, given or {}, registry, by_namespace=by_namespace, pinned=pinned
+    )
+    notes += [note] if note else []
     if not by_namespace:
         nodes, note = select_searches(nodes, searched)
         notes += [note] if note else []

@@ -91,6 +91,7 @@ class ProjectSession(KedroSession):
             dataset=str(context.params.get("dataset", "")),
             searched=selected_models(context.params.get("tune") or {}),
             by_namespace=bool(namespaces),
+            given=self.store.get("runtime_params") or {},
         )
         for note in plan.notes:
             logger.info(note)

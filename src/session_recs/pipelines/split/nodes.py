@@ -22,6 +22,8 @@ def profile_split_dataset(
     train_sessions: pd.DataFrame,
     test_pairs: pd.DataFrame,
     test_sessions: pd.DataFrame,
+    sessionize_log: dict[str, Any],
 ) -> dict[str, Any]:
-    """Events, sessions, items, session lengths, repeats, time span and unseen test targets."""
-    return dataset_profile(sessions, train_sessions, test_pairs, test_sessions)
+    """Events, sessions, items, session lengths, repeats, time span, unseen test targets,
+    and what sessionize dropped on the way."""
+    return dataset_profile(sessions, train_sessions, test_pairs, test_sessions, sessionize_log)

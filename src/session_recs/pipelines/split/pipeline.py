@@ -18,7 +18,13 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 profile_split_dataset,
-                inputs=["sessions", "train_sessions", "test_pairs", "test_sessions"],
+                inputs=[
+                    "sessions",
+                    "train_sessions",
+                    "test_pairs",
+                    "test_sessions",
+                    "sessionize_log",
+                ],
                 outputs="dataset_profile",
                 name="profile_split_dataset",
                 tags=["data", "report"],

@@ -146,6 +146,7 @@ def test_the_tune_search_stops_in_one_line_without_validation_pairs():
         run_model_search(settings, groups(), empty_pairs(), "demo")
     assert str(stopped.value) == (
         "The search of word2vec_search scores its trials on the validation pairs, and the "
-        "split made none (split.validation_fraction = 0): search with "
-        "--params=split.validation_fraction=0.1 (or any share above 0)."
+        "split it reads has none (made with split.validation_fraction = 0): split with "
+        "validation first, e.g. `kedro run --pipelines=split "
+        "--params=dataset=demo,split.validation_fraction=0.1`, then search."
     )

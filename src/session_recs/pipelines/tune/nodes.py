@@ -85,8 +85,9 @@ def run_model_search(
     if not len(validation_pairs):
         raise ConfigError(
             f"The search of {settings.model} scores its trials on the validation pairs, and "
-            "the split made none (split.validation_fraction = 0): search with "
-            "--params=split.validation_fraction=0.1 (or any share above 0)."
+            "the split it reads has none (made with split.validation_fraction = 0): split "
+            "with validation first, e.g. `kedro run --pipelines=split "
+            f"--params=dataset={dataset},split.validation_fraction=0.1`, then search."
         )
     if _STOPPED:  # a signal stopped an earlier search of this run: start no other
         _drop_restart_advice()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -90,7 +91,24 @@ def build_model(kind: str, options: Mapping[str, Any] | None = None) -> Recommen
         raise ConfigError(
             f"Unknown option(s) {unknown} for model kind {kind!r}; valid options: {sorted(valid)}."
         )
-    return cls(**options)
+    model = cls(**options)
+    # What answered a query later (``recommend``, the served model) is told by this record.
+    model.built_from = {"kind": kind, "options": effective_options(kind, options)}
+    return model
+
+
+#: Constructor arguments that are not settings (functions called during training).
+NOT_OPTIONS = frozenset({"callbacks"})
+
+
+def effective_options(kind: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Every option model ``kind`` takes, as ``options`` set it or else its default."""
+    given = dict(options or {})
+    return {
+        name: given.get(name, default)
+        for name, default in constructor_parameters(model_class(kind)).items()
+        if name not in NOT_OPTIONS and (name in given or default is not inspect.Parameter.empty)
+    }
 
 
 def accepted_options(cls: type) -> set[str]:
@@ -140,6 +158,7 @@ __all__ = [
     "ModelSpec",
     "Recommender",
     "build_model",
+    "effective_options",
     "missing_extra",
     "model_class",
 ]

@@ -197,6 +197,9 @@ class Recommender(ABC):
         self.index: ItemIndex | None = None
         self.popularity: np.ndarray | None = None
         self.validation_pairs: pd.DataFrame | None = None
+        #: ``{"kind": ..., "options": ...}``: the kind and every option (defaults filled) it
+        #: was built with by :func:`session_recs.models.build_model`; None otherwise.
+        self.built_from: dict[str, Any] | None = None
 
     def fit(self, train: pd.DataFrame, validation_pairs: pd.DataFrame | None = None) -> Recommender:
         """Learn from a long session table (``session_id``, ``position``, ``item_id``).

@@ -120,7 +120,13 @@ def check_logged_model(mlflow: Any, model: Any, path: Path) -> None:
         logged = serving.log_model(path)
     info = mlflow.models.get_model_info(logged.model_uri)
     assert [spec.name for spec in info.signature.inputs.inputs] == ["items"]
-    assert [spec.name for spec in info.signature.outputs.inputs] == ["items", "scores", "ignored"]
+    assert [spec.name for spec in info.signature.outputs.inputs] == [
+        "items",
+        "scores",
+        "ignored",
+        "model",
+        "version",
+    ]
     assert {param.name: param.default for param in info.signature.params.params} == {
         "k": 10,
         "exclude_query": True,
@@ -175,6 +181,8 @@ def test_mlflow_models_serve_answers_sessions_and_refuses_bad_requests(
         (answer,) = body["predictions"]
         assert answer["items"][0] == "b2" and len(answer["items"]) == 10
         assert answer["ignored"] == []
+        assert answer["model"] == "sequential_rules"
+        assert answer["version"] == f"run:{logged.run_id}"
 
         status, body = invoke(
             url, {"dataframe_records": [{"items": ["x1", "a9", "x2"]}], "params": {"k": 3}}

@@ -3,7 +3,9 @@
 The numbers a reader needs before any metric: how many events, sessions and items; how
 long sessions are; how often an item repeats within its session (repeat purchases make a
 "the session so far" context worth much more); the time span; and the share of test
-targets (and query items) that never occur in training, which no model can rank.
+targets (and query items) that never occur in training, which no model can rank. And
+what sessionize dropped on the way (its ``sessionize_log``): rows, sessions and items
+per filter, so the counts above say what they are counts of.
 """
 
 from __future__ import annotations
@@ -33,11 +35,14 @@ def dataset_profile(
     train_sessions: pd.DataFrame,
     test_pairs: pd.DataFrame,
     test_sessions: pd.DataFrame,
+    sessionize_log: dict[str, Any] | None = None,
+    *,
     split: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The profile of a split dataset, as plain numbers (a JSON-ready dict): with the
-    split's settings (``split``) and the content fingerprints of its training sessions and
-    test data, which every model's metrics also carry."""
+    """The profile of a split dataset, as plain numbers (a JSON-ready dict); with
+    ``sessionize_log``, also the interactions read and what each filter dropped; with the
+    split's settings (``split``); and the content fingerprints of its training sessions
+    and test data, which every model's metrics also carry."""
     lengths = sessions.groupby("session_id", sort=False).size().to_numpy()
     known = pd.Index(train_sessions["item_id"].unique())
     revealed = test_sessions[test_sessions["position"] > 0]
@@ -73,6 +78,12 @@ def dataset_profile(
             ),
         },
     }
+    if sessionize_log is not None:
+        profile["sessionize"] = {
+            key: sessionize_log[key]
+            for key in ("input_rows", "dropped", "order_ties")
+            if key in sessionize_log
+        }
     repeats = RepeatEvidence.of(train_sessions)
     profile["train"]["transitions"] = repeats.transitions
     profile["train"]["repeated_transitions"] = repeats.repeats
@@ -89,11 +100,36 @@ def dataset_profile(
     return profile
 
 
+def _count(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def dropped_lines(sessionize: dict[str, Any]) -> list[tuple[str, str]]:
+    """What sessionize read and dropped, as (label, value) rows: one per filter that ran."""
+    rows = [("interactions read", _count(sessionize["input_rows"], "row"))]
+    for entry in sessionize.get("dropped", []):
+        units = [_count(entry[unit], unit[:-1]) for unit in ("sessions", "items") if unit in entry]
+        rows.append(
+            (f"dropped: {entry['step']}", ", ".join([*units, _count(entry["rows"], "row")]))
+        )
+    ties = sessionize.get("order_ties") or {}
+    if ties.get("sessions"):
+        rows.append(
+            (
+                "order column ties",
+                f"{_count(ties['sessions'], 'session')} ({_count(ties['rows'], 'row')}) share "
+                "an order value; tied events keep their file order",
+            )
+        )
+    return rows
+
+
 def profile_lines(profile: dict[str, Any]) -> list[tuple[str, str]]:
     """The profile as (label, value) rows for the report."""
     length = profile["session_length"]
     test = profile["test"]
     rows = [
+        *(dropped_lines(profile["sessionize"]) if "sessionize" in profile else []),
         ("events", f"{profile['events']:,}"),
         ("sessions", f"{profile['sessions']:,}"),
         ("items", f"{profile['items']:,}"),

@@ -37,7 +37,7 @@ def prepare_split(
     """(train_sessions, validation_pairs, test_pairs, test_sessions) of a source's
     interactions (what its dataset loads)."""
     interactions = ingest_interactions(raw)
-    sessions = sessionize_interactions(interactions, params["sessionize"])
+    sessions, _ = sessionize_interactions(interactions, params["sessionize"])
     return split_next_event(sessions, params["split"])
 
 

@@ -8,6 +8,10 @@ same way (``recommend_items(["85123A", "22423"], model="session_knn")``), and
 The query items are one session in order. Models that read the session (``uses_context``)
 see all of its known items; the others see the last known one. Unknown items are dropped
 with a warning; if none is known, nothing can be recommended.
+
+Before the table, one log line says what answered (:func:`provenance`): the model, the
+version it loaded, the dataset, and the options in which it differs from what conf/ gives
+its namespace now (a model trained by a one-off ``--params`` run says so).
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from session_recs.errors import ConfigError, DataValidationError
+from session_recs.errors import ConfigError, DataValidationError, SessionRecsError
+from session_recs.models import ModelSpec, effective_options
 from session_recs.models.base import QueryBatch, Recommender, SessionData
 from session_recs.pipelines.namespaces import (
     MODEL_NAMESPACES,
@@ -145,11 +150,63 @@ def recommend_items(
         catalog = context.catalog
         recommender = load_model(catalog, model, dataset, load_version)
         item_catalog = catalog.load("item_catalog") if catalog.exists("item_catalog") else None
+        version = load_version or latest_version(catalog, model)
+        answered_by = provenance(recommender, model, dataset, version, context.params)
+    logger.info(answered_by)
     table = top_items(recommender, items, k, item_catalog, exclude_query=exclude_query)
-    table.attrs.update(
-        model=model, dataset=dataset, version=load_version or latest_version(catalog, model)
-    )
+    table.attrs.update(model=model, dataset=dataset, version=version, provenance=answered_by)
     return table
+
+
+def provenance(
+    recommender: Recommender,
+    model: str,
+    dataset: str,
+    version: str | None,
+    params: Mapping[str, Any],
+) -> str:
+    """One line: the model, its version and dataset, and how its options compare with the
+    ones ``params`` (the project's conf now) gives the namespace ``model``."""
+    note = options_note(recommender, model, params)
+    return f"{model} {version or 'unversioned'} (dataset {dataset}): {note}"
+
+
+_UNSET = object()
+
+
+def _shown(value: Any) -> str:
+    return "unset" if value is _UNSET else str(value)
+
+
+def options_note(recommender: Recommender, model: str, params: Mapping[str, Any]) -> str:
+    """How the fitted ``recommender``'s kind and options compare with conf's for ``model``
+    (a ``<model>_tuned`` refit and ``word2vec_search`` against the searched model's conf)."""
+    built = getattr(recommender, "built_from", None)
+    if built is None:
+        return "options not recorded (saved by an older session-recs; retrain to record them)"
+    searched = model == SEARCHED_MODEL or model.endswith(TUNED_SUFFIX)
+    conf_model = model.removesuffix(TUNED_SUFFIX)
+    where = "conf" if conf_model == model else f"{conf_model}'s conf"
+    spec = (params.get(conf_model) or {}).get("model")
+    if not spec:
+        return f"options not compared (conf has no {conf_model}.model)"
+    try:
+        spec = ModelSpec.model_validate(spec)
+        configured = effective_options(spec.kind, spec.options)
+    except SessionRecsError as err:
+        return f"options not compared ({conf_model}.model in conf: {err})"
+    prefix = "options chosen by a tune search; " if searched else ""
+    if built["kind"] != spec.kind:
+        return f"{prefix}kind {built['kind']} (conf: {spec.kind})"
+    saved = built["options"]
+    differ = [
+        f"{name}={_shown(saved.get(name, _UNSET))} (conf: {_shown(configured.get(name, _UNSET))})"
+        for name in [*saved, *(name for name in configured if name not in saved)]
+        if saved.get(name, _UNSET) != configured.get(name, _UNSET)
+    ]
+    if not differ:
+        return f"{prefix}options as in {where}"
+    return f"{prefix}options differ from {where}: {', '.join(differ)}"
 
 
 def load_model(catalog: Any, model: str, dataset: str, version: str | None) -> Recommender:

@@ -2,8 +2,10 @@
 
 The model's input is one row per session: ``items``, the session's item ids in order.
 Its output is one row per session: ``items`` (the top-K item ids, best first),
-``scores`` (their scores; 0 marks an item backfilled by popularity) and ``ignored`` (the
-session's items the model does not know). The parameters ``k`` (default 10) and
+``scores`` (their scores; 0 marks an item backfilled by popularity), ``ignored`` (the
+session's items the model does not know), and what answered: ``model`` (the model's
+namespace) and ``version`` (its saved version, the folder name of the versioned pickle;
+else the MLflow run it was logged to). The parameters ``k`` (default 10) and
 ``exclude_query`` (default true) come with the request::
 
     mlflow models serve -m runs:/<model run id>/model --env-manager local --host 127.0.0.1
@@ -32,6 +34,8 @@ import pandas as pd
 from session_recs.models.base import QueryBatch, Recommender, SessionData
 
 DEFAULT_K = 10
+#: What answered, in every row of a served model's answer.
+IDENTITY = ("model", "version")
 #: The packages a served model needs besides session-recs (which the model carries as
 #: code): what ``--env-manager virtualenv`` installs. ``local`` uses this environment.
 REQUIREMENTS = ("numpy", "pandas", "scipy", "mlflow", "cloudpickle")
@@ -134,6 +138,8 @@ def _python_model_class() -> type:
         def load_context(self, context: Any) -> None:
             with open(context.artifacts["recommender"], "rb") as file:
                 self.recommender = pickle.load(file)
+            config = context.model_config or {}
+            self.identity = {key: str(config.get(key) or "unknown") for key in IDENTITY}
 
         def predict(self, context, model_input, params=None):
             """Top-K items and scores per session of ``model_input`` (column ``items``).
@@ -152,7 +158,7 @@ def _python_model_class() -> type:
             else:
                 sessions = [row["items"] for row in model_input]
             try:
-                return predict(
+                answer = predict(
                     self.recommender,
                     sessions,
                     params.get("k", DEFAULT_K),
@@ -160,6 +166,7 @@ def _python_model_class() -> type:
                 )
             except ServingError as error:
                 raise MlflowException(str(error), error_code=INVALID_PARAMETER_VALUE) from None
+            return answer.assign(**self.identity)
 
     return SessionRecommender
 
@@ -170,7 +177,8 @@ def python_model() -> Any:
 
 
 def signature() -> Any:
-    """Sessions (a list of item ids each) in; items, scores and ignored items out."""
+    """Sessions (a list of item ids each) in; items, scores, ignored items and the
+    answering model's name and version out."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, DataType, ParamSchema, ParamSpec, Schema
     from mlflow.types.schema import Array
@@ -182,6 +190,7 @@ def signature() -> Any:
                 ColSpec(Array(DataType.string), "items"),
                 ColSpec(Array(DataType.double), "scores"),
                 ColSpec(Array(DataType.string), "ignored"),
+                *(ColSpec(DataType.string, key) for key in IDENTITY),
             ]
         ),
         params=ParamSchema(
@@ -212,12 +221,23 @@ def requirements(model: Recommender) -> list[str]:
     return pinned
 
 
-def _arguments(model_file: Path) -> dict[str, Any]:
+def identity(model_file: Path, name: str | None = None, run_id: str | None = None) -> dict:
+    """The served model's ``model`` and ``version``: ``name`` (default: the file's stem) and
+    the folder name of a versioned pickle (``<name>.pkl/<version>/<name>.pkl``, as the
+    catalog saves ``<model>.recommender``), else ``run:<run_id>``, else ``unversioned``."""
+    model_file = Path(model_file)
+    versioned = model_file.parent.parent.name == model_file.name
+    version = model_file.parent.name if versioned else (f"run:{run_id}" if run_id else None)
+    return {"model": name or model_file.stem, "version": version or "unversioned"}
+
+
+def _arguments(model_file: Path, name: str | None, run_id: str | None) -> dict[str, Any]:
     with open(model_file, "rb") as file:
         model = pickle.load(file)
     return {
         "python_model": str(Path(__file__).with_name("served_model.py")),
         "artifacts": {"recommender": str(model_file)},
+        "model_config": identity(model_file, name, run_id),
         "code_paths": [str(Path(__file__).parent)],
         "signature": signature(),
         "input_example": (input_example(model), {"k": DEFAULT_K}),
@@ -225,15 +245,19 @@ def _arguments(model_file: Path) -> dict[str, Any]:
     }
 
 
-def log_model(model_file: Path, name: str = "model") -> Any:
-    """Log the pickled recommender ``model_file`` to the active MLflow run as ``name``."""
+def log_model(model_file: Path, name: str = "model", *, model: str | None = None) -> Any:
+    """Log the pickled recommender ``model_file`` to the active MLflow run as ``name``;
+    its answers name ``model`` (default: the file's stem) and its :func:`identity`."""
+    import mlflow
     import mlflow.pyfunc
 
-    return mlflow.pyfunc.log_model(name=name, **_arguments(Path(model_file)))
+    run = mlflow.active_run()
+    arguments = _arguments(Path(model_file), model, run.info.run_id if run else None)
+    return mlflow.pyfunc.log_model(name=name, **arguments)
 
 
-def save_model(model_file: Path, path: Path) -> None:
+def save_model(model_file: Path, path: Path, *, model: str | None = None) -> None:
     """Write the pickled recommender ``model_file`` as an MLflow model folder ``path``."""
     import mlflow.pyfunc
 
-    mlflow.pyfunc.save_model(path=str(path), **_arguments(Path(model_file)))
+    mlflow.pyfunc.save_model(path=str(path), **_arguments(Path(model_file), model, None))

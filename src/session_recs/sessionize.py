@@ -15,13 +15,16 @@ Strategies (parameter ``strategy``):
 Filters run in a fixed order: missing values, cancellations, non-product codes,
 minimum item support, consecutive repeats, minimum session length. Missing values are
 a missing key or item and, when the interactions have timestamps, a missing timestamp
-(such an event has no place in time; the ingest logs how many there are).
+(such an event has no place in time; the ingest logs how many there are). Each filter
+that runs logs one line saying what it dropped, and :func:`sessionize_with_log` returns
+the same counts (the ``sessionize_log`` dataset, which the dataset profile lists):
+nothing is dropped silently.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -82,17 +85,31 @@ def _require(interactions: pd.DataFrame, column: str, why: str) -> None:
         )
 
 
-def _filter_events(events: pd.DataFrame, config: SessionizeConfig) -> pd.DataFrame:
-    """Apply the row-level filters, logging how many rows each one removes."""
-    counts = {"input": len(events)}
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def _dropped(log: dict[str, Any], step: str, rows: int, **units: int) -> None:
+    """Record and log what filter ``step`` removed: ``rows``, and sessions or items."""
+    entry = {"step": step, **units, "rows": rows}
+    log["dropped"].append(entry)
+    counts = [_plural(n, unit.removesuffix("s")) for unit, n in units.items()]
+    logger.info("%s: %s dropped", step, ", ".join([*counts, _plural(rows, "row")]))
+
+
+def _filter_events(events: pd.DataFrame, config: SessionizeConfig, log: dict) -> pd.DataFrame:
+    """Apply the row-level filters, recording and logging how many rows each one removes."""
     key = "invoice" if config.strategy == "invoice" else "session_key"
     _require(events, key, f"sessionize.strategy={config.strategy!r}")
+    before = len(events)
     if config.dropna_all_columns:
         events = events.dropna(subset=[c for c in events.columns if c != "split"])
+        _dropped(log, "rows with a missing value", before - len(events))
     else:
         timed = ["timestamp"] if "timestamp" in events.columns else []
         events = events.dropna(subset=[key, "item_id", *timed])
-    counts["missing values"] = len(events)
+        missing = f"a {key}, item_id or timestamp" if timed else f"a {key} or item_id"
+        _dropped(log, f"rows without {missing}", before - len(events))
     if config.drop_cancellations:
         cancelled = np.zeros(len(events), dtype=bool)
         if "quantity" in events.columns:
@@ -100,19 +117,29 @@ def _filter_events(events: pd.DataFrame, config: SessionizeConfig) -> pd.DataFra
         if "invoice" in events.columns:
             cancelled |= events["invoice"].str.startswith("C").fillna(False).to_numpy(dtype=bool)
         events = events[~cancelled]
-        counts["cancellations"] = len(events)
+        _dropped(log, "cancellations", int(cancelled.sum()))
     if config.drop_non_products:
         is_product = events["item_id"].str.contains(config.product_pattern, regex=True)
-        events = events[is_product.fillna(False).to_numpy(dtype=bool)]
-        counts["non-product codes"] = len(events)
+        is_product = is_product.fillna(False).to_numpy(dtype=bool)
+        dropped_items = events["item_id"][~is_product].nunique()
+        events = events[is_product]
+        _dropped(
+            log,
+            f"non-product codes (not matching {config.product_pattern!r})",
+            int((~is_product).sum()),
+            items=int(dropped_items),
+        )
     if config.min_item_support > 1:
-        support = events["item_id"].map(events["item_id"].value_counts())
-        events = events[(support >= config.min_item_support).to_numpy()]
-        counts["rare items"] = len(events)
-    logger.info(
-        "Sessionize filters (rows left): %s",
-        ", ".join(f"{name} {n:,}" for name, n in counts.items()),
-    )
+        counts = events["item_id"].value_counts()
+        support = events["item_id"].map(counts).to_numpy()
+        rare = support < config.min_item_support
+        events = events[~rare]
+        _dropped(
+            log,
+            f"items seen fewer than {config.min_item_support} times",
+            int(rare.sum()),
+            items=int((counts < config.min_item_support).sum()),
+        )
     return events
 
 
@@ -133,6 +160,20 @@ def _key_order(keys: pd.Series) -> pd.Series:
     rank[ranked.index.to_numpy()] = np.arange(len(uniques))
     order = np.where(codes >= 0, rank[codes], len(uniques))
     return pd.Series(order, index=keys.index)
+
+
+def _log_order_ties(events: pd.DataFrame, log: dict) -> None:
+    """Record and log the sessions whose ``order`` values tie (those keep file order)."""
+    tied = events.duplicated(["_group", "order"], keep=False).to_numpy()
+    sessions = int(events["_group"][tied].nunique())
+    log["order_ties"] = {"sessions": sessions, "rows": int(tied.sum())}
+    if sessions:
+        logger.info(
+            "order column ties: %s (%s) share an order value with another event of their "
+            "session; tied events keep their file order",
+            _plural(sessions, "session"),
+            _plural(int(tied.sum()), "row"),
+        )
 
 
 def _session_labels(events: pd.DataFrame, config: SessionizeConfig) -> pd.DataFrame:
@@ -173,15 +214,36 @@ def sessionize(interactions: pd.DataFrame, config: SessionizeConfig) -> pd.DataF
     Context columns kept when the interactions have them: ``session_key``, ``timestamp``
     and ``split``. Sessions are numbered 0..n-1 in the strategy's order.
     """
-    events = _session_labels(_filter_events(interactions, config), config)
+    return sessionize_with_log(interactions, config)[0]
+
+
+def sessionize_with_log(
+    interactions: pd.DataFrame, config: SessionizeConfig
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """:func:`sessionize`, and what it did: the rows read, what every filter dropped
+    (``dropped``: one entry per filter that ran, in order: ``step``, ``rows`` and, where
+    they apply, ``sessions`` or ``items``), ties in the ``order`` column, and the result."""
+    log: dict[str, Any] = {"input_rows": len(interactions), "dropped": []}
+    events = _session_labels(_filter_events(interactions, config, log), config)
+    if config.order == "column":
+        _log_order_ties(events, log)
     group = events["_group"].to_numpy()
-    if config.collapse_repeats and len(events):
+    if config.collapse_repeats:
         items = events["item_id"].to_numpy()
         repeat = np.zeros(len(events), dtype=bool)
         repeat[1:] = (items[1:] == items[:-1]) & (group[1:] == group[:-1])
         events = events[~repeat]
         group = group[~repeat]
+        _dropped(log, "repeats collapsed (an item right after itself)", int(repeat.sum()))
     lengths = np.bincount(group) if len(group) else np.zeros(0, dtype=np.int64)
+    if config.min_session_length > 1:
+        short = (lengths > 0) & (lengths < config.min_session_length)
+        step = (
+            "single-event sessions"
+            if config.min_session_length == 2
+            else f"sessions shorter than {config.min_session_length} events"
+        )
+        _dropped(log, step, int(lengths[short].sum()), sessions=int(short.sum()))
     keep = lengths[group] >= config.min_session_length
     events = events[keep]
     group = group[keep]
@@ -205,13 +267,17 @@ def sessionize(interactions: pd.DataFrame, config: SessionizeConfig) -> pd.DataF
     for column in ("session_key", "timestamp", "split"):
         if column in events.columns:
             sessions[column] = events[column].to_numpy()
+    log["output"] = {
+        "sessions": int(session_id[-1] + 1),
+        "events": len(sessions),
+        "items": int(sessions["item_id"].nunique()),
+    }
     logger.info(
-        "Sessionized into %s sessions, %s events, %s items",
-        f"{session_id[-1] + 1:,}",
-        f"{len(sessions):,}",
-        f"{sessions['item_id'].nunique():,}",
+        "Sessionized %s into %s",
+        _plural(len(interactions), "interaction"),
+        ", ".join(_plural(n, unit[:-1]) for unit, n in log["output"].items()),
     )
-    return sessions
+    return sessions, log
 
 
 def item_catalog(interactions: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:

@@ -19,6 +19,13 @@ Strategies (parameter ``strategy``):
 
 Validation sessions give their prefix (all but the last item) to training when
 ``validation_prefix_in_train`` is true, as FF19 does; their target never leaks.
+
+``validation_fraction: 0`` (``temporal`` and ``predefined``) trains on every session that
+is not tested, as published protocols do: ``validation_pairs`` is then empty (same columns
+and types). Models that monitor training record no validation metric; the tune search,
+which scores its trials on validation pairs, stops the run. ``ff19`` draws its validation
+as ``test_size`` sessions (FF19's protocol) and refuses ``validation_fraction: 0``, as
+every strategy refuses ``test_size`` or ``test_fraction`` 0: a run needs a test.
 """
 
 from __future__ import annotations
@@ -29,9 +36,9 @@ from typing import Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from session_recs.config import Settings
+from session_recs.config import OptionError, Settings
 from session_recs.data.defaults import AUTO, auto_test_size
 from session_recs.errors import ConfigError, DataValidationError
 
@@ -51,7 +58,7 @@ class SplitConfig(Settings):
     test_size: Any = 1000  # a whole number >= 1, or "auto" (checked below)
     seed: int = Field(123, ge=0)
     test_fraction: float = Field(0.1, gt=0, lt=0.5)
-    validation_fraction: float = Field(0.1, gt=0, lt=0.5)
+    validation_fraction: float = Field(0.1, ge=0, lt=0.5)
     cutoff: str | None = None
     validation_prefix_in_train: bool = True
     all_final_pairs: bool = False
@@ -71,6 +78,19 @@ class SplitConfig(Settings):
         if not whole or number % 1 or number < 1:
             raise ValueError(f"expected a whole number >= 1, or {AUTO}")
         return int(number)
+
+    @model_validator(mode="after")
+    def _ff19_validates(self) -> SplitConfig:
+        if self.strategy == "ff19" and self.validation_fraction == 0:
+            raise OptionError(
+                self.section,
+                "validation_fraction",
+                0,
+                "the ff19 split draws test_size validation sessions (FF19's protocol) and "
+                "does not read validation_fraction; to train without validation use "
+                "split.strategy=temporal or predefined",
+            )
+        return self
 
     @field_validator("cutoff")
     @classmethod
@@ -109,13 +129,16 @@ def _pairs(sessions: pd.DataFrame, chosen: np.ndarray, starts, lengths) -> pd.Da
     """(second-to-last, last) item pairs of the chosen sessions, in the given order."""
     items = sessions["item_id"].to_numpy()
     last = starts[chosen] + lengths[chosen] - 1
-    return pd.DataFrame(
+    pairs = pd.DataFrame(
         {
             "session_id": chosen.astype(np.int64),
             "query_item": items[last - 1],
             "target_item": items[last],
         }
     )
+    # An empty object column would be saved untyped: keep the item ids' type.
+    item_type = sessions["item_id"].dtype
+    return pairs.astype({"query_item": item_type, "target_item": item_type})
 
 
 def _columns(sessions: pd.DataFrame) -> list[str]:
@@ -217,11 +240,19 @@ def split_sessions(sessions: pd.DataFrame, config: SplitConfig) -> Split:
         n_validation = math.ceil(config.validation_fraction * len(pool))
         validation_ids = pool[len(pool) - n_validation :]
         train_only = pool[: len(pool) - n_validation]
-        if not len(test_ids) or not len(validation_ids) or not len(train_only):
+        no_validation = config.validation_fraction > 0 and not len(validation_ids)
+        if not len(test_ids) or no_validation or not len(train_only):
             raise DataValidationError(
                 f"split.strategy={config.strategy!r} left an empty part: {len(train_only):,} "
                 f"training, {len(validation_ids):,} validation and {len(test_ids):,} test "
                 "sessions. Adjust the fractions or cutoff."
+            )
+        if not n_validation:
+            logger.info(
+                "split.validation_fraction = 0: no validation pairs; all %s non-test sessions "
+                "train. Models that monitor training record no validation metric; the tune "
+                "pipeline needs validation pairs.",
+                f"{len(pool):,}",
             )
         prefix_ids = validation_ids if config.validation_prefix_in_train else validation_ids[:0]
         train = _train_rows(sessions, lengths, np.sort(train_only), prefix_ids)

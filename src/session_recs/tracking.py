@@ -432,7 +432,7 @@ class MlflowTrackingHooks:
         run_id = self._runs.model(model)
         logging.getLogger("mlflow").setLevel(logging.WARNING)  # its per-model INFO lines
         with mlflow.start_run(run_id=run_id, nested=True):
-            logged = serving.log_model(path)
+            logged = serving.log_model(path, model=model)
         self._runs.client.set_tag(run_id, "model_uri", logged.model_uri)
         self._runs.client.update_run(run_id, status="RUNNING")  # open until the kedro run ends
 

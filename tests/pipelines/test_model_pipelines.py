@@ -111,8 +111,9 @@ def test_the_report_lists_every_model_and_draws_its_plots(demo_run):
     # The versions of what it read: all made by this run, saved under the run's version.
     version = demo_run.output("08_reporting", "model_comparison.md").parent.name
     # Every model's metrics and query ranks, the dataset profile, the comparison and tests,
-    # and what the profile was made from in this run (sessions and the three split tables).
-    read = len(RUN) * 2 + 3 + 4
+    # and what the profile was made from in this run (sessions, sessionize_log and the
+    # three split tables).
+    read = len(RUN) * 2 + 3 + 5
     assert f"input versions: {version}: {read} datasets (association_rules_ff19_metrics, " in (
         markdown
     )

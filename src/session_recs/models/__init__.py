@@ -91,31 +91,46 @@ def build_model(kind: str, options: Mapping[str, Any] | None = None) -> Recommen
         raise ConfigError(
             f"Unknown option(s) {unknown} for model kind {kind!r}; valid options: {sorted(valid)}."
         )
-    return cls(**options)
+    model = cls(**options)
+    # What answered a query later (``recommend``, the served model) is told by this record.
+    model.built_from = {"kind": kind, "options": effective_options(kind, options)}
+    return model
+
+
+#: Constructor arguments that are not settings (functions called during training, a
+#: progress bar).
+NOT_OPTIONS = frozenset({"callbacks", "progress"})
+
+
+def effective_options(kind: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Every option model ``kind`` takes, as ``options`` set it or else its default."""
+    given = dict(options or {})
+    return {
+        name: given.get(name, default)
+        for name, default in constructor_parameters(model_class(kind)).items()
+        if name not in NOT_OPTIONS and (name in given or default is not inspect.Parameter.empty)
+    }
 
 
 def describe_model(model: Recommender) -> tuple[str, dict[str, Any]]:
-    """A model's kind and every option of its constructor with the value in force (a
-    default included): what a result was measured with."""
-    cls = type(model)
-    path = f"{cls.__module__}:{cls.__qualname__}"
-    kind = next((k for k, where in MODEL_KINDS.items() if where == path), cls.__qualname__)
-    options = {
-        name: getattr(model, name, default)
-        for name, default in constructor_parameters(cls).items()
-        if name not in _NOT_OPTIONS
-    }
-    # A preset's values (Word2Vec's gensim parameters) are in force where an option is None.
+    """A model's kind and every option with the value in force (defaults included, a
+    preset's values where an option is left None): what a result was measured with."""
+    built = getattr(model, "built_from", None)
+    if built:
+        kind, options = built["kind"], dict(built["options"])
+    else:  # built directly, not through build_model
+        cls = type(model)
+        path = f"{cls.__module__}:{cls.__qualname__}"
+        kind = next((k for k, where in MODEL_KINDS.items() if where == path), cls.__qualname__)
+        options = {
+            name: getattr(model, name, None if default is inspect.Parameter.empty else default)
+            for name, default in constructor_parameters(cls).items()
+            if name not in NOT_OPTIONS
+        }
     resolved = dict(model.params())
-    options = {
-        name: resolved.get(name, value) if value is None else value
-        for name, value in options.items()
+    return kind, {
+        name: resolved.get(name) if value is None else value for name, value in options.items()
     }
-    return kind, {k: (None if v is inspect.Parameter.empty else v) for k, v in options.items()}
-
-
-#: Constructor arguments that are not the model's settings (callbacks, a progress bar).
-_NOT_OPTIONS = frozenset({"callbacks", "progress"})
 
 
 def accepted_options(cls: type) -> set[str]:
@@ -166,6 +181,7 @@ __all__ = [
     "Recommender",
     "build_model",
     "describe_model",
+    "effective_options",
     "missing_extra",
     "model_class",
 ]

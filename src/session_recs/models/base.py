@@ -15,6 +15,7 @@ every model answers every query (including ones about unseen items).
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -35,6 +36,8 @@ from session_recs.models.ranking import (
     top_k,
 )
 from session_recs.models.sparse import ranges
+
+logger = logging.getLogger(__name__)
 
 UNKNOWN = -1
 #: Memory a dense model's score block may take while ranked (megabytes); at 10^6 items
@@ -178,6 +181,9 @@ class Recommender(ABC):
     #: The option a scheduler may cut short while training (``epochs``), if any; models
     #: without one are searched in one-shot trials.
     training_resource: ClassVar[str | None] = None
+    #: Whether the model scores the validation pairs while it trains (per-epoch metrics);
+    #: it trains the same without them, recording no validation metric.
+    monitors_validation: ClassVar[bool] = False
     #: Whether the model scores every item (:meth:`score`) rather than only the items it
     #: has evidence for (:meth:`candidates`).
     dense_scores: ClassVar[bool] = False
@@ -191,11 +197,16 @@ class Recommender(ABC):
         self.index: ItemIndex | None = None
         self.popularity: np.ndarray | None = None
         self.validation_pairs: pd.DataFrame | None = None
+        #: ``{"kind": ..., "options": ...}``: the kind and every option (defaults filled) it
+        #: was built with by :func:`session_recs.models.build_model`; None otherwise.
+        self.built_from: dict[str, Any] | None = None
 
     def fit(self, train: pd.DataFrame, validation_pairs: pd.DataFrame | None = None) -> Recommender:
         """Learn from a long session table (``session_id``, ``position``, ``item_id``).
 
-        ``validation_pairs`` is only used by models that monitor training (Word2Vec).
+        ``validation_pairs`` is only used by models that monitor training
+        (``monitors_validation``); an empty table (a split without validation) trains them
+        all the same, with no validation metric, and says so in one line.
         """
         if train is None or len(train) == 0:
             raise DataValidationError(
@@ -207,6 +218,12 @@ class Recommender(ABC):
         sessions = SessionData.from_long(train, self.index, codes=codes)
         self.popularity = np.bincount(sessions.items, minlength=len(self.index)).astype(np.float64)
         self.validation_pairs = validation_pairs
+        if self.monitors_validation and validation_pairs is not None and not len(validation_pairs):
+            logger.info(
+                "%s: no validation pairs (split.validation_fraction = 0): trains without "
+                "per-epoch validation; its history records no validation metric",
+                self.name,
+            )
         self._popular = popularity_order(self.popularity)
         self._state_format = self.STATE_FORMAT
         self._fit(sessions)

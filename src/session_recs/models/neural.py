@@ -93,6 +93,7 @@ class NeuralRecommender(Recommender):
     dense_scores: ClassVar[bool] = True
     uses_context: ClassVar[bool] = True
     training_resource: ClassVar[str | None] = "epochs"
+    monitors_validation: ClassVar[bool] = True
     Options: ClassVar[type[Settings]]
     PRESETS: ClassVar[dict[str, dict[str, Any]]]
 

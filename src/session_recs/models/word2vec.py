@@ -105,6 +105,7 @@ class Word2VecRecommender(Recommender):
     # Defined below the class (they are built from GENSIM_RULES).
     search_settings: ClassVar[tuple[type, ...]] = ()
     training_resource: ClassVar[str | None] = "epochs"
+    monitors_validation: ClassVar[bool] = True
 
     def __init__(
         self,

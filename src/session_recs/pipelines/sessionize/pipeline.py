@@ -1,4 +1,4 @@
-"""interactions → sessions, item_catalog."""
+"""interactions → sessions, sessionize_log, item_catalog."""
 
 from kedro.pipeline import Node, Pipeline
 
@@ -12,7 +12,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 sessionize_interactions,
                 inputs=["interactions", "params:sessionize"],
-                outputs="sessions",
+                outputs=["sessions", "sessionize_log"],
                 name="sessionize_interactions",
                 tags=["data"],
             ),

@@ -27,14 +27,20 @@ def profile_split_dataset(  # noqa: PLR0917 (a node: Kedro passes inputs by posi
     train_sessions: pd.DataFrame,
     test_pairs: pd.DataFrame,
     test_sessions: pd.DataFrame,
+    sessionize_log: dict[str, Any],
     split: SplitConfig,
     evaluation: EvaluationConfig,
 ) -> dict[str, Any]:
     """Events, sessions, items, session lengths, repeats, time span, unseen test targets,
-    the split's settings and fingerprints; logs how ``evaluation.exclude_query: auto`` is
-    decided on this split, with its evidence."""
+    what sessionize dropped on the way, the split's settings and fingerprints; logs how
+    ``evaluation.exclude_query: auto`` is decided on this split, with its evidence."""
     split = SplitConfig.model_validate(split)
     decide_exclude_query(EvaluationConfig.model_validate(evaluation).exclude_query, train_sessions)
     return dataset_profile(
-        sessions, train_sessions, test_pairs, test_sessions, split.model_dump(mode="json")
+        sessions,
+        train_sessions,
+        test_pairs,
+        test_sessions,
+        sessionize_log,
+        split=split.model_dump(mode="json"),
     )

@@ -23,6 +23,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "train_sessions",
                     "test_pairs",
                     "test_sessions",
+                    "sessionize_log",
                     "params:split",
                     "params:evaluation",
                 ],

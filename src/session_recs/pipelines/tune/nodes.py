@@ -75,13 +75,21 @@ def run_model_search(
     """Run (or resume) the search; per-epoch history and one row per trial. With MLflow
     tracking on, every trial is also a nested run of this Kedro run's MLflow run.
 
-    A search stopped by SIGINT or SIGTERM returns what finished, marked incomplete
-    (``search_complete`` false; unfinished trials ``INTERRUPTED``); the nodes after it
-    refuse to refit from it.
+    A split without validation pairs (``split.validation_fraction: 0``) stops the run
+    before Ray starts. A search stopped by SIGINT or SIGTERM returns what finished, marked
+    incomplete (``search_complete`` false; unfinished trials ``INTERRUPTED``); the nodes
+    after it refuse to refit from it.
     """
     from session_recs.tracking import tune_callbacks
     from session_recs.tuning.runner import run_search
 
+    if not len(validation_pairs):
+        raise ConfigError(
+            f"The search of {settings.model} scores its trials on the validation pairs, and "
+            "the split it reads has none (made with split.validation_fraction = 0): split "
+            "with validation first, e.g. `kedro run --pipelines=split "
+            f"--params=dataset={dataset},split.validation_fraction=0.1`, then search."
+        )
     if _STOPPED:  # a signal stopped an earlier search of this run: start no other
         _drop_restart_advice()
         raise SearchInterrupted(

@@ -7,7 +7,8 @@ it maps a ``timestamp`` and whether it maps an ``order`` column
 ==========================  =====================================================
 the source has              defaults
 ==========================  =====================================================
-train and test files        ``predefined`` split; ``iterative_revealing`` in the
+train and test files        ``predefined`` split trained on the whole training file
+                            (no validation); ``iterative_revealing`` in the
                             ``session`` context, test items never seen in training
                             dropped, report @20 (session-rec's conventions)
 timestamps                  clicks in time order; a ``temporal`` split
@@ -60,6 +61,11 @@ def infer_settings(shape: SourceShape) -> list[Choice]:
         return [
             order,
             Choice("split.strategy", "predefined", given),
+            Choice(
+                "split.validation_fraction",
+                0,
+                given + ": published protocols train on the whole training file",
+            ),
             Choice("evaluation.protocols", ["iterative_revealing"], given),
             Choice("evaluation.contexts", ["session"], given),
             Choice("evaluation.unknown_targets", "drop", given),
@@ -73,6 +79,7 @@ def infer_settings(shape: SourceShape) -> list[Choice]:
     return [
         order,
         strategy,
+        Choice("split.validation_fraction", 0.1, one_file),
         Choice("evaluation.protocols", ["last_pair"], one_file),
         Choice("evaluation.contexts", ["last_item", "session"], one_file),
         Choice("evaluation.unknown_targets", "keep", one_file),

@@ -118,7 +118,7 @@ def test_the_dataset_profile_lists_what_sessionize_dropped():
             "interactions": MemoryDataset(data),
             "params:sessionize": MemoryDataset({}),
             "params:split": MemoryDataset({"strategy": "ff19", "test_size": 1}),
-            "params:evaluation": MemoryDataset({"exclude_query": "auto"}),
+            "params:evaluation.exclude_query": MemoryDataset("auto"),
         }
     )
     pipeline = sessionize_pipeline.create_pipeline() + split_pipeline.create_pipeline()

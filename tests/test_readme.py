@@ -64,6 +64,9 @@ def test_the_quickstart_is_two_commands_and_ci_runs_the_second():
     assert blocks[0].strip() == "pip install -e . && kedro run"
     assert blocks[1].strip() == 'pip install -e ".[test]" && pytest'
     ci = (ROOT / ".ci" / "run").read_text()
+    # CI installs into a new virtual environment, so a missing install step fails there.
+    assert re.search(r'^python3 -m venv "\$VENV"$', ci, flags=re.M)
+    assert 'export PATH="$VENV/bin:$PATH"' in ci
     assert 'pip install -e ".[test]"' in ci
     assert re.search(r"^python -m pytest$", ci, flags=re.M)
     assert 'pip install -e ".[test,mlflow]"' in ci and "pytest tests/test_tracking.py" in ci

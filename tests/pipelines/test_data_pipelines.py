@@ -50,7 +50,7 @@ def run_data_layer(
             "raw_interactions": MemoryDataset(to_interactions(raw, COLUMNS)),
             "params:sessionize": MemoryDataset(sessionize_params),
             "params:split": MemoryDataset(split_params),
-            "params:evaluation": MemoryDataset({"exclude_query": "auto"}),
+            "params:evaluation.exclude_query": MemoryDataset("auto"),
         }
     )
     SequentialRunner().run(PIPELINE, catalog)

@@ -25,30 +25,30 @@ class ReportConfig(Settings):
     references: dict[str, Any] = Field(default_factory=dict)
 
 
-def describe_report_conditions(
+def describe_report_conditions(  # noqa: PLR0917 (a node: Kedro passes inputs by position)
     train_sessions: pd.DataFrame,
     test_pairs: pd.DataFrame,
     test_sessions: pd.DataFrame,
-    evaluation: EvaluationConfig,
+    exclude_query: Any,
+    unknown_targets: str,
     dataset: str,
 ) -> dict[str, Any]:
     """What the report's models must have been measured on to share its tables: the
     fingerprints of the latest split (read from the data, not assumed) and the evaluation
-    settings in force, ``exclude_query: auto`` decided with its evidence."""
-    evaluation = EvaluationConfig.model_validate(evaluation)
-    exclude, why = decide_exclude_query(evaluation.exclude_query, train_sessions)
+    settings in force that change what is measured (``exclude_query: auto`` decided with
+    its evidence)."""
+    settings = EvaluationConfig(exclude_query=exclude_query, unknown_targets=unknown_targets)
+    exclude, why = decide_exclude_query(settings.exclude_query, train_sessions)
     conditions = reporting.report_conditions(
         str(dataset),
         split_fingerprints(train_sessions, test_pairs, test_sessions),
         exclude,
-        evaluation.unknown_targets,
+        settings.unknown_targets,
     )
-    settings = (
-        f"{', '.join(evaluation.protocols)} protocol; {', '.join(evaluation.contexts)} "
-        f"context; K {', '.join(map(str, evaluation.ks))}; exclude_query "
-        f"{str(exclude).lower()} ({why}); unknown_targets {evaluation.unknown_targets}"
+    words = (
+        f"exclude_query {str(exclude).lower()} ({why}); unknown_targets {settings.unknown_targets}"
     )
-    return {**conditions, "settings": settings}
+    return {**conditions, "settings": words}
 
 
 def compile_model_comparison(

@@ -33,7 +33,10 @@ def _report_nodes() -> Pipeline:
                     "train_sessions": "train_sessions",
                     "test_pairs": "test_pairs",
                     "test_sessions": "test_sessions",
-                    "evaluation": "params:evaluation",
+                    # Only the settings that change what is measured: a model measured
+                    # with another n_boot or memory_mb is still comparable.
+                    "exclude_query": "params:evaluation.exclude_query",
+                    "unknown_targets": "params:evaluation.unknown_targets",
                     "dataset": "params:dataset",
                 },
                 outputs="report_conditions",

@@ -29,13 +29,14 @@ def profile_split_dataset(  # noqa: PLR0917 (a node: Kedro passes inputs by posi
     test_sessions: pd.DataFrame,
     sessionize_log: dict[str, Any],
     split: SplitConfig,
-    evaluation: EvaluationConfig,
+    exclude_query: Any,
 ) -> dict[str, Any]:
     """Events, sessions, items, session lengths, repeats, time span, unseen test targets,
     what sessionize dropped on the way, the split's settings and fingerprints; logs how
     ``evaluation.exclude_query: auto`` is decided on this split, with its evidence."""
     split = SplitConfig.model_validate(split)
-    decide_exclude_query(EvaluationConfig.model_validate(evaluation).exclude_query, train_sessions)
+    setting = EvaluationConfig(exclude_query=exclude_query).exclude_query
+    decide_exclude_query(setting, train_sessions)
     return dataset_profile(
         sessions,
         train_sessions,

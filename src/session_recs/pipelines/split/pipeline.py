@@ -25,7 +25,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "test_sessions",
                     "sessionize_log",
                     "params:split",
-                    "params:evaluation",
+                    "params:evaluation.exclude_query",
                 ],
                 outputs="dataset_profile",
                 name="profile_split_dataset",

@@ -49,7 +49,16 @@ _PARTS["coo"] = ("data", "row", "col")
 
 
 class ModelFileError(DataValidationError):
-    """A file that is not a model this session-recs can read."""
+    """A file that is not a model this session-recs can read: ``where``, why (``reason``)
+    and what to do (``retrain``), in one line."""
+
+    def __init__(self, where: str, reason: str, retrain: str) -> None:
+        super().__init__(f"{where}: {reason}; {retrain}.")
+        self.where, self.reason, self.retrain = where, reason, retrain
+
+
+class _Malformed(ValueError):
+    """Something in a model file that is not as :func:`write_model` writes it."""
 
 
 def write_model(model: Recommender, file: IO[bytes]) -> None:
@@ -94,7 +103,7 @@ def read_model(file: IO[bytes], where: str, retrain: str = "retrain the model") 
     ``where`` and saying ``retrain`` for anything that is not a model file of this version."""
 
     def refuse(reason: str) -> ModelFileError:
-        return ModelFileError(f"{where}: {reason}; {retrain}.")
+        return ModelFileError(where, reason, retrain)
 
     try:
         archive = zipfile.ZipFile(file)
@@ -126,7 +135,7 @@ def read_model(file: IO[bytes], where: str, retrain: str = "retrain the model") 
             state = {str(name): _decode(value, reader) for name, value in attributes.items()}
             model = cls.__new__(cls)
             model._restore_state(state)
-        except ModelFileError as err:
+        except _Malformed as err:
             raise refuse(str(err)) from None
         except ConfigError as err:  # its kind needs an extra that is not installed
             raise ConfigError(f"{where}: {err}") from None
@@ -157,7 +166,7 @@ def _model_class(document: Mapping[str, Any]) -> type[Recommender]:
 
     kind = document.get("kind")
     if kind not in MODEL_KINDS or document.get("class") != MODEL_KINDS[kind]:
-        raise ModelFileError(
+        raise _Malformed(
             f"unknown model kind {kind!r} (class {document.get('class')!r}); known kinds: "
             + ", ".join(MODEL_KINDS)
         )
@@ -236,25 +245,25 @@ class _ArrayReader:
 
     def __init__(self, archive: zipfile.ZipFile, table: Any) -> None:
         if not isinstance(table, dict):
-            raise ModelFileError(f"{STATE_MEMBER} has no table of arrays")
+            raise _Malformed(f"{STATE_MEMBER} has no table of arrays")
         self.archive, self.table = archive, table
 
     def read(self, name: Any) -> np.ndarray:
         entry = self.table.get(name) if isinstance(name, str) else None
         if not isinstance(entry, dict):
-            raise ModelFileError(f"array {name!r} is not in the table of arrays")
+            raise _Malformed(f"array {name!r} is not in the table of arrays")
         shape = tuple(entry.get("shape") or ())
         if entry.get("dtype") == "object":
             values = json.loads(self.archive.read(f"{name}.json"))
             if not isinstance(values, list) or any(isinstance(v, list | dict) for v in values):
-                raise ModelFileError(f"{name}.json is not a list of plain values")
+                raise _Malformed(f"{name}.json is not a list of plain values")
             array = np.empty(len(values), dtype=object)
             array[:] = values
             return array.reshape(shape)
         with self.archive.open(f"{name}.npy") as member:
             array = np.lib.format.read_array(member, allow_pickle=False)
         if array.dtype.str != entry.get("dtype") or array.shape != shape:
-            raise ModelFileError(
+            raise _Malformed(
                 f"{name}.npy holds {array.dtype.str} {array.shape}, the table says "
                 f"{entry.get('dtype')} {shape}"
             )
@@ -268,7 +277,7 @@ def _decode(value: Any, reader: _ArrayReader) -> Any:  # noqa: PLR0911 (a branch
     if isinstance(value, list):
         return [_decode(v, reader) for v in value]
     if not isinstance(value, dict) or len(value) < 1:
-        raise ModelFileError(f"unexpected value {value!r:.60}")
+        raise _Malformed(f"unexpected value {value!r:.60}")
     if "$array" in value:
         return reader.read(value["$array"])
     if "$sparse" in value:
@@ -281,7 +290,7 @@ def _decode(value: Any, reader: _ArrayReader) -> Any:  # noqa: PLR0911 (a branch
     if "$index" in value:
         ids = _decode(value["$index"], reader)
         if not isinstance(ids, np.ndarray):
-            raise ModelFileError("the item index is not an array")
+            raise _Malformed("the item index is not an array")
         return ItemIndex(ids.astype(object, copy=False))
     if "$frame" in value:
         columns = [_decode(c, reader) for c in value["$frame"]]
@@ -297,4 +306,4 @@ def _decode(value: Any, reader: _ArrayReader) -> Any:  # noqa: PLR0911 (a branch
         return tuple(_decode(v, reader) for v in value["$tuple"])
     if "$dict" in value:
         return {str(k): _decode(v, reader) for k, v in value["$dict"].items()}
-    raise ModelFileError(f"unexpected value {value!r:.60}")
+    raise _Malformed(f"unexpected value {value!r:.60}")

@@ -231,6 +231,9 @@ def _add(arrays: dict[str, np.ndarray], path: str, array: np.ndarray) -> str:
     return name
 
 
+_PLAIN = {str, int, float, bool, type(None)}
+
+
 def _plain_values(array: np.ndarray, path: str) -> list[Any]:
     """An object array's items as JSON values (numpy scalars as Python ones), else TypeError."""
     values = [v.item() if isinstance(v, np.generic) else v for v in array.ravel()]
@@ -255,7 +258,7 @@ class _ArrayReader:
         shape = tuple(entry.get("shape") or ())
         if entry.get("dtype") == "object":
             values = json.loads(self.archive.read(f"{name}.json"))
-            if not isinstance(values, list) or any(isinstance(v, list | dict) for v in values):
+            if not isinstance(values, list) or not set(map(type, values)) <= _PLAIN:
                 raise _Malformed(f"{name}.json is not a list of plain values")
             array = np.empty(len(values), dtype=object)
             array[:] = values

@@ -137,3 +137,40 @@ def test_recommend_says_on_stderr_which_model_answered_with_which_options(tmp_pa
     assert [text for text in result.stderr.splitlines() if line in text]
     assert line not in result.stdout
     assert result.stdout.splitlines()[0].startswith("Top 3 from markov (dataset demo, version ")
+
+
+def test_recommend_names_an_unreadable_model_file_and_the_command_that_retrains_it(tmp_path):
+    from types import SimpleNamespace
+
+    from kedro.io import DatasetError
+
+    from session_recs.errors import ConfigError, DataValidationError
+    from session_recs.models.state import ModelFileError
+    from session_recs.recommend import load_model
+
+    where = str(tmp_path / "markov.npz" / VERSION / "markov.npz")
+
+    def unreadable(name, version=None):
+        cause = ModelFileError(where, "saved in model format 2", "retrain it")
+        raise DatasetError("Failed while loading data") from cause
+
+    dataset = SimpleNamespace(
+        _filepath=tmp_path / "markov.npz", resolve_load_version=lambda: VERSION
+    )
+    catalog = SimpleNamespace(exists=lambda name: True, get=lambda name: dataset, load=unreadable)
+    with pytest.raises(DataValidationError) as refused:
+        load_model(catalog, "markov", "demo", None)
+    assert str(refused.value) == (
+        f"The latest saved markov.recommender for dataset 'demo' ({where}) cannot be read: "
+        "saved in model format 2; retrain it with `kedro run --pipelines=baseline "
+        "--namespaces=markov --params=dataset=demo`, or pick an older version with --load-version."
+    )
+    # Only an older session-recs' pickles: said, and not loaded.
+    (tmp_path / "markov.pkl" / VERSION).mkdir(parents=True)
+    catalog.exists = lambda name: False
+    with pytest.raises(ConfigError) as missing:
+        load_model(catalog, "markov", "demo", None)
+    assert str(missing.value).startswith(
+        f"No trained markov model for dataset 'demo' yet ({tmp_path / 'markov.pkl'} holds an "
+        "older session-recs' pickles, not loaded). Train it with `kedro run --pipelines=baseline"
+    )

@@ -214,9 +214,12 @@ def load_model(catalog: Any, model: str, dataset: str, version: str | None) -> R
     """``<model>.recommender`` from ``catalog`` (the latest, or ``version``)."""
     name = f"{model}.recommender"
     if version is None and not catalog.exists(name):
+        # An older session-recs saved pickles beside it (<model>.pkl/): no longer loaded.
+        pickled = Path(str(getattr(catalog.get(name), "_filepath", ""))).with_suffix(".pkl")
+        old = f" ({pickled} holds an older session-recs' pickles, not loaded)"
         raise ConfigError(
-            f"No trained {model} model for dataset {dataset!r} yet. Train it with "
-            f"`{training_command(model, dataset)}` (after the data pipelines; "
+            f"No trained {model} model for dataset {dataset!r} yet{old if pickled.exists() else ''}"
+            f". Train it with `{training_command(model, dataset)}` (after the data pipelines; "
             f"`kedro run --params=dataset={dataset}` runs everything)."
         )
     try:

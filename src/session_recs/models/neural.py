@@ -301,6 +301,7 @@ class NeuralRecommender(Recommender):
         """The network built again for the index's items, with the saved weights."""
         weights = state.pop("network", None)
         super()._restore_state(state)
+        self.network = None
         if weights is not None:
             self.network = self._build(len(self.index))
             self.network.load_state_dict(

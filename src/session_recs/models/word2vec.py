@@ -245,6 +245,7 @@ class Word2VecRecommender(Recommender):
     def _restore_state(self, state: dict[str, Any]) -> None:
         saved = state.pop("wv", None)
         super()._restore_state(state)
+        self.wv = None
         if saved is not None:
             vectors = np.asarray(saved["vectors"], dtype=np.float32)
             self.wv = KeyedVectors(vectors.shape[1])

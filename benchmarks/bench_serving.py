@@ -26,7 +26,6 @@ import contextlib
 import http.client
 import json
 import os
-import pickle
 import signal
 import socket
 import subprocess
@@ -54,10 +53,11 @@ def free_port() -> int:
 
 
 def fitted_model(model: str, folder: Path) -> tuple[Path, list[list[str]]]:
-    """The model fitted on rsc15_100k's training sessions, pickled to ``folder``, and
+    """The model fitted on rsc15_100k's training sessions, saved to ``folder``, and
     5,000 test-session prefixes to ask with."""
     from bench_rsc15 import load_sessions
     from session_recs.models import build_model
+    from session_recs.models.state import write_model
     from session_recs.project import load_parameters
 
     full, _, test = load_sessions(SHARED / "rsc15_100k")
@@ -65,8 +65,9 @@ def fitted_model(model: str, folder: Path) -> tuple[Path, list[list[str]]]:
     start = time.perf_counter()
     fitted = build_model(spec["kind"], spec.get("options") or {}).fit(full)
     print(f"{model}: fitted on {len(full):,} clicks in {time.perf_counter() - start:.1f} s")
-    path = folder / f"{model}.pkl"
-    path.write_bytes(pickle.dumps(fitted))
+    path = folder / f"{model}.npz"
+    with open(path, "wb") as file:
+        write_model(fitted, file)
     rng = np.random.default_rng(0)
     groups = test.sort_values(["session_id", "position"]).groupby("session_id")["item_id"]
     sessions = [list(map(str, items)) for _, items in groups]

@@ -102,6 +102,24 @@ def run_cli(
     )
 
 
+def load_model_file(path: Path):
+    """The recommender saved in ``path`` (a model file of :mod:`session_recs.models.state`)."""
+    from session_recs.models.state import read_model
+
+    with open(path, "rb") as file:
+        return read_model(file, str(path))
+
+
+def save_model_file(model, path: Path) -> Path:
+    """Write ``model`` to ``path`` as the catalog does (its folders made); ``path``."""
+    from session_recs.models.state import write_model
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as file:
+        write_model(model, file)
+    return path
+
+
 def latest_version(folder: Path) -> Path:
     """The newest file inside a Kedro versioned dataset folder ``<name>.<ext>/<version>/``."""
     versions = sorted(p for p in folder.iterdir() if p.is_dir())

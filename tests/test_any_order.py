@@ -37,7 +37,7 @@ def test_tune_smoke_on_a_fresh_clone_brings_the_data_steps(project):
     assert "deprecated" not in output  # the singular flag is the users' own
     best = latest_version(project / "data/06_models/demo/best_w2v_params.json")
     assert json.loads(best.read_text())["model"]["kind"] == "word2vec"
-    assert latest_version(project / "data/06_models/demo/word2vec_search.pkl").exists()
+    assert latest_version(project / "data/06_models/demo/word2vec_search.npz").exists()
 
 
 @pytest.mark.slow
@@ -61,8 +61,8 @@ def test_split_before_ingest_and_train_w2v_before_a_search(project):
     assert "Skipping word2vec_search: there is no tune search for dataset demo yet" in output
     models = project / "data/06_models/demo"
     assert {p.name for p in models.iterdir()} == {
-        "word2vec_ff19_default.pkl",
-        "word2vec_ff19_tuned.pkl",
+        "word2vec_ff19_default.npz",
+        "word2vec_ff19_tuned.npz",
     }
     # An interrupted search is no search to train from either.
     saved = models / "best_w2v_params.json/2026-01-01T00.00.00.000Z/best_w2v_params.json"
@@ -73,7 +73,7 @@ def test_split_before_ingest_and_train_w2v_before_a_search(project):
     assert (
         "Skipping word2vec_search: there is only an interrupted tune search for dataset demo"
     ) in output
-    assert not (models / "word2vec_search.pkl").exists()
+    assert not (models / "word2vec_search.npz").exists()
 
 
 @pytest.mark.real_data
@@ -123,9 +123,9 @@ def test_a_run_killed_between_the_splits_saves_is_refused_in_one_line(tmp_path, 
     [line] = result.error_lines
     assert "The latest outputs of node split_next_event come from different runs" in line
     assert f"train_sessions {newest}" in line and "kedro run --pipelines=split" in line
-    assert not (project / "data/06_models/demo/most_popular.pkl").exists()
+    assert not (project / "data/06_models/demo/most_popular.npz").exists()
 
     # Rerunning the split makes a whole set again, and the model trains on it.
     assert run_in_process(project, "run", "--pipelines=split").exit_code == 0
     assert run_in_process(project, "run", "--namespaces=most_popular").exit_code == 0
-    assert latest_version(project / "data/06_models/demo/most_popular.pkl").exists()
+    assert latest_version(project / "data/06_models/demo/most_popular.npz").exists()

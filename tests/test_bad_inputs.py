@@ -264,8 +264,8 @@ def test_a_corrupt_latest_model_is_named_by_recommend(prepared, tmp_path):
     import shutil
 
     shutil.copytree(project, copy)
-    model = latest_version(copy / "data/06_models/demo/most_popular.pkl")
-    model.write_bytes(b"not a pickle")
+    model = latest_version(copy / "data/06_models/demo/most_popular.npz")
+    model.write_bytes(b"not a model file")
     result = run_in_process(copy, "recommend", "22423", "--model", "most_popular")
     assert result.exception is None, result.output[-3000:]
     assert result.exit_code == 1

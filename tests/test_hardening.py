@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pickle
 import re
 import signal
 import subprocess
@@ -17,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from .conftest import copy_project, run_cli
+from .conftest import copy_project, load_model_file, run_cli
 
 pytestmark = pytest.mark.slow  # runs, re-runs and kills the CLI in subprocesses
 
@@ -150,8 +149,8 @@ def test_a_run_killed_midway_leaves_earlier_versions_loadable(killed):
         assert count >= 2
         # Every visible version loads, the killed run's included: none is truncated.
         for path in versions(folder):
-            if path.suffix == ".pkl":
-                assert pickle.loads(path.read_bytes()).index is not None
+            if path.suffix == ".npz":
+                assert load_model_file(path).index is not None
             elif path.suffix == ".json":
                 assert json.loads(path.read_text())["sessions"] > 0
             else:
@@ -173,8 +172,8 @@ def test_load_versions_runs_a_pipeline_on_an_older_input(killed):
         f"--load-versions=train_sessions:{old_train.parent.name}",
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    model_path = versions(project / "data/06_models/demo/most_popular.pkl")[-1]
-    model = pickle.loads(model_path.read_bytes())
+    model_path = versions(project / "data/06_models/demo/most_popular.npz")[-1]
+    model = load_model_file(model_path)
     # MostPopular's popularity counts every training event: the old version's.
     assert model.popularity.sum() == len(pd.read_parquet(old_train))
 

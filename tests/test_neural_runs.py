@@ -102,7 +102,7 @@ def test_train_neural_on_a_fresh_clone_trains_monitors_evaluates_and_reports(tmp
     assert "| gru4rec " in report and "| sasrec " in report
 
     # A wrong value: one line naming it, nothing saved over.
-    before = sorted(p.name for p in (demo / "06_models/demo/gru4rec.pkl").iterdir())
+    before = sorted(p.name for p in (demo / "06_models/demo/gru4rec.npz").iterdir())
     result = run_cli(
         project,
         "run",
@@ -112,11 +112,11 @@ def test_train_neural_on_a_fresh_clone_trains_monitors_evaluates_and_reports(tmp
     assert result.returncode == 1 and "Traceback" not in output(result)
     (line,) = error_lines(result)
     assert "gru4rec.model.options.dropout_p_hidden = 1.5" in line, line
-    assert sorted(p.name for p in (demo / "06_models/demo/gru4rec.pkl").iterdir()) == before
+    assert sorted(p.name for p in (demo / "06_models/demo/gru4rec.npz").iterdir()) == before
 
     # Ctrl-C while GRU4Rec trains: exit 1, no traceback, the saved model untouched.
     code, text = interrupt_when_logged(
         project, ["run", "--pipelines=train_neural"], "gru4rec:", tmp_path / "interrupted.log"
     )
     assert code == 1 and "Traceback" not in text, text[-3000:]
-    assert sorted(p.name for p in (demo / "06_models/demo/gru4rec.pkl").iterdir()) == before
+    assert sorted(p.name for p in (demo / "06_models/demo/gru4rec.npz").iterdir()) == before

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ from session_recs.cli import cli
 from session_recs.evaluation import pair_set
 from session_recs.recommend import recommend_items
 
-from .conftest import copy_project, latest_version, run_cli
+from .conftest import copy_project, latest_version, load_model_file, run_cli
 
 pytestmark = pytest.mark.slow  # a subprocess run trains the models first
 
@@ -30,7 +29,7 @@ def trained(tmp_path_factory) -> Path:
 
 def load_latest(project: Path, layer: str, name: str):
     path = latest_version(project / "data" / layer / "demo" / name)
-    return pickle.loads(path.read_bytes()) if path.suffix == ".pkl" else pd.read_parquet(path)
+    return load_model_file(path) if path.suffix == ".npz" else pd.read_parquet(path)
 
 
 def a_session(project: Path) -> list[str]:
@@ -95,7 +94,7 @@ def test_command_prints_top_k_with_descriptions_and_scores(trained):
 def test_recommendations_equal_the_evaluators_query_of_the_same_session(trained, model):
     items = a_session(trained)
     table = recommend_items(items, model=model, k=10, project_path=trained)
-    recommender = load_latest(trained, "06_models", f"{model}.pkl")
+    recommender = load_latest(trained, "06_models", f"{model}.npz")
     # The evaluator's own query for a session: pairs + the session's rows as context.
     rows = pd.DataFrame({"session_id": 0, "position": range(len(items)), "item_id": items})
     pairs = pd.DataFrame({"session_id": [0], "query_item": [items[-1]], "target_item": ["x"]})
@@ -118,7 +117,7 @@ def test_unknown_items_are_skipped_with_a_warning(trained, caplog):
 
 
 def test_an_older_model_version_loads_with_load_version(trained, monkeypatch):
-    folder = trained / "data/06_models/demo/most_popular.pkl"
+    folder = trained / "data/06_models/demo/most_popular.npz"
     version = sorted(p.name for p in folder.iterdir())[0]
     result = invoke(
         trained, monkeypatch, *a_session(trained), "-m", "most_popular", "--load-version", version

@@ -3,8 +3,6 @@ dataset, and the options in which it differs from what conf/ gives its namespace
 
 from __future__ import annotations
 
-import pickle
-
 import pandas as pd
 import pytest
 
@@ -13,7 +11,14 @@ from session_recs.models import build_model
 from session_recs.pipelines.modeling import fit_recommender
 from session_recs.recommend import provenance
 
-from .conftest import copy_project, latest_version, mlflow_tracking, run_cli
+from .conftest import (
+    copy_project,
+    latest_version,
+    load_model_file,
+    mlflow_tracking,
+    run_cli,
+    save_model_file,
+)
 from .test_serving import planted_sessions
 
 VERSION = "2026-12-06T10.11.12.123Z"
@@ -31,8 +36,8 @@ def fitted(kind: str = "session_knn", **options):
     return fit_recommender(TRAIN, TRAIN.iloc[:0], {"kind": kind, "options": options})
 
 
-def test_fitting_records_the_kind_and_every_option_with_its_default():
-    model = pickle.loads(pickle.dumps(fitted(k=50)))
+def test_fitting_records_the_kind_and_every_option_with_its_default(tmp_path):
+    model = load_model_file(save_model_file(fitted(k=50), tmp_path / "session_knn.npz"))
     assert model.built_from["kind"] == "session_knn"
     assert model.built_from["options"] == {
         "k": 50,
@@ -69,7 +74,7 @@ def test_other_kinds_tuned_refits_and_old_models_say_so():
         "options differ from session_knn's conf: k=50 (conf: 100)"
     )
     old = fitted()
-    del old.built_from  # as pickled by a session-recs before the record existed
+    del old.built_from  # as saved by a session-recs before the record existed
     assert provenance(old, "session_knn", "demo", None, CONF) == (
         "session_knn unversioned (dataset demo): options not recorded (saved by an older "
         "session-recs; retrain to record them)"
@@ -80,20 +85,19 @@ def test_other_kinds_tuned_refits_and_old_models_say_so():
 
 
 def test_a_served_models_identity_is_its_name_and_saved_version(tmp_path):
-    versioned = tmp_path / "session_knn.pkl" / VERSION / "session_knn.pkl"
+    versioned = tmp_path / "session_knn.npz" / VERSION / "session_knn.npz"
     assert serving.identity(versioned) == {"model": "session_knn", "version": VERSION}
     assert serving.identity(versioned, "knn_a", "abc") == {"model": "knn_a", "version": VERSION}
-    plain = tmp_path / "model.pkl"
+    plain = tmp_path / "model.npz"
     assert serving.identity(plain, run_id="abc") == {"model": "model", "version": "run:abc"}
     assert serving.identity(plain) == {"model": "model", "version": "unversioned"}
 
 
 def test_the_logged_model_answers_with_its_name_and_version(tmp_path, monkeypatch):
     mlflow = pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
-    path = tmp_path / "markov.pkl" / VERSION / "markov.pkl"
-    path.parent.mkdir(parents=True)
+    path = tmp_path / "markov.npz" / VERSION / "markov.npz"
     model = fit_recommender(planted_sessions(), None, {"kind": "markov"})
-    path.write_bytes(pickle.dumps(model))
+    save_model_file(model, path)
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     with mlflow_tracking(f"file://{tmp_path / 'mlruns'}"):
         with mlflow.start_run():
@@ -122,7 +126,7 @@ def test_recommend_says_on_stderr_which_model_answered_with_which_options(tmp_pa
         "--params=markov.model.options.context_window=2",
     )
     assert trained.returncode == 0, trained.stderr[-3000:]
-    version = latest_version(project / "data" / "06_models" / "demo" / "markov.pkl").parent.name
+    version = latest_version(project / "data" / "06_models" / "demo" / "markov.npz").parent.name
     train = pd.read_parquet(
         latest_version(project / "data" / "05_model_input" / "demo" / "train_sessions.parquet")
     )
@@ -133,3 +137,40 @@ def test_recommend_says_on_stderr_which_model_answered_with_which_options(tmp_pa
     assert [text for text in result.stderr.splitlines() if line in text]
     assert line not in result.stdout
     assert result.stdout.splitlines()[0].startswith("Top 3 from markov (dataset demo, version ")
+
+
+def test_recommend_names_an_unreadable_model_file_and_the_command_that_retrains_it(tmp_path):
+    from types import SimpleNamespace
+
+    from kedro.io import DatasetError
+
+    from session_recs.errors import ConfigError, DataValidationError
+    from session_recs.models.state import ModelFileError
+    from session_recs.recommend import load_model
+
+    where = str(tmp_path / "markov.npz" / VERSION / "markov.npz")
+
+    def unreadable(name, version=None):
+        cause = ModelFileError(where, "saved in model format 2", "retrain it")
+        raise DatasetError("Failed while loading data") from cause
+
+    dataset = SimpleNamespace(
+        _filepath=tmp_path / "markov.npz", resolve_load_version=lambda: VERSION
+    )
+    catalog = SimpleNamespace(exists=lambda name: True, get=lambda name: dataset, load=unreadable)
+    with pytest.raises(DataValidationError) as refused:
+        load_model(catalog, "markov", "demo", None)
+    assert str(refused.value) == (
+        f"The latest saved markov.recommender for dataset 'demo' ({where}) cannot be read: "
+        "saved in model format 2; retrain it with `kedro run --pipelines=baseline "
+        "--namespaces=markov --params=dataset=demo`, or pick an older version with --load-version."
+    )
+    # Only an older session-recs' pickles: said, and not loaded.
+    (tmp_path / "markov.pkl" / VERSION).mkdir(parents=True)
+    catalog.exists = lambda name: False
+    with pytest.raises(ConfigError) as missing:
+        load_model(catalog, "markov", "demo", None)
+    assert str(missing.value).startswith(
+        f"No trained markov model for dataset 'demo' yet ({tmp_path / 'markov.pkl'} holds an "
+        "older session-recs' pickles, not loaded). Train it with `kedro run --pipelines=baseline"
+    )

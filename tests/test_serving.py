@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import pickle
 import sys
 import urllib.error
 import urllib.request
@@ -18,7 +17,9 @@ import pandas as pd
 import pytest
 
 from session_recs import serving
+from session_recs.errors import DataValidationError
 from session_recs.models import build_model
+from session_recs.models.state import write_model
 
 from .conftest import mlflow_tracking
 from .servers import loopback_server
@@ -42,8 +43,9 @@ def planted_sessions(n: int = 300, seed: int = 3) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
     model = build_model("sequential_rules").fit(planted_sessions())
-    path = tmp_path_factory.mktemp("model") / "sequential_rules.pkl"
-    path.write_bytes(pickle.dumps(model))
+    path = tmp_path_factory.mktemp("model") / "sequential_rules.npz"
+    with open(path, "wb") as file:
+        write_model(model, file)
     return model, path
 
 
@@ -139,6 +141,31 @@ def check_logged_model(mlflow: Any, model: Any, path: Path) -> None:
     answer = loaded.predict(pd.DataFrame({"items": [["a5"]]}), params={"k": 3})
     assert answer["items"][0] == serving.predict(model, [["a5"]], k=3)["items"][0]
     assert answer["items"][0][0] == "b5"
+
+
+def test_the_saved_mlflow_model_holds_the_model_file_and_no_pickle(fitted, mlflow, tmp_path):
+    """The artifact is the recommender's own file; the pyfunc class is code (models from
+    code), so MLflow pickles nothing, and loading reads the file without unpickling."""
+    model, path = fitted
+    folder = tmp_path / "served"
+    serving.save_model(path, folder)
+    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    assert "artifacts/sequential_rules.npz" in files
+    assert (folder / "artifacts/sequential_rules.npz").read_bytes() == path.read_bytes()
+    assert not [f for f in files if f.endswith((".pkl", ".pickle", ".cloudpickle"))]
+    assert "python_model.pkl" not in (folder / "MLmodel").read_text()
+    loaded = mlflow.pyfunc.load_model(str(folder))
+    answer = loaded.predict(pd.DataFrame({"items": [["a5"]]}), params={"k": 3})
+    assert answer["items"][0] == serving.predict(model, [["a5"]], k=3)["items"][0]
+
+
+def test_a_served_model_refuses_an_artifact_that_is_not_a_model_file(tmp_path):
+    old = tmp_path / "model.pkl"
+    old.write_bytes(b"\x80\x04not a model")
+    with pytest.raises(DataValidationError) as refused:
+        serving.save_model(old, tmp_path / "served")
+    assert str(refused.value).startswith(f"{old}: not a session-recs model file")
+    assert "\n" not in str(refused.value)
 
 
 def served(model_uri: str, tracking_uri: str, log: Path) -> contextlib.AbstractContextManager:

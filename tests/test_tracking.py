@@ -5,7 +5,6 @@ as nested runs."""
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,7 +14,13 @@ import pytest
 
 from session_recs import serving, tracking
 
-from .conftest import interrupt_when_logged, latest_version, mlflow_tracking, run_cli
+from .conftest import (
+    interrupt_when_logged,
+    latest_version,
+    load_model_file,
+    mlflow_tracking,
+    run_cli,
+)
 
 mlflow = pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
 pytest.importorskip("kedro_mlflow", reason="the mlflow extra is not installed")
@@ -173,8 +178,7 @@ def check_tracked_run(project: Path) -> None:
         assert [m.step for m in steps] == [1]
 
     # The fitted recommender as a pyfunc model that answers as the saved one does.
-    with open(latest_version(project / "data/06_models/demo/session_knn.pkl"), "rb") as file:
-        saved = pickle.load(file)
+    saved = load_model_file(latest_version(project / "data/06_models/demo/session_knn.npz"))
     served = mlflow.pyfunc.load_model(knn.data.tags["model_uri"])
     session = list(saved.fitted_index().decode(np.arange(3)))
     answer = served.predict(pd.DataFrame({"items": [session]}), params={"k": 5})

@@ -27,6 +27,7 @@ import pandas as pd
 from session_recs.errors import ConfigError, DataValidationError, SessionRecsError
 from session_recs.models import ModelSpec, effective_options
 from session_recs.models.base import QueryBatch, Recommender, SessionData
+from session_recs.models.state import ModelFileError
 from session_recs.pipelines.namespaces import (
     MODEL_NAMESPACES,
     SEARCHED_MODEL,
@@ -213,16 +214,26 @@ def load_model(catalog: Any, model: str, dataset: str, version: str | None) -> R
     """``<model>.recommender`` from ``catalog`` (the latest, or ``version``)."""
     name = f"{model}.recommender"
     if version is None and not catalog.exists(name):
+        # An older session-recs saved pickles beside it (<model>.pkl/): no longer loaded.
+        pickled = Path(str(getattr(catalog.get(name), "_filepath", ""))).with_suffix(".pkl")
+        old = f" ({pickled} holds an older session-recs' pickles, not loaded)"
         raise ConfigError(
-            f"No trained {model} model for dataset {dataset!r} yet. Train it with "
-            f"`{training_command(model, dataset)}` (after the data pipelines; "
+            f"No trained {model} model for dataset {dataset!r} yet{old if pickled.exists() else ''}"
+            f". Train it with `{training_command(model, dataset)}` (after the data pipelines; "
             f"`kedro run --params=dataset={dataset}` runs everything)."
         )
     try:
         return catalog.load(name, version=version)
     except Exception as exc:
+        cause = exc.__cause__ or exc
+        if isinstance(cause, ModelFileError):  # names its file; the command is known here
+            raise DataValidationError(
+                f"The {'latest ' if version is None else ''}saved {name} for dataset "
+                f"{dataset!r} ({cause.where}) cannot be read: {cause.reason}; retrain it with "
+                f"`{training_command(model, dataset)}`"
+                + (", or pick an older version with --load-version." if version is None else ".")
+            ) from exc
         if version is None:
-            cause = exc.__cause__ or exc
             detail = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
             raise DataValidationError(
                 f"The latest saved {name} for dataset {dataset!r} (version "

@@ -4,8 +4,8 @@ The model's input is one row per session: ``items``, the session's item ids in o
 Its output is one row per session: ``items`` (the top-K item ids, best first),
 ``scores`` (their scores; 0 marks an item backfilled by popularity), ``ignored`` (the
 session's items the model does not know), and what answered: ``model`` (the model's
-namespace) and ``version`` (its saved version, the folder name of the versioned pickle;
-else the MLflow run it was logged to). The parameters ``k`` (default 10) and
+namespace) and ``version`` (its saved version, the folder name of the versioned model
+file; else the MLflow run it was logged to). The parameters ``k`` (default 10) and
 ``exclude_query`` (default true) come with the request::
 
     mlflow models serve -m runs:/<model run id>/model --env-manager local --host 127.0.0.1
@@ -18,12 +18,14 @@ A request it cannot answer (a session that is empty or has no known item, ``k`` 
 row and what was expected; MLflow's server answers malformed JSON the same way.
 
 :func:`log_model` logs one (tracking logs every model a tracked run fits);
-:func:`save_model` writes one to a folder.
+:func:`save_model` writes one to a folder. The MLflow model holds the recommender's own
+file (:mod:`session_recs.models.state`: arrays and plain values) as its artifact, and the
+pyfunc class as code (``served_model.py``, MLflow's models-from-code): loading it unpickles
+nothing.
 """
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,13 +34,14 @@ import numpy as np
 import pandas as pd
 
 from session_recs.models.base import QueryBatch, Recommender, SessionData
+from session_recs.models.state import read_model
 
 DEFAULT_K = 10
 #: What answered, in every row of a served model's answer.
 IDENTITY = ("model", "version")
 #: The packages a served model needs besides session-recs (which the model carries as
 #: code): what ``--env-manager virtualenv`` installs. ``local`` uses this environment.
-REQUIREMENTS = ("numpy", "pandas", "scipy", "mlflow", "cloudpickle")
+REQUIREMENTS = ("numpy", "pandas", "scipy", "mlflow")
 #: And those of the module that defines the model's class.
 EXTRA_REQUIREMENTS = {
     "session_recs.models.word2vec": ("gensim",),
@@ -136,8 +139,7 @@ def _python_model_class() -> type:
         """A fitted session-recs recommender: sessions in, top-K items and scores out."""
 
         def load_context(self, context: Any) -> None:
-            with open(context.artifacts["recommender"], "rb") as file:
-                self.recommender = pickle.load(file)
+            self.recommender = load_recommender(Path(context.artifacts["recommender"]))
             config = context.model_config or {}
             self.identity = {key: str(config.get(key) or "unknown") for key in IDENTITY}
 
@@ -221,9 +223,16 @@ def requirements(model: Recommender) -> list[str]:
     return pinned
 
 
+def load_recommender(model_file: Path) -> Recommender:
+    """The recommender saved in ``model_file`` (refused in one line unless it is a model
+    file of this session-recs)."""
+    with open(model_file, "rb") as file:
+        return read_model(file, str(model_file), "retrain the model and log it again")
+
+
 def identity(model_file: Path, name: str | None = None, run_id: str | None = None) -> dict:
     """The served model's ``model`` and ``version``: ``name`` (default: the file's stem) and
-    the folder name of a versioned pickle (``<name>.pkl/<version>/<name>.pkl``, as the
+    the folder name of a versioned model file (``<name>.npz/<version>/<name>.npz``, as the
     catalog saves ``<model>.recommender``), else ``run:<run_id>``, else ``unversioned``."""
     model_file = Path(model_file)
     versioned = model_file.parent.parent.name == model_file.name
@@ -232,8 +241,7 @@ def identity(model_file: Path, name: str | None = None, run_id: str | None = Non
 
 
 def _arguments(model_file: Path, name: str | None, run_id: str | None) -> dict[str, Any]:
-    with open(model_file, "rb") as file:
-        model = pickle.load(file)
+    model = load_recommender(model_file)
     return {
         "python_model": str(Path(__file__).with_name("served_model.py")),
         "artifacts": {"recommender": str(model_file)},
@@ -246,7 +254,7 @@ def _arguments(model_file: Path, name: str | None, run_id: str | None) -> dict[s
 
 
 def log_model(model_file: Path, name: str = "model", *, model: str | None = None) -> Any:
-    """Log the pickled recommender ``model_file`` to the active MLflow run as ``name``;
+    """Log the saved recommender ``model_file`` to the active MLflow run as ``name``;
     its answers name ``model`` (default: the file's stem) and its :func:`identity`."""
     import mlflow
     import mlflow.pyfunc
@@ -257,7 +265,7 @@ def log_model(model_file: Path, name: str = "model", *, model: str | None = None
 
 
 def save_model(model_file: Path, path: Path, *, model: str | None = None) -> None:
-    """Write the pickled recommender ``model_file`` as an MLflow model folder ``path``."""
+    """Write the saved recommender ``model_file`` as an MLflow model folder ``path``."""
     import mlflow.pyfunc
 
     mlflow.pyfunc.save_model(path=str(path), **_arguments(Path(model_file), model, None))

@@ -61,21 +61,3 @@ def test_an_empty_training_set_is_refused_clearly(kind):
     empty = pd.DataFrame({"session_id": [], "position": [], "item_id": []})
     with pytest.raises(DataValidationError, match="training sessions are empty"):
         build_model(kind, OPTIONS.get(kind, {})).fit(empty)
-
-
-def test_a_model_saved_by_an_older_session_recs_is_refused_with_a_retrain_hint():
-    """A pickle from before candidate scoring lacks its state: one clear error, not an
-    AttributeError half-way through ranking."""
-    import pickle
-
-    model = build_model("sequential_rules").fit(train_table())
-    state = pickle.loads(pickle.dumps(model))
-    del state.__dict__["_state_format"]  # what an older version saved
-    with pytest.raises(DataValidationError, match="saved by an older session-recs.*retrain"):
-        state.recommend(pair_set(*_one_pair(state)).queries, 3)
-    assert model.recommend(pair_set(*_one_pair(model)).queries, 3).items.shape == (1, 3)
-
-
-def _one_pair(model):
-    pairs = pd.DataFrame({"session_id": [0], "query_item": ["i3"], "target_item": ["i0"]})
-    return pairs, model.index

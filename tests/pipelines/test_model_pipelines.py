@@ -4,7 +4,6 @@ reported; word2vec_search refuses to train before a search and trains its option
 from __future__ import annotations
 
 import importlib.util
-import pickle
 import re
 
 import pandas as pd
@@ -12,7 +11,7 @@ import pytest
 
 from session_recs.pipelines.namespaces import BASELINE_MODELS, NEURAL_MODELS, W2V_MODELS
 
-from ..conftest import latest_version, run_cli
+from ..conftest import latest_version, load_model_file, run_cli
 
 pytestmark = pytest.mark.slow  # reads the shared demo run (a subprocess `kedro run`)
 
@@ -63,7 +62,7 @@ def test_the_console_has_one_line_per_node_and_ends_with_a_summary(demo_run):
 
 def test_every_model_is_saved_and_evaluated_with_intervals(demo_run):
     for name in RUN:
-        model = pickle.loads(demo_run.output("06_models", f"{name}.pkl").read_bytes())
+        model = load_model_file(demo_run.output("06_models", f"{name}.npz"))
         assert len(model.index) > 100
         metrics = pd.read_parquet(demo_run.output("07_model_output", f"{name}_metrics.parquet"))
         assert set(metrics["context"]) == {"last_item", "session"}
@@ -145,7 +144,7 @@ def test_word2vec_search_needs_a_search_or_from_search_off(demo_run, tmp_path):
     assert "There is no tune search for dataset demo yet" in output_text
     assert "kedro run --pipeline=tune" in output_text
     assert "Traceback" not in output_text
-    assert not (project / "data/06_models/demo/word2vec_search.pkl").exists()
+    assert not (project / "data/06_models/demo/word2vec_search.npz").exists()
 
     result = run_cli(
         project,
@@ -153,6 +152,6 @@ def test_word2vec_search_needs_a_search_or_from_search_off(demo_run, tmp_path):
         "--params=word2vec_search.model.from_search=false,word2vec_search.model.options.epochs=2",
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    saved = latest_version(project / "data/06_models/demo/word2vec_search.pkl")
-    model = pickle.loads(saved.read_bytes())
+    saved = latest_version(project / "data/06_models/demo/word2vec_search.npz")
+    model = load_model_file(saved)
     assert model.params()["epochs"] == 2 and len(model.history) == 2

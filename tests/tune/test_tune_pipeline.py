@@ -5,12 +5,11 @@ the run with one line before Ray starts."""
 from __future__ import annotations
 
 import json
-import pickle
 import socket
 
 import pytest
 
-from ..conftest import run_cli
+from ..conftest import load_model_file, run_cli
 from .conftest import artifact, experiments, kill, output, start_driver, tune_tables
 
 pytestmark = pytest.mark.slow
@@ -70,7 +69,7 @@ def test_smoke_search_writes_every_output_and_train_w2v_uses_the_best(demo_proje
         "--params=word2vec_search.model.from_search=true",
     )
     assert result.returncode == 0, output(result)[-4000:]
-    model = pickle.loads(artifact(demo_project, "06_models", "word2vec_search.pkl").read_bytes())
+    model = load_model_file(artifact(demo_project, "06_models", "word2vec_search.npz"))
     trained = model.params()
     assert {k: trained[k] for k in options} == options
     assert len(model.history) == options["epochs"]

@@ -70,11 +70,8 @@ class ItemIndex:
 
     @functools.cached_property
     def _lookup(self) -> pd.Index:
-        """The ids' hash table, built on the first :meth:`encode` (not pickled)."""
+        """The ids' hash table, built on the first :meth:`encode` (not saved)."""
         return pd.Index(self.ids)
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"ids": self.ids}
 
     def encode(self, items: Any) -> np.ndarray:
         """Item indices of ``items``; unknown items get :data:`UNKNOWN` (-1)."""
@@ -189,9 +186,12 @@ class Recommender(ABC):
     dense_scores: ClassVar[bool] = False
     #: Queries per block for sparse models (their memory follows the evidence per query).
     query_block: ClassVar[int] = 1024
-    #: What a fitted model's saved state looks like; a model saved under another one (an
-    #: older session-recs) is refused with a retrain hint instead of failing half-way.
-    STATE_FORMAT: ClassVar[int] = 2
+    #: The version of the model file format (:mod:`session_recs.models.state`); a file of
+    #: another one (an older session-recs) is refused with a retrain hint.
+    STATE_FORMAT: ClassVar[int] = 3
+    #: Attributes that belong to a fit, not to the fitted model (never saved), with the
+    #: value a loaded model gets.
+    transient: ClassVar[Mapping[str, Any]] = {"validation_pairs": None}
 
     def __init__(self) -> None:
         self.index: ItemIndex | None = None
@@ -225,7 +225,6 @@ class Recommender(ABC):
                 self.name,
             )
         self._popular = popularity_order(self.popularity)
-        self._state_format = self.STATE_FORMAT
         self._fit(sessions)
         return self
 
@@ -266,16 +265,20 @@ class Recommender(ABC):
         return ranks
 
     def fitted_index(self) -> ItemIndex:
-        """The item index of a fitted model; a ConfigError before ``fit``, and a
-        DataValidationError for a model saved by an older session-recs."""
+        """The item index of a fitted model; a ConfigError before ``fit``."""
         if self.index is None:
             raise ConfigError(f"{self.name} is not fitted yet: call fit(train_sessions) first.")
-        if getattr(self, "_state_format", None) != self.STATE_FORMAT:
-            raise DataValidationError(
-                f"This {self.name} model was saved by an older session-recs (before scoring "
-                "by candidates): retrain it, e.g. `kedro run --namespaces=<its namespace>`."
-            )
         return self.index
+
+    def _export_state(self) -> dict[str, Any]:
+        """What a saved model holds (:mod:`session_recs.models.state`): every attribute but
+        the :attr:`transient` ones. A model holding a library's object replaces it here by
+        arrays and plain values, and builds it again in :meth:`_restore_state`."""
+        return {name: value for name, value in vars(self).items() if name not in self.transient}
+
+    def _restore_state(self, state: dict[str, Any]) -> None:
+        """Set a loaded model's attributes from :meth:`_export_state`'s (decoded) values."""
+        vars(self).update({**self.transient, **state})
 
     def recommend(
         self,

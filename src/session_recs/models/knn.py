@@ -19,7 +19,7 @@ follows those, never the catalogue.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -221,6 +221,8 @@ class SessionKNN(Recommender):
     name: ClassVar[str] = "session_knn"
     uses_context: ClassVar[bool] = True
     search_settings: ClassVar[tuple[type, ...]] = (_SessionKNNOptions,)
+    #: The training sessions' last times only order the neighbours while fitting.
+    transient: ClassVar[Mapping[str, Any]] = {**Recommender.transient, "_last_seen": None}
 
     def __init__(
         self,

@@ -94,6 +94,12 @@ class NeuralRecommender(Recommender):
     uses_context: ClassVar[bool] = True
     training_resource: ClassVar[str | None] = "epochs"
     monitors_validation: ClassVar[bool] = True
+    #: Callbacks (a Ray reporter) and the training table belong to the fit, not the model.
+    transient: ClassVar[Mapping[str, Any]] = {
+        **Recommender.transient,
+        "callbacks": (),
+        "_train_table": None,
+    }
     Options: ClassVar[type[Settings]]
     PRESETS: ClassVar[dict[str, dict[str, Any]]]
 
@@ -283,10 +289,25 @@ class NeuralRecommender(Recommender):
     def _logits(self, vectors: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["callbacks"] = ()  # callbacks (a Ray reporter) belong to the fit, not the model
+    def _export_state(self) -> dict[str, Any]:
+        """The network as its ``state_dict``'s tensors, as numpy arrays (no torch pickle)."""
+        state = super()._export_state()
+        if self.network is not None:
+            weights = self.network.state_dict()
+            state["network"] = {name: t.detach().cpu().numpy() for name, t in weights.items()}
         return state
+
+    def _restore_state(self, state: dict[str, Any]) -> None:
+        """The network built again for the index's items, with the saved weights."""
+        weights = state.pop("network", None)
+        super()._restore_state(state)
+        self.network = None
+        if weights is not None:
+            self.network = self._build(len(self.index))
+            self.network.load_state_dict(
+                {name: torch.from_numpy(np.array(array)) for name, array in weights.items()}
+            )
+            self.network.eval()
 
 
 #: Constructor arguments that are not network options (the shared ones, set apart).

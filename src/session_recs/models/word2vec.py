@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -106,6 +106,8 @@ class Word2VecRecommender(Recommender):
     search_settings: ClassVar[tuple[type, ...]] = ()
     training_resource: ClassVar[str | None] = "epochs"
     monitors_validation: ClassVar[bool] = True
+    #: Callbacks belong to the fit (a Ray reporter), not to the model.
+    transient: ClassVar[Mapping[str, Any]] = {**Recommender.transient, "callbacks": ()}
 
     def __init__(
         self,
@@ -230,6 +232,24 @@ class Word2VecRecommender(Recommender):
         self._has_vector = rows >= 0
         self._unit = np.zeros((len(tokens), model.wv.vector_size), dtype=np.float32)
         self._unit[self._has_vector] = unit_rows(model.wv.vectors)[rows[self._has_vector]]
+
+    def _export_state(self) -> dict[str, Any]:
+        """gensim's vectors as their keys (the item ids as text) and matrix: gensim's own
+        ``save`` pickles."""
+        state = super()._export_state()
+        if self.wv is not None:
+            keys = np.asarray(self.wv.index_to_key, dtype=object)
+            state["wv"] = {"keys": keys, "vectors": self.wv.vectors}
+        return state
+
+    def _restore_state(self, state: dict[str, Any]) -> None:
+        saved = state.pop("wv", None)
+        super()._restore_state(state)
+        self.wv = None
+        if saved is not None:
+            vectors = np.asarray(saved["vectors"], dtype=np.float32)
+            self.wv = KeyedVectors(vectors.shape[1])
+            self.wv.add_vectors([str(key) for key in saved["keys"]], vectors)
 
     def query_vectors(self, queries: QueryBatch) -> np.ndarray:
         """Each query's vector (a zero row when none of its items has one)."""

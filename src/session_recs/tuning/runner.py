@@ -149,6 +149,23 @@ def storage_root(storage_path: str) -> str:
     return str(Path(storage_path).expanduser().resolve())
 
 
+#: The only folder a search is resumed from: Tune's saved experiment state is pickled, so
+#: ``tune.resume`` reads it from the project's own data, never from elsewhere.
+RESUMABLE_UNDER = "data"
+
+
+def check_resumable(storage_path: str, root: str) -> None:
+    """A ConfigError unless ``root`` (``ray.storage_path`` resolved) is inside ``data/``."""
+    inside = Path(RESUMABLE_UNDER).resolve()
+    if "://" not in root and Path(root).resolve().is_relative_to(inside):
+        return
+    raise ConfigError(
+        f"tune.resume=true loads Ray Tune's pickled experiment state, which is read only "
+        f"from this project's {inside}/ folder; ray.storage_path is {storage_path!r}: set "
+        f"it under {RESUMABLE_UNDER}/ (the default) or start a new search."
+    )
+
+
 def _join(root: str, name: str) -> str:
     return f"{root.rstrip('/')}/{name}"
 
@@ -452,6 +469,8 @@ def run_search(
     ends it early: the outcome names the signal, and Ray is stopped either way.
     """
     root = storage_root(settings.ray.storage_path)
+    if settings.resume:
+        check_resumable(settings.ray.storage_path, root)
     stem = settings.experiment_name(dataset)
     # The handlers go in once Ray runs: Ray's driver installs its own SIGTERM handler.
     with ray_session(settings.ray, settings.cpus_per_trial) as where, stop_signals() as stop:

@@ -21,7 +21,7 @@ from kedro.framework.cli.utils import env_option
 from session_recs.cml import cml_cluster
 from session_recs.config import OptionError
 from session_recs.errors import ConfigError
-from session_recs.interrupts import stop_signals
+from session_recs.interrupts import signal_of, stop_signals
 from session_recs.user_errors import friendly_errors
 
 
@@ -70,9 +70,7 @@ def _run(**kwargs: Any) -> Any:
             advice = getattr(stop, "advice", "") or (
                 ": the outputs saved before are whole and kept; run the command again to go on."
             )
-            raise click.ClickException(
-                f"Stopped by {getattr(stop, 'signal', 'SIGINT')}{advice}"
-            ) from None
+            raise click.ClickException(f"Stopped by {signal_of(stop)}{advice}") from None
 
 
 cli.add_command(

@@ -35,6 +35,7 @@ class Stopped(KeyboardInterrupt):
 @dataclass
 class _State:
     received: str | None = None  # the signal not yet acted on
+    raised: str = "SIGINT"  # the last signal raised as Stopped
     installed: int = 0
     deferred: int = 0
     on_first: Callable[[str], None] | None = None
@@ -52,7 +53,14 @@ def _handler(signum: int, frame: Any) -> None:
         stop, _state.on_first = _state.on_first, None
         stop(name)
         return
+    _state.raised = name
     raise Stopped(name)
+
+
+def signal_of(stop: KeyboardInterrupt) -> str:
+    """The signal behind ``stop``: Ray's native waits turn a Stopped raised in them into a
+    plain KeyboardInterrupt, so it is also remembered here."""
+    return stop.signal if isinstance(stop, Stopped) else _state.raised
 
 
 def _main_thread() -> bool:
@@ -91,6 +99,7 @@ def check() -> None:
     """Raise :class:`Stopped` if a signal came while it could not be acted on."""
     if _state.received and not _state.deferred:
         name, _state.received = _state.received, None
+        _state.raised = name
         raise Stopped(name)
 
 

@@ -22,8 +22,10 @@ pytestmark = pytest.mark.slow
 
 SMOKE = ["run", "--pipeline=tune", "--params=tune.smoke=true,tune.num_samples=40"]
 KNN = "tune.model=session_knn,tune.smoke=true"
-#: Seconds a stopped command may take to exit: 10, or 30 while Ray shuts down.
-BEFORE_RAY_S, WITH_RAY_S = 10, 30
+#: Hang checks, not timings: a stopped command exits within seconds without Ray, and
+#: with Ray once it has started (a signal during ray.init waits for it: up to 20 s on a
+#: loaded machine) and shut down (killed past 20 s).
+BEFORE_RAY_S, WITH_RAY_S = 10, 60
 RAY_NOISE = ("Traceback", "FileNotFoundError", "Failed to fetch metrics", "***", "failed with")
 
 
@@ -95,7 +97,7 @@ def test_a_signal_before_the_trials_stops_in_one_line_and_the_next_run_works(
     name = signal.Signals(signum).name
     assert line.startswith(f"Error: Stopped by {name}"), line
     if moment == "ray.init":
-        assert "before any result was saved. Resume it with: kedro run" in line
+        assert "before its results were saved. Resume it with: kedro run" in line
         # The resume command works, and honours a smaller num_samples.
         args = [a.replace("tune.num_samples=40", "tune.num_samples=2") for a in resume_args(line)]
         result = run_cli(project, *args, timeout=300)

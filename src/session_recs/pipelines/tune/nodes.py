@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from session_recs.errors import ConfigError, DataValidationError
 from session_recs.evaluation import EvaluationConfig
-from session_recs.interrupts import Stopped
+from session_recs.interrupts import Stopped, signal_of
 from session_recs.models import ModelSpec, Recommender
 from session_recs.pipelines.modeling import fit_recommender
 from session_recs.provenance import decide_exclude_query
@@ -103,12 +103,12 @@ def run_model_search(
     callbacks = tune_callbacks(settings.experiment_name(dataset))
     try:
         outcome = run_search(settings, train_sessions, validation_pairs, dataset, callbacks)
-    except Stopped as stop:  # before the search ran, or stopped at once: nothing to save
+    except KeyboardInterrupt as stop:  # while Ray started, or a stop at once: nothing saved
         _STOPPED.append(settings.model)
         raise Stopped(
-            stop.signal,
-            f" during the search of {settings.model}, before any result was saved. Resume "
-            f"it with: {resume_command()}",
+            signal_of(stop),
+            f" during the search of {settings.model}, before its results were saved. "
+            f"Resume it with: {resume_command()}",
         ) from None
     if outcome.interrupted:
         _STOPPED.append(settings.model)

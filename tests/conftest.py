@@ -226,31 +226,51 @@ def mlflow_tracking(uri: str) -> Iterator[None]:
 
 
 def interrupt_when_logged(
-    project: Path, args: list[str], marker: str, log_file: Path, *, settle: float = 0
+    project: Path,
+    args: list[str],
+    marker: str,
+    log_file: Path,
+    *,
+    settle: float = 0,
+    signum: int | None = None,
+    group: bool = True,
+    within: float = 120,
 ) -> tuple[int, str]:
-    """Run ``python -m session_recs ARGS`` in ``project``; press Ctrl-C (SIGINT to its
-    process group) once ``marker`` is in its output and ``settle`` seconds have passed.
-    Returns its exit code and output."""
+    """Run ``python -m session_recs ARGS`` in ``project``; once ``marker`` is in its output
+    and ``settle`` seconds have passed, send ``signum`` (default SIGINT: Ctrl-C) to its
+    process group (``group``, as a terminal does) or to the process alone (as ``kill``
+    does). Returns its exit code and output; fails if it has not exited ``within`` seconds
+    of the signal (a hang check)."""
     import signal
     import time
 
+    signum = signal.SIGINT if signum is None else signum
     with log_file.open("w") as sink:
         driver = subprocess.Popen(
             [sys.executable, "-m", "session_recs", *args],
             cwd=project,
             stdout=sink,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"},
+            env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "COLUMNS": "200"},
             start_new_session=True,
         )
         try:
             deadline = time.monotonic() + 300
             while marker not in log_file.read_text():
                 assert time.monotonic() < deadline and driver.poll() is None, log_file.read_text()
-                time.sleep(0.2)
+                time.sleep(0.05)
             time.sleep(settle)
-            os.killpg(driver.pid, signal.SIGINT)
-            code = driver.wait(timeout=120)
+            (os.killpg if group else os.kill)(driver.pid, signum)
+            sent = time.monotonic()
+            try:
+                code = driver.wait(timeout=within)
+                # For the record (pytest -s): how long the command took to stop.
+                seconds = time.monotonic() - sent
+                print(f"{signal.Signals(signum).name}: exit {code} after {seconds:.1f}s")
+            except subprocess.TimeoutExpired:
+                raise AssertionError(
+                    f"still running {within:g}s after the signal:\n{log_file.read_text()[-3000:]}"
+                ) from None
         finally:
             if driver.poll() is None:
                 os.killpg(driver.pid, signal.SIGKILL)

@@ -21,6 +21,7 @@ from kedro.framework.cli.utils import env_option
 from session_recs.cml import cml_cluster
 from session_recs.config import OptionError
 from session_recs.errors import ConfigError
+from session_recs.interrupts import signal_of, stop_signals
 from session_recs.user_errors import friendly_errors
 
 
@@ -56,13 +57,20 @@ def _run_options() -> list[click.Parameter]:
 
 def _run(**kwargs: Any) -> Any:
     """Kedro's ``run``; the planning and the checks are the project session's
-    (:class:`session_recs.session.ProjectSession`)."""
+    (:class:`session_recs.session.ProjectSession`). SIGTERM stops it as Ctrl-C does, and
+    either ends it with one line (:func:`session_recs.interrupts.stop_signals`)."""
     if kwargs.get("pipeline") and kwargs.get("pipelines"):
         raise ConfigError("Give --pipeline or --pipelines, not both (e.g. --pipelines=tune).")
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), stop_signals():
         # `--pipeline` is what our users type (and what the mission's docs say): no warning.
         warnings.filterwarnings("ignore", message="Option '--pipeline' is deprecated")
-        return kedro_run.callback(**kwargs)
+        try:
+            return kedro_run.callback(**kwargs)
+        except KeyboardInterrupt as stop:
+            advice = getattr(stop, "advice", "") or (
+                ": the outputs saved before are whole and kept; run the command again to go on."
+            )
+            raise click.ClickException(f"Stopped by {signal_of(stop)}{advice}") from None
 
 
 cli.add_command(

@@ -16,7 +16,7 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +29,7 @@ from ray.tune import Callback, ProgressReporter
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
 import session_recs
+from session_recs import interrupts
 from session_recs.errors import ConfigError
 from session_recs.tuning.address import check_reachable, local_cpus, refuse_ray_client, resolve
 from session_recs.tuning.ray_objects import param_space, search_algorithm, trial_scheduler
@@ -73,6 +74,65 @@ def _loopback_only() -> Iterator[None]:
         ray_constants.ENABLE_RAY_CLUSTER = previous[1]
 
 
+#: How long ``ray.shutdown`` may take before the processes this run started are killed.
+SHUTDOWN_TIMEOUT_S = 20.0
+
+
+@contextlib.contextmanager
+def _signals_stay_ours() -> Iterator[None]:
+    """``ray.init`` with SIGINT and SIGTERM deferred (see :func:`interrupts.deferred`).
+
+    Ray's driver replaces the SIGTERM handler (``sys.exit`` halfway through starting
+    Ray) and its core worker installs a native one (a stack dump, exit 134); a SIGINT
+    that lands in Ray's start-up code can be lost. Here neither is installed, a signal is
+    only recorded, and it is raised once ``ray.init`` has returned, so the caller's
+    ``finally`` stops the Ray that did start.
+    """
+    from ray._private import ray_constants
+    from ray._private import utils as ray_utils
+
+    setter = ray_utils.set_sigterm_handler
+    native = ray_constants.RAY_DISABLE_FAILURE_SIGNAL_HANDLER
+    ray_utils.set_sigterm_handler = lambda handler: None
+    ray_constants.RAY_DISABLE_FAILURE_SIGNAL_HANDLER = True
+    try:
+        with interrupts.deferred():
+            yield
+    finally:
+        ray_utils.set_sigterm_handler = setter
+        ray_constants.RAY_DISABLE_FAILURE_SIGNAL_HANDLER = native
+
+
+def _started_processes() -> list[Any]:
+    """The processes (Popen objects) of the local Ray this driver started (GCS, raylet...)."""
+    node = getattr(ray._private.worker, "_global_node", None)
+    processes = getattr(node, "all_processes", None) or {}
+    return [info.process for infos in processes.values() for info in infos]
+
+
+def _shutdown() -> None:
+    """``ray.shutdown``, bounded: a signal waits for it (then is raised), and past
+    :data:`SHUTDOWN_TIMEOUT_S` the Ray processes this run started are killed."""
+    with interrupts.deferred():
+        started = _started_processes()
+
+        def kill() -> None:
+            logger.warning(
+                "Ray did not stop within %.0fs: killing its processes", SHUTDOWN_TIMEOUT_S
+            )
+            for process in started:
+                with contextlib.suppress(OSError):
+                    process.kill()
+
+        watchdog = threading.Timer(SHUTDOWN_TIMEOUT_S, kill)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            ray.shutdown()
+        finally:
+            watchdog.cancel()
+
+
 @contextlib.contextmanager
 def ray_session(settings: RaySettings, cpus_per_trial: int = 1) -> Iterator[str]:
     """Connect to or start Ray for the duration of the block; yields a description.
@@ -98,19 +158,25 @@ def ray_session(settings: RaySettings, cpus_per_trial: int = 1) -> Iterator[str]
                 f"tune.cpus_per_trial = {cpus_per_trial}: {where} (ray.num_cpus) can never "
                 f"start such a trial; set at most {num_cpus}."
             )
+        logger.info("Starting %s", where)
         with _loopback_only():
-            ray.init(address="local", num_cpus=num_cpus, **common)
             try:
+                with _signals_stay_ours():
+                    ray.init(address="local", num_cpus=num_cpus, **common)
                 yield where
             finally:
-                ray.shutdown()
+                _shutdown()
         return
     refuse_ray_client(address.value)
     check_reachable(address, settings.connect_timeout_s)
     # The dashboard belongs to the cluster; a connecting driver does not start one.
     common.pop("include_dashboard")
     try:
-        ray.init(address=address.value, runtime_env=runtime_env(settings) or None, **common)
+        with _signals_stay_ours():
+            ray.init(address=address.value, runtime_env=runtime_env(settings) or None, **common)
+    except interrupts.Stopped:
+        _shutdown()  # connected, then stopped: disconnect
+        raise
     except (ConnectionError, RuntimeError, TimeoutError, ImportError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         hint = ""
@@ -136,7 +202,7 @@ def ray_session(settings: RaySettings, cpus_per_trial: int = 1) -> Iterator[str]
             )
         yield where
     finally:
-        ray.shutdown()
+        _shutdown()
 
 
 # --- experiments on storage --------------------------------------------------------------
@@ -291,7 +357,7 @@ class SilentReporter(ProgressReporter):
 #: Tune's switches while a search runs: its classic reporter API (so SilentReporter
 #: applies), and only the loggers the result tables and resuming read (CSV and JSON; no
 #: TensorBoard files, which would be written after every epoch of every trial).
-#: Tune's own SIGINT handler stays off: :func:`stop_signals` handles SIGINT and SIGTERM.
+#: Tune's own SIGINT handler stays off: :func:`_stop_search` handles SIGINT and SIGTERM.
 TUNE_ENVIRONMENT = {
     "RAY_AIR_NEW_OUTPUT": "0",
     "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
@@ -340,49 +406,69 @@ class SearchOutcome:
     interrupted: str | None = None
 
 
+#: After a signal asks the search to stop, how long Tune may take to checkpoint and end
+#: its trials before the signal is sent again (which stops at once).
+GRACEFUL_STOP_S = 10.0
+
+
 @dataclass
 class _Stop:
     signal: str | None = None
-    searching: bool = False
 
 
 @contextlib.contextmanager
-def stop_signals() -> Iterator[_Stop]:
-    """SIGINT and SIGTERM stop a search the way Tune's Ctrl-C does (it ends the run after
-    checkpointing the experiment, so ``tune.resume`` continues it), and are recorded.
+def _stop_search(state: _Stop) -> Iterator[None]:
+    """SIGINT or SIGTERM during ``tuner.fit`` stops the search the way Tune's own stop does
+    (it ends the trials and checkpoints the experiment, so ``tune.resume`` continues it),
+    and is recorded in ``state``. If Tune has not returned after :data:`GRACEFUL_STOP_S`,
+    or on a second signal, :class:`~session_recs.interrupts.Stopped` is raised."""
 
-    Entered once Ray runs (Ray's driver installs its own SIGTERM handler when it starts).
-    Outside ``tuner.fit``, or on a second signal, they raise KeyboardInterrupt; the
-    enclosing ``finally`` clauses still stop Ray.
-    """
-    state = _Stop()
-    if threading.current_thread() is not threading.main_thread():
-        yield state
-        return
+    def stop(name: str) -> None:
+        state.signal = name
+        logger.warning(
+            "%s received: stopping the search (trials that finished are kept; send it "
+            "again to stop at once)",
+            name,
+        )
+        tune_stop = signal.getsignal(signal.SIGUSR1)  # Tune's "stop and checkpoint"
+        if callable(tune_stop):
+            tune_stop(signal.SIGUSR1, None)
+        again = threading.Timer(GRACEFUL_STOP_S, os.kill, (os.getpid(), signal.SIGINT))
+        again.daemon = True
+        again.start()
+        timers.append(again)
 
-    def handler(signum: int, frame: Any) -> None:
-        first = state.signal is None
-        state.signal = signal.Signals(signum).name
-        tune_stop = signal.getsignal(signal.SIGUSR1)
-        if first and state.searching and callable(tune_stop):
-            logger.warning(
-                "%s received: stopping the search (trials that finished are kept; send it "
-                "again to stop at once)",
-                state.signal,
-            )
-            tune_stop(signal.SIGUSR1, frame)  # Tune's own "stop and checkpoint"
-            return
-        raise KeyboardInterrupt
-
-    stops = (signal.SIGINT, signal.SIGTERM)
-    previous = {signum: signal.getsignal(signum) for signum in stops}
-    for signum in stops:
-        signal.signal(signum, handler)
+    timers: list[threading.Timer] = []
     try:
-        yield state
+        with interrupts.graceful(stop):
+            yield
     finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
+        for timer in timers:
+            timer.cancel()
+
+
+class _NoMissingResults(logging.Filter):
+    """Drops Tune's "Failed to fetch metrics ... FileNotFoundError" warning about trials
+    that a stop ended before their first result (in a stopped or a resumed search): they
+    have no result file by design, which is not a fault."""
+
+    def __init__(self, expected: Callable[[], bool]) -> None:
+        super().__init__()
+        self.expected = expected
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (self.expected() and "Failed to fetch metrics" in record.getMessage())
+
+
+@contextlib.contextmanager
+def _missing_results_expected(expected: Callable[[], bool]) -> Iterator[None]:
+    analysis = logging.getLogger("ray.tune.analysis.experiment_analysis")
+    quiet = _NoMissingResults(expected)
+    analysis.addFilter(quiet)
+    try:
+        yield
+    finally:
+        analysis.removeFilter(quiet)
 
 
 def _statuses(results: Any) -> dict[str, str]:
@@ -455,6 +541,49 @@ def _tuner(
     )
 
 
+@contextlib.contextmanager
+def _resumed_limits(settings: SearchSettings) -> Iterator[None]:
+    """A restored search bounded by the budget given now, not the one it was started with.
+
+    Tune restores a search's stopper (its ``time_budget_s``, with what was left of it)
+    and its sample count from the experiment's state, over any new setting. For the
+    duration of the block, a restored run instead gets ``settings.time_budget_s`` for
+    this session, and ``settings.num_samples`` as the total of trials (those run before
+    count; ``-1``: no cap).
+    """
+    import sys
+
+    from ray.tune.execution.tune_controller import TuneController
+    from ray.tune.search import SearchGenerator
+    from ray.tune.stopper import NoopStopper, TimeoutStopper
+
+    original = TuneController.resume
+
+    def resume(controller: Any, *args: Any, **kwargs: Any) -> None:
+        original(controller, *args, **kwargs)
+        budget = settings.time_budget_s
+        controller._stopper = TimeoutStopper(budget) if budget else NoopStopper()
+        total = settings.n_trials
+        search = controller._search_alg
+        if isinstance(search, SearchGenerator):
+            search._total_samples = sys.maxsize if total is None else total
+            search._finished = False
+        elif total is not None and len(controller.get_trials()) >= total:
+            search.set_finished()
+        logger.info(
+            "Resumed search: %d trials so far; now up to %s trials in all%s",
+            len(controller.get_trials()),
+            "unbounded" if total is None else f"{total:,}",
+            f", within {budget:g}s" if budget else "",
+        )
+
+    TuneController.resume = resume
+    try:
+        yield
+    finally:
+        TuneController.resume = original
+
+
 def run_search(
     settings: SearchSettings,
     train_sessions: pd.DataFrame,
@@ -472,8 +601,13 @@ def run_search(
     if settings.resume:
         check_resumable(settings.ray.storage_path, root)
     stem = settings.experiment_name(dataset)
-    # The handlers go in once Ray runs: Ray's driver installs its own SIGTERM handler.
-    with ray_session(settings.ray, settings.cpus_per_trial) as where, stop_signals() as stop:
+    stop = _Stop()
+    restoring = settings.resume
+    with (
+        interrupts.stop_signals(),
+        ray_session(settings.ray, settings.cpus_per_trial) as where,
+        _missing_results_expected(lambda: restoring or stop.signal is not None),
+    ):
         trainable = make_trainable(settings, train_sessions, validation_pairs)
         restorable = (
             [p for p in previous_experiments(root, stem) if tune.Tuner.can_restore(p)]
@@ -481,14 +615,17 @@ def run_search(
             else []
         )
         started = time.perf_counter()
+        limits: contextlib.AbstractContextManager = contextlib.nullcontext()
         if restorable:
             path = restorable[-1]
             logger.info("Resuming the search in %s on %s", path, where)
             tuner = tune.Tuner.restore(
                 path, trainable=trainable, resume_unfinished=True, resume_errored=True
             )
+            limits = _resumed_limits(settings)
             resumed = True
         else:
+            restoring = False
             if settings.resume:
                 logger.info("tune.resume is on but no earlier %r search exists: starting one", stem)
             name = f"{stem}_{datetime.now():{TIMESTAMP_FORMAT}}"
@@ -496,12 +633,8 @@ def run_search(
             logger.info("Searching on %s: %s; results in %s", where, settings.describe(), path)
             tuner = _tuner(settings, trainable, root, name, callbacks)
             resumed = False
-        with _tune_environment():
-            stop.searching = True
-            try:
-                results = tuner.fit()
-            finally:
-                stop.searching = False
+        with _tune_environment(), limits, _stop_search(stop):
+            results = tuner.fit()
         outcome = SearchOutcome(
             results,
             path,

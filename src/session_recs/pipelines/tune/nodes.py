@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from session_recs.errors import ConfigError, DataValidationError
 from session_recs.evaluation import EvaluationConfig
+from session_recs.interrupts import Stopped, signal_of
 from session_recs.models import ModelSpec, Recommender
 from session_recs.pipelines.modeling import fit_recommender
 from session_recs.provenance import decide_exclude_query
@@ -91,15 +92,24 @@ def run_model_search(
             f"--params=dataset={dataset},split.validation_fraction=0.1`, then search."
         )
     if _STOPPED:  # a signal stopped an earlier search of this run: start no other
-        _drop_restart_advice()
-        raise SearchInterrupted(
+        message = (
             f"The run was stopped during the search of {_STOPPED[0]}; {settings.model} was "
             f"not searched. Resume with: {resume_command()}"
         )
+        _drop_restart_advice(message)
+        raise SearchInterrupted(message)
     exclude, _ = decide_exclude_query(settings.exclude_query, train_sessions)
     settings = settings.model_copy(update={"exclude_query": exclude})
     callbacks = tune_callbacks(settings.experiment_name(dataset))
-    outcome = run_search(settings, train_sessions, validation_pairs, dataset, callbacks)
+    try:
+        outcome = run_search(settings, train_sessions, validation_pairs, dataset, callbacks)
+    except KeyboardInterrupt as stop:  # while Ray started, or a stop at once: nothing saved
+        _STOPPED.append(settings.model)
+        raise Stopped(
+            signal_of(stop),
+            f" during the search of {settings.model}, before its results were saved. "
+            f"Resume it with: {resume_command()}",
+        ) from None
     if outcome.interrupted:
         _STOPPED.append(settings.model)
     history = results.trial_history(outcome.results, settings)
@@ -138,17 +148,29 @@ def check_search_complete(best_params: dict, settings: SearchSettings) -> None:
 
 
 class _NoRestartAdvice(logging.Filter):
-    """Drops Kedro's "nodes that have not run ... --from-nodes" advice: after an
-    interrupted search it would start a new search, not resume this one."""
+    """Drops Kedro's "nodes that have not run ... --from-nodes" advice (after an
+    interrupted search it would start a new search, not resume this one), and Kedro's
+    "Node ... failed" record of a SearchInterrupted, which the command prints once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: set[str] = set()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "nodes that have not run" not in record.getMessage()
+        message = record.getMessage()
+        if "nodes that have not run" in message:
+            return False
+        return not any(text in message for text in self.messages)
 
 
-def _drop_restart_advice() -> None:
+def _drop_restart_advice(message: str = "") -> None:
     for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, _NoRestartAdvice) for f in handler.filters):
-            handler.addFilter(_NoRestartAdvice())
+        found = [f for f in handler.filters if isinstance(f, _NoRestartAdvice)]
+        if not found:
+            found = [_NoRestartAdvice()]
+            handler.addFilter(found[0])
+        if message:
+            found[0].messages.add(message)
 
 
 def require_complete(best_params: dict | None, model: str) -> None:
@@ -161,12 +183,13 @@ def require_complete(best_params: dict | None, model: str) -> None:
         if model == LEGACY_MODEL
         else f"{model}.tune_results and {model}.best_params"
     )
-    _drop_restart_advice()
-    raise SearchInterrupted(
+    message = (
         f"The search of {model} was interrupted after {search.get('trials', 0)} trials: "
         f"saved as incomplete in {outputs}, nothing refitted. Resume it with: "
         f"{resume_command()}"
     )
+    _drop_restart_advice(message)
+    raise SearchInterrupted(message)
 
 
 def _with_resume(params: str) -> str:

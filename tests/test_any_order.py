@@ -113,7 +113,7 @@ def test_a_run_killed_between_the_splits_saves_is_refused_in_one_line(tmp_path, 
 
     monkeypatch.setattr(ParquetDataset, "save", dies_at_test_pairs)
     killed = run_in_process(project, "run", "--pipelines=split", "--params=split.seed=7")
-    assert killed.exit_code == 1 and "Aborted!" in killed.output  # click's Ctrl-C
+    assert killed.exit_code == 1 and "Error: Stopped by SIGINT" in killed.output  # Ctrl-C
     monkeypatch.setattr(ParquetDataset, "save", original)
     newest = latest_version(folder / "train_sessions.parquet").parent.name
     assert newest != latest_version(folder / "test_pairs.parquet").parent.name

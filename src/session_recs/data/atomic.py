@@ -37,7 +37,7 @@ _UMASK = get_umask()
 def _name_file(exc: BaseException | None, path: str) -> None:
     """An OSError raised by a write (a full disk: ENOSPC from write, flush or fsync) names
     no file; give it the target's path, so the message says which file was not published."""
-    if isinstance(exc, OSError) and exc.filename is None:
+    if isinstance(exc, OSError) and exc.errno is not None and exc.filename is None:
         exc.filename = path
 
 

@@ -25,7 +25,20 @@ from session_recs.interrupts import signal_of, stop_signals
 from session_recs.user_errors import friendly_errors
 
 
-@click.group(name="session-recs")
+class _Commands(click.Group):
+    """The project's commands; a mistyped option or command is one line and exit code 1,
+    as every other mistake (click prints the usage and exits with 2)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            raise click.ClickException(f"ConfigError: {exc.format_message()}") from None
+
+
+@click.group(name="session-recs", cls=_Commands)
 def cli() -> None:
     """session-recs project commands."""
 
@@ -55,12 +68,30 @@ def _run_options() -> list[click.Parameter]:
     ]
 
 
+def _check_runner(name: str) -> None:
+    """``--runner``: one of Kedro's runners or the dotted path of a runner class."""
+    from kedro.runner import AbstractRunner
+    from kedro.utils import load_obj
+
+    try:
+        runner = load_obj(name, "kedro.runner")
+    except (ImportError, AttributeError, ValueError):
+        runner = None
+    if not (isinstance(runner, type) and issubclass(runner, AbstractRunner)):
+        raise ConfigError(
+            f"--runner={name}: not a Kedro runner; expected SequentialRunner, ParallelRunner, "
+            "ThreadRunner or the dotted path of an AbstractRunner class."
+        )
+
+
 def _run(**kwargs: Any) -> Any:
     """Kedro's ``run``; the planning and the checks are the project session's
     (:class:`session_recs.session.ProjectSession`). SIGTERM stops it as Ctrl-C does, and
     either ends it with one line (:func:`session_recs.interrupts.stop_signals`)."""
     if kwargs.get("pipeline") and kwargs.get("pipelines"):
         raise ConfigError("Give --pipeline or --pipelines, not both (e.g. --pipelines=tune).")
+    if kwargs.get("runner"):
+        _check_runner(kwargs["runner"])
     with warnings.catch_warnings(), stop_signals():
         # `--pipeline` is what our users type (and what the mission's docs say): no warning.
         warnings.filterwarnings("ignore", message="Option '--pipeline' is deprecated")

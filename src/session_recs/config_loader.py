@@ -24,6 +24,12 @@ where the defaults have a section of settings (``--params=split=5``) or the reve
 beside ``model`` in a model namespace, and a ``--params`` block of a dataset the run does
 not use. ``dataset``, wherever it is set, selects the catalog's source too (the catalog's
 ``${runtime_params:dataset,...}`` sees the effective value), and must name one.
+
+A conf file Kedro cannot read (bad YAML, not UTF-8, a repeated key, a list, a folder
+named like a file), an ``${...}`` that resolves to nothing and a catalog entry without a
+usable ``type`` stop the run in one line naming the file and line
+(:mod:`session_recs.conf_files` says what is wrong). The module is past 400 lines because
+it is the one place that extends Kedro's config loading.
 """
 
 from __future__ import annotations
@@ -36,9 +42,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import yaml
 from kedro.config import OmegaConfigLoader
 from omegaconf import OmegaConf
+from omegaconf.errors import InterpolationResolutionError, OmegaConfBaseException
 
+from session_recs.conf_files import (
+    bad_conf_file,
+    catalog_entry_problem,
+    folder_as_file,
+    repeated_keys,
+    shown,
+    unresolved,
+)
 from session_recs.data.defaults import AUTO, Choice, SourceShape, infer_settings
 from session_recs.errors import ConfigError
 
@@ -275,13 +291,93 @@ class ProjectConfigLoader(OmegaConfigLoader):
     def __getitem__(self, key: str) -> dict[str, Any]:
         if key in ("parameters", "catalog") and key not in self:
             self._check_parameters()
-        config = super().__getitem__(key)
+        try:
+            config = super().__getitem__(key)
+        except InterpolationResolutionError as exc:
+            raise self._bad_interpolation(key, exc) from None
+        if key == "catalog":
+            self._check_catalog(config)
         if key != "parameters":
             return config
         entry = super().__getitem__("catalog").get("raw_interactions")
         params, self.choices = effective_parameters(config, self.given, entry)
         self.dataset = params.get(DATASET)
         return params
+
+    def _read_dir_configs(
+        self,
+        conf_path: str,
+        patterns: Any,
+        key: str,
+        processed_files: set,
+        read_environment_variables: bool | None = False,
+    ) -> dict[Path, Any]:
+        """Kedro's reading of one folder's files, each mistake in one line naming the file
+        (and the YAML line): a folder where a file should be, bad YAML, text that is not
+        UTF-8, a key repeated in one file or across two, a file that is not a mapping."""
+        folder = Path(str(conf_path))
+        top = Path(str(self.conf_source)).parent
+        if self._protocol == "file" and (slip := folder_as_file(folder, patterns, key, top)):
+            raise slip
+        try:
+            configs = super()._read_dir_configs(
+                conf_path, patterns, key, processed_files, read_environment_variables
+            )
+        except (yaml.YAMLError, UnicodeDecodeError, AttributeError, OmegaConfBaseException):
+            # Kedro names no file for most of these (and fails on a list before its checks)
+            bad = self._bad_file(folder, patterns, key, top)
+            if bad is None:
+                raise
+            raise bad from None
+        except ValueError as exc:
+            repeated = repeated_keys(str(exc), top)
+            if repeated is None:
+                raise
+            raise repeated from None
+        return configs
+
+    def _bad_file(self, folder: Path, patterns: Any, key: str, top: Path) -> ConfigError | None:
+        """The first config file of ``folder`` Kedro cannot read, in one line."""
+        paths = sorted({p for pattern in patterns for p in folder.glob(pattern) if p.is_file()})
+        return bad_conf_file(
+            [p for p in paths if self._is_valid_config_path(p) and not self._is_hidden(str(p))],
+            key,
+            top,
+        )
+
+    def _bad_interpolation(self, key: str, exc: InterpolationResolutionError) -> ConfigError:
+        """An ``${...}`` that resolves to nothing, named by its file, line and key."""
+        full_key = str(getattr(exc, "full_key", "") or "")
+        base, env = self._raw(key)
+        where = next(
+            (
+                (at, value)
+                for at, tree in reversed([*base, *env])
+                if (value := _lookup(tree, full_key)) is not None
+            ),
+            None,
+        )
+        return unresolved(exc, full_key, where, Path(str(self.conf_source)).parent)
+
+    def _check_catalog(self, config: Mapping[str, Any]) -> None:
+        """Every catalog entry is a mapping with a ``type`` (Kedro refuses others without
+        saying where); named by the file that sets it."""
+        for name, entry in config.items():
+            if str(name).startswith("_"):
+                continue
+            problem = catalog_entry_problem(entry)
+            if problem is None:
+                continue
+            base, env = self._raw("catalog")
+            where = next((at for at, tree in reversed([*base, *env]) if name in tree), "")
+            hint = (
+                ""
+                if isinstance(entry, Mapping) and entry.get("type")
+                else ("; a key that is not a dataset must start with an underscore")
+            )
+            raise ConfigError(
+                f"Catalog entry '{name}'{f' ({where})' if where else ''}: {problem}{hint}."
+            )
 
     def _raw(self, key: str) -> tuple[list[Layer], list[Layer]]:
         """The files of ``key`` in the base and the run's environment, unresolved, each
@@ -290,7 +386,7 @@ class ProjectConfigLoader(OmegaConfigLoader):
         top = Path(str(self.conf_source)).parent
         base_files, env_files = (
             [
-                (_shown(path, top), OmegaConf.to_container(config, resolve=False) or {})
+                (shown(path, top), OmegaConf.to_container(config, resolve=False) or {})
                 for path, config in sorted(files.items())
             ]
             for files in (base, env)
@@ -348,10 +444,3 @@ Layer = tuple[str, dict[str, Any]]
 
 def _blocks_only(tree: Mapping[str, Any]) -> dict[str, Any]:
     return {DATASET_BLOCKS: tree[DATASET_BLOCKS]} if DATASET_BLOCKS in tree else {}
-
-
-def _shown(path: Path, top: Path) -> str:
-    try:
-        return str(Path(path).relative_to(top))
-    except ValueError:
-        return str(path)

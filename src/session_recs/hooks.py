@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -13,7 +14,7 @@ from kedro.pipeline import Node
 
 from session_recs.data.atomic import make_atomic
 from session_recs.data.datasets import OptionalDataset, RunVersionsDataset
-from session_recs.errors import ConfigError
+from session_recs.errors import ConfigError, DataValidationError
 from session_recs.reporting import compile_comparison, leaders
 
 logger = logging.getLogger(__name__)
@@ -147,6 +148,39 @@ class DatasetVersionsHooks:
             return self._catalog[name]
         except DatasetNotFoundError:  # one of the runner's own (memory) datasets
             return None
+
+
+def check_recommender(dataset_name: str, data: Any, catalog: Any) -> None:
+    """Refuse a loaded ``<model>.recommender`` that is not a fitted model (another object
+    saved under its name), naming the file, before anything calls a method it lacks."""
+    from session_recs.models import Recommender
+
+    if not dataset_name.endswith(".recommender") or isinstance(data, Recommender):
+        return
+    where = ""
+    with contextlib.suppress(Exception):
+        where = f" ({_saved_path(catalog[dataset_name])})"
+    model = dataset_name.removesuffix(".recommender")
+    raise DataValidationError(
+        f"The saved {dataset_name}{where} holds a {type(data).__name__}, not a fitted "
+        f"model: retrain it (kedro run --namespaces={model}) or load an earlier version "
+        f"with --load-versions={dataset_name}:<version>."
+    )
+
+
+class LoadedModelHooks:
+    """Every ``<model>.recommender`` a run loads is a fitted model (:func:`check_recommender`)."""
+
+    def __init__(self) -> None:
+        self._catalog: Any = None
+
+    @hook_impl
+    def after_catalog_created(self, catalog: DataCatalog) -> None:
+        self._catalog = catalog
+
+    @hook_impl
+    def after_dataset_loaded(self, dataset_name: str, data: Any) -> None:
+        check_recommender(dataset_name, data, self._catalog)
 
 
 class RunSummaryHooks:

@@ -134,6 +134,8 @@ def recommend_items(
     import kedro.framework.project as kedro_project
     from kedro.framework.session import KedroSession
 
+    from session_recs.hooks import check_recommender
+
     if model not in MODEL_NAMESPACES:
         raise ConfigError(f"Unknown model {model!r}; known models: {', '.join(MODEL_NAMESPACES)}.")
     k = check_k(k)
@@ -150,6 +152,7 @@ def recommend_items(
         dataset = context.params["dataset"]
         catalog = context.catalog
         recommender = load_model(catalog, model, dataset, load_version)
+        check_recommender(f"{model}.recommender", recommender, catalog)
         item_catalog = catalog.load("item_catalog") if catalog.exists("item_catalog") else None
         version = load_version or latest_version(catalog, model)
         answered_by = provenance(recommender, model, dataset, version, context.params)

@@ -15,7 +15,9 @@ file; else the MLflow run it was logged to). The parameters ``k`` (default 10) a
 A whole request is answered in one call of the recommender's batched ``recommend``.
 A request it cannot answer (a session that is empty or has no known item, ``k`` outside
 1 to the number of items) gets HTTP 400 with a one-line message naming the session's
-row and what was expected; MLflow's server answers malformed JSON the same way.
+row and what was expected; MLflow's server answers malformed JSON and parameters of the
+wrong type the same way, and the loaded model makes it refuse an undeclared parameter
+and JSON nested too deeply too (:func:`_strict_requests`).
 
 :func:`log_model` logs one (tracking logs every model a tracked run fits);
 :func:`save_model` writes one to a folder. The MLflow model holds the recommender's own
@@ -130,6 +132,58 @@ def predict(
     )
 
 
+#: The request's parameters (the signature's ParamSchema): any other is refused.
+PARAMS = ("k", "exclude_query")
+
+
+def _strict_requests() -> None:
+    """MLflow's server answers two malformed requests on its own, before the model sees
+    them: it drops a parameter the signature does not declare (``{"kk": 3}`` answered as if
+    absent, with a warning in the server's log) and its JSON decoder's RecursionError on
+    deeply nested input is a 500. This refuses both as 400 with a one-line message, in
+    the process that loaded the model; only requests to a model whose parameters are
+    exactly :data:`PARAMS` are affected (MLflow keeps no hook for either check)."""
+    import sys
+
+    import mlflow.pyfunc
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+    enforce = mlflow.pyfunc._enforce_params_schema
+    if not getattr(enforce, "session_recs", False):
+
+        def strict_params(params: Any, schema: Any) -> Any:
+            names = [spec.name for spec in getattr(schema, "params", None) or ()]
+            if isinstance(params, dict) and sorted(names) == sorted(PARAMS):
+                unknown = [str(key) for key in params if str(key) not in names]
+                if unknown:
+                    raise MlflowException(
+                        f"params.{unknown[0]}: unknown parameter; expected {' or '.join(PARAMS)}.",
+                        error_code=INVALID_PARAMETER_VALUE,
+                    )
+            return enforce(params, schema)
+
+        strict_params.session_recs = True  # type: ignore[attr-defined]
+        mlflow.pyfunc._enforce_params_schema = strict_params
+    server = sys.modules.get("mlflow.pyfunc.scoring_server")  # only when serving
+    decode = getattr(server, "_decode_json_input", None)
+    if decode is not None and not getattr(decode, "session_recs", False):
+
+        def bounded_decode(json_input: Any) -> Any:
+            try:
+                return decode(json_input)
+            except RecursionError:
+                raise MlflowException(
+                    "The request's JSON is nested too deeply; expected "
+                    '{"dataframe_records": [{"items": [<item id>, ...]}, ...], '
+                    '"params": {"k": <number>}}.',
+                    error_code=INVALID_PARAMETER_VALUE,
+                ) from None
+
+        bounded_decode.session_recs = True  # type: ignore[attr-defined]
+        server._decode_json_input = bounded_decode
+
+
 def _python_model_class() -> type:
     import mlflow.pyfunc
     from mlflow.exceptions import MlflowException
@@ -142,6 +196,7 @@ def _python_model_class() -> type:
             self.recommender = load_recommender(Path(context.artifacts["recommender"]))
             config = context.model_config or {}
             self.identity = {key: str(config.get(key) or "unknown") for key in IDENTITY}
+            _strict_requests()
 
         def predict(self, context, model_input, params=None):
             """Top-K items and scores per session of ``model_input`` (column ``items``).
@@ -197,8 +252,8 @@ def signature() -> Any:
         ),
         params=ParamSchema(
             [
-                ParamSpec("k", DataType.long, DEFAULT_K),
-                ParamSpec("exclude_query", DataType.boolean, True),
+                ParamSpec(PARAMS[0], DataType.long, DEFAULT_K),
+                ParamSpec(PARAMS[1], DataType.boolean, True),
             ]
         ),
     )

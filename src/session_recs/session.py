@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from kedro.framework.project import pipelines
 from kedro.framework.session import KedroSession
+from kedro.io.core import AbstractVersionedDataset
 from kedro.pipeline import Pipeline
 
-from session_recs.errors import ConfigError
+from session_recs.errors import ConfigError, unreadable_version
 from session_recs.run_plan import check_filters, plan_run
 from session_recs.tracking import end_interrupted
 from session_recs.tuning.space import selected_models
@@ -96,6 +98,11 @@ class ProjectSession(KedroSession):
         for note in plan.notes:
             logger.info(note)
         wanted = set(plan.node_names)
+        check_parquet_inputs(
+            catalog,
+            [node for node in sum(registry.values(), Pipeline([])).nodes if node.name in wanted],
+            pinned=set(load_versions or {}),
+        )
         if wanted == {node.name for node in selected.nodes}:
             # Nothing added or left out: Kedro runs the request as given (and kedro-viz's
             # run tracking, which only follows unfiltered runs, keeps working).
@@ -120,3 +127,40 @@ class ProjectSession(KedroSession):
             load_versions=load_versions,
             only_missing_outputs=only_missing_outputs,
         )
+
+
+#: A Parquet file starts and ends with these bytes; a truncated one lacks the end.
+_PARQUET_MAGIC = b"PAR1"
+
+
+def check_parquet_inputs(catalog: Any, nodes: list[Any], pinned: set[str]) -> None:
+    """Refuse, before any node runs (so nothing is saved), a latest versioned Parquet
+    input of ``nodes`` that is not a whole Parquet file (a truncated or empty write from a
+    machine that died), naming it and the way back; a pinned version is the user's pick."""
+    produced = {output for node in nodes for output in node.outputs}
+    inputs = {name for node in nodes for name in node.inputs if name not in produced}
+    for name in sorted(inputs - pinned):
+        try:
+            dataset = catalog[name]
+            if not isinstance(dataset, AbstractVersionedDataset):
+                continue
+            if type(dataset).__name__ != "ParquetDataset":
+                continue
+            path = Path(str(dataset._get_load_path()))
+        except Exception:
+            continue
+        if getattr(dataset, "_protocol", "file") != "file" or not path.is_file():
+            continue
+        with path.open("rb") as file:
+            head = file.read(4)
+            file.seek(max(path.stat().st_size - 4, 0))
+            tail = file.read(4)
+        if head != _PARQUET_MAGIC or tail != _PARQUET_MAGIC or path.stat().st_size < 12:
+            size = path.stat().st_size
+            raise unreadable_version(
+                name,
+                path.parent.parent,
+                path.parent.name,
+                f"{size:,} bytes, not a whole Parquet file",
+                latest=True,
+            )

@@ -7,6 +7,7 @@ from session_recs.hooks import (
     AtomicSavesHooks,
     DatasetChoiceHooks,
     DatasetVersionsHooks,
+    LoadedModelHooks,
     LoadVersionsHooks,
     RunSummaryHooks,
 )
@@ -29,6 +30,7 @@ HOOKS = (
     LoadVersionsHooks(),
     AtomicSavesHooks(),
     DatasetVersionsHooks(),
+    LoadedModelHooks(),
     MlflowTrackingHooks(),
     RunSummaryHooks(),
 )

@@ -1,24 +1,33 @@
 """Problems the user can fix, as one line and exit code 1 for every command.
 
 :func:`user_error` finds the user's mistake behind an exception (Kedro wraps dataset
-errors, typed-parameter failures and OS faults); :func:`friendly_errors` wraps a click
+errors, typed-parameter failures and OS faults; a saved file that cannot be read and a
+catalog entry Kedro cannot build are named too; conf files are named by
+:class:`~session_recs.config_loader.ProjectConfigLoader`); :func:`friendly_errors` wraps a click
 command so that such a mistake prints as ``Error: <Kind>: <message>`` instead of a
 traceback. The applications (``cli``, ``cml``) use it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
-from kedro.io.core import DatasetNotFoundError
+from kedro.io.core import DatasetError, DatasetNotFoundError
 from kedro.validation.exceptions import ParameterValidationError
 
-from session_recs.errors import ConfigError, SessionRecsError
+from session_recs.errors import (
+    ConfigError,
+    DataValidationError,
+    SessionRecsError,
+    unreadable_version,
+)
 
 #: Kedro's ParameterValidationError lists one failed check per line in this form.
 _PARAMETER_LINE = re.compile(
@@ -45,7 +54,7 @@ def _parameter_errors(exc: ParameterValidationError) -> ConfigError:
     return ConfigError("\n".join(lines) if lines else str(exc))
 
 
-def _os_error(exc: OSError) -> ConfigError | None:
+def _os_error(exc: OSError, outer: BaseException | None = None) -> ConfigError | None:
     """A machine fault while reading or writing a file, in one line; None for other errors."""
     reasons = {
         errno.ENOSPC: "the disk is full",
@@ -57,10 +66,96 @@ def _os_error(exc: OSError) -> ConfigError | None:
     reason = reasons.get(exc.errno or 0)
     if reason is None:
         return None
-    where = f" ({exc.filename})" if exc.filename else ""
+    filename = exc.filename
+    if not filename and outer is not None:  # a write names no file: the dataset's path
+        saving = re.search(r"Failed while saving data to dataset .*", str(outer))
+        found = _FILEPATH.search(saving[0]) if saving else None
+        filename = found["path"] if found else None
+    where = f" ({filename})" if filename else ""
     return ConfigError(
         f"Cannot write{where}: {reason}. Nothing was published: the previous versions are "
         "still the latest (a hidden .partial file may be left; it is safe to delete)."
+    )
+
+
+#: Kedro's DataCatalog.load: ``<name>: Failed while loading data from dataset <repr>.``
+_LOAD_FAILED = re.compile(
+    r"^(?P<name>[^\s:]+): Failed while loading data from dataset (?P<repr>.*)"
+)
+_FILEPATH = re.compile(r"filepath=(?:\w*Path\()?'(?P<path>[^']+)'")
+_LOAD_VERSION = re.compile(r"version=Version\(load=(?:None|'(?P<load>[^']*)')")
+#: Kedro's errors for a catalog entry it cannot build (an unknown type, a bad argument).
+_ENTRY_FAILED = re.compile(
+    r"^(?:An exception occurred when parsing config for dataset '(?P<a>[^']+)':\n"
+    r"|Catalog entry '(?P<b>[^']+)' is not a valid dataset configuration"
+    r"|\s*(?P<detail>.*)\nDataset '(?P<c>[^']+)' must only contain arguments valid)"
+)
+
+
+def _unreadable(exc: BaseException) -> bool:
+    """Whether ``exc`` says a file's bytes are damaged or unreadable (not a bug in code)."""
+    import pickle
+    import zipfile
+
+    readable = (OSError, EOFError, pickle.UnpicklingError, UnicodeDecodeError, zipfile.BadZipFile)
+    if isinstance(exc, readable):
+        return True
+    return any(cls.__module__.startswith("pyarrow") for cls in type(exc).__mro__)
+
+
+def _shown(path: Path) -> str:
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(Path.cwd()))
+    return str(path)
+
+
+def _load_failure(exc: DatasetError) -> SessionRecsError | None:
+    """A dataset whose file cannot be read (truncated, empty, not its format), in one line
+    naming the file and, for a versioned one, the way back to an earlier version."""
+    match = _LOAD_FAILED.match(str(exc))
+    cause = exc.__cause__.__cause__ if exc.__cause__ is not None else None
+    if match is None or cause is None or not _unreadable(cause):
+        return None
+    name, described = match["name"], match["repr"]
+    path_match = _FILEPATH.search(described)
+    version = _LOAD_VERSION.search(described)
+    reason = (str(cause).strip().splitlines() or [""])[0]
+    reason = re.sub(r"\s*'/[^']*'", "", reason)[:160]  # the path is named apart
+    reason = f"{type(cause).__name__}{': ' + reason if reason else ''}"
+    if path_match is None:
+        return DataValidationError(f"Dataset {name} cannot be read ({reason}).")
+    path = Path(path_match["path"])
+    if version is None:
+        return DataValidationError(f"{name} ({_shown(path)}) cannot be read ({reason}).")
+    loaded = version["load"] or max(
+        (p.name for p in path.iterdir() if p.is_dir()) if path.is_dir() else (), default=""
+    )
+    return unreadable_version(name, path, loaded, reason, latest=not version["load"])
+
+
+def _entry_failure(exc: DatasetError) -> SessionRecsError | None:
+    """A catalog entry Kedro cannot build (its type or its arguments), named."""
+    match = _ENTRY_FAILED.match(str(exc))
+    if match is None:
+        return None
+    name = match["a"] or match["b"] or match["c"]
+    lines = match["detail"] or next(
+        (x for x in str(exc)[match.end() :].strip().splitlines() if not x.startswith("Hint:")), ""
+    )
+    detail = lines.strip(" .")
+    detail = detail.replace("kedro_datasets.", "")
+    entry = re.compile(rf"^['\"]?{re.escape(name)}['\"]?\s*:")
+    files = [
+        f"{_shown(path)}, line {number}"
+        for path in sorted(Path("conf").glob("*/catalog*.yml"))
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
+        if entry.match(line)
+    ]
+    where = f" ({files[-1]})" if files else ""
+    return ConfigError(
+        f"Catalog entry '{name}'{where}{': ' + detail if detail else ''}; "
+        "expected a type Kedro can import (e.g. pandas.ParquetDataset, "
+        "session_recs.data.datasets.InteractionsDataset) and its arguments."
     )
 
 
@@ -77,7 +172,11 @@ def user_error(exc: BaseException) -> SessionRecsError | None:
             return ConfigError(f"{current} The catalog's datasets are in conf/base/catalog*.yml.")
         if isinstance(current, ParameterValidationError):
             return _parameter_errors(current)
-        if isinstance(current, OSError) and (fault := _os_error(current)) is not None:
+        if isinstance(current, OSError) and (fault := _os_error(current, exc)) is not None:
+            return fault
+        if isinstance(current, DatasetError) and (
+            fault := _load_failure(current) or _entry_failure(current)
+        ):
             return fault
         seen.add(id(current))
         current = current.__cause__ or current.__context__

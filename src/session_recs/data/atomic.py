@@ -34,6 +34,13 @@ PARTIAL_SUFFIX = ".partial"
 _UMASK = get_umask()
 
 
+def _name_file(exc: BaseException | None, path: str) -> None:
+    """An OSError raised by a write (a full disk: ENOSPC from write, flush or fsync) names
+    no file; give it the target's path, so the message says which file was not published."""
+    if isinstance(exc, OSError) and exc.errno is not None and exc.filename is None:
+        exc.filename = path
+
+
 class _AtomicFileOpener(LocalFileOpener):
     """A local file opened for writing into a hidden sibling, renamed onto its path on close.
 
@@ -83,8 +90,9 @@ class _AtomicFileOpener(LocalFileOpener):
             os.fchmod(raw.fileno(), self._target_mode())  # mkstemp creates 0600
             raw.close()
             os.replace(self.temp, self.path)
-        except BaseException:
+        except BaseException as exc:
             self.discard()
+            _name_file(exc, self.path)
             raise
         self._finished = True
 
@@ -108,9 +116,10 @@ class _AtomicFileOpener(LocalFileOpener):
     def fileno(self) -> int:
         return self._raw.fileno()
 
-    def __exit__(self, exc_type: Any, *_: Any) -> None:
+    def __exit__(self, exc_type: Any, exc: Any, *_: Any) -> None:
         if exc_type is not None:
             self.abandoned = True
+            _name_file(exc, self.path)
         self.commit()
 
     def __del__(self) -> None:

@@ -30,6 +30,7 @@ finds the :class:`~session_recs.errors.DataValidationError` behind it and prints
 
 from __future__ import annotations
 
+import codecs
 import functools
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -262,6 +263,16 @@ class InteractionsDataset(SourceDataset):
                 f"{name}({', '.join(map(str, self._paths.values()))}): unknown load_args "
                 f"{unknown}; allowed: {list(LOAD_ARGS)}."
             )
+        encoding = self._load_args.get("encoding")
+        if encoding is not None:
+            try:
+                codecs.lookup(str(encoding))
+            except LookupError:
+                raise ConfigError(
+                    f"{name}({', '.join(map(str, self._paths.values()))}): load_args "
+                    f"encoding={encoding!r} is not an encoding Python knows; expected e.g. "
+                    "utf-8, ISO-8859-1 or cp1252."
+                ) from None
         self._set_mapping(columns, timestamp_unit)
         self.metadata = metadata
 

@@ -229,6 +229,10 @@ def load_model(catalog: Any, model: str, dataset: str, version: str | None) -> R
         return catalog.load(name, version=version)
     except Exception as exc:
         cause = exc.__cause__ or exc
+        found: BaseException | None = exc
+        while found is not None and not isinstance(found, ModelFileError):
+            found = found.__cause__ or found.__context__
+        cause = found or cause
         if isinstance(cause, ModelFileError):  # names its file; the command is known here
             raise DataValidationError(
                 f"The {'latest ' if version is None else ''}saved {name} for dataset "

@@ -208,17 +208,18 @@ def _as_timestamp(values: pd.Series, source_column: str, unit: str | None) -> pd
     return out.astype("datetime64[ns]")
 
 
-def _check_date_range(dates: pd.Series, source_column: str) -> None:
+def _check_date_range(dates: pd.Series, source_column: str, field: str = "timestamp") -> None:
     """Dates (parsed text, or a date column) outside 1970-2100, as for epoch numbers: such
     a value is a typo or a placeholder (and past 2262 it does not fit a timestamp)."""
     seconds = dates.dropna().astype("datetime64[s]").astype("int64").to_numpy()
     outside = (seconds < 0) | (seconds > _LATEST_SECONDS)
     if outside.any():
         first = dates.dropna()[outside].iloc[0]
+        hint = " or map this column as `order`" if field == "timestamp" else ""
         raise DataValidationError(
-            f"Column '{source_column}' (timestamp) has {int(outside.sum()):,} date(s) outside "
+            f"Column '{source_column}' ({field}) has {int(outside.sum()):,} date(s) outside "
             f"1970-2100, e.g. {first}: expected dates of the recorded events (fix or remove "
-            "those rows, or map this column as `order`)."
+            f"those rows{hint})."
         )
 
 
@@ -251,22 +252,8 @@ def _as_order(values: pd.Series, source_column: str) -> pd.Series:
     out = _parse_dates(values, source_column, "order")
     if getattr(out.dt, "tz", None) is not None:
         out = out.dt.tz_convert("UTC").dt.tz_localize(None)
-    _check_date_range(out, source_column)
+    _check_date_range(out, source_column, "order")
     return out.astype("datetime64[ns]")
-
-
-def _check_date_range(dates: pd.Series, source_column: str) -> None:
-    """Dates (parsed text, or a date column) outside 1970-2100, as for epoch numbers: such
-    a value is a typo or a placeholder (and past 2262 it does not fit a timestamp)."""
-    seconds = dates.dropna().astype("datetime64[s]").astype("int64").to_numpy()
-    outside = (seconds < 0) | (seconds > _LATEST_SECONDS)
-    if outside.any():
-        first = dates.dropna()[outside].iloc[0]
-        raise DataValidationError(
-            f"Column '{source_column}' (timestamp) has {int(outside.sum()):,} date(s) outside "
-            f"1970-2100, e.g. {first}: expected dates of the recorded events (fix or remove "
-            "those rows, or map this column as `order`)."
-        )
 
 
 def check_distinct_columns(columns: Mapping[str, str]) -> None:

@@ -159,7 +159,7 @@ def test_the_saved_mlflow_model_holds_the_model_file_and_no_pickle(fitted, mlflo
     assert answer["items"][0] == serving.predict(model, [["a5"]], k=3)["items"][0]
 
 
-def test_a_served_model_refuses_an_artifact_that_is_not_a_model_file(tmp_path):
+def test_a_served_model_refuses_an_artifact_that_is_not_a_model_file(mlflow, tmp_path):
     old = tmp_path / "model.pkl"
     old.write_bytes(b"\x80\x04not a model")
     with pytest.raises(DataValidationError) as refused:

@@ -9,7 +9,6 @@ version changed. A few cases also run as real subprocesses (marked slow).
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 import shutil
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 
 from .conftest import copy_project, latest_version, run_cli, run_in_process
+from .test_bad_inputs import saved
 
 LOCAL_PARAMS = "conf/local/parameters.yml"
 LOCAL_CATALOG = "conf/local/catalog.yml"
@@ -391,15 +391,6 @@ CASES: list[tuple[str, Any, tuple[str, ...], str]] = [
         MODEL_SHOWN,
     ),
 ]
-
-
-def saved(project: Path) -> dict[str, str]:
-    """sha256 of every saved artifact (raw data excluded)."""
-    return {
-        str(path.relative_to(project)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted((project / "data").rglob("*"))
-        if path.is_file() and "01_raw" not in path.parts
-    }
 
 
 @pytest.fixture(scope="module")

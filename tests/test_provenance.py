@@ -256,3 +256,15 @@ def test_the_report_says_when_its_profile_describes_another_split():
         "the dataset profile below describes another split"
         in (run_metadata("demo", None, conditions, stale)["split"])
     )
+
+
+def test_a_model_not_measured_at_the_reports_k_is_listed_not_dropped():
+    here, _ = _metrics_of("markov", 0.5, "A" * 16)
+    other, _ = _metrics_of("stan", 0.6, "A" * 16)
+    comparison = reporting.compile_comparison({"markov": here, "stan": other.assign(k=5)}, CURRENT)
+    assert list(reporting.comparison_tables(comparison, 10)["last_pair", "session"].index) == [
+        "markov"
+    ]
+    apart = reporting.elsewhere_table(comparison, {"stan": "kedro run ..."}, 10)
+    assert apart.loc["stan", "what differs"] == "not measured at K=10 (evaluation.ks was [5])"
+    assert "not measured at K=10" in reporting.comparison_markdown(comparison, 10, {}, "t")

@@ -426,11 +426,19 @@ ELSEWHERE_TEXT = (
 
 
 def elsewhere_table(
-    comparison: pd.DataFrame, commands: Mapping[str, str] | None = None
+    comparison: pd.DataFrame, commands: Mapping[str, str] | None = None, k: int | None = None
 ) -> pd.DataFrame | None:
-    """One row per model measured elsewhere: what differs, and the command that
-    re-evaluates it (``commands``: model -> command); None when every model is alike."""
+    """One row per model measured elsewhere, or (with ``k``) on the same data but not at
+    K = ``k``: what differs, and the command that re-evaluates it (``commands``: model ->
+    command); None when every model is alike and shown."""
     apart = measured_elsewhere(comparison)
+    if k is not None:
+        alike = measured(comparison)
+        shown = set(alike.loc[alike["k"] == k, "model"])
+        for model in dict.fromkeys(alike["model"]):
+            if model not in shown:
+                ks = sorted(set(alike.loc[alike["model"] == model, "k"].dropna().astype(int)))
+                apart[model] = f"not measured at K={k} (evaluation.ks was {ks})"
     if not apart:
         return None
     table = pd.DataFrame({"what differs": pd.Series(apart)})
@@ -478,7 +486,7 @@ def comparison_markdown(
             table.to_markdown(disable_numparse=True),
             "",
         ]
-    apart = elsewhere_table(comparison, commands)
+    apart = elsewhere_table(comparison, commands, k)
     if apart is not None:
         apart["re-evaluate with"] = "`" + apart["re-evaluate with"] + "`"
         lines += [f"## {ELSEWHERE}", "", ELSEWHERE_TEXT, "", apart.to_markdown(), ""]
@@ -575,7 +583,7 @@ def comparison_html(
         parts.append(table.rename_axis(index=None, columns=None).to_html(escape=False))
     if figure is not None and tables:
         parts.append(f"<img alt='Recall@{k} per model' src='{_png_data_uri(figure)}'>")
-    apart = elsewhere_table(comparison, commands)
+    apart = elsewhere_table(comparison, commands, k)
     if apart is not None:
         parts.append(f"<h2>{ELSEWHERE}</h2><p>{html.escape(ELSEWHERE_TEXT)}</p>")
         parts.append(apart.to_html())

@@ -62,15 +62,18 @@ def readme_sources() -> set[str]:
 def test_the_quickstart_is_two_commands_and_ci_runs_the_second():
     blocks = re.findall(r"```bash\n(.*?)```", README, flags=re.S)
     assert blocks[0].strip() == "pip install -e . && kedro run"
-    assert blocks[1].strip() == 'pip install -e ".[test]" && pytest'
+    assert blocks[1].strip() == 'pip install -c constraints.txt -e ".[test]" && pytest'
     ci = (ROOT / ".ci" / "run").read_text()
     # CI installs into a new virtual environment, so a missing install step fails there.
     assert re.search(r'^python3 -m venv "\$VENV"$', ci, flags=re.M)
     assert 'export PATH="$VENV/bin:$PATH"' in ci
-    assert 'pip install -e ".[test]"' in ci
+    assert 'pip install -c constraints.txt -e ".[test]"' in ci
     assert re.search(r"^python -m pytest$", ci, flags=re.M)
-    assert 'pip install -e ".[test,mlflow]"' in ci and "pytest tests/test_tracking.py" in ci
-    assert 'pip install -e ".[test,neural]"' in ci and "pytest -m neural" in ci
+    assert (
+        'pip install -c constraints.txt -e ".[test,mlflow]"' in ci
+        and "pytest tests/test_tracking.py" in ci
+    )
+    assert 'pip install -c constraints.txt -e ".[test,neural]"' in ci and "pytest -m neural" in ci
     assert len(COMMANDS) >= 15  # the extraction finds the README's commands
 
 
@@ -148,7 +151,11 @@ def test_every_documented_command_parses_and_names_real_things(command, kedro_cl
         extras = re.search(r"\.\[([^\]]+)\]", command)
         wanted = set(extras.group(1).split(",")) if extras else set()
         assert wanted <= project_names["extras"], command
-        assert tokens[1:3] == ["install", "-e"]
+        arguments = tokens[2:]
+        if arguments[:1] == ["-c"]:  # a constraints file of the repository's
+            assert (ROOT / arguments[1]).is_file(), command
+            arguments = arguments[2:]
+        assert tokens[1] == "install" and arguments[:1] == ["-e"], command
     elif tokens[0] == "pytest":
         paths = list(tokens[1:])
         if "-m" in paths:  # a marker expression of registered markers

@@ -78,6 +78,20 @@ def _loopback_only() -> Iterator[None]:
 SHUTDOWN_TIMEOUT_S = 20.0
 
 
+def _own_process_group(popen: type) -> type:
+    """``popen`` (Ray's ``ConsolePopen``) starting each process in a process group of its
+    own (POSIX; elsewhere ``popen`` itself)."""
+    if os.name != "posix":
+        return popen
+
+    class OwnGroup(popen):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("process_group", 0)
+            super().__init__(*args, **kwargs)
+
+    return OwnGroup
+
+
 @contextlib.contextmanager
 def _signals_stay_ours() -> Iterator[None]:
     """``ray.init`` with SIGINT and SIGTERM deferred (see :func:`interrupts.deferred`).
@@ -87,20 +101,30 @@ def _signals_stay_ours() -> Iterator[None]:
     that lands in Ray's start-up code can be lost. Here neither is installed, a signal is
     only recorded, and it is raised once ``ray.init`` has returned, so the caller's
     ``finally`` stops the Ray that did start.
+
+    The local Ray's processes (GCS, raylet, and the workers the raylet starts) run in a
+    process group of their own: a signal to the command's process group (``kill -TERM
+    -<pgid>``, a terminal's Ctrl-C) reaches the driver alone, which stops the search and
+    then Ray in order, instead of Ray dying under a running search (its workers' errors,
+    then a minute of retries). They still end with the driver: Ray binds them to it
+    (``fate_share``), and :func:`_shutdown` kills them past its bound.
     """
-    from ray._private import ray_constants
+    from ray._private import ray_constants, services
     from ray._private import utils as ray_utils
 
     setter = ray_utils.set_sigterm_handler
     native = ray_constants.RAY_DISABLE_FAILURE_SIGNAL_HANDLER
+    popen = services.ConsolePopen
     ray_utils.set_sigterm_handler = lambda handler: None
     ray_constants.RAY_DISABLE_FAILURE_SIGNAL_HANDLER = True
+    services.ConsolePopen = _own_process_group(popen)
     try:
         with interrupts.deferred():
             yield
     finally:
         ray_utils.set_sigterm_handler = setter
         ray_constants.RAY_DISABLE_FAILURE_SIGNAL_HANDLER = native
+        services.ConsolePopen = popen
 
 
 def _started_processes() -> list[Any]:

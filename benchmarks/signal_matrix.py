@@ -159,6 +159,11 @@ def interrupt(
             code = None
         return code, time.monotonic() - sent, log.read_text()
     finally:
+        # SIGTERM first: serve-mlflow then stops the server it started in a session of its own.
+        if process.poll() is None:
+            process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(HANG_S)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
@@ -312,8 +317,10 @@ def serve_rows(work: Path, project: Path, both: bool) -> list[dict]:
     except OSError as error:
         served = f"serves: {error}"
     finally:
-        os.killpg(again.pid, signal.SIGKILL)
-        again.wait()
+        # SIGTERM: serve-mlflow stops the server it started in a session of its own
+        # (a SIGKILL would leave that server running).
+        again.terminate()
+        again.wait(HANG_S)
     for row in rows:
         row["next run"] = served
     return rows

@@ -235,8 +235,10 @@ def interrupt_when_logged(
     signum: int | None = None,
     group: bool = True,
     within: float = 120,
+    program: tuple[str, ...] = ("session_recs",),
 ) -> tuple[int, str]:
-    """Run ``python -m session_recs ARGS`` in ``project``; once ``marker`` is in its output
+    """Run ``python -m session_recs ARGS`` (``program``: another module, e.g. ``kedro``) in
+    ``project``; once ``marker`` is in its output
     and ``settle`` seconds have passed, send ``signum`` (default SIGINT: Ctrl-C) to its
     process group (``group``, as a terminal does) or to the process alone (as ``kill``
     does). Returns its exit code and output; fails if it has not exited ``within`` seconds
@@ -247,7 +249,7 @@ def interrupt_when_logged(
     signum = signal.SIGINT if signum is None else signum
     with log_file.open("w") as sink:
         driver = subprocess.Popen(
-            [sys.executable, "-m", "session_recs", *args],
+            [sys.executable, "-m", *program, *args],
             cwd=project,
             stdout=sink,
             stderr=subprocess.STDOUT,

@@ -3,26 +3,43 @@
 ``run`` is Kedro's own run command, with one change: a problem the user can fix (a
 :class:`~session_recs.errors.SessionRecsError`) ends the run with its message and exit
 code 1 instead of a traceback. Every other command reports such problems the same way.
+
+Ctrl-C and SIGTERM end ``run``, ``viz run`` (kedro-viz's, whose server it stops) and
+``serve-mlflow`` (MLflow's scoring server, stopped with its workers) with one line and
+exit code 1 (:func:`_stopped_in_one_line`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
+import multiprocessing
+import os
+import signal
+import subprocess
 import sys
+import time
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 from kedro.framework.cli.project import run as kedro_run
 from kedro.framework.cli.utils import env_option
+from kedro_viz.launchers.cli.main import viz as kedro_viz
+from kedro_viz.launchers.cli.run import run as kedro_viz_run
 
 from session_recs.cml import cml_cluster
 from session_recs.config import OptionError
 from session_recs.errors import ConfigError
-from session_recs.interrupts import signal_of, stop_signals
+from session_recs.interrupts import deferred, signal_of, stop_signals
 from session_recs.user_errors import friendly_errors
+
+#: Seconds a stopped server gets to shut down gracefully (then it is killed): within the
+#: 10 s a stopped command has to end in.
+GRACE_S = 3.0
 
 
 class _Commands(click.Group):
@@ -92,16 +109,64 @@ def _run(**kwargs: Any) -> Any:
         raise ConfigError("Give --pipeline or --pipelines, not both (e.g. --pipelines=tune).")
     if kwargs.get("runner"):
         _check_runner(kwargs["runner"])
-    with warnings.catch_warnings(), stop_signals():
+    kept = ": the outputs saved before are whole and kept; run the command again to go on."
+    with warnings.catch_warnings(), _stopped_in_one_line(kept):
         # `--pipeline` is what our users type (and what the mission's docs say): no warning.
         warnings.filterwarnings("ignore", message="Option '--pipeline' is deprecated")
+        return kedro_run.callback(**kwargs)
+
+
+def _close_progress_bars() -> None:
+    """End the lines of the progress bars a stop left open, so its message starts a line."""
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", ())):
+        with contextlib.suppress(Exception):
+            bar.close()
+
+
+@contextlib.contextmanager
+def _stopped_in_one_line(after: str) -> Iterator[None]:
+    """SIGINT and SIGTERM stop the block (:func:`~session_recs.interrupts.stop_signals`);
+    the command then ends with "Error: Stopped by <signal>" and the stop's own advice (e.g.
+    a resume command) or ``after``, and exit code 1."""
+    with stop_signals():
         try:
-            return kedro_run.callback(**kwargs)
+            yield
         except KeyboardInterrupt as stop:
-            advice = getattr(stop, "advice", "") or (
-                ": the outputs saved before are whole and kept; run the command again to go on."
-            )
+            _close_progress_bars()
+            advice = getattr(stop, "advice", "") or after
             raise click.ClickException(f"Stopped by {signal_of(stop)}{advice}") from None
+
+
+def _end_group(leader: subprocess.Popen) -> None:
+    """SIGTERM to the process group ``leader`` leads (started in a session of its own),
+    SIGKILL to whatever is left of it after :data:`GRACE_S`."""
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(leader.pid, signum)
+        deadline = time.monotonic() + GRACE_S
+        while time.monotonic() < deadline:
+            leader.poll()  # reaps the leader: a zombie still counts as a member
+            try:
+                os.killpg(leader.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+
+
+def _end_children() -> None:
+    """Stop this process's multiprocessing children (kedro-viz's server): SIGTERM, then
+    SIGKILL after :data:`GRACE_S`."""
+    children = multiprocessing.active_children()
+    for child in children:
+        child.terminate()
+    deadline = time.monotonic() + GRACE_S
+    for child in children:
+        child.join(max(0.0, deadline - time.monotonic()))
+        if child.is_alive():
+            child.kill()
+            child.join(GRACE_S)
 
 
 cli.add_command(
@@ -116,6 +181,82 @@ cli.add_command(
 
 
 cli.add_command(cml_cluster)
+
+
+def _viz_until_stopped(start: Callable[..., Any]) -> Callable[..., Any]:
+    """kedro-viz's ``run`` (``start``: it starts the server in a child process and
+    returns), then waiting for the server; a signal stops the server and ends the command
+    in one line, instead of exit code 0 and a traceback from the exit's wait."""
+
+    def run(**kwargs: Any) -> None:
+        after = ": kedro viz is stopped; it saves nothing, every saved version is as it was."
+        with _stopped_in_one_line(after):
+            try:
+                start(**kwargs)
+                for child in multiprocessing.active_children():
+                    child.join()
+                    if child.exitcode:
+                        raise click.ClickException(
+                            f"kedro viz's server exited with code {child.exitcode} (its "
+                            "messages are above)."
+                        )
+            finally:
+                with deferred():  # a second signal does not cut the stop short
+                    _end_children()
+
+    return run
+
+
+#: ``kedro viz run``: kedro-viz's command, stopped in one line.
+viz_run = click.Command(
+    name="run",
+    callback=_viz_until_stopped(kedro_viz_run.callback),
+    params=kedro_viz_run.params,
+    help=kedro_viz_run.help,
+    short_help=kedro_viz_run.short_help,
+)
+
+
+# `kedro viz` is a global command (kedro-viz's entry point), which a project's cli.py
+# cannot override; Kedro imports this module for every command in the project, so its
+# `run` is pointed here instead. `python -m session_recs viz` is the same group.
+kedro_viz.lazy_subcommands["run"] = f"{__name__}.viz_run"
+cli.add_command(kedro_viz)
+
+
+@cli.command("serve-mlflow")
+@click.argument("model_uri")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", "-p", default=5000, show_default=True, type=int, help="Port.")
+@friendly_errors
+def serve_mlflow(model_uri: str, host: str, port: int) -> None:
+    """Serve a logged model (MODEL_URI: runs:/<run id>/model, models:/<name>/<version> or a
+    folder) with MLflow's scoring server, in this environment.
+
+    As ``mlflow models serve -m MODEL_URI --env-manager local``, except that Ctrl-C or
+    SIGTERM stop the server and its workers and end the command with one line and exit
+    code 1 (MLflow's own command exits 1 with "Aborted!" on Ctrl-C, and on SIGTERM dies
+    without a word, leaving its server running).
+    """
+    if importlib.util.find_spec("mlflow") is None:
+        raise ConfigError('serve-mlflow needs MLflow: pip install -e ".[mlflow]".')
+    serve = [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri]
+    command = [*serve, "--env-manager", "local", "--host", host, "--port", str(port)]
+    stopped = f": the server on {host}:{port} is stopped; serving saves nothing."
+    with _stopped_in_one_line(stopped):
+        # In a session of its own: a signal reaches it through this command alone, which
+        # stops the whole server (MLflow's command and the uvicorn it starts).
+        with deferred():
+            server = subprocess.Popen(command, start_new_session=True)
+        try:
+            code = server.wait()
+        finally:
+            with deferred():  # a second signal does not cut the stop short
+                _end_group(server)
+    if code:
+        raise click.ClickException(
+            f"mlflow models serve exited with code {code} (its messages are above)."
+        )
 
 
 @cli.command()

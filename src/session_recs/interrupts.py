@@ -7,12 +7,19 @@ be interrupted halfway (``ray.init``, which installs its own handlers and may sw
 signal) runs under :func:`deferred`: a signal is recorded and raised once it returns.
 Code with a graceful stop of its own (a Tune search) runs under :func:`graceful`: the
 first signal calls it; a second one raises.
+
+A signal whose :class:`Stopped` lands in code Python cannot raise from (a finalizer, a
+weakref callback run by the garbage collector) would be dropped with an "Exception
+ignored" message and the command would run on; it is sent again instead
+(:func:`_send_again`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -75,6 +82,28 @@ def install() -> None:
             signal.signal(signum, _handler)
 
 
+#: How long a dropped signal waits to be sent again: the main thread is then back in
+#: ordinary code (else it is dropped and sent again once more).
+RESEND_S = 0.05
+
+
+def _send_again(previous: Callable[[Any], None]) -> Callable[[Any], None]:
+    """A ``sys.unraisablehook`` that sends a :class:`Stopped` Python could not raise
+    (raised in a finalizer or a weakref callback) again to this process, a moment later,
+    without its "Exception ignored" traceback; anything else goes to ``previous``."""
+
+    def hook(unraisable: Any) -> None:
+        stop = unraisable.exc_value
+        if not (isinstance(stop, Stopped) and _state.installed):
+            previous(unraisable)
+            return
+        resend = threading.Timer(RESEND_S, os.kill, (os.getpid(), signal.Signals[stop.signal]))
+        resend.daemon = True
+        resend.start()
+
+    return hook
+
+
 @contextlib.contextmanager
 def stop_signals() -> Iterator[None]:
     """SIGINT and SIGTERM raise :class:`Stopped` in the block (handlers restored after;
@@ -83,14 +112,17 @@ def stop_signals() -> Iterator[None]:
         yield
         return
     previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
+    unraisable = sys.unraisablehook
     _state.installed += 1
     install()
+    sys.unraisablehook = _send_again(unraisable)
     try:
         yield
     finally:
         _state.installed -= 1
         if not _state.installed:
             _state.received, _state.deferred, _state.on_first = None, 0, None
+        sys.unraisablehook = unraisable
         for signum, old in previous.items():
             signal.signal(signum, old)
 

@@ -34,63 +34,64 @@ def write_local(project: Path, text: str, env: str = "local") -> None:
     (project / "conf" / env / "parameters.yml").write_text(text)
 
 
-@pytest.mark.parametrize(
-    ("runtime", "local", "message"),
-    [
-        (
-            {"evalution": {"ks": 5}},
-            "",
-            "Unknown parameter section 'evalution' (--params); did you mean 'evaluation'?",
-        ),
-        (
-            {},
-            "evalution:\n  ks: [5]\n",
-            "Unknown parameter section 'evalution' (conf/local/parameters.yml); did you mean "
-            "'evaluation'?",
-        ),
-        ({"zzz": 1}, "", "Unknown parameter section 'zzz' (--params); the sections are: "),
-        (
-            {"datasets": {"demo": {"splt": {"seed": 5}}}},
-            "",
-            "Unknown parameter section 'splt' (datasets.demo in --params); did you mean 'split'?",
-        ),
-        (
-            {},
-            "datasets:\n  mine:\n    sessionise: {order: file}\n",
-            "Unknown parameter section 'sessionise' (datasets.mine in conf/local/parameters.yml)",
-        ),
-        (
-            {"split": 5},
-            "",
-            "split = 5 (--params): split is a section of settings, not a value; set one of its "
-            "keys, e.g. split.strategy=...",
-        ),
-        (
-            {"split": {"seed": {"x": 3}}},
-            "",
-            "split.seed.x (--params): split.seed is a single value (123 by default), not a "
-            "section of settings.",
-        ),
-        ({"dataset": {"x": 1}}, "", "dataset.x (--params): dataset is a single value"),
-        (
-            {"session_knn": {"foo": 3}},
-            "",
-            "session_knn.foo (--params): unknown setting; a model namespace holds only "
-            "session_knn.model",
-        ),
-        (
-            {},
-            "markov:\n  modle: {kind: markov}\n",
-            "markov.modle (conf/local/parameters.yml): unknown setting",
-        ),
-        (
-            {"datasets": {"online_retail": {"split": {"seed": 5}}}},
-            "",
-            "datasets.online_retail (--params) applies when dataset=online_retail, and this "
-            "run's dataset is demo",
-        ),
-    ],
-)
+#: (--params, conf/local/parameters.yml, a fragment of the one line)
+UNKNOWN_KEYS = [
+    (
+        {"evalution": {"ks": 5}},
+        "",
+        "Unknown parameter section 'evalution' (--params); did you mean 'evaluation'?",
+    ),
+    (
+        {},
+        "evalution:\n  ks: [5]\n",
+        "Unknown parameter section 'evalution' (conf/local/parameters.yml); did you mean "
+        "'evaluation'?",
+    ),
+    ({"zzz": 1}, "", "Unknown parameter section 'zzz' (--params); the sections are: "),
+    (
+        {"datasets": {"demo": {"splt": {"seed": 5}}}},
+        "",
+        "Unknown parameter section 'splt' (datasets.demo in --params); did you mean 'split'?",
+    ),
+    (
+        {},
+        "datasets:\n  mine:\n    sessionise: {order: file}\n",
+        "Unknown parameter section 'sessionise' (datasets.mine in conf/local/parameters.yml)",
+    ),
+    (
+        {"split": 5},
+        "",
+        "split = 5 (--params): split is a section of settings, not a value; set one of its "
+        "keys, e.g. split.strategy=...",
+    ),
+    (
+        {"split": {"seed": {"x": 3}}},
+        "",
+        "split.seed.x (--params): split.seed is a single value (123 by default), not a "
+        "section of settings.",
+    ),
+    ({"dataset": {"x": 1}}, "", "dataset.x (--params): dataset is a single value"),
+    (
+        {"session_knn": {"foo": 3}},
+        "",
+        "session_knn.foo (--params): unknown setting; a model namespace holds only "
+        "session_knn.model",
+    ),
+    (
+        {},
+        "markov:\n  modle: {kind: markov}\n",
+        "markov.modle (conf/local/parameters.yml): unknown setting",
+    ),
+    (
+        {"datasets": {"online_retail": {"split": {"seed": 5}}}},
+        "",
+        "datasets.online_retail (--params) applies when dataset=online_retail, and this "
+        "run's dataset is demo",
+    ),
+]
+
+
+@pytest.mark.parametrize(("runtime", "local", "message"), UNKNOWN_KEYS)
 def test_an_unknown_or_misshapen_key_is_refused_in_one_line(project, runtime, local, message):
     if local:
         write_local(project, local)
@@ -100,25 +101,26 @@ def test_an_unknown_or_misshapen_key_is_refused_in_one_line(project, runtime, lo
     assert "\n" not in str(caught.value)
 
 
-@pytest.mark.parametrize(
-    ("runtime", "local", "message"),
-    [
-        ({"dataset": None}, "", "dataset is empty (--params). Known datasets: aotm, demo, "),
-        ({"dataset": ""}, "", "dataset is empty (--params)."),
-        (
-            {"dataset": "../up"},
-            "",
-            "dataset = '../up' (--params): expected a name of letters, digits, '_' or '-'",
-        ),
-        ({"dataset": 7}, "", "dataset = 7 (--params): expected a name"),
-        (
-            {},
-            "dataset: nosuch\n",
-            "Unknown dataset 'nosuch' (conf/local/parameters.yml). Known datasets: aotm, demo, "
-            "online_retail, recsys15, rsc15_100k.",
-        ),
-    ],
-)
+#: (--params, conf/local/parameters.yml, a fragment of the one line)
+BAD_DATASETS = [
+    ({"dataset": None}, "", "dataset is empty (--params). Known datasets: aotm, demo, "),
+    ({"dataset": ""}, "", "dataset is empty (--params)."),
+    (
+        {"dataset": "../up"},
+        "",
+        "dataset = '../up' (--params): expected a name of letters, digits, '_' or '-'",
+    ),
+    ({"dataset": 7}, "", "dataset = 7 (--params): expected a name"),
+    (
+        {},
+        "dataset: nosuch\n",
+        "Unknown dataset 'nosuch' (conf/local/parameters.yml). Known datasets: aotm, demo, "
+        "online_retail, recsys15, rsc15_100k.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("runtime", "local", "message"), BAD_DATASETS)
 def test_a_bad_dataset_is_refused_wherever_it_is_set(project, runtime, local, message):
     if local:
         write_local(project, local)

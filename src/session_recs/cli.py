@@ -12,6 +12,7 @@ exit code 1 (:func:`_stopped_in_one_line`).
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib.util
 import logging
 import multiprocessing
@@ -26,36 +27,25 @@ from pathlib import Path
 from typing import Any
 
 import click
+import yaml
 from kedro.framework.cli.project import run as kedro_run
 from kedro.framework.cli.utils import env_option
 from kedro_viz.launchers.cli.main import viz as kedro_viz
 from kedro_viz.launchers.cli.run import run as kedro_viz_run
 
 from session_recs.cml import cml_cluster
+from session_recs.conf_files import yaml_problem
 from session_recs.config import OptionError
 from session_recs.errors import ConfigError
 from session_recs.interrupts import deferred, signal_of, stop_signals
-from session_recs.user_errors import friendly_errors
+from session_recs.user_errors import OneLineCommand, OneLineGroup, friendly_errors
 
 #: Seconds a stopped server gets to shut down gracefully (then it is killed): within the
 #: 10 s a stopped command has to end in.
 GRACE_S = 3.0
 
 
-class _Commands(click.Group):
-    """The project's commands; a mistyped option or command is one line and exit code 1,
-    as every other mistake (click prints the usage and exits with 2)."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except click.exceptions.NoArgsIsHelpError:
-            raise
-        except click.UsageError as exc:
-            raise click.ClickException(f"ConfigError: {exc.format_message()}") from None
-
-
-@click.group(name="session-recs", cls=_Commands)
+@click.group(name="session-recs", cls=OneLineGroup)
 def cli() -> None:
     """session-recs project commands."""
 
@@ -75,12 +65,46 @@ def _load_versions(ctx: click.Context, param: click.Parameter, value: str) -> di
     return pairs
 
 
+def _yaml_named(param: click.Parameter) -> click.Parameter:
+    """``param`` (one of ``kedro run``'s options) whose own callback parses YAML (the
+    values of --params and --runner-params, the --config file): a YAML mistake, or a
+    --config file without its ``run:`` section, is a bad value of the option (one line)."""
+    callback = param.callback
+    if callback is None:
+        return param
+
+    def checked(ctx: click.Context, this: click.Parameter, value: Any) -> Any:
+        try:
+            return callback(ctx, this, value)
+        except yaml.YAMLError as err:
+            text = str(value)
+            if this.name == "config":
+                text = Path(value).read_text(encoding="utf8", errors="replace")
+            raise click.BadParameter(
+                f"{value}{yaml_problem(err, text)}; expected valid YAML.", ctx, this
+            ) from None
+        except (KeyError, TypeError) as err:
+            if this.name != "config":
+                raise
+            raise click.BadParameter(
+                f"{value} has no {err} section; expected a mapping "
+                f"{ctx.info_name}: {{<option>: <value>, ...}}.",
+                ctx,
+                this,
+            ) from None
+
+    named = copy.copy(param)
+    named.callback = checked
+    return named
+
+
 def _run_options() -> list[click.Parameter]:
-    """``kedro run``'s options, with --load-versions parsed by :func:`_load_versions`."""
+    """``kedro run``'s options, with --load-versions parsed by :func:`_load_versions` and
+    the YAML of the others named by :func:`_yaml_named`."""
     return [
         click.Option(param.opts, type=str, default="", help=param.help, callback=_load_versions)
         if param.name == "load_versions"
-        else param
+        else _yaml_named(param)
         for param in kedro_run.params
     ]
 
@@ -170,7 +194,7 @@ def _end_children() -> None:
 
 
 cli.add_command(
-    click.Command(
+    OneLineCommand(
         name="run",
         callback=friendly_errors(_run),
         params=_run_options(),
@@ -208,7 +232,7 @@ def _viz_until_stopped(start: Callable[..., Any]) -> Callable[..., Any]:
 
 
 #: ``kedro viz run``: kedro-viz's command, stopped in one line.
-viz_run = click.Command(
+viz_run = OneLineCommand(
     name="run",
     callback=_viz_until_stopped(kedro_viz_run.callback),
     params=kedro_viz_run.params,
@@ -336,7 +360,7 @@ def make_demo(
 
 def _kedro_run_option(name: str) -> click.Parameter:
     """One of ``kedro run``'s options (same spelling, parsing and help)."""
-    return next(param for param in kedro_run.params if param.name == name)
+    return next(param for param in _run_options() if param.name == name)
 
 
 @cli.command()

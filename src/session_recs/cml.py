@@ -22,7 +22,7 @@ from session_recs.tuning.cml_cluster import (
     cluster_down,
     cluster_up,
 )
-from session_recs.user_errors import friendly_errors
+from session_recs.user_errors import OneLineGroup, friendly_errors
 
 STATE_OPTION = click.option(
     "--state-file",
@@ -33,7 +33,7 @@ STATE_OPTION = click.option(
 )
 
 
-@click.group(name="cml-cluster")
+@click.group(name="cml-cluster", cls=OneLineGroup)
 def cml_cluster() -> None:
     """Start (up) or stop (down) a Ray cluster on CML workers, from a CML session."""
 

@@ -276,6 +276,11 @@ class ProjectConfigLoader(OmegaConfigLoader):
         super().__init__(conf_source, *args, custom_resolvers=resolvers, **kwargs)
         root = Path(str(conf_source))
         env = self.env
+        if env and (Path(env).name != env or env in {".", ".."}):
+            raise ConfigError(
+                f"--env={env}: expected the name of a folder of conf/ (e.g. local, cluster), "
+                "not a path."
+            )
         if env and root.is_dir() and not (root / env).is_dir():
             envs = sorted(path.name for path in root.iterdir() if path.is_dir())
             raise ConfigError(

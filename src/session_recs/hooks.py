@@ -16,6 +16,8 @@ from session_recs.data.atomic import make_atomic
 from session_recs.data.datasets import OptionalDataset, RunVersionsDataset
 from session_recs.errors import ConfigError, DataValidationError
 from session_recs.reporting import compile_comparison, leaders
+from session_recs.sessionize import SESSION_COLUMNS
+from session_recs.split import PAIR_COLUMNS
 
 logger = logging.getLogger(__name__)
 
@@ -168,8 +170,37 @@ def check_recommender(dataset_name: str, data: Any, catalog: Any) -> None:
     )
 
 
+#: The columns every saved table of sessions or of (query, target) pairs holds.
+SAVED_COLUMNS = {
+    "sessions": SESSION_COLUMNS,
+    "train_sessions": SESSION_COLUMNS,
+    "test_sessions": SESSION_COLUMNS,
+    "validation_pairs": PAIR_COLUMNS,
+    "test_pairs": PAIR_COLUMNS,
+}
+
+
+def check_columns(dataset_name: str, data: Any, catalog: Any) -> None:
+    """Refuse a loaded table of sessions or pairs that lacks their columns (another table
+    saved under its name), naming the file, before a node looks a column up."""
+    expected = SAVED_COLUMNS.get(dataset_name, ())
+    missing = [name for name in expected if name not in getattr(data, "columns", expected)]
+    if not missing:
+        return
+    where = ""
+    with contextlib.suppress(Exception):
+        where = f" ({_saved_path(catalog[dataset_name])})"
+    raise DataValidationError(
+        f"The saved {dataset_name}{where} has no column(s) {missing} (it has "
+        f"{list(data.columns)[:8]}); expected {list(expected)}: re-run the step that makes it "
+        f"(kedro run --to-outputs={dataset_name}) or load an earlier version with "
+        f"--load-versions={dataset_name}:<version>."
+    )
+
+
 class LoadedModelHooks:
-    """Every ``<model>.recommender`` a run loads is a fitted model (:func:`check_recommender`)."""
+    """Every ``<model>.recommender`` a run loads is a fitted model (:func:`check_recommender`),
+    every table of sessions or pairs has their columns (:func:`check_columns`)."""
 
     def __init__(self) -> None:
         self._catalog: Any = None
@@ -181,6 +212,7 @@ class LoadedModelHooks:
     @hook_impl
     def after_dataset_loaded(self, dataset_name: str, data: Any) -> None:
         check_recommender(dataset_name, data, self._catalog)
+        check_columns(dataset_name, data, self._catalog)
 
 
 class RunSummaryHooks:

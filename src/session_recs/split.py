@@ -112,6 +112,10 @@ class Split(NamedTuple):
     test_sessions: pd.DataFrame
 
 
+#: The columns of a table of (query, target) pairs (test_pairs, validation_pairs).
+PAIR_COLUMNS = ("session_id", "query_item", "target_item")
+
+
 def _bounds(sessions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Start row and length of every session; session ids must be 0..n-1 in row order."""
     ids = sessions["session_id"].to_numpy()

@@ -5,7 +5,10 @@ errors, typed-parameter failures and OS faults; a saved file that cannot be read
 catalog entry Kedro cannot build are named too; conf files are named by
 :class:`~session_recs.config_loader.ProjectConfigLoader`); :func:`friendly_errors` wraps a click
 command so that such a mistake prints as ``Error: <Kind>: <message>`` instead of a
-traceback. The applications (``cli``, ``cml``) use it.
+traceback; :class:`OneLineCommand` and :class:`OneLineGroup` do the same for click's own
+usage errors (an unknown option, a value of the wrong type, a missing argument), however
+the command is reached (``kedro run``, ``python -m session_recs run``). The applications
+(``cli``, ``cml``) use them.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from kedro.config import MissingConfigException
 from kedro.io.core import DatasetError, DatasetNotFoundError
 from kedro.validation.exceptions import ParameterValidationError
 
@@ -83,6 +87,7 @@ _LOAD_FAILED = re.compile(
     r"^(?P<name>[^\s:]+): Failed while loading data from dataset (?P<repr>.*)"
 )
 _FILEPATH = re.compile(r"filepath=(?:\w*Path\()?'(?P<path>[^']+)'")
+_LOAD_ARGS = re.compile(r"load_args=(?P<args>\{[^}]+\})")
 _LOAD_VERSION = re.compile(r"version=Version\(load=(?:None|'(?P<load>[^']*)')")
 #: Kedro's errors for a catalog entry it cannot build (an unknown type, a bad argument).
 _ENTRY_FAILED = re.compile(
@@ -133,6 +138,39 @@ def _load_failure(exc: DatasetError) -> SessionRecsError | None:
     return unreadable_version(name, path, loaded, reason, latest=not version["load"])
 
 
+def _entry_place(name: str) -> str:
+    """`` (conf/<env>/catalog.yml, line N)`` of the catalog entry ``name`` (the last file
+    that sets it), or nothing."""
+    entry = re.compile(rf"^['\"]?{re.escape(name)}['\"]?\s*:")
+    files = [
+        f"{_shown(path)}, line {number}"
+        for path in sorted(Path("conf").glob("*/catalog*.yml"))
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
+        if entry.match(line)
+    ]
+    return f" ({files[-1]})" if files else ""
+
+
+def _load_args_failure(exc: DatasetError) -> SessionRecsError | None:
+    """A dataset whose entry gives ``load_args`` its reader refuses (an unknown argument or
+    value), named by its catalog entry."""
+    match = _LOAD_FAILED.match(str(exc))
+    cause = exc.__cause__
+    while isinstance(cause, DatasetError) and cause.__cause__ is not None:
+        cause = cause.__cause__
+    args = _LOAD_ARGS.search(str(exc))
+    refused = isinstance(cause, TypeError | ValueError) and not isinstance(cause, SessionRecsError)
+    if match is None or args is None or not refused:
+        return None
+    name = match["name"]
+    reason = (str(cause).strip().splitlines() or [""])[0][:200]
+    return ConfigError(
+        f"Catalog entry '{name}'{_entry_place(name)}: its load_args {args['args']} are "
+        f"refused ({type(cause).__name__}: {reason}); expected arguments its type's reader "
+        "accepts (see the dataset's documentation)."
+    )
+
+
 def _entry_failure(exc: DatasetError) -> SessionRecsError | None:
     """A catalog entry Kedro cannot build (its type or its arguments), named."""
     match = _ENTRY_FAILED.match(str(exc))
@@ -144,38 +182,47 @@ def _entry_failure(exc: DatasetError) -> SessionRecsError | None:
     )
     detail = lines.strip(" .")
     detail = detail.replace("kedro_datasets.", "")
-    entry = re.compile(rf"^['\"]?{re.escape(name)}['\"]?\s*:")
-    files = [
-        f"{_shown(path)}, line {number}"
-        for path in sorted(Path("conf").glob("*/catalog*.yml"))
-        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
-        if entry.match(line)
-    ]
-    where = f" ({files[-1]})" if files else ""
     return ConfigError(
-        f"Catalog entry '{name}'{where}{': ' + detail if detail else ''}; "
+        f"Catalog entry '{name}'{_entry_place(name)}{': ' + detail if detail else ''}; "
         "expected a type Kedro can import (e.g. pandas.ParquetDataset, "
         "session_recs.data.datasets.InteractionsDataset) and its arguments."
     )
 
 
+def _kedro_mistake(exc: BaseException) -> SessionRecsError | None:
+    """Kedro's own error for a dataset name the catalog lacks, for configuration it cannot
+    find or for a typed parameter, in one line; None for other errors."""
+    if isinstance(exc, DatasetNotFoundError):  # e.g. a misspelt --load-versions key
+        return ConfigError(f"{exc} The catalog's datasets are in conf/base/catalog*.yml.")
+    if isinstance(exc, MissingConfigException):  # e.g. --conf-source=a_file.txt
+        return ConfigError(
+            f"{exc}; expected a conf folder holding base/ and local/ (or a .zip or .tar.gz "
+            "of one) for --conf-source."
+        )
+    if isinstance(exc, ParameterValidationError):
+        return _parameter_errors(exc)
+    return None
+
+
 def user_error(exc: BaseException) -> SessionRecsError | None:
     """The user's mistake behind ``exc`` (Kedro wraps dataset errors), if there is one: a
-    SessionRecsError, Kedro's error for a dataset name the catalog lacks or for a typed
-    parameter, or a full disk / read-only folder."""
+    SessionRecsError, Kedro's error for a dataset name the catalog lacks, for a typed
+    parameter or for configuration it cannot find, a saved file that cannot be read, a
+    catalog entry Kedro cannot build or whose load_args its reader refuses, or a full disk /
+    read-only folder."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         if isinstance(current, SessionRecsError):
             return current
-        if isinstance(current, DatasetNotFoundError):  # e.g. a misspelt --load-versions key
-            return ConfigError(f"{current} The catalog's datasets are in conf/base/catalog*.yml.")
-        if isinstance(current, ParameterValidationError):
-            return _parameter_errors(current)
+        if (fault := _kedro_mistake(current)) is not None:
+            return fault
         if isinstance(current, OSError) and (fault := _os_error(current, exc)) is not None:
             return fault
         if isinstance(current, DatasetError) and (
-            fault := _load_failure(current) or _entry_failure(current)
+            fault := _load_failure(current)
+            or _entry_failure(current)
+            or _load_args_failure(current)
         ):
             return fault
         seen.add(id(current))
@@ -197,3 +244,49 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             raise click.ClickException(f"{type(error).__name__}: {error}") from None
 
     return wrapper
+
+
+def _usage_line(exc: click.UsageError) -> click.ClickException:
+    """click's usage error (three lines and exit code 2) as one line and exit code 1."""
+    where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+    message = " ".join(exc.format_message().split())
+    return click.ClickException(f"ConfigError: {message}{where}")
+
+
+class _OneLineUsage(click.Command):
+    """Parsing a command's options and arguments: a usage mistake is one line."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.exceptions.NoArgsIsHelpError:  # the help, as asked
+            raise
+        except click.UsageError as exc:
+            raise _usage_line(exc) from None
+
+
+class OneLineCommand(_OneLineUsage):
+    """A click command whose usage mistakes (``--no-such-option``, ``-k abc``) print one
+    line and exit with code 1, like every other mistake; ``--help`` still works."""
+
+
+class OneLineGroup(_OneLineUsage, click.Group):
+    """A click group of :class:`OneLineCommand` (and of groups like itself); an unknown
+    subcommand is one line too."""
+
+    command_class = OneLineCommand
+    group_class = type  # subgroups are OneLineGroups
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            raise _usage_line(exc) from None

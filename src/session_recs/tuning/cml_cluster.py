@@ -74,7 +74,13 @@ class ClusterState:
                 f"No CML Ray cluster recorded in {path}: start one with "
                 "`python -m session_recs cml-cluster up`."
             )
-        return cls(**json.loads(path.read_text()))
+        try:
+            return cls(**json.loads(path.read_text()))
+        except (ValueError, TypeError) as err:  # not JSON, or not the fields `up` writes
+            raise ConfigError(
+                f"{path} is not a cluster record that `cml-cluster up` writes ({err}); "
+                "stop the cluster by hand (`ray stop`) and delete the file."
+            ) from None
 
 
 def ray_node_command(*args: str) -> list[str]:

@@ -579,7 +579,7 @@ CASES: list[tuple[str, Any, tuple[str, ...], str]] = [
         "run-short-unknown-option",
         {},
         ("-x",),
-        "No such option '-x'. (see 'session-recs run --help')",
+        "No such option '-x' (see 'session-recs run --help')",
     ),
     ("run-stray-argument", {}, ("split",), "Got unexpected extra argument (split)"),
     ("recommend-no-items", {}, ("recommend",), "Missing argument 'ITEMS...'"),
@@ -1362,9 +1362,9 @@ def test_a_mistake_prints_no_traceback_in_a_real_process(prepared, tmp_path, cas
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (("run", "--bad-option"), "No such option '--bad-option'. (see 'kedro run --help')"),
+        (("run", "--bad-option"), "No such option '--bad-option' (see 'kedro run --help')"),
         (("run", "--runner"), "Option '--runner' requires an argument"),
-        (("recommend",), "Missing argument 'ITEMS...'. (see 'kedro recommend --help')"),
+        (("recommend",), "Missing argument 'ITEMS...' (see 'kedro recommend --help')"),
         (("recommend", "a", "-k"), "Option '-k' requires an argument"),
         (("make-demo", "--events=many"), "Invalid value for '--events': 'many'"),
         (("cml-cluster", "up", "--workers=abc"), "Invalid value for '--workers': 'abc'"),

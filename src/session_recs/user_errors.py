@@ -249,8 +249,8 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 def _usage_line(exc: click.UsageError) -> click.ClickException:
     """click's usage error (three lines and exit code 2) as one line and exit code 1."""
     where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-    message = " ".join(exc.format_message().split())
-    return click.ClickException(f"ConfigError: {message}{where}")
+    message = " ".join(exc.format_message().split()).removesuffix(".")
+    return click.ClickException(f"ConfigError: {message}{where}.")
 
 
 class _OneLineUsage(click.Command):

@@ -1300,9 +1300,49 @@ def test_the_tables_of_mistakes_hold_at_least_250_cases():
         pass
     else:
         tables["served requests"] = test_serving_requests.MALFORMED
+        tables["serve-mlflow"] = SERVE_CASES
     assert len(set(tables["fault table"])) == len(CASES), "two fault-table cases share an id"
     counts = {name: len(table) for name, table in tables.items()}
     assert sum(counts.values()) >= 250, counts
+
+
+SERVE_CASES = [
+    ("a run that does not exist", "runs:/0123abcd/model", (), "Run with id=0123abcd not found"),
+    ("a folder without a model", "data", (), "'MLmodel'"),
+    ("a registered model that does not exist", "models:/nope/1", (), "name=nope not found"),
+    ("a port out of range", "MODEL", ("--port", "70000"), "is not in the range 1<=x<=65535"),
+    ("a port already taken", "MODEL", ("--port", "TAKEN"), "cannot listen there"),
+]
+
+
+@pytest.mark.parametrize(
+    ("uri", "options", "fragment"), [c[1:] for c in SERVE_CASES], ids=[c[0] for c in SERVE_CASES]
+)
+def test_serve_mlflow_refuses_what_it_cannot_serve_in_one_line(
+    prepared, tmp_path, uri, options, fragment
+):
+    """MLflow's server prints a traceback for these; serve-mlflow checks them first."""
+    import socket
+
+    pytest.importorskip("mlflow", reason='serve-mlflow needs the mlflow extra (".[mlflow]")')
+    from session_recs.serving import save_model
+
+    project = _set_up(prepared, tmp_path / "p", {})
+    if uri == "MODEL":
+        uri = str(tmp_path / "served")
+        save_model(_latest(project, MODEL_FILE), Path(uri), model="most_popular")
+    before = saved(project)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        options = tuple(port if option == "TAKEN" else option for option in options)
+        result = run_in_process(project, "serve-mlflow", uri, *options)
+    assert result.exception is None, (result.exception, result.output[-3000:])
+    assert result.exit_code == 1, result.output[-3000:]
+    [line] = result.error_lines
+    assert fragment in line, line
+    assert saved(project) == before
 
 
 def test_a_full_disk_while_writing_names_the_file(prepared, tmp_path, monkeypatch):

@@ -248,10 +248,39 @@ kedro_viz.lazy_subcommands["run"] = f"{__name__}.viz_run"
 cli.add_command(kedro_viz)
 
 
+def _check_servable(model_uri: str, host: str, port: int) -> None:
+    """Refuse, in one line, a model MLflow cannot find and an address already taken, before
+    starting the server (whose own messages for them are tracebacks)."""
+    import socket
+
+    from mlflow.exceptions import MlflowException
+    from mlflow.models import get_model_info
+
+    try:
+        get_model_info(model_uri)
+    except (MlflowException, OSError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(
+            f"serve-mlflow {model_uri}: {reason}; expected runs:/<run id>/model, "
+            "models:/<name>/<version> or a folder with an MLmodel file (with "
+            "MLFLOW_TRACKING_URI set to the tracking store the run was logged to)."
+        ) from None
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(
+                f"serve-mlflow --host {host} --port {port}: cannot listen there "
+                f"({exc.strerror or exc}); pick a free port with --port."
+            ) from None
+
+
 @cli.command("serve-mlflow")
 @click.argument("model_uri")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", "-p", default=5000, show_default=True, type=int, help="Port.")
+@click.option(
+    "--port", "-p", default=5000, show_default=True, type=click.IntRange(1, 65535), help="Port."
+)
 @friendly_errors
 def serve_mlflow(model_uri: str, host: str, port: int) -> None:
     """Serve a logged model (MODEL_URI: runs:/<run id>/model, models:/<name>/<version> or a
@@ -264,6 +293,7 @@ def serve_mlflow(model_uri: str, host: str, port: int) -> None:
     """
     if importlib.util.find_spec("mlflow") is None:
         raise ConfigError('serve-mlflow needs MLflow: pip install -e ".[mlflow]".')
+    _check_servable(model_uri, host, port)
     serve = [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri]
     command = [*serve, "--env-manager", "local", "--host", host, "--port", str(port)]
     stopped = f": the server on {host}:{port} is stopped; serving saves nothing."

@@ -592,6 +592,10 @@ def _resumed_limits(settings: SearchSettings) -> Iterator[None]:
         if isinstance(search, SearchGenerator):
             search._total_samples = sys.maxsize if total is None else total
             search._finished = False
+            # The search algorithm's state is saved apart from the trials', and can lag
+            # it by the trial a stop interrupted as it started: count the trials themselves,
+            # or that trial would be created twice and the total overshoot by one.
+            search._counter = max(search._counter, len(controller.get_trials()))
         elif total is not None and len(controller.get_trials()) >= total:
             search.set_finished()
         logger.info(

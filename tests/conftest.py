@@ -8,10 +8,12 @@ import logging
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -225,6 +227,54 @@ def mlflow_tracking(uri: str) -> Iterator[None]:
         mlflow.set_tracking_uri(None)
 
 
+@dataclass(frozen=True)
+class Interrupted:
+    """How a command ended after a signal: exit code, output, seconds from the signal."""
+
+    code: int
+    text: str
+    seconds: float
+
+
+def signal_when(
+    process: subprocess.Popen,
+    log_file: Path,
+    reached: Callable[[], bool],
+    *,
+    settle: float = 0,
+    signum: int = signal.SIGINT,
+    group: bool = True,
+    within: float = 120,
+    then: Callable[[], None] | None = None,
+) -> tuple[int, float]:
+    """Once ``reached()`` (``process`` still running, at most 300 s), call ``then`` (load
+    to put on it), wait ``settle`` seconds and send ``signum`` to the process group of
+    ``process`` (``group``: as a terminal's Ctrl-C does) or to it alone (as ``kill``
+    does). Its exit code and the seconds it took to exit; fails if it has not exited
+    ``within`` seconds of the signal (a hang check, not a timing)."""
+    deadline = time.monotonic() + 300
+    while not reached():
+        assert process.poll() is None, log_file.read_text()[-4000:]
+        assert time.monotonic() < deadline, f"never reached its moment:\n{log_file.read_text()}"
+        time.sleep(0.05)
+    if then is not None:
+        then()
+    time.sleep(settle)
+    (os.killpg if group else os.kill)(process.pid, signum)
+    sent = time.monotonic()
+    try:
+        code = process.wait(timeout=within)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(
+            f"still running {within:g}s after {signal.Signals(signum).name}:\n"
+            f"{log_file.read_text()[-3000:]}"
+        ) from None
+    seconds = time.monotonic() - sent
+    # For the record (pytest -s): how long the command took to stop.
+    print(f"{signal.Signals(signum).name}: exit {code} after {seconds:.1f}s")
+    return code, seconds
+
+
 def interrupt_when_logged(
     project: Path,
     args: list[str],
@@ -232,48 +282,37 @@ def interrupt_when_logged(
     log_file: Path,
     *,
     settle: float = 0,
-    signum: int | None = None,
+    signum: int = signal.SIGINT,
     group: bool = True,
     within: float = 120,
     program: tuple[str, ...] = ("session_recs",),
-) -> tuple[int, str]:
-    """Run ``python -m session_recs ARGS`` (``program``: another module, e.g. ``kedro``) in
-    ``project``; once ``marker`` is in its output
-    and ``settle`` seconds have passed, send ``signum`` (default SIGINT: Ctrl-C) to its
-    process group (``group``, as a terminal does) or to the process alone (as ``kill``
-    does). Returns its exit code and output; fails if it has not exited ``within`` seconds
-    of the signal (a hang check)."""
-    import signal
-    import time
-
-    signum = signal.SIGINT if signum is None else signum
+    env: dict[str, str] | None = None,
+) -> Interrupted:
+    """Run ``python -m session_recs ARGS`` (``program``: another module, e.g. ``kedro``;
+    ``env``: variables to add) in ``project``; once ``marker`` is in its output and
+    ``settle`` seconds have passed, send ``signum`` (default SIGINT: Ctrl-C) to its
+    process group or to it alone (:func:`signal_when`). Its exit code, output and the
+    seconds it took to exit."""
     with log_file.open("w") as sink:
         driver = subprocess.Popen(
             [sys.executable, "-m", *program, *args],
             cwd=project,
             stdout=sink,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "COLUMNS": "200"},
+            env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "COLUMNS": "200", **(env or {})},
             start_new_session=True,
         )
         try:
-            deadline = time.monotonic() + 300
-            while marker not in log_file.read_text():
-                assert time.monotonic() < deadline and driver.poll() is None, log_file.read_text()
-                time.sleep(0.05)
-            time.sleep(settle)
-            (os.killpg if group else os.kill)(driver.pid, signum)
-            sent = time.monotonic()
-            try:
-                code = driver.wait(timeout=within)
-                # For the record (pytest -s): how long the command took to stop.
-                seconds = time.monotonic() - sent
-                print(f"{signal.Signals(signum).name}: exit {code} after {seconds:.1f}s")
-            except subprocess.TimeoutExpired:
-                raise AssertionError(
-                    f"still running {within:g}s after the signal:\n{log_file.read_text()[-3000:]}"
-                ) from None
+            code, seconds = signal_when(
+                driver,
+                log_file,
+                lambda: marker in log_file.read_text(),
+                settle=settle,
+                signum=signum,
+                group=group,
+                within=within,
+            )
         finally:
             if driver.poll() is None:
                 os.killpg(driver.pid, signal.SIGKILL)
-    return code, log_file.read_text()
+    return Interrupted(code, log_file.read_text(), seconds)

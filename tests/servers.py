@@ -1,11 +1,11 @@
 """Servers the tests start (kedro-viz, mlflow models serve): on a free loopback port,
 waited for until they answer, and stopped with their whole process group; or stopped by
-a signal at a given moment (:func:`interrupt_server`)."""
+a signal at a given moment (:func:`interrupt_server`), and checked to stop in one line
+(:func:`stop_in_one_line`, a case of issue 24's signal matrix)."""
 
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import threading
@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .conftest import free_port
+from .conftest import free_port, signal_when
+from .signal_runs import BOUND_S, one_line, record, signal_name
 from .tune.conftest import kill
 
 
@@ -100,30 +101,88 @@ def interrupt_server(
         server = subprocess.Popen(
             command(port), cwd=cwd, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
         )
+
+    def start_load() -> None:
+        for _ in range(LOAD_THREADS if load else 0):
+            threading.Thread(target=load, args=(url,), daemon=True).start()
+
     try:
-        deadline = time.monotonic() + 180
-        while not (moment and moment in log.read_text()) and not (ready and _answers(url + ready)):
-            assert server.poll() is None, log.read_text()[-4000:]
-            assert time.monotonic() < deadline, f"never reached its moment:\n{log.read_text()}"
-            time.sleep(0.05)
-        if load is not None:
-            for _ in range(LOAD_THREADS):
-                threading.Thread(target=load, args=(url,), daemon=True).start()
-        time.sleep(settle)
-        (os.killpg if group else os.kill)(server.pid, signum)
-        sent = time.monotonic()
-        try:
-            code = server.wait(timeout=within)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(
-                f"still running {within:g}s after {signal.Signals(signum).name}:\n"
-                f"{log.read_text()[-3000:]}"
-            ) from None
-        seconds = time.monotonic() - sent
+        code, seconds = signal_when(
+            server,
+            log,
+            lambda: (
+                bool(moment and moment in log.read_text()) or bool(ready and _answers(url + ready))
+            ),
+            settle=settle,
+            signum=signum,
+            group=group,
+            within=within,
+            then=start_load,
+        )
         still_answers = _answers(url + ready_path)
     finally:
         kill(server)
     return Stopped(code, seconds, log.read_text(), port, still_answers)
+
+
+@dataclass(frozen=True)
+class ServerCase:
+    """A moment of a server's life to stop it at with ``signum`` (SIGINT to the group, as
+    Ctrl-C; SIGTERM to the process, as ``kill``): ``marker``, a line of its output, or
+    ``ready``, a path that answers; ``load(url)`` runs in threads of its own from then."""
+
+    command: str
+    moment: str
+    marker: str | None
+    ready: str | None
+    load: Callable[[str], None] | None
+    settle: float
+    signum: signal.Signals
+
+    @property
+    def group(self) -> bool:
+        return self.signum == signal.SIGINT
+
+
+def stop_in_one_line(
+    command: Callable[[int], list[str]],
+    case: ServerCase,
+    log: Path,
+    line: Callable[[int], str],
+    *,
+    cwd: Path | None = None,
+    state: Callable[[], str] = lambda: "",
+) -> Stopped:
+    """Stop ``command(port)`` at ``case``'s moment: it must exit with code 1 within the
+    issue's bound, print ``line(port)`` as its one ``Error:`` line and no noise, and leave
+    nothing answering on its port; ``state()`` (which asserts what else must hold) adds to
+    the case's row of the signal matrix."""
+    stopped = interrupt_server(
+        command,
+        log,
+        moment=case.marker,
+        ready=case.ready,
+        load=case.load,
+        settle=case.settle,
+        signum=case.signum,
+        group=case.group,
+        within=BOUND_S,
+        cwd=cwd,
+    )
+    assert stopped.code == 1, stopped.output[-4000:]
+    assert one_line(stopped.output) == line(stopped.port)
+    assert not stopped.still_answers
+    notes = ["server gone", state()]
+    name = signal_name(case.signum, case.group)
+    record(
+        case.command,
+        case.moment,
+        name,
+        stopped.code,
+        stopped.seconds,
+        state="; ".join(filter(None, notes)),
+    )
+    return stopped
 
 
 #: Concurrent clients of a request flood.

@@ -8,8 +8,9 @@ makes every write of :mod:`session_recs.data.atomic` to a path containing that t
 print ``slow save: <path>`` and wait before publishing. The product's save path (the
 catalog's versioned datasets through the atomic filesystem) is the one every dataset uses.
 
-With ``SESSION_RECS_SIGNAL_MATRIX`` set to a file, each case appends its row there (JSON
-lines) for ``benchmarks/signal_matrix_tune.py``.
+With ``SESSION_RECS_SIGNAL_MATRIX`` set to a file, every signal test (run, serving, viz,
+tune, neural) appends each case's row there through :func:`record` (JSON lines), and its
+next run's outcome through :func:`record_next_run`, for ``benchmarks/signal_matrix.py``.
 """
 
 from __future__ import annotations
@@ -17,16 +18,15 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from .conftest import load_model_file
+from .conftest import interrupt_when_logged, load_model_file
 
+#: The issue's bound: a stopped command ends within 10 s (a hang check, not a timing).
+BOUND_S = 10
 #: What a stopped command must not print: a traceback, Ray's noise, a second error.
 NOISE = ("Traceback", "FileNotFoundError", "Failed to fetch metrics", "***", "failed with")
 
@@ -89,7 +89,8 @@ class Case:
     """Send ``signum`` (to the process group when ``group``, as a terminal's Ctrl-C or
     ``kill -TERM -<pgid>``; else to the process alone, as ``kill``) ``settle`` seconds
     after ``marker`` appears in the output of ``args``; it must end within ``bound`` s.
-    ``slow_save``: the text of the saved path to make slow (see the module docstring)."""
+    ``slow_save``: the text of the saved path to make slow (see the module docstring);
+    ``program``: the module ``python -m`` runs (``kedro`` for ``kedro run``)."""
 
     command: str
     moment: str
@@ -100,6 +101,7 @@ class Case:
     bound: float
     settle: float = 0.0
     slow_save: str = ""
+    program: tuple[str, ...] = ("session_recs",)
 
     @property
     def id(self) -> str:
@@ -108,7 +110,21 @@ class Case:
 
     @property
     def signal_name(self) -> str:
-        return f"{self.signum.name} to the {'group' if self.group else 'process'}"
+        return signal_name(self.signum, self.group)
+
+
+def one_line(text: str) -> str:
+    """The one ``Error:`` line of a stopped command's output ``text``; nothing else in it
+    says it stopped or failed (no :data:`NOISE`)."""
+    assert not any(noise in text for noise in NOISE), text[-4000:]
+    lines = [line for line in text.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1, text[-4000:]
+    return lines[0]
+
+
+def signal_name(signum: signal.Signals, group: bool) -> str:
+    """How the matrix names a signal and where it went: ``SIGINT to the group``."""
+    return f"{signum.name} to the {'group' if group else 'process'}"
 
 
 @dataclass
@@ -122,26 +138,37 @@ class Stopped:
     notes: dict[str, str] = field(default_factory=dict)
 
     def line(self) -> str:
-        """The command's one ``Error:`` line; nothing else says it stopped or failed."""
-        assert not any(noise in self.text for noise in NOISE), self.text[-4000:]
-        lines = [line for line in self.text.splitlines() if line.startswith("Error:")]
-        assert len(lines) == 1, self.text[-4000:]
-        return lines[0]
+        """The command's one ``Error:`` line (:func:`one_line`)."""
+        return one_line(self.text)
 
     def record(self, **notes: str) -> None:
-        """Append this case's row to ``$SESSION_RECS_SIGNAL_MATRIX`` (when set)."""
+        """Append this case's row to the signal matrix (:func:`record`)."""
         self.notes.update(notes)
-        target = os.environ.get("SESSION_RECS_SIGNAL_MATRIX")
-        if not target:
-            return
-        row = {
-            "command": self.case.command,
-            "moment": self.case.moment,
-            "signal": self.case.signal_name,
-            "exit": self.code,
-            "seconds": round(self.seconds, 1),
+        record(
+            self.case.command,
+            self.case.moment,
+            self.case.signal_name,
+            self.code,
+            self.seconds,
             **self.notes,
-        }
+        )
+
+
+def record(command: str, moment: str, sent: str, code: int, seconds: float, **notes: str) -> None:
+    """Append a case's row to ``$SESSION_RECS_SIGNAL_MATRIX`` (when set): command, moment,
+    signal, exit code, seconds from the signal to the exit, and ``notes`` (its state)."""
+    row = {"command": command, "moment": moment, "signal": sent, "exit": code}
+    _append({**row, "seconds": round(seconds, 1), **notes})
+
+
+def record_next_run(command: str, outcome: str) -> None:
+    """Append how the run after the last case of ``command`` went (it ran to the end)."""
+    _append({"command": command, "next run": outcome})
+
+
+def _append(row: dict) -> None:
+    target = os.environ.get("SESSION_RECS_SIGNAL_MATRIX")
+    if target:
         with open(target, "a") as sink:
             sink.write(json.dumps(row) + "\n")
 
@@ -154,44 +181,26 @@ def slow_save_path(folder: Path) -> str:
 
 
 def interrupt(project: Path, case: Case, log_file: Path) -> Stopped:
-    """Run ``case`` in ``project`` and stop it; fails if it has not exited ``case.bound``
-    seconds after the signal (the issue's hang bound, not a timing)."""
-    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "COLUMNS": "200"}
+    """Run ``case`` in ``project`` and stop it (:func:`~tests.conftest.interrupt_when_logged`);
+    fails if it has not exited ``case.bound`` seconds after the signal."""
+    env = {}
     if case.slow_save:
         site = slow_save_path(log_file.parent / "slow_save")
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [site, env.get("PYTHONPATH")]))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [site, os.environ.get("PYTHONPATH")]))
         env["SESSION_RECS_SLOW_SAVE"] = case.slow_save
-    with log_file.open("w") as sink:
-        driver = subprocess.Popen(
-            [sys.executable, "-m", "session_recs", *case.args],
-            cwd=project,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-        try:
-            deadline = time.monotonic() + 300
-            while case.marker not in log_file.read_text():
-                assert time.monotonic() < deadline and driver.poll() is None, log_file.read_text()
-                time.sleep(0.05)
-            time.sleep(case.settle)
-            (os.killpg if case.group else os.kill)(driver.pid, case.signum)
-            sent = time.monotonic()
-            try:
-                code = driver.wait(timeout=case.bound)
-            except subprocess.TimeoutExpired:
-                raise AssertionError(
-                    f"{case.id}: still running {case.bound:g}s after the signal:\n"
-                    f"{log_file.read_text()[-3000:]}"
-                ) from None
-            seconds = time.monotonic() - sent
-            # For the record (pytest -s): how long the command took to stop.
-            print(f"{case.command} / {case.id}: exit {code} after {seconds:.1f}s")
-        finally:
-            if driver.poll() is None:
-                os.killpg(driver.pid, signal.SIGKILL)
-    return Stopped(case, code, log_file.read_text(), seconds)
+    ended = interrupt_when_logged(
+        project,
+        list(case.args),
+        case.marker,
+        log_file,
+        settle=case.settle,
+        signum=case.signum,
+        group=case.group,
+        within=case.bound,
+        program=case.program,
+        env=env,
+    )
+    return Stopped(case, ended.code, ended.text, ended.seconds)
 
 
 def whole_versions(project: Path, pattern: str = "*") -> int:

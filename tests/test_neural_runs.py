@@ -115,8 +115,8 @@ def test_train_neural_on_a_fresh_clone_trains_monitors_evaluates_and_reports(tmp
     assert sorted(p.name for p in (demo / "06_models/demo/gru4rec.npz").iterdir()) == before
 
     # Ctrl-C while GRU4Rec trains: exit 1, no traceback, the saved model untouched.
-    code, text = interrupt_when_logged(
+    stopped = interrupt_when_logged(
         project, ["run", "--pipelines=train_neural"], "gru4rec:", tmp_path / "interrupted.log"
     )
-    assert code == 1 and "Traceback" not in text, text[-3000:]
+    assert stopped.code == 1 and "Traceback" not in stopped.text, stopped.text[-3000:]
     assert sorted(p.name for p in (demo / "06_models/demo/gru4rec.npz").iterdir()) == before

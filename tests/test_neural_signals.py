@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from .conftest import copy_project, latest_version, load_model_file, needs_torch, run_cli
-from .signal_runs import Case, interrupt, whole_versions
+from .signal_runs import Case, interrupt, record_next_run, whole_versions
 
 pytestmark = [pytest.mark.slow, pytest.mark.neural, needs_torch]
 
@@ -87,3 +87,4 @@ def test_neural_training_stops_at_every_moment_and_the_next_run_works(project, t
     )
     assert history["epoch"].tolist() == [1]
     whole_versions(project)
+    record_next_run("neural training", "ok: ran to the end, the model file loads")

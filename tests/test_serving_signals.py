@@ -18,7 +18,14 @@ from pathlib import Path
 import pytest
 
 from . import test_serving
-from .servers import interrupt_server, loopback_server, post_until_refused
+from .servers import (
+    ServerCase,
+    interrupt_server,
+    loopback_server,
+    post_until_refused,
+    stop_in_one_line,
+)
+from .signal_runs import BOUND_S, record_next_run
 
 pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
 
@@ -27,8 +34,6 @@ pytestmark = pytest.mark.slow
 #: The fitted model and its file, in the project's model-file format.
 fitted = test_serving.fitted
 
-#: The issue's bound: a stopped command ends within 10 s (a hang check, not a timing).
-BOUND_S = 10
 GOOD = json.dumps({"dataframe_records": [{"items": [f"a{i % 15}"]} for i in range(200)]})
 #: One request that takes the model a while: 20,000 sessions.
 LARGE = json.dumps({"dataframe_records": [{"items": [f"a{i % 15}", "b3"]} for i in range(20_000)]})
@@ -50,14 +55,15 @@ def flood(body: str | bytes):
     return lambda url: post_until_refused(f"{url}/invocations", data)
 
 
-#: (moment, what shows it: an output line or the ping answering, load, settle, signal)
-MOMENTS = {
-    "loading": ("Selected backend for flavor", None, None, 0.5, signal.SIGINT),
-    "idle": (None, "/ping", None, 0.5, signal.SIGTERM),
-    "request": (None, "/ping", flood(LARGE), 0.5, signal.SIGINT),
-    "flood": (None, "/ping", flood(GOOD), 1.0, signal.SIGTERM),
-    "malformed-flood": (None, "/ping", flood(MALFORMED), 1.0, signal.SIGINT),
-}
+COMMAND = "serve-mlflow"
+#: The moments: what shows each (an output line or the ping answering), load, settle, signal.
+CASES = [
+    ServerCase(COMMAND, "loading", "Selected backend for flavor", None, None, 0.5, signal.SIGINT),
+    ServerCase(COMMAND, "idle", None, "/ping", None, 0.5, signal.SIGTERM),
+    ServerCase(COMMAND, "request", None, "/ping", flood(LARGE), 0.5, signal.SIGINT),
+    ServerCase(COMMAND, "flood", None, "/ping", flood(GOOD), 1.0, signal.SIGTERM),
+    ServerCase(COMMAND, "malformed flood", None, "/ping", flood(MALFORMED), 1.0, signal.SIGINT),
+]
 
 
 def serve_command(folder: Path):
@@ -67,28 +73,17 @@ def serve_command(folder: Path):
     ]
 
 
-@pytest.mark.parametrize("moment", MOMENTS)
-def test_a_signal_stops_the_served_model_in_one_line(model_folder, tmp_path, moment):
-    marker, ready, load, settle, signum = MOMENTS[moment]
-    stopped = interrupt_server(
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.moment.replace(" ", "-"))
+def test_a_signal_stops_the_served_model_in_one_line(model_folder, tmp_path, case):
+    stop_in_one_line(
         serve_command(model_folder),
+        case,
         tmp_path / "serve.log",
-        moment=marker,
-        ready=ready,
-        load=load,
-        settle=settle,
-        signum=signum,
-        group=signum == signal.SIGINT,
-        within=BOUND_S,
+        lambda port: (
+            f"Error: Stopped by {case.signum.name}: the server on 127.0.0.1:{port} "
+            "is stopped; serving saves nothing."
+        ),
     )
-    print(f"{moment} {signum.name}: exit {stopped.code} after {stopped.seconds:.1f}s")
-    assert stopped.code == 1, stopped.output[-4000:]
-    assert "Traceback" not in stopped.output, stopped.output[-4000:]
-    assert stopped.error_lines == [
-        f"Error: Stopped by {signum.name}: the server on 127.0.0.1:"
-        f"{stopped.port} is stopped; serving saves nothing."
-    ]
-    assert not stopped.still_answers
 
 
 def test_the_model_serves_again_after_the_signals(model_folder, tmp_path):
@@ -96,6 +91,7 @@ def test_the_model_serves_again_after_the_signals(model_folder, tmp_path):
         status, body = test_serving.invoke(url, {"dataframe_records": [{"items": ["a2"]}]})
     assert status == 200, body
     assert body["predictions"][0]["items"][0] == "b2"
+    record_next_run(COMMAND, "ok: serves again")
 
 
 def test_mlflow_models_serve_leaves_its_server_running_on_sigterm(model_folder, tmp_path):

@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 
 from ..conftest import latest_version, run_cli
-from ..signal_runs import Case, interrupt, whole_versions
+from ..signal_runs import Case, interrupt, record_next_run, whole_versions
 from .conftest import fresh_project, output
 
 pytestmark = pytest.mark.slow
@@ -140,6 +140,7 @@ def test_the_smoke_search_stops_at_every_moment_and_resumes_within_its_samples(p
     assert "Resuming the search in" in output(result)
     assert trial_count(project, "tune_results.parquet") == total
     whole_versions(project)
+    record_next_run("tune smoke", f"ok: resumed, ran to the end ({total} trials)")
 
 
 def test_a_one_shot_search_stops_at_every_moment_and_resumes_within_its_budget(project, tmp_path):
@@ -163,5 +164,7 @@ def test_a_one_shot_search_stops_at_every_moment_and_resumes_within_its_budget(p
     assert "Search finished in" in log and "Failed to fetch metrics" not in log
     # Three seconds of one-shot trials on the demo data: a few dozen at most, not 400.
     first = finished + 2
-    assert first <= trial_count(project, "session_knn_tune_results.parquet") < first + 100
+    trials = trial_count(project, "session_knn_tune_results.parquet")
+    assert first <= trials < first + 100
     whole_versions(project)
+    record_next_run("tune session_knn", f"ok: resumed, ran to the end ({trials} trials in 3 s)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
@@ -28,3 +29,46 @@ def test_a_signal_that_lands_in_a_finalizer_still_stops_the_block(capsys):
     assert stopped.value.signal == "SIGTERM"
     assert time.monotonic() - started < 5  # stopped, not slept through
     assert "Exception ignored" not in capsys.readouterr().err
+
+
+class SignalledWhileWriting(logging.Handler):
+    """A log handler that gets SIGINT while it writes a record: the signal handler then
+    runs inside ``emit``, where a file's writer cannot be entered again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = self.deepest = 0
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.depth += 1
+        self.deepest = max(self.deepest, self.depth)
+        try:
+            if record.getMessage() == "writing":
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.2)  # the signal handler runs here
+            self.messages.append(record.getMessage())
+        finally:
+            self.depth -= 1
+
+
+def test_a_search_stopped_while_a_record_is_written_logs_after_it_not_inside_it():
+    from session_recs.tuning import runner
+
+    handler = SignalledWhileWriting()
+    logger = logging.getLogger("session_recs")
+    logger.addHandler(handler)
+    state = runner._Stop()
+    try:
+        with stop_signals(), runner._stop_search(state):
+            logger.warning("writing")
+            deadline = time.monotonic() + 5
+            while len(handler.messages) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+    finally:
+        logger.removeHandler(handler)
+    assert state.signal == "SIGINT"
+    assert handler.messages[0] == "writing"
+    assert handler.messages[1].startswith("SIGINT received: stopping the search")
+    # The stop's line was written after the interrupted record, not inside it.
+    assert handler.deepest == 1

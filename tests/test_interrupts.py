@@ -56,8 +56,17 @@ def test_a_search_stopped_while_a_record_is_written_logs_after_it_not_inside_it(
     from session_recs.tuning import runner
 
     handler = SignalledWhileWriting()
-    logger = logging.getLogger("session_recs")
+    logger = logging.getLogger()
     logger.addHandler(handler)
+    tune_stops = []
+
+    def tune_stop(signum: int, frame: object) -> None:
+        """As Tune's own stop: it logs and sets a handler (main thread only)."""
+        logging.getLogger("ray.tune").warning("Stop signal received")
+        signal.signal(signal.SIGINT, signal.getsignal(signal.SIGINT))
+        tune_stops.append(signum)
+
+    tune_handler = signal.signal(signal.SIGUSR1, tune_stop)
     state = runner._Stop()
     try:
         with stop_signals(), runner._stop_search(state):
@@ -67,8 +76,11 @@ def test_a_search_stopped_while_a_record_is_written_logs_after_it_not_inside_it(
                 time.sleep(0.01)
     finally:
         logger.removeHandler(handler)
+        signal.signal(signal.SIGUSR1, tune_handler)
     assert state.signal == "SIGINT"
+    assert tune_stops == [signal.SIGUSR1]  # Tune was told to stop, in the main thread
     assert handler.messages[0] == "writing"
     assert handler.messages[1].startswith("SIGINT received: stopping the search")
-    # The stop's line was written after the interrupted record, not inside it.
+    # Nothing was written inside the interrupted record (Tune's own line is dropped).
     assert handler.deepest == 1
+    assert len(handler.messages) == 2

@@ -447,22 +447,29 @@ def _stop_search(state: _Stop) -> Iterator[None]:
     and is recorded in ``state``. If Tune has not returned after :data:`GRACEFUL_STOP_S`,
     or on a second signal, :class:`~session_recs.interrupts.Stopped` is raised."""
 
-    def stopping(name: str) -> None:
-        logger.warning(
-            "%s received: stopping the search (trials that finished are kept; send it "
-            "again to stop at once)",
-            name,
-        )
-        tune_stop = signal.getsignal(signal.SIGUSR1)  # Tune's "stop and checkpoint"
-        if callable(tune_stop):
-            tune_stop(signal.SIGUSR1, None)
-
     def stop(name: str) -> None:
-        state.signal = name
         # Called in the signal handler, which may have interrupted a log record being
         # written: logging from here would re-enter that file's writer ("reentrant call",
-        # a logging traceback). Another thread logs once the record is written.
-        threading.Thread(target=stopping, args=(name,), daemon=True).start()
+        # a logging traceback). So Tune's stop runs here (it sets handlers: main thread
+        # only) with logging off, and another thread logs once the record is written.
+        state.signal = name
+        tune_stop = signal.getsignal(signal.SIGUSR1)  # Tune's "stop and checkpoint"
+        if callable(tune_stop):
+            previous = logging.root.manager.disable
+            logging.disable(logging.CRITICAL)
+            try:
+                tune_stop(signal.SIGUSR1, None)
+            finally:
+                logging.disable(previous)
+        threading.Thread(
+            target=logger.warning,
+            args=(
+                "%s received: stopping the search (trials that finished are kept; send it "
+                "again to stop at once)",
+                name,
+            ),
+            daemon=True,
+        ).start()
         again = threading.Timer(GRACEFUL_STOP_S, os.kill, (os.getpid(), signal.SIGINT))
         again.daemon = True
         again.start()

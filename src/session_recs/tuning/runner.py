@@ -16,6 +16,7 @@ import re
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -620,7 +621,11 @@ def _resumed_limits(settings: SearchSettings) -> Iterator[None]:
 
     TuneController.resume = resume
     try:
-        yield
+        with warnings.catch_warnings():
+            # A trial the stop cut short runs again and reports its first steps to the
+            # searcher a second time; Optuna keeps the first and warns of each.
+            warnings.filterwarnings("ignore", message="The reported value is ignored because")
+            yield
     finally:
         TuneController.resume = original
 

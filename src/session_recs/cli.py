@@ -266,6 +266,8 @@ def _check_servable(model_uri: str, host: str, port: int) -> None:
             "MLFLOW_TRACKING_URI set to the tracking store the run was logged to)."
         ) from None
     with socket.socket() as probe:
+        # As uvicorn binds: a port left in TIME_WAIT by an earlier server is free to use.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:

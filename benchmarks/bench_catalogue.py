@@ -97,7 +97,7 @@ def measure(path: Path, model_name: str, queries: int) -> dict:
     warnings.filterwarnings("ignore")
     import yaml
 
-    from session_recs.evaluation import EvaluationConfig, evaluate_model, revealing_set
+    from session_recs.evaluation.next_event import EvaluationConfig, evaluate_model, revealing_set
     from session_recs.pipelines.modeling import fit_recommender
 
     train, test = sessions_of(path, queries)

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from session_recs.data.datasets import OnlineRetailDataset
+from session_recs.framework.datasets import OnlineRetailDataset
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_TABLE = ROOT.parent / "shared" / "data" / "online_retail.parquet"
@@ -30,10 +30,10 @@ RETAIL_COLUMNS = OnlineRetailDataset.COLUMNS
 
 def data_layer(path: Path, queue: mp.Queue) -> None:
     """Read, ingest, sessionize (FF19 recipe) and split one table; report timings."""
+    from session_recs.data.interactions import to_interactions, validate_interactions
     from session_recs.data.readers import read_online_retail
-    from session_recs.interactions import to_interactions, validate_interactions
-    from session_recs.sessionize import SessionizeConfig, item_catalog, sessionize
-    from session_recs.split import SplitConfig, split_sessions
+    from session_recs.data.sessionize import SessionizeConfig, item_catalog, sessionize
+    from session_recs.data.split import SplitConfig, split_sessions
 
     laps = {}
     start = time.perf_counter()
@@ -94,7 +94,7 @@ def main() -> int:
         else:
             print(f"online_retail: skipped, {args.online_retail} not found")
     if "synthetic" in args.cases:
-        from session_recs.synthetic import generate_transactions, write_transactions
+        from session_recs.data.synthetic import generate_transactions, write_transactions
 
         with tempfile.TemporaryDirectory() as folder:
             start = time.perf_counter()

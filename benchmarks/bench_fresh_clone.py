@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from session_recs.project import copy_project
+from session_recs.framework.project import copy_project
 
 ROOT = Path(__file__).resolve().parents[1]
 

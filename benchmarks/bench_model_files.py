@@ -30,8 +30,8 @@ DEMO = ROOT / "data" / "01_raw" / "demo_online_retail.parquet"
 
 def prepare(path: Path):
     """The demo dataset's split, as the pipelines make it."""
-    from session_recs.data.datasets import OnlineRetailDataset
-    from session_recs.project import load_parameters, prepare_split
+    from session_recs.framework.datasets import OnlineRetailDataset
+    from session_recs.framework.project import load_parameters, prepare_split
 
     params = load_parameters(ROOT / "conf", "demo")
     raw = OnlineRetailDataset(filepath=str(path)).load()
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args(argv)
 
-    from session_recs.evaluation import pair_set
+    from session_recs.evaluation.next_event import pair_set
     from session_recs.models.state import read_model, write_model
     from session_recs.pipelines.modeling import fit_recommender
     from session_recs.pipelines.namespaces import BASELINE_MODELS

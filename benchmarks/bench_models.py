@@ -37,8 +37,8 @@ REPEATS = 7  # runs of association_rules (ff19) fit + evaluation, in one fresh p
 
 def prepare(path: Path, all_final_pairs: bool = False):
     """FF19's split of the table at ``path``, as the pipelines make it."""
-    from session_recs.data.datasets import OnlineRetailDataset
-    from session_recs.project import load_parameters, prepare_split
+    from session_recs.framework.datasets import OnlineRetailDataset
+    from session_recs.framework.project import load_parameters, prepare_split
 
     params = load_parameters(ROOT / "conf", "online_retail")
     params["split"] = {**params["split"], "all_final_pairs": all_final_pairs}
@@ -108,7 +108,7 @@ def main() -> int:
         print(f"Online Retail not found at {args.data}; pass --data")
         return 1
 
-    from session_recs.evaluation import EvaluationConfig, evaluate_model
+    from session_recs.evaluation.next_event import EvaluationConfig, evaluate_model
     from session_recs.pipelines.modeling import fit_recommender
     from session_recs.pipelines.namespaces import BASELINE_MODELS
 

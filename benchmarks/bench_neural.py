@@ -47,7 +47,7 @@ def peak_mb() -> float:
 
 
 def model_options(dataset: str, model: str, threads: int) -> tuple[str, dict]:
-    from session_recs.project import load_parameters
+    from session_recs.framework.project import load_parameters
 
     spec = load_parameters(ROOT / "conf", dataset)[model]["model"]
     options = dict(spec.get("options") or {})
@@ -58,7 +58,7 @@ def model_options(dataset: str, model: str, threads: int) -> tuple[str, dict]:
 
 def rsc15(model: str, threads: int, queue: mp.Queue) -> None:
     from bench_rsc15 import load_sessions
-    from session_recs.evaluation import revealing_set, summarize
+    from session_recs.evaluation.next_event import revealing_set, summarize
     from session_recs.models import build_model
 
     full, _, test = load_sessions(SHARED / "rsc15_100k")
@@ -89,7 +89,7 @@ def rsc15(model: str, threads: int, queue: mp.Queue) -> None:
 
 def online_retail(model: str, threads: int, queue: mp.Queue) -> None:
     from bench_models import prepare
-    from session_recs.evaluation import EvaluationConfig, evaluate_model
+    from session_recs.evaluation.next_event import EvaluationConfig, evaluate_model
     from session_recs.models import build_model
 
     params, split = prepare(SHARED / "online_retail.parquet")

@@ -29,12 +29,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from session_recs.data.interactions import to_interactions
 from session_recs.data.readers import read_table
-from session_recs.evaluation import only_last_item, revealing_set, summarize
-from session_recs.interactions import to_interactions
+from session_recs.data.sessionize import SessionizeConfig, sessionize
+from session_recs.data.split import SplitConfig, split_sessions
+from session_recs.evaluation.next_event import only_last_item, revealing_set, summarize
 from session_recs.models import Recommender, build_model
-from session_recs.sessionize import SessionizeConfig, sessionize
-from session_recs.split import SplitConfig, split_sessions
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "rsc15_100k"

@@ -65,7 +65,7 @@ root: {{handlers: [file], level: WARNING}}
 
 def make_project(folder: Path, epochs: int) -> Path:
     """A copy of this project's conf and data folders, with the benchmark's conf/local."""
-    from session_recs.project import copy_project
+    from session_recs.framework.project import copy_project
 
     project = copy_project(ROOT, folder / "project")
     local = project / "conf" / "local"

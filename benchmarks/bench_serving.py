@@ -2,7 +2,7 @@
 
 The model is fitted on rsc15_100k's training sessions (../shared/data/rsc15_100k) with
 the options of that dataset's block in parameters_datasets.yml, logged as the tracked
-runs log it (session_recs.serving.log_model, to a temporary MLflow store), and served by
+runs log it (session_recs.models.pyfunc.log_model, to a temporary MLflow store), and served by
 ``mlflow models serve --env-manager local`` on a free loopback port. The requests are
 prefixes of rsc15_100k's test sessions, cut at random, sent as JSON over HTTP with
 keep-alive connections:
@@ -56,9 +56,9 @@ def fitted_model(model: str, folder: Path) -> tuple[Path, list[list[str]]]:
     """The model fitted on rsc15_100k's training sessions, saved to ``folder``, and
     5,000 test-session prefixes to ask with."""
     from bench_rsc15 import load_sessions
+    from session_recs.framework.project import load_parameters
     from session_recs.models import build_model
     from session_recs.models.state import write_model
-    from session_recs.project import load_parameters
 
     full, _, test = load_sessions(SHARED / "rsc15_100k")
     spec = load_parameters(ROOT / "conf", "rsc15_100k")[model]["model"]
@@ -164,7 +164,7 @@ def main() -> None:
 
     import mlflow
 
-    from session_recs import serving
+    from session_recs.models import pyfunc as serving
 
     folder = Path(tempfile.mkdtemp(prefix="bench_serving_"))
     os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"

@@ -60,7 +60,7 @@ PR_SET_CHILD_SUBREAPER = 36
 
 def make_project(folder: Path, table: Path) -> Path:
     """A project copy with the real table in ``data/01_raw``, data pipelines already run."""
-    from session_recs.project import copy_project
+    from session_recs.framework.project import copy_project
 
     project = copy_project(ROOT, folder / "project", [table])
     kedro(project, "--pipelines=ingest,sessionize,split", f"--params=dataset={DATASET}")
@@ -308,7 +308,7 @@ def models(project: Path, minutes: float, extra: str) -> None:
 
 
 def rsc15_knn(folder: Path, rsc15: Path, minutes: float, extra: str) -> None:
-    from session_recs.project import copy_project
+    from session_recs.framework.project import copy_project
 
     if not rsc15.exists():
         print(f"rsc15_knn skipped: {rsc15} not found", flush=True)

@@ -25,12 +25,12 @@ import pandas as pd
 from gensim.models import Word2Vec
 
 from bench_data_layer import RETAIL_COLUMNS, SHARED_TABLE
+from session_recs.data.interactions import to_interactions
 from session_recs.data.readers import read_online_retail
-from session_recs.evaluation import pair_set, summarize, without_last_item
-from session_recs.interactions import to_interactions
+from session_recs.data.sessionize import SessionizeConfig, sessionize
+from session_recs.data.split import Split, SplitConfig, split_sessions
+from session_recs.evaluation.next_event import pair_set, summarize, without_last_item
 from session_recs.models.word2vec import PRESETS, Word2VecRecommender
-from session_recs.sessionize import SessionizeConfig, sessionize
-from session_recs.split import Split, SplitConfig, split_sessions
 
 TARGET_RANGE = (0.19, 0.215)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-import session_recs.project
+import session_recs.framework.project
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_TABLE = ROOT / "data" / "01_raw" / "demo_online_retail.parquet"
@@ -78,7 +78,7 @@ def shared_file(relative: str) -> Path:
 def copy_project(target: Path) -> Path:
     """A fresh copy of the project's configuration and demo data at ``target``, as after a
     clean clone (the code itself is the installed package)."""
-    return session_recs.project.copy_project(ROOT, target, [DEMO_TABLE])
+    return session_recs.framework.project.copy_project(ROOT, target, [DEMO_TABLE])
 
 
 @pytest.fixture
@@ -182,7 +182,7 @@ def run_in_process(project: Path, *args: str) -> CliResult:
     from click.testing import CliRunner
     from kedro.framework.project import configure_project
 
-    from session_recs.cli import cli
+    from session_recs.apps.cli import cli
 
     configure_project("session_recs")
     records: list[logging.LogRecord] = []

@@ -28,8 +28,8 @@ from kedro_datasets.text import TextDataset
 from matplotlib.figure import Figure
 
 from session_recs.data.atomic import AtomicLocalFileSystem, make_atomic
-from session_recs.data.datasets import OptionalDataset
-from session_recs.hooks import AtomicSavesHooks
+from session_recs.framework.datasets import OptionalDataset
+from session_recs.framework.hooks import AtomicSavesHooks
 
 matplotlib.use("Agg")
 

@@ -21,41 +21,41 @@ from .conftest import copy_project, latest_version, run_in_process
 # Sources with a broken entry or file, added to the project's catalog for these cases.
 BAD_SOURCES = """\
   bad_ms_as_s:
-    type: session_recs.data.datasets.InteractionsDataset
+    type: session_recs.framework.datasets.InteractionsDataset
     filepath: data/01_raw/ms.csv
     columns: {session_key: s, item_id: i, timestamp: t}
     timestamp_unit: s
   bad_column:
-    type: session_recs.data.datasets.InteractionsDataset
+    type: session_recs.framework.datasets.InteractionsDataset
     filepath: data/01_raw/ms.csv
     columns: {session_key: visitor, item_id: i}
   bad_delimiter:
-    type: session_recs.data.datasets.InteractionsDataset
+    type: session_recs.framework.datasets.InteractionsDataset
     filepath: data/01_raw/colon.csv
     columns: {session_key: s, item_id: i}
   bad_load_args:
-    type: session_recs.data.datasets.InteractionsDataset
+    type: session_recs.framework.datasets.InteractionsDataset
     filepath: data/01_raw/ms.csv
     columns: {session_key: s, item_id: i}
     load_args: {header: 0}
   bad_format:
-    type: session_recs.data.datasets.InteractionsDataset
+    type: session_recs.framework.datasets.InteractionsDataset
     filepath: data/01_raw/ms.csv
     format: docx
     columns: {session_key: s, item_id: i}
   bad_dates:
-    type: session_recs.data.datasets.InteractionsDataset
+    type: session_recs.framework.datasets.InteractionsDataset
     filepath: data/01_raw/dates.csv
     columns: {session_key: s, item_id: i, timestamp: t}
   bad_missing:
-    type: session_recs.data.datasets.InteractionsDataset
+    type: session_recs.framework.datasets.InteractionsDataset
     filepath: data/01_raw/nowhere.csv
     columns: {session_key: s, item_id: i}
   bad_no_columns:
-    type: session_recs.data.datasets.InteractionsDataset
+    type: session_recs.framework.datasets.InteractionsDataset
     filepath: data/01_raw/ms.csv
   bad_unknown_field:
-    type: session_recs.data.datasets.InteractionsDataset
+    type: session_recs.framework.datasets.InteractionsDataset
     filepath: data/01_raw/ms.csv
     columns: {session_key: s, item_id: i, price: t}
 """

@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from session_recs.evaluation import EvaluationConfig, evaluate_model
+from session_recs.data.synthetic import generate_transactions
+from session_recs.evaluation.next_event import EvaluationConfig, evaluate_model
 from session_recs.models import build_model
 from session_recs.models.base import DENSE_MEMORY_MB
-from session_recs.synthetic import generate_transactions
 
 N_ITEMS = 200_000
 pytestmark = pytest.mark.slow  # about a minute: ten models at 200,000 items, traced

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from session_recs.config_loader import effective_parameters, source_shape
+from session_recs.core.errors import ConfigError
 from session_recs.data.defaults import SourceShape, infer_settings
-from session_recs.errors import ConfigError
-from session_recs.project import load_parameters
+from session_recs.framework.config_loader import effective_parameters, source_shape
+from session_recs.framework.project import load_parameters
 
 from .conftest import ROOT
 
@@ -25,7 +25,7 @@ DEFAULTS = {
     "report": {"k": "auto"},
 }
 PAIR = {
-    "type": "session_recs.data.datasets.InteractionsDataset",
+    "type": "session_recs.framework.datasets.InteractionsDataset",
     "train": "a",
     "test": "b",
     "columns": {"session_key": "s", "item_id": "i", "timestamp": "t"},
@@ -38,7 +38,7 @@ def test_train_and_test_files_choose_session_recs_protocol():
     assert params["evaluation"]["protocols"] == ["iterative_revealing"]
     assert params["evaluation"]["contexts"] == ["session"]
     # session-rec's loader drops test items never seen in training; whether the query item
-    # may come back is decided from the training sessions (session_recs.provenance).
+    # may come back is decided from the training sessions (session_recs.evaluation.provenance).
     assert params["evaluation"]["unknown_targets"] == "drop"
     assert params["evaluation"]["exclude_query"] == "auto"
     assert params["report"]["k"] == 20

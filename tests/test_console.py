@@ -10,8 +10,8 @@ import shutil
 import pandas as pd
 import pytest
 
-from session_recs.logs import DropWarnings, NodeProgress
-from session_recs.reporting import leaders
+from session_recs.core.logs import DropWarnings, NodeProgress
+from session_recs.evaluation.reporting import leaders
 
 from .conftest import ROOT, run_cli
 

@@ -10,10 +10,10 @@ import pandas as pd
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
+from session_recs.data.sessionize import SessionizeConfig, sessionize_with_log
+from session_recs.evaluation.profile import profile_lines
 from session_recs.pipelines import sessionize as sessionize_pipeline
 from session_recs.pipelines import split as split_pipeline
-from session_recs.profile import profile_lines
-from session_recs.sessionize import SessionizeConfig, sessionize_with_log
 
 from .test_sessionize import TABLE
 
@@ -23,14 +23,14 @@ def table(keys: list[int], items: list[str], **columns) -> pd.DataFrame:
 
 
 def logged(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "session_recs.sessionize"]
+    return [r.getMessage() for r in caplog.records if r.name == "session_recs.data.sessionize"]
 
 
 def test_every_filter_says_what_it_dropped_and_the_counts_add_up(caplog):
     config = SessionizeConfig(
         drop_cancellations=True, collapse_repeats=True, min_item_support=2, min_session_length=3
     )
-    with caplog.at_level(logging.INFO, logger="session_recs.sessionize"):
+    with caplog.at_level(logging.INFO, logger="session_recs.data.sessionize"):
         sessions, log = sessionize_with_log(TABLE, config)
     assert sessions["item_id"].tolist() == ["a", "b", "c"]  # customer 20 alone is left
     assert log["input_rows"] == 9
@@ -55,7 +55,7 @@ def test_every_filter_says_what_it_dropped_and_the_counts_add_up(caplog):
 
 def test_single_event_sessions_are_counted_not_silently_dropped(caplog):
     data = table([1, 1, 2, 3, 3, 4, 5, 5, 5], list("abcdefghi"))
-    with caplog.at_level(logging.INFO, logger="session_recs.sessionize"):
+    with caplog.at_level(logging.INFO, logger="session_recs.data.sessionize"):
         sessions, log = sessionize_with_log(data, SessionizeConfig())
     assert sessions["session_id"].nunique() == 3
     assert log["dropped"][-1] == {"step": "single-event sessions", "sessions": 2, "rows": 2}
@@ -67,7 +67,7 @@ def test_rare_items_and_non_products_count_items_and_rows(caplog):
         [1, 1, 1, 2, 2, 2, 3, 3], ["10001", "POST", "10002", "10001", "M", "M", "10001", "10003"]
     )
     config = SessionizeConfig(drop_non_products=True, min_item_support=2, min_session_length=1)
-    with caplog.at_level(logging.INFO, logger="session_recs.sessionize"):
+    with caplog.at_level(logging.INFO, logger="session_recs.data.sessionize"):
         _, log = sessionize_with_log(data, config)
     assert log["dropped"][1:] == [
         {"step": "non-product codes (not matching '^\\\\d{5}')", "items": 2, "rows": 3},
@@ -78,7 +78,7 @@ def test_rare_items_and_non_products_count_items_and_rows(caplog):
 
 def test_missing_values_say_rows_dropped_not_rows_left(caplog):
     data = table([1, 1, 2, 2, None], ["a", "b", "c", None, "e"], note=["x", None, "y", "z", "w"])
-    with caplog.at_level(logging.INFO, logger="session_recs.sessionize"):
+    with caplog.at_level(logging.INFO, logger="session_recs.data.sessionize"):
         _, log = sessionize_with_log(
             data, SessionizeConfig(dropna_all_columns=True, min_session_length=1)
         )
@@ -94,7 +94,7 @@ def test_ties_in_the_order_column_are_counted_and_keep_file_order(caplog):
         list("xyzuvabcd"),
         order=[2, 1, 1, 1, 2, 5, 5, 5, 1],
     )
-    with caplog.at_level(logging.INFO, logger="session_recs.sessionize"):
+    with caplog.at_level(logging.INFO, logger="session_recs.data.sessionize"):
         sessions, log = sessionize_with_log(data, SessionizeConfig(order="column"))
     assert sessions.groupby("session_id")["item_id"].apply(list).tolist() == [
         ["y", "z", "x"],

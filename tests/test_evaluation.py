@@ -4,15 +4,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from session_recs.errors import ConfigError
-from session_recs.evaluation import (
+from session_recs.core.errors import ConfigError
+from session_recs.core.metrics import bootstrap_intervals, per_query_metrics, target_ranks
+from session_recs.evaluation.next_event import (
     EvaluationConfig,
     evaluate_model,
     pair_set,
     revealing_set,
     summarize,
 )
-from session_recs.metrics import bootstrap_intervals, per_query_metrics, target_ranks
 from session_recs.models.base import ItemIndex
 from session_recs.models.ranking import top_k
 from session_recs.models.transitions import MarkovChain
@@ -130,7 +130,7 @@ def test_bad_evaluation_parameters_are_named():
 
 
 def test_unknown_targets_keep_counts_misses_and_drop_leaves_them_out():
-    from session_recs.evaluation import evaluate_model
+    from session_recs.evaluation.next_event import evaluate_model
     from session_recs.models.transitions import MarkovChain
 
     train = pd.DataFrame(

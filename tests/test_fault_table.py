@@ -47,7 +47,7 @@ COMMANDS = {"recommend", "make-demo", "download", "cml-cluster", "nosuchcommand"
 # A source entry added to conf/base/catalog.yml's _sources by a case.
 CSV_SOURCE = """\
   bad:
-    type: session_recs.data.datasets.InteractionsDataset
+    type: session_recs.framework.datasets.InteractionsDataset
     filepath: data/01_raw/bad.csv
     columns: {{session_key: s, item_id: i, timestamp: t}}
 {extra}"""
@@ -1325,7 +1325,7 @@ def test_serve_mlflow_refuses_what_it_cannot_serve_in_one_line(
     import socket
 
     pytest.importorskip("mlflow", reason='serve-mlflow needs the mlflow extra (".[mlflow]")')
-    from session_recs.serving import save_model
+    from session_recs.models.pyfunc import save_model
 
     project = _set_up(prepared, tmp_path / "p", {})
     if uri == "MODEL":

@@ -11,24 +11,24 @@ from .conftest import copy_project, run_in_process
 
 SOURCES = """\
   one_column_twice:
-    type: session_recs.data.datasets.InteractionsDataset
+    type: session_recs.framework.datasets.InteractionsDataset
     filepath: data/01_raw/ids.csv
     columns: {session_key: s, item_id: s}
   same_train_test:
-    type: session_recs.data.datasets.InteractionsDataset
+    type: session_recs.framework.datasets.InteractionsDataset
     train: data/01_raw/ids.csv
     test: ./data/01_raw/ids.csv
     columns: {session_key: s, item_id: i}
   empty_times:
-    type: session_recs.data.datasets.InteractionsDataset
+    type: session_recs.framework.datasets.InteractionsDataset
     filepath: data/01_raw/ids.csv
     columns: {session_key: s, item_id: i, timestamp: t}
   list_items:
-    type: session_recs.data.datasets.InteractionsDataset
+    type: session_recs.framework.datasets.InteractionsDataset
     filepath: data/01_raw/typed.parquet
     columns: {session_key: s, item_id: baskets}
   fractional_keys:
-    type: session_recs.data.datasets.InteractionsDataset
+    type: session_recs.framework.datasets.InteractionsDataset
     filepath: data/01_raw/typed.parquet
     columns: {session_key: price, item_id: s}
 """

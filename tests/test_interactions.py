@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from session_recs.data.datasets import OnlineRetailDataset
-from session_recs.errors import ConfigError, DataValidationError
-from session_recs.interactions import to_interactions, validate_interactions
+from session_recs.core.errors import ConfigError, DataValidationError
+from session_recs.data.interactions import to_interactions, validate_interactions
+from session_recs.framework.datasets import OnlineRetailDataset
 
 RETAIL_COLUMNS = OnlineRetailDataset.COLUMNS
 

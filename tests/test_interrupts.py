@@ -1,4 +1,4 @@
-"""The shared stop of SIGINT and SIGTERM (session_recs.interrupts), in this process."""
+"""The shared stop of SIGINT and SIGTERM (session_recs.core.interrupts), in this process."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from session_recs.interrupts import Stopped, stop_signals
+from session_recs.core.interrupts import Stopped, stop_signals
 
 
 class SignalledOnDrop:

@@ -1,122 +1,84 @@
-"""The package's shape: no import circles, and imports only go down the layers.
+"""The package's shape: the folders are the layers (README, "Layout").
 
-Layers, bottom up: the library (models, evaluation, metrics, data, tuning, ...: plain
-modules that know nothing of Kedro's wiring), the Kedro wiring (pipelines, hooks,
-settings, the config loader, the session and its run planning, tracking), and the
-applications (the CLI, the CML cluster commands, ``recommend``). Imports inside
-functions count; imports under ``if TYPE_CHECKING:`` (type hints only) do not.
+The rules are import-linter contracts in pyproject.toml (``[tool.importlinter]``): imports
+go down from the applications to the Kedro wiring, the pipelines and the library; the
+library imports neither Kedro nor (outside ``tuning``) Ray. Imports inside functions and
+under ``if TYPE_CHECKING:`` count, for the contracts and for the circles.
 """
 
 from __future__ import annotations
 
-import ast
+import subprocess
+import sys
 from pathlib import Path
+
+import grimp
+import pytest
 
 import session_recs
 
+ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = Path(session_recs.__file__).parent
-WIRING = {
-    "pipelines",
-    "pipeline_registry",
-    "settings",
-    "hooks",
-    "config_loader",
-    "session",
-    "run_plan",
-    "project",
-    "tracking",
-}
-APPLICATIONS = {"cli", "cml", "recommend", "user_errors", "__main__"}
-LAYERS = {"library": 0, "wiring": 1, "applications": 2}
+#: What Kedro requires at the package's root (cli: Kedro loads project commands from it).
+KEDRO_ROOT = {"__init__", "__main__", "settings", "pipeline_registry", "cli"}
+LAYERS = {"apps", "framework", "pipelines", "tuning", "evaluation", "models", "data", "core"}
 
 
-def module_name(path: Path) -> str:
-    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+@pytest.fixture(scope="module")
+def graph() -> grimp.ImportGraph:
+    return grimp.build_graph("session_recs", exclude_type_checking_imports=False)
 
 
-def layer(module: str) -> str:
-    top = module.split(".")[1] if "." in module else ""
-    if top in APPLICATIONS:
-        return "applications"
-    return "wiring" if top in WIRING else "library"
-
-
-def imports(path: Path) -> set[str]:
-    """session_recs modules ``path`` imports at run time (not under TYPE_CHECKING)."""
-    tree = ast.parse(path.read_text())
-    skipped = {
-        id(node)
-        for branch in ast.walk(tree)
-        if isinstance(branch, ast.If) and "TYPE_CHECKING" in ast.unparse(branch.test)
-        for statement in branch.body
-        for node in ast.walk(statement)
-    }
-    found = set()
-    for node in ast.walk(tree):
-        if id(node) in skipped:
-            continue
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level:
-            base = module_name(path).split(".")
-            package = base if path.name == "__init__.py" else base[:-1]
-            anchor = package[: len(package) - node.level + 1]
-            found.add(".".join([*anchor, *([node.module] if node.module else [])]))
-    return found
-
-
-MODULES = {module_name(path): path for path in PACKAGE.rglob("*.py")}
-GRAPH = {
-    name: {other for other in imports(path) if other in MODULES and other != name}
-    for name, path in MODULES.items()
-}
-
-
-def test_there_is_no_import_circle():
-    graph = GRAPH
-    state: dict[str, int] = {}
-    cycles = []
-
-    def visit(node: str, stack: list[str]) -> None:
-        state[node] = 1
-        for other in sorted(graph[node]):
-            if state.get(other) == 1:
-                cycles.append([*stack[stack.index(other) :], other])
-            elif other not in state:
-                visit(other, [*stack, other])
-        state[node] = 2
-
-    for name in sorted(graph):
-        if name not in state:
-            visit(name, [name])
-    assert cycles == []
-
-
-def test_imports_only_go_down_the_layers():
-    upward = sorted(
-        f"{name} ({layer(name)}) imports {other} ({layer(other)})"
-        for name, edges in GRAPH.items()
-        for other in edges
-        if other != "session_recs" and LAYERS[layer(other)] > LAYERS[layer(name)]
+def lint_imports(config: Path) -> subprocess.CompletedProcess:
+    """import-linter's check with ``config`` (in a subprocess: it configures logging anew,
+    which would silence this process's loggers)."""
+    check = (
+        "import sys; from importlinter.cli import lint_imports; "
+        "sys.exit(lint_imports(sys.argv[1], no_cache=True))"
     )
-    assert upward == []
-
-
-def test_the_layers_are_all_there():
-    assert {layer(name) for name in MODULES} == set(LAYERS)
-    assert len(MODULES) > 40  # the walk finds the package
-
-
-def test_models_sit_below_evaluation_and_reporting():
-    above = ("evaluation", "reporting", "profile", "sessionize", "split", "interactions")
-    offending = sorted(
-        f"{name} imports {other}"
-        for name, edges in GRAPH.items()
-        if name.startswith("session_recs.models")
-        for other in edges
-        if other.split(".")[1] in above
+    return subprocess.run(
+        [sys.executable, "-c", check, str(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    assert offending == []
+
+
+def test_the_import_contracts_hold():
+    result = lint_imports(ROOT / "pyproject.toml")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "3 kept, 0 broken" in result.stdout
+
+
+def test_the_contracts_catch_an_upward_import(tmp_path):
+    """The same contracts with two layers swapped: the checker must find the imports."""
+    config = (ROOT / "pyproject.toml").read_text()
+    swapped = config.replace(
+        '"session_recs.models | session_recs.data",\n    "session_recs.core",',
+        '"session_recs.core",\n    "session_recs.models | session_recs.data",',
+    )
+    assert swapped != config
+    (tmp_path / "pyproject.toml").write_text(swapped)
+    result = lint_imports(tmp_path / "pyproject.toml")
+    assert result.returncode == 1
+    assert "session_recs.data.split -> session_recs.core.errors" in result.stdout
+
+
+def test_there_is_no_import_circle(graph):
+    circles = sorted(
+        f"{module} -> {imported} -> ... -> {module}"
+        for module in graph.modules
+        if module.startswith("session_recs")
+        for imported in graph.find_modules_directly_imported_by(module)
+        if imported.startswith("session_recs")
+        and graph.chain_exists(importer=imported, imported=module)
+    )
+    assert circles == []
+
+
+def test_the_root_holds_only_what_kedro_requires_and_the_layers():
+    modules = {path.stem for path in PACKAGE.glob("*.py")}
+    folders = {path.name for path in PACKAGE.iterdir() if (path / "__init__.py").exists()}
+    assert modules == KEDRO_ROOT
+    assert folders == LAYERS

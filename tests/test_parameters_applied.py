@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from kedro.pipeline import Pipeline, node
 
-from session_recs.config_loader import ProjectConfigLoader
-from session_recs.errors import ConfigError
-from session_recs.run_plan import bring_in_readers
+from session_recs.core.errors import ConfigError
+from session_recs.framework.config_loader import ProjectConfigLoader
+from session_recs.framework.run_plan import bring_in_readers
 from session_recs.settings import CONFIG_LOADER_ARGS
 
 from .conftest import copy_project, latest_version, run_cli, run_in_process

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from session_recs.sessionize import sessions_as_lists
+from session_recs.data.sessionize import sessions_as_lists
 
 from .conftest import latest_version, run_cli, shared_file
 

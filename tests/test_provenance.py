@@ -9,10 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from session_recs import reporting
-from session_recs.evaluation import EvaluationConfig, evaluate_with_ranks
-from session_recs.models import build_model
-from session_recs.provenance import (
+from session_recs.evaluation import reporting
+from session_recs.evaluation.next_event import EvaluationConfig, evaluate_with_ranks
+from session_recs.evaluation.provenance import (
     PROVENANCE_COLUMNS,
     RepeatEvidence,
     decide_exclude_query,
@@ -21,6 +20,7 @@ from session_recs.provenance import (
     provenance_of,
     split_fingerprints,
 )
+from session_recs.models import build_model
 
 from .conftest import latest_version, run_in_process
 

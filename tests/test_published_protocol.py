@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from session_recs.evaluation import EvaluationConfig, evaluate_with_ranks
+from session_recs.evaluation.next_event import EvaluationConfig, evaluate_with_ranks
 from session_recs.models import build_model
 
 from .conftest import latest_version, run_in_process
 
 ENTRY = """  mine:
-    type: session_recs.data.datasets.InteractionsDataset
+    type: session_recs.framework.datasets.InteractionsDataset
     train: data/01_raw/mine/train.tsv
     test: data/01_raw/mine/test.tsv
     columns: {session_key: SessionId, item_id: ItemId, timestamp: Time}

@@ -89,7 +89,7 @@ def project_names() -> dict[str, set[str]]:
     """Names the README may use: pipelines, envs, datasets, catalog entries, models."""
     from kedro.framework.project import pipelines
 
-    from session_recs.project import load_parameters
+    from session_recs.framework.project import load_parameters
 
     params = load_parameters(ROOT / "conf", "demo")
     catalog = "\n".join(p.read_text() for p in (ROOT / "conf" / "base").glob("catalog*.yml"))
@@ -181,7 +181,7 @@ def test_every_documented_command_parses_and_names_real_things(command, kedro_cl
         assert all(isinstance(row["items"], list) for row in body["dataframe_records"])
         assert tokens[2].startswith("127.0.0.1:") and tokens[2].endswith("/invocations")
     elif tokens[:3] == ["python", "-m", "session_recs"]:
-        from session_recs.cli import cli
+        from session_recs.apps.cli import cli
 
         _, params = parse(cli, tokens[3:])
         check_names(params, project_names)

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from session_recs.cli import cli
-from session_recs.evaluation import pair_set
-from session_recs.recommend import recommend_items
+from session_recs.apps.cli import cli
+from session_recs.apps.recommend import recommend_items
+from session_recs.evaluation.next_event import pair_set
 
 from .conftest import copy_project, latest_version, load_model_file, run_cli
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from session_recs import serving
+from session_recs.apps.recommend import provenance
 from session_recs.models import build_model
+from session_recs.models import pyfunc as serving
 from session_recs.pipelines.modeling import fit_recommender
-from session_recs.recommend import provenance
 
 from .conftest import (
     copy_project,
@@ -144,9 +144,9 @@ def test_recommend_names_an_unreadable_model_file_and_the_command_that_retrains_
 
     from kedro.io import DatasetError
 
-    from session_recs.errors import ConfigError, DataValidationError
+    from session_recs.apps.recommend import load_model
+    from session_recs.core.errors import ConfigError, DataValidationError
     from session_recs.models.state import ModelFileError
-    from session_recs.recommend import load_model
 
     where = str(tmp_path / "markov.npz" / VERSION / "markov.npz")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from session_recs import reporting
+from session_recs.evaluation import reporting
 
 
 def metrics_table(recall: float, mrr: float, protocol="last_pair", context="last_item"):

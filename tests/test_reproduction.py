@@ -12,9 +12,9 @@ from functools import cache
 import pandas as pd
 import pytest
 
-from session_recs.data.datasets import InteractionsDataset, OnlineRetailDataset
+from session_recs.framework.datasets import InteractionsDataset, OnlineRetailDataset
+from session_recs.framework.project import load_parameters, prepare_split
 from session_recs.pipelines.modeling import evaluate_recommender, fit_recommender
-from session_recs.project import load_parameters, prepare_split
 
 from .conftest import ROOT, shared_file
 
@@ -119,7 +119,7 @@ def test_rsc15_stan_and_vstan_match_session_rec_within_0_003(namespace, publishe
 def test_rsc15_every_model_ranks_the_same_from_sparse_candidates_as_from_dense_scores():
     """Scoring only the candidates with evidence changes no list of any baseline model on
     rsc15_100k's 10,152 revealing queries (so every metric is unchanged)."""
-    from session_recs.evaluation import revealing_set
+    from session_recs.evaluation.next_event import revealing_set
     from session_recs.pipelines.namespaces import BASELINE_MODELS
 
     params = parameters("rsc15_100k")

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from session_recs import serving
-from session_recs.errors import DataValidationError
+from session_recs.core.errors import DataValidationError
 from session_recs.models import build_model
+from session_recs.models import pyfunc as serving
 from session_recs.models.state import write_model
 
 from .conftest import mlflow_tracking

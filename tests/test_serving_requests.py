@@ -3,7 +3,7 @@ stays up under a flood of them.
 
 MLflow's scoring server parses the request before the model sees it: it drops an
 undeclared parameter and 500s on JSON nested past Python's recursion limit; the served
-model (session_recs.serving) refuses both as 400. The first tests call the scoring
+model (session_recs.models.pyfunc) refuses both as 400. The first tests call the scoring
 server's request handler in this process; the last one floods a real `mlflow models
 serve` on a loopback port (slow).
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from session_recs import serving
+from session_recs.models import pyfunc as serving
 
 from . import test_serving
 from .test_serving import invoke, served

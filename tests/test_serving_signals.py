@@ -43,7 +43,7 @@ MALFORMED = b"[" * 100_000
 @pytest.fixture(scope="module")
 def model_folder(fitted, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The fitted model as an MLflow model folder."""
-    from session_recs import serving
+    from session_recs.models import pyfunc as serving
 
     folder = tmp_path_factory.mktemp("served") / "model"
     serving.save_model(fitted[1], folder)

@@ -4,8 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from session_recs.errors import ConfigError, DataValidationError
-from session_recs.sessionize import SessionizeConfig, item_catalog, sessionize, sessions_as_lists
+from session_recs.core.errors import ConfigError, DataValidationError
+from session_recs.data.sessionize import (
+    SessionizeConfig,
+    item_catalog,
+    sessionize,
+    sessions_as_lists,
+)
 
 
 def events(rows) -> pd.DataFrame:

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from session_recs.errors import ConfigError, DataValidationError
-from session_recs.split import SplitConfig, split_sessions
+from session_recs.core.errors import ConfigError, DataValidationError
+from session_recs.data.split import SplitConfig, split_sessions
 
 
 def session_table(lengths, *, start="2011-01-01", split=None) -> pd.DataFrame:

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from session_recs import synthetic
+from session_recs.core.errors import ConfigError
+from session_recs.data import synthetic
 from session_recs.data.readers import read_online_retail
-from session_recs.errors import ConfigError
-from session_recs.synthetic import generate_transactions, write_demo, write_transactions
+from session_recs.data.synthetic import generate_transactions, write_demo, write_transactions
 
 from .data.conftest import RETAIL_DTYPES
 

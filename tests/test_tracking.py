@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from session_recs import serving, tracking
+from session_recs.framework import tracking
+from session_recs.models import pyfunc as serving
+from session_recs.tuning import trial_runs
 
 from .conftest import (
     interrupt_when_logged,
@@ -84,7 +86,7 @@ def test_training_histories_become_stepped_metrics_named_like_the_trials():
 
 def test_no_tune_callbacks_when_tracking_is_off():
     assert tracking.active_run() is None
-    assert tracking.tune_callbacks("w2v_demo_efficient") == []
+    assert trial_runs.tune_callbacks("w2v_demo_efficient") == []
 
 
 @pytest.mark.slow
@@ -209,7 +211,7 @@ def test_tune_trials_log_as_nested_runs_of_the_kedro_run(tmp_path, monkeypatch):
     client = mlflow.tracking.MlflowClient(uri)
     experiment_id = client.create_experiment("session_recs")
     parent = client.create_run(experiment_id).info.run_id
-    monkeypatch.setattr(tracking, "_active", tracking.TrackingRun(uri, "session_recs", parent))
+    monkeypatch.setattr(trial_runs, "_active", trial_runs.TrackingRun(uri, "session_recs", parent))
 
     def trainable(config):
         for epoch in range(2):
@@ -219,7 +221,7 @@ def test_tune_trials_log_as_nested_runs_of_the_kedro_run(tmp_path, monkeypatch):
         trainable,
         param_space={"x": tune.grid_search([0.1, 0.2])},
         run_config=tune.RunConfig(
-            storage_path=str(tmp_path / "ray"), callbacks=tracking.tune_callbacks("w2v_test")
+            storage_path=str(tmp_path / "ray"), callbacks=trial_runs.tune_callbacks("w2v_test")
         ),
         tune_config=tune.TuneConfig(max_concurrent_trials=1),
     )

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from session_recs.errors import ConfigError
+from session_recs.core.errors import ConfigError
+from session_recs.data.split import SplitConfig, split_sessions
 from session_recs.models import build_model
 from session_recs.pipelines.tune.nodes import run_model_search
-from session_recs.split import SplitConfig, split_sessions
 
 from .conftest import needs_torch
 from .test_split import session_table
@@ -30,7 +30,7 @@ def assert_same_schema(empty: pd.DataFrame, full: pd.DataFrame) -> None:
 
 def test_temporal_without_validation_trains_every_untested_session_whole(caplog):
     sessions = session_table(LENGTHS)
-    with caplog.at_level(logging.INFO, logger="session_recs.split"):
+    with caplog.at_level(logging.INFO, logger="session_recs.data.split"):
         out = split_sessions(
             sessions, SplitConfig(strategy="temporal", test_fraction=0.2, validation_fraction=0)
         )

@@ -1,8 +1,8 @@
 """session-recs: session-based next-item recommendation as a Kedro project.
 
-Three layers, imports going down only (checked by tests/test_layers.py): the library
-(models, metrics, evaluation, data, tuning, ...), the Kedro wiring (pipelines, hooks,
-settings, the config loader, the session), the applications (cli, cml, recommend).
+One folder per layer, imports going down only (pyproject.toml's import-linter contracts):
+``apps``, ``framework`` (the Kedro wiring), ``pipelines``, then the library: ``tuning``,
+``evaluation``, ``models`` and ``data``, ``core``. README, "Layout".
 """
 
 __version__ = "0.1.0"

@@ -2,8 +2,9 @@
 
 import warnings
 
-from session_recs.config_loader import ProjectConfigLoader
-from session_recs.hooks import (
+from session_recs.core.logs import route_console
+from session_recs.framework.config_loader import ProjectConfigLoader
+from session_recs.framework.hooks import (
     AtomicSavesHooks,
     DatasetChoiceHooks,
     DatasetVersionsHooks,
@@ -11,11 +12,10 @@ from session_recs.hooks import (
     LoadVersionsHooks,
     RunSummaryHooks,
 )
-from session_recs.logs import route_console
-from session_recs.session import ProjectSession
-from session_recs.tracking import MlflowTrackingHooks
+from session_recs.framework.session import ProjectSession
+from session_recs.framework.tracking import MlflowTrackingHooks
 
-# One line per finished node, no warnings users cannot act on (session_recs.logs).
+# One line per finished node, no warnings users cannot act on (session_recs.core.logs).
 route_console()
 
 # Kedro's own config loader registers OmegaConf resolvers through a call omegaconf now
@@ -39,11 +39,11 @@ HOOKS = (
 # MlflowTrackingHooks run its hook when the config has an mlflow.yml (--env=mlflow).
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro-mlflow", "kedro_mlflow")
 
-# Every run is planned first: missing data made, filters checked (session_recs.run_plan).
+# Every run is planned first: missing data made, filters checked (session_recs.framework.run_plan).
 SESSION_CLASS = ProjectSession
 
 # Parameters are the chosen dataset's: defaults, its block, what its source provides
-# (session_recs.config_loader).
+# (session_recs.framework.config_loader).
 CONFIG_LOADER_CLASS = ProjectConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

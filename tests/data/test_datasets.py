@@ -6,16 +6,16 @@ import pandas as pd
 import pytest
 from kedro.io import DataCatalog, DatasetError
 
-from session_recs.data.datasets import (
+from session_recs.apps.user_errors import user_error
+from session_recs.core.errors import ConfigError, DataValidationError
+from session_recs.data.defaults import SourceShape
+from session_recs.data.interactions import to_interactions
+from session_recs.framework.datasets import (
     AotmDataset,
     InteractionsDataset,
     OnlineRetailDataset,
     RecSys15ClicksDataset,
 )
-from session_recs.data.defaults import SourceShape
-from session_recs.errors import ConfigError, DataValidationError
-from session_recs.interactions import to_interactions
-from session_recs.user_errors import user_error
 
 from .conftest import (
     AOTM_TEXT,
@@ -61,7 +61,7 @@ def test_catalog_builds_the_datasets_from_config(tmp_path):
     catalog = DataCatalog.from_config(
         {
             "raw": {
-                "type": "session_recs.data.datasets.OnlineRetailDataset",
+                "type": "session_recs.framework.datasets.OnlineRetailDataset",
                 "filepath": str(tmp_path / "online_retail.parquet"),
                 "metadata": {"kedro-viz": {"layer": "raw"}},
             }
@@ -157,7 +157,7 @@ def test_train_and_test_stack_train_first_with_a_split_column(tmp_path):
     catalog = DataCatalog.from_config(
         {
             "rsc15": {
-                "type": "session_recs.data.datasets.InteractionsDataset",
+                "type": "session_recs.framework.datasets.InteractionsDataset",
                 "train": str(rsc15_train(tmp_path / "train.tsv")),
                 "test": {"filepath": str(rsc15_test(tmp_path / "test.tsv"))},
                 "columns": RSC15_COLUMNS,

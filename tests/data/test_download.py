@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from session_recs.core.errors import ConfigError, DataValidationError, SessionRecsError
 from session_recs.data.download import SOURCES, RemoteSource, download_source
-from session_recs.errors import ConfigError, DataValidationError, SessionRecsError
 
 from .conftest import listing, retail_frame, stamp, write_retail_zip
 

@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from kedro.io import DatasetError
 
-from session_recs.data.datasets import InteractionsDataset, OnlineRetailDataset
-from session_recs.errors import DataValidationError
-from session_recs.sessionize import SessionizeConfig, sessionize
-from session_recs.user_errors import user_error
+from session_recs.apps.user_errors import user_error
+from session_recs.core.errors import DataValidationError
+from session_recs.data.sessionize import SessionizeConfig, sessionize
+from session_recs.framework.datasets import InteractionsDataset, OnlineRetailDataset
 
 from .conftest import retail_frame, write_retail_csv
 

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from kedro.io import DataCatalog
 
-from session_recs.data.datasets import InteractionsDataset
-from session_recs.errors import ConfigError
-from session_recs.interactions import to_interactions
-from session_recs.sessionize import SessionizeConfig, sessionize
+from session_recs.core.errors import ConfigError
+from session_recs.data.interactions import to_interactions
+from session_recs.data.sessionize import SessionizeConfig, sessionize
+from session_recs.framework.datasets import InteractionsDataset
 
 from .test_exact_ids import COLUMNS, load, loading_error
 
@@ -44,7 +44,7 @@ def test_an_empty_timestamp_column_is_refused_in_one_line(tmp_path):
     catalog = DataCatalog.from_config(
         {
             "raw": {
-                "type": "session_recs.data.datasets.InteractionsDataset",
+                "type": "session_recs.framework.datasets.InteractionsDataset",
                 "filepath": str(path),
                 "columns": {**COLUMNS, "timestamp": "t"},
             }
@@ -68,7 +68,7 @@ def test_missing_timestamps_are_counted_and_their_rows_dropped_by_sessionize(tmp
         "s,i,t\n1,a,2024-01-01 10:02\n1,b,\n1,c,2024-01-01 10:01\n2,d,\n2,e,2024-01-01 11:00\n"
         "2,f,2024-01-01 11:05\n"
     )
-    with caplog.at_level(logging.WARNING, logger="session_recs.interactions"):
+    with caplog.at_level(logging.WARNING, logger="session_recs.data.interactions"):
         table = load(path, {**COLUMNS, "timestamp": "t"})
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == [

@@ -9,13 +9,13 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from session_recs.core.errors import ConfigError, DataValidationError
 from session_recs.data.readers import (
     read_aotm,
     read_online_retail,
     read_recsys15_clicks,
     read_table,
 )
-from session_recs.errors import ConfigError, DataValidationError
 
 from ..conftest import shared_file
 from .conftest import (

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from session_recs.errors import DataValidationError
-from session_recs.evaluation import pair_set
+from session_recs.core.errors import DataValidationError
+from session_recs.evaluation.next_event import pair_set
 from session_recs.models import MODEL_KINDS, build_model
 
 from ..conftest import model_kinds

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from session_recs.errors import ConfigError
-from session_recs.evaluation import only_last_item, revealing_set
+from session_recs.core.errors import ConfigError
+from session_recs.evaluation.next_event import only_last_item, revealing_set
 from session_recs.models import build_model
 from session_recs.models.base import QueryBatch, SessionData
 from session_recs.models.knn import POSITION_WEIGHTS, ItemKNN, SessionKNN

@@ -17,8 +17,8 @@ import pytest
 from kedro.io.core import Version
 
 from session_recs.data.atomic import AtomicLocalFileSystem, make_atomic
-from session_recs.data.model_files import RecommenderDataset
-from session_recs.evaluation import pair_set
+from session_recs.evaluation.next_event import pair_set
+from session_recs.framework.model_files import RecommenderDataset
 from session_recs.models import MODEL_KINDS, build_model
 from session_recs.models.state import STATE_FORMAT, ModelFileError, read_model, write_model
 

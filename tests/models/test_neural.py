@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from session_recs.errors import ConfigError, DataValidationError
-from session_recs.evaluation import hit_metrics, pair_set, validation_set
+from session_recs.core.errors import ConfigError, DataValidationError
+from session_recs.evaluation.next_event import hit_metrics, pair_set, validation_set
 from session_recs.models import build_model
 from session_recs.models.state import read_model, write_model
 

@@ -15,11 +15,11 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from session_recs.evaluation import revealing_set
+from session_recs.data.synthetic import generate_transactions
+from session_recs.evaluation.next_event import revealing_set
 from session_recs.models import build_model
 from session_recs.models.ranking import backfill, popularity_order, sparse_top_k, top_k
 from session_recs.models.sparse import prune_rows
-from session_recs.synthetic import generate_transactions
 
 CASES = {
     "most_popular": ("most_popular", {}),

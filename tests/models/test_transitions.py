@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from session_recs.errors import ConfigError, DataValidationError
-from session_recs.evaluation import pair_set
+from session_recs.core.errors import ConfigError, DataValidationError
+from session_recs.evaluation.next_event import pair_set
 from session_recs.models import build_model
 from session_recs.models.transitions import (
     AssociationRules,

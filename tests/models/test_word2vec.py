@@ -6,8 +6,8 @@ import pytest
 from gensim.models.callbacks import CallbackAny2Vec
 from matplotlib.figure import Figure
 
-from session_recs.errors import ConfigError
-from session_recs.evaluation import pair_set, summarize
+from session_recs.core.errors import ConfigError
+from session_recs.evaluation.next_event import pair_set, summarize
 from session_recs.models import build_model
 from session_recs.models.epoch_metrics import EpochMetrics, learning_curve_figure
 from session_recs.models.word2vec import PRESETS, Word2VecRecommender

@@ -7,11 +7,11 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 from kedro_datasets.pandas import ParquetDataset
 
-from session_recs.errors import DataValidationError
-from session_recs.interactions import to_interactions
+from session_recs.core.errors import DataValidationError
+from session_recs.data.interactions import to_interactions
+from session_recs.data.sessionize import SessionizeConfig
+from session_recs.data.split import SplitConfig
 from session_recs.pipelines import ingest, sessionize, split
-from session_recs.sessionize import SessionizeConfig
-from session_recs.split import SplitConfig
 
 COLUMNS = {"session_key": "CustomerID", "item_id": "StockCode", "timestamp": "InvoiceDate"}
 

@@ -12,17 +12,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from session_recs.errors import ConfigError
+from session_recs.core.errors import ConfigError
+from session_recs.framework.run_plan import check_searched
 from session_recs.models import ModelSpec, model_class
 from session_recs.models.knn import SessionKNN
 from session_recs.models.searchable import searchable_options
 from session_recs.models.transitions import SequentialRules
 from session_recs.pipelines.namespaces import SEARCHABLE_MODELS
 from session_recs.pipelines.tune.nodes import require_complete, resume_command
-from session_recs.run_plan import check_searched
 from session_recs.tuning.address import check_reachable, check_where, resolve
 from session_recs.tuning.ray_objects import search_algorithm, trial_scheduler
-from session_recs.tuning.settings import RaySettings
+from session_recs.tuning.search_settings import RaySettings
 from session_recs.tuning.space import parse_settings, selected_models
 
 from ..conftest import model_kinds, needs_torch

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from session_recs.errors import ConfigError
+from session_recs.core.errors import ConfigError
 from session_recs.tuning import cml_cluster as cml
 
 

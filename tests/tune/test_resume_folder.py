@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from session_recs.errors import ConfigError
+from session_recs.core.errors import ConfigError
 from session_recs.tuning.runner import check_resumable, storage_root
 
 

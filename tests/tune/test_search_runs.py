@@ -158,7 +158,7 @@ def test_a_local_ray_listens_on_loopback_only():
     import ray
 
     from session_recs.tuning.runner import ray_session
-    from session_recs.tuning.settings import RaySettings
+    from session_recs.tuning.search_settings import RaySettings
 
     before = ray_processes()
     with ray_session(RaySettings(num_cpus=2)):

@@ -21,7 +21,7 @@ import pytest
 from kedro.io import DataCatalog
 from matplotlib.figure import Figure
 
-from session_recs.config_loader import ProjectConfigLoader
+from session_recs.framework.config_loader import ProjectConfigLoader
 
 from ..conftest import ROOT, DemoRun
 

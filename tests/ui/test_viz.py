@@ -151,7 +151,7 @@ def preview_type(dataset: Any) -> str:
 
 
 def test_optional_dataset_previews_as_the_dataset_it_wraps(tmp_path):
-    from session_recs.data.datasets import OptionalDataset
+    from session_recs.framework.datasets import OptionalDataset
 
     def optional(kind: str, name: str) -> OptionalDataset:
         return OptionalDataset({"type": kind, "filepath": str(tmp_path / name), "versioned": True})

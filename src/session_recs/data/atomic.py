@@ -11,7 +11,7 @@ the previous version stays the latest. (Such leftovers are safe to delete.)
 Closing a file publishes it; leaving a ``with`` block on an exception, or dropping a
 file without closing it, publishes nothing. kedro-datasets' file datasets all write
 inside a ``with self._fs.open(...)`` block, which is what :func:`make_atomic` relies on.
-:class:`~session_recs.hooks.AtomicSavesHooks` applies it to every node output.
+:class:`~session_recs.framework.hooks.AtomicSavesHooks` applies it to every node output.
 Remote filesystems are left alone: object stores publish an object only when its
 upload completes.
 """

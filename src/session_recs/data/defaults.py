@@ -2,7 +2,7 @@
 
 A source's catalog entry says whether it comes as given ``train``/``test`` files, whether
 it maps a ``timestamp`` and whether it maps an ``order`` column
-(:meth:`session_recs.data.datasets.SourceDataset.shape`). From that alone:
+(:meth:`session_recs.framework.datasets.SourceDataset.shape`). From that alone:
 
 ==========================  =====================================================
 the source has              defaults
@@ -19,7 +19,7 @@ neither                     file order; the random ``ff19`` split
 Everything else keeps the value in ``conf/``. Two defaults need the data itself:
 ``split.test_size: auto`` (the number of sessions; the split resolves it) and
 ``evaluation.exclude_query: auto`` (whether sessions repeat the previous item; the
-evaluation decides it from the training sessions, :mod:`session_recs.provenance`).
+evaluation decides it from the training sessions, :mod:`session_recs.evaluation.provenance`).
 """
 
 from __future__ import annotations

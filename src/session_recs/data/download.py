@@ -25,8 +25,8 @@ from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
+from session_recs.core.errors import ConfigError, DataValidationError, SessionRecsError
 from session_recs.data.readers import ONLINE_RETAIL_COLUMNS, read_online_retail
-from session_recs.errors import ConfigError, DataValidationError, SessionRecsError
 
 logger = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@
 sniffing of any table's format, encoding and delimiter.)
 
 No mapping onto the project's interaction schema happens here (that is
-:mod:`session_recs.interactions`); a reader only turns one file format into a
-well-typed table and raises :class:`~session_recs.errors.DataValidationError`,
+:mod:`session_recs.data.interactions`); a reader only turns one file format into a
+well-typed table and raises :class:`~session_recs.core.errors.DataValidationError`,
 naming the file and what was expected, for anything it cannot read.
 
 ==================  ============================  ===========================================
@@ -34,8 +34,8 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from openpyxl.utils.exceptions import InvalidFileException
 
+from session_recs.core.errors import ConfigError, DataValidationError
 from session_recs.data.progress import reading
-from session_recs.errors import ConfigError, DataValidationError
 
 PathLike = str | os.PathLike[str]
 logger = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
-from session_recs.config import OptionError, Settings
-from session_recs.errors import ConfigError
+from session_recs.core.config import OptionError, Settings
+from session_recs.core.errors import ConfigError
 from session_recs.models.base import Recommender
 from session_recs.models.searchable import constructor_parameters
 

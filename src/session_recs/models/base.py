@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from session_recs.errors import ConfigError, DataValidationError
+from session_recs.core.errors import ConfigError, DataValidationError
 from session_recs.models.ranking import (
     backfill,
     block_rows,
@@ -35,7 +35,7 @@ from session_recs.models.ranking import (
     sparse_top_k,
     top_k,
 )
-from session_recs.models.sparse import ranges
+from session_recs.models.sparse import SessionData, ranges
 
 logger = logging.getLogger(__name__)
 
@@ -81,51 +81,6 @@ class ItemIndex:
     def decode(self, indices: np.ndarray) -> np.ndarray:
         """Item ids of ``indices`` (which must be valid)."""
         return self.ids[indices]
-
-
-@dataclass(frozen=True)
-class SessionData:
-    """Ragged item sequences: session ``s`` is ``items[starts[s]:stops[s]]``."""
-
-    items: np.ndarray
-    starts: np.ndarray
-    stops: np.ndarray
-
-    @classmethod
-    def from_long(
-        cls, table: pd.DataFrame, index: ItemIndex, codes: np.ndarray | None = None
-    ) -> SessionData:
-        """From a long session table (``session_id``, ``position``, ``item_id``) in row order.
-
-        ``codes`` are the rows' item indices when the caller already has them.
-        """
-        ids = table["session_id"].to_numpy()
-        boundaries = (
-            np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.zeros(0, int)
-        )
-        starts = boundaries.astype(np.int64)
-        stops = np.r_[boundaries[1:], len(ids)].astype(np.int64)
-        items = index.encode(table["item_id"].to_numpy()) if codes is None else codes
-        return cls(np.asarray(items, dtype=np.int64), starts, stops)
-
-    @property
-    def lengths(self) -> np.ndarray:
-        return self.stops - self.starts
-
-    def __len__(self) -> int:
-        return len(self.starts)
-
-    def session_of_event(self) -> np.ndarray:
-        """For every event in ``items`` covered by a session, the session number (else -1)."""
-        owner = np.full(len(self.items), -1, dtype=np.int64)
-        owner[np.repeat(self.starts, self.lengths) + ranges(self.lengths)] = np.repeat(
-            np.arange(len(self)), self.lengths
-        )
-        return owner
-
-    def as_lists(self) -> list[list[int]]:
-        """The sessions as Python lists (for gensim)."""
-        return [self.items[a:b].tolist() for a, b in zip(self.starts, self.stops, strict=True)]
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 :class:`EpochMetrics` is a gensim callback that scores the validation pairs on the live
 vectors (no model copy) with the evaluator's own metric functions
-(:mod:`session_recs.metrics`); the tune pipeline's trials report the same records to Ray.
+(:mod:`session_recs.core.metrics`); the tune pipeline's trials report the same records to Ray.
 :func:`learning_curve_figure` plots its history.
 """
 
@@ -19,8 +19,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
-from session_recs.errors import ConfigError
-from session_recs.metrics import per_query_metrics, target_ranks
+from session_recs.core.errors import ConfigError
+from session_recs.core.metrics import per_query_metrics, target_ranks
 from session_recs.models.base import DENSE_MEMORY_MB
 from session_recs.models.ranking import block_rows, top_k
 

@@ -27,7 +27,7 @@ import pandas as pd
 import scipy.sparse as sp
 from pydantic import Field
 
-from session_recs.config import Settings
+from session_recs.core.config import Settings
 from session_recs.models.base import QueryBatch, Recommender, SessionData
 from session_recs.models.sparse import prune_rows, ranges, session_item_counts, work_cuts
 from session_recs.models.transitions import STEP_WEIGHTS, ContextOptions, RowLookup

@@ -46,8 +46,8 @@ from pydantic import Field, ValidationInfo, field_validator
 from torch import nn
 from tqdm.auto import tqdm
 
-from session_recs.config import Settings
-from session_recs.errors import ConfigError, DataValidationError
+from session_recs.core.config import Settings
+from session_recs.core.errors import ConfigError, DataValidationError
 from session_recs.models.base import QueryBatch, Recommender, SessionData
 from session_recs.models.queries import hit_metrics, validation_set
 from session_recs.models.sparse import ranges

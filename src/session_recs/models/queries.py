@@ -1,8 +1,8 @@
 """Queries made from (query, target) pairs, and their Recall / MRR at K.
 
 The models' own monitoring (the neural models' per-epoch validation) and the evaluator
-(:mod:`session_recs.evaluation`) build queries the same way: a pair's query item, with the
-session so far found in long session tables, and its target.
+(:mod:`session_recs.evaluation.next_event`) build queries the same way: a pair's query
+item, with the session so far found in long session tables, and its target.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from session_recs.errors import DataValidationError
-from session_recs.metrics import per_query_metrics, target_ranks
+from session_recs.core.errors import DataValidationError
+from session_recs.core.metrics import per_query_metrics, target_ranks
 from session_recs.models.base import ItemIndex, QueryBatch, Recommender, SessionData
 
 

@@ -1,6 +1,6 @@
 """What a tune search may vary for a model kind, read from the model's own option settings.
 
-Every model class names the :class:`~session_recs.config.Settings` models that check its
+Every model class names the :class:`~session_recs.core.config.Settings` models that check its
 options (``search_settings``) and, when it trains over a resource a scheduler can cut
 short, that resource (``training_resource``: Word2Vec's ``epochs``). The type and range of
 each searchable option is then the one the model itself enforces, declared once, in its
@@ -20,7 +20,7 @@ from typing import Any, Literal
 import annotated_types
 from pydantic_core import PydanticUndefined
 
-from session_recs.errors import ConfigError
+from session_recs.core.errors import ConfigError
 
 #: Options the search sets itself on every trial, never searched.
 MANAGED = (

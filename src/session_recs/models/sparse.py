@@ -1,17 +1,25 @@
-"""Sparse and ragged-array helpers shared by the models (and the evaluator).
+"""Sparse and ragged-array helpers shared by the models (and the evaluator), and the
+ragged sessions they work on (:class:`SessionData`).
 
 Pure numpy/scipy functions over whole arrays: no Python loop over events or queries.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
 
-if TYPE_CHECKING:  # base.py imports `ranges` from here at run time
-    from session_recs.models.base import SessionData
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class ItemCodes(Protocol):
+    """Maps item ids to item numbers (:class:`~session_recs.models.base.ItemIndex`)."""
+
+    def encode(self, items: Any) -> np.ndarray: ...
 
 
 def ranges(lengths: np.ndarray) -> np.ndarray:
@@ -21,6 +29,51 @@ def ranges(lengths: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)
     return np.arange(total, dtype=np.int64) - offsets
+
+
+@dataclass(frozen=True)
+class SessionData:
+    """Ragged item sequences: session ``s`` is ``items[starts[s]:stops[s]]``."""
+
+    items: np.ndarray
+    starts: np.ndarray
+    stops: np.ndarray
+
+    @classmethod
+    def from_long(
+        cls, table: pd.DataFrame, index: ItemCodes, codes: np.ndarray | None = None
+    ) -> SessionData:
+        """From a long session table (``session_id``, ``position``, ``item_id``) in row order.
+
+        ``codes`` are the rows' item indices when the caller already has them.
+        """
+        ids = table["session_id"].to_numpy()
+        boundaries = (
+            np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.zeros(0, int)
+        )
+        starts = boundaries.astype(np.int64)
+        stops = np.r_[boundaries[1:], len(ids)].astype(np.int64)
+        items = index.encode(table["item_id"].to_numpy()) if codes is None else codes
+        return cls(np.asarray(items, dtype=np.int64), starts, stops)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return self.stops - self.starts
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def session_of_event(self) -> np.ndarray:
+        """For every event in ``items`` covered by a session, the session number (else -1)."""
+        owner = np.full(len(self.items), -1, dtype=np.int64)
+        owner[np.repeat(self.starts, self.lengths) + ranges(self.lengths)] = np.repeat(
+            np.arange(len(self)), self.lengths
+        )
+        return owner
+
+    def as_lists(self) -> list[list[int]]:
+        """The sessions as Python lists (for gensim)."""
+        return [self.items[a:b].tolist() for a, b in zip(self.starts, self.stops, strict=True)]
 
 
 def successor_pairs(sessions: SessionData, distance: int) -> tuple[np.ndarray, np.ndarray]:

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from session_recs.config import Settings
+from session_recs.core.config import Settings
 from session_recs.models.knn import SessionKNN
 
 log = logging.getLogger(__name__)

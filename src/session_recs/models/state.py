@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from session_recs.errors import ConfigError, DataValidationError
+from session_recs.core.errors import ConfigError, DataValidationError
 from session_recs.models.base import ItemIndex, Recommender
 
 #: What ``state.json`` says it is.

@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
-from session_recs.config import Settings
+from session_recs.core.config import Settings
 from session_recs.models.base import (
     QueryBatch,
     Recommendations,

@@ -34,8 +34,8 @@ from gensim.models import KeyedVectors, Word2Vec
 from gensim.models.callbacks import CallbackAny2Vec
 from pydantic import Field, create_model
 
-from session_recs.config import Settings
-from session_recs.errors import ConfigError, DataValidationError
+from session_recs.core.config import Settings
+from session_recs.core.errors import ConfigError, DataValidationError
 from session_recs.models.base import QueryBatch, Recommender, SessionData, context_weights
 from session_recs.models.epoch_metrics import EpochMetrics, cosine_block, unit_rows
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pandas as pd
 from kedro.pipeline import Node, Pipeline
 
-from session_recs.evaluation import EvaluationConfig, evaluate_with_ranks
+from session_recs.evaluation.next_event import EvaluationConfig, evaluate_with_ranks
 from session_recs.models import ModelSpec, Recommender
 
 SHARED_INPUTS = {"train_sessions", "validation_pairs", "test_pairs", "test_sessions"}

@@ -8,7 +8,7 @@
 Ray is imported only when a search runs, so parsing and validating stay fast.
 """
 
-from session_recs.tuning.settings import SearchSettings
+from session_recs.tuning.search_settings import SearchSettings
 from session_recs.tuning.space import parse_settings
 
 __all__ = ["SearchSettings", "parse_settings"]

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from session_recs.errors import ConfigError
-from session_recs.tuning.settings import RaySettings, SearchSettings
+from session_recs.core.errors import ConfigError
+from session_recs.tuning.search_settings import RaySettings, SearchSettings
 
 #: HTTP/2's client greeting and an empty SETTINGS frame: a gRPC server (every Ray head,
 #: GCS and Ray Client alike) answers with its own SETTINGS frame.

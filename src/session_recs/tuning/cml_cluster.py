@@ -1,7 +1,7 @@
 """A Ray cluster on Cloudera Machine Learning (CML): the head in this session, N CML workers.
 
 The processes behind ``python -m session_recs cml-cluster up|down|status``
-(:mod:`session_recs.cml` holds the commands): :func:`cluster_up` starts a Ray head in the
+(:mod:`session_recs.apps.cml` holds the commands): :func:`cluster_up` starts a Ray head in the
 current CML session, launches N CML workers through CML's workers API
 (``cml.workers_v1``, or the legacy ``cdsw`` module) that each run ``ray start
 --address=<head>``, and waits until they joined; :func:`cluster_down` stops exactly the
@@ -24,7 +24,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from session_recs.errors import ConfigError
+from session_recs.core.errors import ConfigError
 
 DEFAULT_STATE_FILE = Path("data/06_models/ray_cml_cluster.json")
 STARTED_MARK = "Ray runtime started"

@@ -1,11 +1,11 @@
-"""A checked :class:`~session_recs.tuning.settings.SearchSettings` as Ray Tune objects:
+"""A checked :class:`~session_recs.tuning.search_settings.SearchSettings` as Ray Tune objects:
 the search space, the search algorithm and the trial scheduler (Ray imported on use)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from session_recs.tuning.settings import SearchSettings
+from session_recs.tuning.search_settings import SearchSettings
 
 
 def param_space(settings: SearchSettings) -> dict[str, Any]:

@@ -22,8 +22,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from session_recs.errors import DataValidationError
-from session_recs.tuning.settings import METRICS, SearchSettings, metric_key
+from session_recs.core.errors import DataValidationError
+from session_recs.tuning.search_settings import METRICS, SearchSettings, metric_key
 
 _FINISHED = ("TERMINATED", "ERROR")
 HISTORY_COLUMNS = ["trial_id", "attempt", "epoch", "node_id", "node_ip", "time_total_s"]

@@ -30,11 +30,11 @@ from ray.tune import Callback, ProgressReporter
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
 import session_recs
-from session_recs import interrupts
-from session_recs.errors import ConfigError
+from session_recs.core import interrupts
+from session_recs.core.errors import ConfigError
 from session_recs.tuning.address import check_reachable, local_cpus, refuse_ray_client, resolve
 from session_recs.tuning.ray_objects import param_space, search_algorithm, trial_scheduler
-from session_recs.tuning.settings import RaySettings, SearchSettings
+from session_recs.tuning.search_settings import RaySettings, SearchSettings
 
 logger = logging.getLogger(__name__)
 
@@ -446,7 +446,7 @@ def _stop_search(state: _Stop) -> Iterator[None]:
     """SIGINT or SIGTERM during ``tuner.fit`` stops the search the way Tune's own stop does
     (it ends the trials and checkpoints the experiment, so ``tune.resume`` continues it),
     and is recorded in ``state``. If Tune has not returned after :data:`GRACEFUL_STOP_S`,
-    or on a second signal, :class:`~session_recs.interrupts.Stopped` is raised."""
+    or on a second signal, :class:`~session_recs.core.interrupts.Stopped` is raised."""
 
     def stop(name: str) -> None:
         # Called in the signal handler, which may have interrupted a log record being

@@ -1,5 +1,5 @@
 """The search, as configuration: ``params:tune`` and ``params:ray`` (and the searched
-model namespace's ``model``) → a checked :class:`~session_recs.tuning.settings.
+model namespace's ``model``) → a checked :class:`~session_recs.tuning.search_settings.
 SearchSettings` (turned into Ray objects by :mod:`session_recs.tuning.ray_objects`). Long
 because it is every check a search gets before Ray starts, in one place.
 
@@ -43,10 +43,10 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from session_recs.errors import ConfigError
+from session_recs.core.errors import ConfigError
 from session_recs.models import ModelSpec, build_model, model_class
 from session_recs.models.searchable import SearchableOption, defaults_of, searchable_options
-from session_recs.tuning.settings import (
+from session_recs.tuning.search_settings import (
     DOMAIN_KINDS,
     LEGACY_MODEL,
     MANAGED_OPTIONS,
@@ -383,7 +383,7 @@ def parse_settings(
     ``share``: how many models the run searches; each gets that share of
     ``tune.time_budget_s``. The space entries, ``fixed``, ``points_to_evaluate`` and
     ``tpe`` are checked against the model here; every other setting, and the rules between
-    settings, by :class:`~session_recs.tuning.settings.SearchSettings`.
+    settings, by :class:`~session_recs.tuning.search_settings.SearchSettings`.
     """
     spec = (
         ModelSpec.model_validate(dict(spec) if isinstance(spec, Mapping) else spec)

@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from session_recs.evaluation import hit_metrics, validation_set
+from session_recs.evaluation.next_event import hit_metrics, validation_set
 from session_recs.models import build_model
 from session_recs.models.epoch_metrics import EpochMetrics
-from session_recs.tuning.settings import metric_key
+from session_recs.tuning.search_settings import metric_key
 
 
 def _node() -> dict[str, str]:

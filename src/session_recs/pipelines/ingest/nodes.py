@@ -6,7 +6,7 @@ import logging
 
 import pandas as pd
 
-from session_recs.interactions import validate_interactions
+from session_recs.data.interactions import validate_interactions
 
 logger = logging.getLogger(__name__)
 

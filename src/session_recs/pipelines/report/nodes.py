@@ -1,4 +1,4 @@
-"""Nodes of the report pipeline: adapt :mod:`session_recs.reporting` to the catalog."""
+"""Nodes of the report pipeline: adapt :mod:`session_recs.evaluation.reporting` to the catalog."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 from pydantic import Field
 
-from session_recs import reporting
-from session_recs.config import Settings
-from session_recs.evaluation import EvaluationConfig
+from session_recs.core.config import Settings
+from session_recs.evaluation import reporting
+from session_recs.evaluation.next_event import EvaluationConfig
+from session_recs.evaluation.profile import split_line
+from session_recs.evaluation.provenance import decide_exclude_query, split_fingerprints
 from session_recs.pipelines.namespaces import pipeline_of, tuned_name
-from session_recs.profile import split_line
-from session_recs.provenance import decide_exclude_query, split_fingerprints
 
 
 class ReportConfig(Settings):

@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from session_recs.sessionize import SessionizeConfig, item_catalog, sessionize_with_log
+from session_recs.data.sessionize import SessionizeConfig, item_catalog, sessionize_with_log
 
 
 def sessionize_interactions(

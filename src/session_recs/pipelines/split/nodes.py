@@ -7,10 +7,10 @@ from typing import Any
 
 import pandas as pd
 
-from session_recs.evaluation import EvaluationConfig
-from session_recs.profile import dataset_profile
-from session_recs.provenance import decide_exclude_query
-from session_recs.split import SplitConfig, split_sessions
+from session_recs.data.split import SplitConfig, split_sessions
+from session_recs.evaluation.next_event import EvaluationConfig
+from session_recs.evaluation.profile import dataset_profile
+from session_recs.evaluation.provenance import decide_exclude_query
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from session_recs.errors import ConfigError
+from session_recs.core.errors import ConfigError
 from session_recs.models import ModelSpec
 from session_recs.models.epoch_metrics import learning_curve_figure
 from session_recs.models.word2vec import Word2VecRecommender

@@ -50,7 +50,7 @@ def searched_model_pipeline() -> Pipeline:
     )
     template = Pipeline([fit, evaluate_node()]) + monitoring_nodes(SEARCHED_MODEL)
     searched = model_pipelines((SEARCHED_MODEL,), template, extra_inputs={"best_w2v_params"})
-    # session_recs.run_plan leaves these out, in one line, while there is no search.
+    # session_recs.framework.run_plan leaves these out, in one line, while there is no search.
     return Pipeline(searched, tags=[SEARCH_TAG])
 
 

@@ -14,15 +14,15 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from session_recs.errors import ConfigError, DataValidationError
-from session_recs.evaluation import EvaluationConfig
-from session_recs.interrupts import Stopped, signal_of
+from session_recs.core.errors import ConfigError, DataValidationError
+from session_recs.core.interrupts import Stopped, signal_of
+from session_recs.evaluation.next_event import EvaluationConfig
+from session_recs.evaluation.provenance import decide_exclude_query
 from session_recs.models import ModelSpec, Recommender
 from session_recs.pipelines.modeling import fit_recommender
-from session_recs.provenance import decide_exclude_query
 from session_recs.tuning import results
 from session_recs.tuning.address import check_where
-from session_recs.tuning.settings import LEGACY_MODEL, SearchSettings
+from session_recs.tuning.search_settings import LEGACY_MODEL, SearchSettings
 from session_recs.tuning.space import parse_settings, selected_models
 
 logger = logging.getLogger(__name__)
@@ -81,8 +81,8 @@ def run_model_search(
     incomplete (``search_complete`` false; unfinished trials ``INTERRUPTED``); the nodes
     after it refuse to refit from it.
     """
-    from session_recs.tracking import tune_callbacks
     from session_recs.tuning.runner import run_search
+    from session_recs.tuning.trial_runs import tune_callbacks
 
     if not len(validation_pairs):
         raise ConfigError(

@@ -3,12 +3,12 @@
 :func:`user_error` finds the user's mistake behind an exception (Kedro wraps dataset
 errors, typed-parameter failures and OS faults; a saved file that cannot be read and a
 catalog entry Kedro cannot build are named too; conf files are named by
-:class:`~session_recs.config_loader.ProjectConfigLoader`); :func:`friendly_errors` wraps a click
-command so that such a mistake prints as ``Error: <Kind>: <message>`` instead of a
-traceback; :class:`OneLineCommand` and :class:`OneLineGroup` do the same for click's own
-usage errors (an unknown option, a value of the wrong type, a missing argument), however
-the command is reached (``kedro run``, ``python -m session_recs run``). The applications
-(``cli``, ``cml``) use them.
+:class:`~session_recs.framework.config_loader.ProjectConfigLoader`);
+:func:`friendly_errors` wraps a click command so that such a mistake prints as ``Error:
+<Kind>: <message>`` instead of a traceback; :class:`OneLineCommand` and
+:class:`OneLineGroup` do the same for click's own usage errors (an unknown option, a
+value of the wrong type, a missing argument), however the command is reached (``kedro
+run``, ``python -m session_recs run``). The applications (``cli``, ``cml``) use them.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from kedro.config import MissingConfigException
 from kedro.io.core import DatasetError, DatasetNotFoundError
 from kedro.validation.exceptions import ParameterValidationError
 
-from session_recs.errors import (
+from session_recs.core.errors import (
     ConfigError,
     DataValidationError,
     SessionRecsError,
@@ -185,7 +185,7 @@ def _entry_failure(exc: DatasetError) -> SessionRecsError | None:
     return ConfigError(
         f"Catalog entry '{name}'{_entry_place(name)}{': ' + detail if detail else ''}; "
         "expected a type Kedro can import (e.g. pandas.ParquetDataset, "
-        "session_recs.data.datasets.InteractionsDataset) and its arguments."
+        "session_recs.framework.datasets.InteractionsDataset) and its arguments."
     )
 
 

@@ -13,7 +13,7 @@ Strategies (parameter ``strategy``):
   (a ``test_fraction`` or everything after a ``cutoff`` date), the ones just before them
   validation; training never sees a test session.
 - ``predefined``: the interactions came with a ``split`` column ("train"/"test", e.g. from
-  an :class:`~session_recs.data.datasets.InteractionsDataset` with train and test
+  an :class:`~session_recs.framework.datasets.InteractionsDataset` with train and test
   files); test sessions are kept whole and validation is carved from the latest training
   sessions.
 
@@ -38,9 +38,9 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
-from session_recs.config import OptionError, Settings
+from session_recs.core.config import OptionError, Settings
+from session_recs.core.errors import ConfigError, DataValidationError
 from session_recs.data.defaults import AUTO, auto_test_size
-from session_recs.errors import ConfigError, DataValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -222,7 +222,7 @@ def split_sessions(sessions: pd.DataFrame, config: SplitConfig) -> Split:
             if "split" not in sessions.columns:
                 raise ConfigError(
                     "split.strategy='predefined' needs a 'split' column ('train'/'test'): "
-                    "give the source as train and test files (session_recs.data.datasets."
+                    "give the source as train and test files (session_recs.framework.datasets."
                     "InteractionsDataset with `train:` and `test:`)."
                 )
             is_test = sessions["split"].to_numpy()[starts] == "test"

@@ -2,7 +2,7 @@
 
 Kedro's OmegaConfigLoader reports most faults of a conf file without naming the file or
 with a 0-based line, and some (a list where a mapping belongs) as an AttributeError;
-:class:`~session_recs.config_loader.ProjectConfigLoader` asks these functions which
+:class:`~session_recs.framework.config_loader.ProjectConfigLoader` asks these functions which
 file, line and value is at fault once Kedro has failed.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from session_recs.errors import ConfigError
+from session_recs.core.errors import ConfigError
 
 #: Kedro's message for a key set in two files of one environment.
 DUPLICATES = re.compile(

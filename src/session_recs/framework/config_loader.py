@@ -13,7 +13,7 @@ The parameters a run sees are built in four layers, each winning over the one be
 
 Every setting of layer 3, and every value a dataset's block or ``--params`` gives one
 of those settings, is listed by :attr:`ProjectConfigLoader.choices`;
-:class:`~session_recs.hooks.DatasetChoiceHooks` logs them, one line each, when a run
+:class:`~session_recs.framework.hooks.DatasetChoiceHooks` logs them, one line each, when a run
 starts. The ``datasets`` key itself is not a parameter: only the chosen block's values
 reach the nodes.
 
@@ -28,7 +28,7 @@ not use. ``dataset``, wherever it is set, selects the catalog's source too (the 
 A conf file Kedro cannot read (bad YAML, not UTF-8, a repeated key, a list, a folder
 named like a file), an ``${...}`` that resolves to nothing and a catalog entry without a
 usable ``type`` stop the run in one line naming the file and line
-(:mod:`session_recs.conf_files` says what is wrong). The module is past 400 lines because
+(:mod:`session_recs.framework.conf_files` says what is wrong). The module is past 400 lines because
 it is the one place that extends Kedro's config loading.
 """
 
@@ -47,7 +47,9 @@ from kedro.config import OmegaConfigLoader
 from omegaconf import OmegaConf
 from omegaconf.errors import InterpolationResolutionError, OmegaConfBaseException
 
-from session_recs.conf_files import (
+from session_recs.core.errors import ConfigError
+from session_recs.data.defaults import AUTO, Choice, SourceShape, infer_settings
+from session_recs.framework.conf_files import (
     bad_conf_file,
     catalog_entry_problem,
     folder_as_file,
@@ -55,8 +57,6 @@ from session_recs.conf_files import (
     shown,
     unresolved,
 )
-from session_recs.data.defaults import AUTO, Choice, SourceShape, infer_settings
-from session_recs.errors import ConfigError
 
 DATASET_BLOCKS = "datasets"
 DATASET = "dataset"

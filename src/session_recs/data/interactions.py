@@ -22,7 +22,7 @@ Ids (``session_key``, ``item_id``, ``invoice``) are what the source says, never 
 
 - From text (CSV/TSV) they are read as text and kept exactly as written: ``0123``,
   ``123``, ``123.0`` and ``1e5`` are four ids. ``session_key`` stays ``str`` too; the
-  ``customer`` strategy of :mod:`session_recs.sessionize` orders such keys all-digit keys
+  ``customer`` strategy of :mod:`session_recs.data.sessionize` orders such keys all-digit keys
   first, by value (``"007"`` and ``"7"`` stay two sessions, ``"007"`` first), then the
   others as text.
 - From typed columns (Parquet, xlsx, a DataFrame) integers become their integer text, and
@@ -42,7 +42,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from session_recs.errors import ConfigError, DataValidationError
+from session_recs.core.errors import ConfigError, DataValidationError
 
 REQUIRED_COLUMNS = ("session_key", "item_id")
 OPTIONAL_COLUMNS = ("timestamp", "order", "invoice", "quantity", "description")
@@ -366,7 +366,7 @@ def validate_interactions(interactions: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise DataValidationError(
             f"Interactions lack required column(s) {missing}; found {list(interactions.columns)}. "
-            "Read the source with session_recs.data.datasets.InteractionsDataset and map its "
+            "Read the source with session_recs.framework.datasets.InteractionsDataset and map its "
             "columns in the catalog entry (columns: {session_key: ..., item_id: ...})."
         )
     if interactions.empty:

@@ -1,4 +1,4 @@
-"""The project's KedroSession: every run is planned first (:mod:`session_recs.run_plan`).
+"""The project's KedroSession: every run is planned first (:mod:`session_recs.framework.run_plan`).
 
 ``settings.SESSION_CLASS`` makes Kedro use it for ``kedro run``, ``python -m session_recs
 run``, notebooks and kedro-viz alike. A run checks its filters, brings the data
@@ -19,9 +19,9 @@ from kedro.framework.session import KedroSession
 from kedro.io.core import AbstractVersionedDataset
 from kedro.pipeline import Pipeline
 
-from session_recs.errors import ConfigError, unreadable_version
-from session_recs.run_plan import check_filters, plan_run
-from session_recs.tracking import end_interrupted
+from session_recs.core.errors import ConfigError, unreadable_version
+from session_recs.framework.run_plan import check_filters, plan_run
+from session_recs.framework.tracking import end_interrupted
 from session_recs.tuning.space import selected_models
 
 logger = logging.getLogger(__name__)

@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 from pydantic import ConfigDict, Field, model_validator
 
-from session_recs.config import OptionError, Settings
+from session_recs.core.config import OptionError, Settings
 from session_recs.data.readers import INVOICE_DATE_DTYPE, ONLINE_RETAIL_COLUMNS
 
 # Exactly the reference table's columns and InvoiceDate unit, so readers see no difference.

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from session_recs.config_loader import ProjectConfigLoader
+from session_recs.framework.config_loader import ProjectConfigLoader
 from session_recs.pipelines.ingest.nodes import ingest_interactions
 from session_recs.pipelines.sessionize.nodes import sessionize_interactions
 from session_recs.pipelines.split.nodes import split_next_event

@@ -32,8 +32,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, field_validator
 
-from session_recs.config import Settings
-from session_recs.errors import ConfigError, DataValidationError
+from session_recs.core.config import Settings
+from session_recs.core.errors import ConfigError, DataValidationError
 
 logger = logging.getLogger(__name__)
 

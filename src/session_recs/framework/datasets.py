@@ -1,22 +1,22 @@
 """Kedro datasets for the raw sources: a source is one catalog entry.
 
 Each source dataset reads its file(s) and maps their columns onto the project's
-interaction schema (:mod:`session_recs.interactions`), so the entry says everything about
+interaction schema (:mod:`session_recs.data.interactions`), so the entry says everything about
 reading it::
 
     my_clicks:
-      type: session_recs.data.datasets.InteractionsDataset
+      type: session_recs.framework.datasets.InteractionsDataset
       filepath: data/01_raw/my_clicks.csv            # CSV/TSV, Parquet or xlsx, sniffed
       columns: {session_key: user, item_id: product, timestamp: ts}
 
     rsc15_100k:                                       # a given train/test cut
-      type: session_recs.data.datasets.InteractionsDataset
+      type: session_recs.framework.datasets.InteractionsDataset
       train: data/01_raw/rsc15_100k/train_full.tsv
       test: data/01_raw/rsc15_100k/test.tsv
       columns: {session_key: SessionId, item_id: ItemId, timestamp: Time}
 
     online_retail:                                    # known formats know their columns
-      type: session_recs.data.datasets.OnlineRetailDataset
+      type: session_recs.framework.datasets.OnlineRetailDataset
       filepath: data/01_raw/online_retail.parquet
 
 What the entry holds (train/test files, timestamps, an order column) also decides the
@@ -25,7 +25,7 @@ defaults of the sessionize, split and evaluation settings: :meth:`SourceDataset.
 
 Paths are local (relative ones to the working directory, as for Kedro's own datasets).
 Kedro wraps an error raised while loading in a ``DatasetError``; the project's CLI
-finds the :class:`~session_recs.errors.DataValidationError` behind it and prints that.
+finds the :class:`~session_recs.core.errors.DataValidationError` behind it and prints that.
 """
 
 from __future__ import annotations
@@ -40,20 +40,20 @@ import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 from kedro.io.core import get_protocol_and_path
 
+from session_recs.core.errors import ConfigError
 from session_recs.data.defaults import SourceShape
+from session_recs.data.interactions import (
+    TEXT_FIELDS,
+    TIMESTAMP_UNITS,
+    check_distinct_columns,
+    to_interactions,
+)
 from session_recs.data.readers import (
     TABLE_FORMATS,
     read_aotm,
     read_online_retail,
     read_recsys15_clicks,
     read_table,
-)
-from session_recs.errors import ConfigError
-from session_recs.interactions import (
-    TEXT_FIELDS,
-    TIMESTAMP_UNITS,
-    check_distinct_columns,
-    to_interactions,
 )
 
 SPLITS = ("train", "test")
@@ -318,7 +318,7 @@ class OptionalDataset(AbstractDataset[Any, Any]):
     and the tune search's results once ``kedro run --pipeline=tune`` has written them::
 
         tune_results:
-          type: session_recs.data.datasets.OptionalDataset
+          type: session_recs.framework.datasets.OptionalDataset
           dataset: {type: pandas.ParquetDataset, filepath: ..., versioned: true}
 
     Saving and versions (``--load-versions``) go to the wrapped dataset.
@@ -395,7 +395,7 @@ class RunVersionsDataset(AbstractDataset[None, dict[str, str]]):
     read in this ``kedro run``, ``{dataset: version}``: the report's "input versions".
 
     Nothing is stored: on its own it loads ``{}``; during a run,
-    :class:`session_recs.hooks.DatasetVersionsHooks` hands the node that reads it what
+    :class:`session_recs.framework.hooks.DatasetVersionsHooks` hands the node that reads it what
     the run has loaded and saved up to then.
     """
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from session_recs.apps.user_errors import OneLineGroup, friendly_errors
 from session_recs.tuning.cml_cluster import (
     DEFAULT_STATE_FILE,
     ClusterState,
@@ -22,7 +23,6 @@ from session_recs.tuning.cml_cluster import (
     cluster_down,
     cluster_up,
 )
-from session_recs.user_errors import OneLineGroup, friendly_errors
 
 STATE_OPTION = click.option(
     "--state-file",

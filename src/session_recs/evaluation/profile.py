@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from session_recs.provenance import RepeatEvidence, split_fingerprints
+from session_recs.evaluation.provenance import RepeatEvidence, split_fingerprints
 
 QUANTILES = (0.0, 0.25, 0.5, 0.75, 0.95, 1.0)
 

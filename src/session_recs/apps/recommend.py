@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from session_recs.errors import ConfigError, DataValidationError, SessionRecsError
+from session_recs.core.errors import ConfigError, DataValidationError, SessionRecsError
 from session_recs.models import ModelSpec, effective_options
 from session_recs.models.base import QueryBatch, Recommender, SessionData
 from session_recs.models.state import ModelFileError
@@ -134,7 +134,7 @@ def recommend_items(
     import kedro.framework.project as kedro_project
     from kedro.framework.session import KedroSession
 
-    from session_recs.hooks import check_recommender
+    from session_recs.framework.hooks import check_recommender
 
     if model not in MODEL_NAMESPACES:
         raise ConfigError(f"Unknown model {model!r}; known models: {', '.join(MODEL_NAMESPACES)}.")

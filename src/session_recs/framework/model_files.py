@@ -3,13 +3,13 @@
 The ``{model}.recommender`` catalog factory uses it::
 
     "{model}.recommender":
-      type: session_recs.data.model_files.RecommenderDataset
+      type: session_recs.framework.model_files.RecommenderDataset
       filepath: data/06_models/${_dataset}/{model}.npz
       versioned: true
 
 A file is written and read by :mod:`session_recs.models.state` (a zip of ``state.json``
 and ``.npy`` arrays); loading one runs no code from it. Writes go through the dataset's
-fsspec filesystem, so :class:`~session_recs.hooks.AtomicSavesHooks` makes them atomic. A
+fsspec filesystem, so :class:`~session_recs.framework.hooks.AtomicSavesHooks` makes them atomic. A
 file that is not a model of this session-recs (an older pickle, another version, a
 truncated file) is refused in one line naming it, with the command that retrains it.
 """

@@ -8,7 +8,7 @@ Any registered pipeline runs from a fresh clone, in any order (``kedro run
   and the run says so in one line;
 - an input made by another pipeline (a model, the tune search) stops the run with one
   line naming the command that makes it;
-- an input wrapped in :class:`~session_recs.data.datasets.OptionalDataset` (every
+- an input wrapped in :class:`~session_recs.framework.datasets.OptionalDataset` (every
   ``<model>_metrics``, the tune results) may be missing: the report lists what ran;
 - the model trained from the tune search (nodes tagged :data:`SEARCH_TAG`) is left out,
   in one line, while there is no search, unless it was asked for by name;
@@ -38,8 +38,8 @@ from kedro.io import AbstractDataset
 from kedro.io.core import AbstractVersionedDataset, VersionNotFoundError
 from kedro.pipeline import Node, Pipeline
 
-from session_recs.data.datasets import OptionalDataset
-from session_recs.errors import ConfigError
+from session_recs.core.errors import ConfigError
+from session_recs.framework.datasets import OptionalDataset
 from session_recs.models import missing_extra
 from session_recs.pipelines.namespaces import (
     DATA_TAG,

@@ -12,12 +12,12 @@ from kedro.io import DataCatalog
 from kedro.io.core import AbstractVersionedDataset, DatasetNotFoundError, VersionNotFoundError
 from kedro.pipeline import Node
 
+from session_recs.core.errors import ConfigError, DataValidationError
 from session_recs.data.atomic import make_atomic
-from session_recs.data.datasets import OptionalDataset, RunVersionsDataset
-from session_recs.errors import ConfigError, DataValidationError
-from session_recs.reporting import compile_comparison, leaders
-from session_recs.sessionize import SESSION_COLUMNS
-from session_recs.split import PAIR_COLUMNS
+from session_recs.data.sessionize import SESSION_COLUMNS
+from session_recs.data.split import PAIR_COLUMNS
+from session_recs.evaluation.reporting import compile_comparison, leaders
+from session_recs.framework.datasets import OptionalDataset, RunVersionsDataset
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 class DatasetChoiceHooks:
     """Log, one line each, the settings that followed from the source when the run starts.
 
-    :class:`~session_recs.config_loader.ProjectConfigLoader` records them while it builds
+    :class:`~session_recs.framework.config_loader.ProjectConfigLoader` records them while it builds
     the parameters (what ``auto`` became, and explicit values that overrode an ``auto``).
     """
 
@@ -98,7 +98,7 @@ class LoadVersionsHooks:
 
 class DatasetVersionsHooks:
     """Note the version of every versioned dataset the run's nodes load, and hand a node
-    that reads a :class:`~session_recs.data.datasets.RunVersionsDataset` the versions of
+    that reads a :class:`~session_recs.framework.datasets.RunVersionsDataset` the versions of
     what it reads and of what the nodes that made its inputs in this run read: for the
     report, its comparison and tests and every model's metrics and query ranks."""
 

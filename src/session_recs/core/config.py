@@ -6,7 +6,7 @@ is a pydantic model derived from :class:`Settings`. Kedro 1.7 validates a node's
 value stops the run before anything is fitted or saved; the same models check the
 settings when the library is called directly.
 
-A failed check raises :class:`~session_recs.errors.ConfigError` with one line naming the
+A failed check raises :class:`~session_recs.core.errors.ConfigError` with one line naming the
 key, the value and what is allowed, e.g.
 ``sessionize.gap_minutes = 'abc': expected a number``.
 """
@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from session_recs.errors import ConfigError
+from session_recs.core.errors import ConfigError
 
 #: pydantic error types and the phrase that says what was expected.
 _EXPECTED = {

@@ -25,9 +25,14 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator
 
-from session_recs.config import Settings
-from session_recs.errors import ConfigError, DataValidationError
-from session_recs.metrics import bootstrap_intervals, per_query_metrics, target_ranks
+from session_recs.core.config import Settings
+from session_recs.core.errors import ConfigError, DataValidationError
+from session_recs.core.metrics import bootstrap_intervals, per_query_metrics, target_ranks
+from session_recs.evaluation.provenance import (
+    decide_exclude_query,
+    json_options,
+    split_fingerprints,
+)
 from session_recs.models import describe_model
 from session_recs.models.base import (
     DENSE_MEMORY_MB,
@@ -45,7 +50,6 @@ from session_recs.models.queries import (
     validation_set,
 )
 from session_recs.models.sparse import ranges
-from session_recs.provenance import decide_exclude_query, json_options, split_fingerprints
 
 __all__ = [
     "EvaluationConfig",
@@ -126,8 +130,9 @@ class EvaluationConfig(Settings):
     """How models are evaluated; see ``evaluation`` in conf/base/parameters.yml.
 
     ``exclude_query``: never recommend the query item back; ``auto`` decides from the
-    training sessions (:func:`session_recs.provenance.decide_exclude_query`: excluded when
-    under 1% of training transitions repeat the previous item).
+    training sessions
+    (:func:`session_recs.evaluation.provenance.decide_exclude_query`: excluded when under
+    1% of training transitions repeat the previous item).
     ``unknown_targets``: ``keep`` counts a target never seen in training as a miss (no
     model can rank it); ``drop`` does what session-rec's loader does: the test events of
     items never seen in training are removed before the sessions are revealed (a session
@@ -237,7 +242,7 @@ def evaluate_with_ranks(
     ``context``, ``query``: its position in the evaluation set, ``rank``: 1-based within
     the top max(ks), 0 when absent), for paired tests between models on the same queries.
 
-    Both tables carry what they were measured on (:data:`~session_recs.provenance.
+    Both tables carry what they were measured on (:data:`~session_recs.evaluation.provenance.
     PROVENANCE_COLUMNS`): ``dataset``, the fingerprints of the training sessions and of the
     test data, the K list, the effective ``exclude_query`` and ``unknown_targets``, and the
     model's kind and full options."""

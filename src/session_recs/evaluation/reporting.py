@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from session_recs.metrics import paired_permutation_p, per_query_metrics
-from session_recs.profile import profile_lines
-from session_recs.provenance import differences, provenance_of
+from session_recs.core.metrics import paired_permutation_p, per_query_metrics
+from session_recs.evaluation.profile import profile_lines
+from session_recs.evaluation.provenance import differences, provenance_of
 
 SHOWN_METRICS = ("recall", "mrr", "ndcg")
 
@@ -187,7 +187,7 @@ def paired_tests(
     """Every model against the best one by Recall@``k`` on the same test queries, per
     protocol and context: the difference of Recall@k and MRR@k and a paired sign-flip
     permutation test's two-sided p-value. ``ranks``: each model's per-query target ranks
-    (:func:`session_recs.evaluation.evaluate_with_ranks`); None for a model not run. With
+    (:func:`session_recs.evaluation.next_event.evaluate_with_ranks`); None for a model not run. With
     ``conditions``, only the ranks measured under them take part: the same queries are
     checked from the data, never assumed."""
     columns = ["protocol", "context", "model", "best", "metric", "k", "difference", "p_value"]

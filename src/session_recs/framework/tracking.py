@@ -11,7 +11,7 @@ its nodes read (split, evaluation, report, tune, ...), and adds under it:
   ``options.<name>``), its training history as stepped metrics (``train_loss``,
   ``val_recall_at_10`` by epoch), its learning curve, its fitted recommender as an MLflow
   pyfunc model (``runs:/<run id>/model``, served by ``mlflow models serve``: see
-  :mod:`session_recs.serving`), and the metrics of its headline evaluation;
+  :mod:`session_recs.models.pyfunc`), and the metrics of its headline evaluation;
 - under each model run, a run per evaluation (tags ``protocol`` and ``context``), with
   metric names shared by every model: ``recall_at_10``, ``recall_at_10_ci_low``,
   ``recall_at_10_ci_high``, ``mrr_at_20``, ... so that MLflow's compare view puts
@@ -32,7 +32,6 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +39,11 @@ import pandas as pd
 from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
 
-from session_recs.config import Settings
-from session_recs.data.datasets import OptionalDataset
-from session_recs.errors import ConfigError
+from session_recs.core.config import Settings
+from session_recs.core.errors import ConfigError
+from session_recs.framework.datasets import OptionalDataset
 from session_recs.pipelines.namespaces import TUNED_SUFFIX
+from session_recs.tuning.trial_runs import TrackingRun, active_run, set_active_run
 
 logger = logging.getLogger(__name__)
 
@@ -55,23 +55,6 @@ ARTIFACT_LAYER = "reporting"
 HISTORY = ".training_history"
 RECOMMENDER = ".recommender"
 MAX_PARAM_LENGTH = 6000  # MLflow's limit on a parameter value
-
-
-@dataclass(frozen=True)
-class TrackingRun:
-    """The MLflow run a ``kedro run`` logs to."""
-
-    tracking_uri: str
-    experiment_name: str
-    run_id: str
-
-
-_active: TrackingRun | None = None
-
-
-def active_run() -> TrackingRun | None:
-    """The MLflow run of the pipeline running in this process, if tracking is on."""
-    return _active
 
 
 def metric_name(metric: str, k: int) -> str:
@@ -131,36 +114,6 @@ def epoch_metrics(history: pd.DataFrame) -> dict[str, list[tuple[int, float]]]:
             if pd.notna(value)
         ]
     return curves
-
-
-def tune_callbacks(experiment: str) -> list[Any]:
-    """Ray Tune callbacks that log each trial of ``experiment`` as a nested MLflow run.
-
-    Empty when tracking is off, so the tune runner can always add them.
-    """
-    run = active_run()
-    if run is None:
-        return []
-    from ray.air.integrations.mlflow import MLflowLoggerCallback
-
-    class TrialRuns(MLflowLoggerCallback):
-        """Ray's MLflow callback, ending the runs of trials a stopped search left open
-        (as KILLED) instead of leaving them RUNNING."""
-
-        def on_experiment_end(self, trials: list, **info: Any) -> None:
-            super().on_experiment_end(trials, **info)
-            for trial, run_id in list(self._trial_runs.items()):
-                if trial.status not in ("TERMINATED", "ERROR"):
-                    self.mlflow_util.end_run(run_id=run_id, status="KILLED")
-
-    return [
-        TrialRuns(
-            tracking_uri=run.tracking_uri,
-            experiment_name=run.experiment_name,
-            tags={"mlflow.parentRunId": run.run_id, "tune_experiment": experiment},
-            save_artifact=False,
-        )
-    ]
 
 
 def _saved_path(dataset: Any) -> Path | None:
@@ -263,12 +216,12 @@ def end_interrupted() -> None:
     """End the runs of a ``kedro run`` stopped by Ctrl-C: the unfinished ones as KILLED.
 
     Kedro passes only Exceptions to ``on_pipeline_error``, not a KeyboardInterrupt; the
-    project's session calls this instead (session_recs/session.py).
+    project's session calls this instead (session_recs/framework/session.py).
     """
-    global _active, _open
+    global _open  # noqa: PLW0603
     if _open is not None:
         _open.end("KILLED")
-    if _active is not None:
+    if active_run() is not None:
         import mlflow
 
         # kedro-mlflow may have resumed the run once more per node: end every level.
@@ -276,7 +229,8 @@ def end_interrupted() -> None:
             if mlflow.active_run() is None:
                 break
             mlflow.end_run(status="KILLED")
-    _active, _open = None, None
+    set_active_run(None)
+    _open = None
 
 
 class MlflowTrackingHooks:
@@ -291,8 +245,8 @@ class MlflowTrackingHooks:
     @hook_impl
     def after_context_created(self, context: Any) -> None:
         """Start kedro-mlflow when the configuration has an mlflow.yml; else stay off."""
-        global _active
-        self._mlflow_hook, self._catalog, self._runs, _active = None, None, None, None
+        self._mlflow_hook, self._catalog, self._runs = None, None, None
+        set_active_run(None)
         loader = context.config_loader
         if "mlflow" not in loader.config_patterns:
             loader.config_patterns.update({"mlflow": CONFIG_PATTERNS})
@@ -332,7 +286,6 @@ class MlflowTrackingHooks:
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
         """Open the MLflow run (kedro-mlflow) and note it for the model runs and the tune
         callbacks."""
-        global _active  # noqa: PLW0603
         if self._mlflow_hook is None:
             return
         self._mlflow_hook.before_pipeline_run(
@@ -345,15 +298,16 @@ class MlflowTrackingHooks:
 
         config = self._mlflow_hook.mlflow_config
         self._catalog = catalog
-        _active = TrackingRun(
+        run = TrackingRun(
             mlflow.get_tracking_uri(), config.tracking.experiment.name, self._mlflow_hook.run_id
         )
+        set_active_run(run)
         dataset = str(catalog.load("params:dataset")) if "params:dataset" in catalog else ""
         mlflow.set_tag("dataset", dataset)
-        self._runs = ModelRuns(MlflowClient(_active.tracking_uri), _active, dataset)
+        self._runs = ModelRuns(MlflowClient(run.tracking_uri), run, dataset)
         global _open  # noqa: PLW0603
         _open = self._runs
-        logger.info("MLflow run %s (%s)", _active.run_id, _active.tracking_uri)
+        logger.info("MLflow run %s (%s)", run.run_id, run.tracking_uri)
 
     @hook_impl
     def before_node_run(self, node: Any, catalog: Any, inputs: dict, is_async: bool) -> None:
@@ -424,7 +378,7 @@ class MlflowTrackingHooks:
         """The fitted recommender as an MLflow pyfunc model (``runs:/<run>/model``)."""
         import mlflow
 
-        from session_recs import serving
+        from session_recs.models import pyfunc as serving
 
         path = _saved_path(dataset) if dataset is not None else None
         if path is None or not path.is_file():
@@ -438,28 +392,28 @@ class MlflowTrackingHooks:
 
     @hook_impl
     def after_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
-        global _active
         if self._runs is not None:
             self._runs.end("FINISHED")
         if self._mlflow_hook is not None:
             self._mlflow_hook.after_pipeline_run(
                 run_params=run_params, pipeline=pipeline, catalog=catalog
             )
-        _active, self._runs = None, None
+        set_active_run(None)
+        self._runs = None
         _forget_open_runs()
 
     @hook_impl
     def on_pipeline_error(
         self, error: Exception, run_params: dict[str, Any], pipeline: Any, catalog: Any
     ) -> None:
-        global _active
         if self._runs is not None:
             self._runs.end("KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
-        if self._mlflow_hook is not None and _active is not None:
+        if self._mlflow_hook is not None and active_run() is not None:
             self._mlflow_hook.on_pipeline_error(
                 error=error, run_params=run_params, pipeline=pipeline, catalog=catalog
             )
-        _active, self._runs = None, None
+        set_active_run(None)
+        self._runs = None
         _forget_open_runs()
 
 

@@ -1,6 +1,6 @@
 """A checked search, as typed settings: what to vary, how to search, where to run.
 
-The project's one configuration mechanism (:class:`session_recs.config.Settings`) checks
+The project's one configuration mechanism (:class:`session_recs.core.config.Settings`) checks
 every scalar setting; :mod:`session_recs.tuning.space` merges a preset's layers, parses the
 space entries and builds these from ``params:tune`` and ``params:ray``;
 :mod:`session_recs.tuning.runner` turns them into Ray objects and runs them.
@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from session_recs.config import OptionError, Settings
+from session_recs.core.config import OptionError, Settings
 from session_recs.models.searchable import SearchableOption
 
 DOMAIN_KINDS = ("grid", "choice", "uniform", "loguniform", "int", "logint")

@@ -1,0 +1,1 @@
+"""The applications: the CLI, the CML cluster commands, recommend."""

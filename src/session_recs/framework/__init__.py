@@ -1,0 +1,1 @@
+"""The Kedro wiring: config loader, hooks, session and run planning, datasets, tracking."""

@@ -50,8 +50,8 @@ from session_recs.pipelines.namespaces import (
     SEARCHABLE_MODELS,
     SEARCHED_MODEL,
     TUNE_TAG,
-    TUNED_SUFFIX,
     pipeline_of,
+    refit_of,
     searched_by,
 )
 
@@ -412,7 +412,9 @@ def _without_missing_extras(nodes: list[Node]) -> tuple[list[Node], str]:
     why = missing_extra(NEURAL_MODELS[0]) if neural else None
     if not why:
         return nodes, ""
-    names = {(node.namespace or "").split(".")[0].removesuffix(TUNED_SUFFIX) for node in neural}
+    names = {
+        refit_of(name) or name for name in ((node.namespace or "").split(".")[0] for node in neural)
+    }
     models = ", ".join(sorted(names))
     if len(neural) == len(nodes):
         raise ConfigError(f"{models} {'need' if len(names) > 1 else 'needs'} {why}.")

@@ -1,16 +1,15 @@
 """Recommenders behind one interface (:class:`~session_recs.models.base.Recommender`).
 
 :func:`build_model` makes any of them from configuration (``kind`` plus options), so a new
-model is one class registered in :data:`MODEL_KINDS` plus a parameters entry.
+model is one class registered in :data:`~session_recs.models.registry.MODEL_KINDS`
+plus a parameters entry.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import inspect
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
@@ -18,56 +17,8 @@ from pydantic import Field, field_validator, model_validator
 from session_recs.core.config import OptionError, Settings
 from session_recs.core.errors import ConfigError
 from session_recs.models.base import Recommender
+from session_recs.models.registry import MODEL_KINDS, missing_extra
 from session_recs.models.searchable import constructor_parameters
-
-#: kind -> "module:Class" (imported on demand: gensim is only loaded for word2vec).
-MODEL_KINDS: dict[str, str] = {
-    "most_popular": "session_recs.models.transitions:MostPopular",
-    "association_rules": "session_recs.models.transitions:AssociationRules",
-    "sequential_rules": "session_recs.models.transitions:SequentialRules",
-    "markov": "session_recs.models.transitions:MarkovChain",
-    "item_knn": "session_recs.models.knn:ItemKNN",
-    "session_knn": "session_recs.models.knn:SessionKNN",
-    "stan": "session_recs.models.stan:STAN",
-    "vstan": "session_recs.models.stan:VSTAN",
-    "word2vec": "session_recs.models.word2vec:Word2VecRecommender",
-    "gru4rec": "session_recs.models.neural:GRU4Rec",
-    "sasrec": "session_recs.models.neural:SASRec",
-}
-
-
-#: Kinds that need an optional extra, by extra.
-NEEDS_EXTRA: dict[str, str] = {"gru4rec": "neural", "sasrec": "neural"}
-
-
-@dataclass(frozen=True)
-class Extra:
-    """An optional extra: the package it brings, its name for users, how to install it."""
-
-    package: str
-    title: str
-    install: str
-
-    def missing(self) -> str | None:
-        """Why the extra is unusable here (its package is not installed), else None.
-        Checked without importing the package, so a run that skips it stays fast."""
-        try:
-            found = importlib.util.find_spec(self.package) is not None
-        except (ImportError, ValueError):
-            found = False
-        return None if found else f"{self.title}, which is not installed: {self.install}"
-
-
-EXTRAS = {
-    "neural": Extra(
-        "torch", "PyTorch", 'pip install -e ".[neural]" (CPU-only build: README, "Neural models")'
-    ),
-}
-
-
-def missing_extra(kind: str) -> str | None:
-    """Why model ``kind`` cannot be built here (its extra is not installed), else None."""
-    return EXTRAS[NEEDS_EXTRA[kind]].missing() if kind in NEEDS_EXTRA else None
 
 
 def model_class(kind: str) -> type[Recommender]:
@@ -144,7 +95,8 @@ class ModelSpec(Settings):
     Checked before any node runs: the kind must exist and take every option, and the
     options must be valid for it (the model is built, not fitted; a kind whose extra is not
     installed is checked when it is built). ``from_search`` (the
-    tune pipeline's best configuration replaces ``options``) applies to ``word2vec_search``.
+    tune pipeline's best configuration replaces ``options``) applies to the searched Word2Vec
+    (:data:`~session_recs.models.registry.SEARCHED_MODEL`).
     """
 
     section: ClassVar[str] = "model"

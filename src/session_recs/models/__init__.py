@@ -17,7 +17,7 @@ from pydantic import Field, field_validator, model_validator
 from session_recs.core.config import OptionError, Settings
 from session_recs.core.errors import ConfigError
 from session_recs.models.base import Recommender
-from session_recs.models.registry import MODEL_KINDS, missing_extra
+from session_recs.models.registry import MODEL_KINDS, kind_of, missing_extra
 from session_recs.models.searchable import constructor_parameters
 
 
@@ -71,8 +71,7 @@ def describe_model(model: Recommender) -> tuple[str, dict[str, Any]]:
         kind, options = built["kind"], dict(built["options"])
     else:  # built directly, not through build_model
         cls = type(model)
-        path = f"{cls.__module__}:{cls.__qualname__}"
-        kind = next((k for k, where in MODEL_KINDS.items() if where == path), cls.__qualname__)
+        kind = kind_of(cls) or cls.__qualname__
         options = {
             name: getattr(model, name, None if default is inspect.Parameter.empty else default)
             for name, default in constructor_parameters(cls).items()

@@ -270,7 +270,16 @@ def requirements(model: Recommender) -> list[str]:
     from importlib import metadata
 
     pinned = []
-    for package in (*REQUIREMENTS, *EXTRA_REQUIREMENTS.get(type(model).__module__, ())):
+    module = type(model).__module__
+    extra = next(
+        (
+            needs
+            for where, needs in EXTRA_REQUIREMENTS.items()
+            if f"{module}.".startswith(f"{where}.")
+        ),
+        (),
+    )
+    for package in (*REQUIREMENTS, *extra):
         try:
             pinned.append(f"{package}=={metadata.version(package)}")
         except metadata.PackageNotFoundError:

@@ -34,6 +34,19 @@ MODEL_KINDS: dict[str, str] = {
     "sasrec": "session_recs.models.neural:SASRec",
 }
 
+
+def kind_of(cls: type) -> str | None:
+    """The kind registered for class ``cls``, else None. A kind's class may be defined in a
+    submodule of the registered module (a package such as ``models.neural`` re-exports it)."""
+    for kind, path in MODEL_KINDS.items():
+        module, _, name = path.partition(":")
+        if cls.__qualname__ == name and (
+            cls.__module__ == module or cls.__module__.startswith(f"{module}.")
+        ):
+            return kind
+    return None
+
+
 #: Kinds that need an optional extra, by extra.
 NEEDS_EXTRA: dict[str, str] = {"gru4rec": "neural", "sasrec": "neural"}
 

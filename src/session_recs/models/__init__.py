@@ -8,7 +8,6 @@ plus a parameters entry.
 from __future__ import annotations
 
 import importlib
-import inspect
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -18,7 +17,6 @@ from session_recs.core.config import OptionError, Settings
 from session_recs.core.errors import ConfigError
 from session_recs.models.base import Recommender
 from session_recs.models.registry import MODEL_KINDS, kind_of, missing_extra
-from session_recs.models.searchable import constructor_parameters
 
 
 def model_class(kind: str) -> type[Recommender]:
@@ -42,25 +40,16 @@ def build_model(kind: str, options: Mapping[str, Any] | None = None) -> Recommen
         raise ConfigError(
             f"Unknown option(s) {unknown} for model kind {kind!r}; valid options: {sorted(valid)}."
         )
-    model = cls(**options)
+    model = cls(**options)  # the options are checked by cls.Options
     # What answered a query later (``recommend``, the served model) is told by this record.
     model.built_from = {"kind": kind, "options": effective_options(kind, options)}
     return model
 
 
-#: Constructor arguments that are not settings (functions called during training, a
-#: progress bar).
-NOT_OPTIONS = frozenset({"callbacks", "progress"})
-
-
 def effective_options(kind: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Every option model ``kind`` takes, as ``options`` set it or else its default."""
-    given = dict(options or {})
-    return {
-        name: given.get(name, default)
-        for name, default in constructor_parameters(model_class(kind)).items()
-        if name not in NOT_OPTIONS and (name in given or default is not inspect.Parameter.empty)
-    }
+    """Every option model ``kind`` takes (its ``Options``), as ``options`` set it or else
+    its default; arguments of a fit (``callbacks``, ``progress``) are not options."""
+    return model_class(kind).given_options(dict(options or {}))
 
 
 def describe_model(model: Recommender) -> tuple[str, dict[str, Any]]:
@@ -72,20 +61,16 @@ def describe_model(model: Recommender) -> tuple[str, dict[str, Any]]:
     else:  # built directly, not through build_model
         cls = type(model)
         kind = kind_of(cls) or cls.__qualname__
-        options = {
-            name: getattr(model, name, None if default is inspect.Parameter.empty else default)
-            for name, default in constructor_parameters(cls).items()
-            if name not in NOT_OPTIONS
-        }
+        options = model.options.model_dump()
     resolved = dict(model.params())
     return kind, {
         name: resolved.get(name) if value is None else value for name, value in options.items()
     }
 
 
-def accepted_options(cls: type) -> set[str]:
-    """Keyword options of ``cls``, following ``**kwargs`` that are passed up the MRO."""
-    return set(constructor_parameters(cls))
+def accepted_options(cls: type[Recommender]) -> set[str]:
+    """What ``cls``'s constructor takes: its options and the arguments of a fit."""
+    return {*cls.Options.model_fields, *cls.run_arguments}
 
 
 class ModelSpec(Settings):

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from session_recs.core.config import Settings
 from session_recs.core.errors import ConfigError, DataValidationError
 from session_recs.models.ranking import (
     backfill,
@@ -121,10 +122,26 @@ def ranking_threads() -> int:
     return max(1, min(8, len(os.sched_getaffinity(0))))
 
 
+class NoOptions(Settings):
+    """The options of a model that takes none."""
+
+
 class Recommender(ABC):
-    """Fit on training sessions; answer a batch of queries with top-K items and scores."""
+    """Fit on training sessions; answer a batch of queries with top-K items and scores.
+
+    A model's options are declared once, in its ``Options`` class (a :class:`Settings`:
+    each option's type, range and default): the constructor takes them as keywords (or an
+    ``Options`` instance), checks them there and keeps them as :attr:`options`; the search
+    space, the tracked parameters and the saved file read the same class.
+    """
 
     name: ClassVar[str] = "recommender"
+    #: The model's options: every one with its type, range and default.
+    Options: ClassVar[type[Settings]] = NoOptions
+    #: Constructor arguments that belong to a fit, not options (``callbacks``, ``progress``).
+    run_arguments: ClassVar[tuple[str, ...]] = ()
+    #: The checked options in force (``self.options.k``); subclasses narrow its type.
+    options: Settings
     #: Whether the model uses the session so far (``context``) or only ``last_item``.
     uses_context: ClassVar[bool] = False
     #: The option settings whose fields a tune search may vary (see
@@ -148,13 +165,46 @@ class Recommender(ABC):
     #: value a loaded model gets.
     transient: ClassVar[Mapping[str, Any]] = {"validation_pairs": None}
 
-    def __init__(self) -> None:
+    def __init__(self, options: Settings | None = None, /, **values: Any) -> None:
+        self.options = self.check_options(options, values)
         self.index: ItemIndex | None = None
         self.popularity: np.ndarray | None = None
         self.validation_pairs: pd.DataFrame | None = None
         #: ``{"kind": ..., "options": ...}``: the kind and every option (defaults filled) it
         #: was built with by :func:`session_recs.models.build_model`; None otherwise.
         self.built_from: dict[str, Any] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        """An option read as the model's attribute (``model.k`` is ``model.options.k``), as
+        before the options were a class; only called when no attribute has the name."""
+        options = self.__dict__.get("options")
+        if options is not None and name in type(options).model_fields:
+            return getattr(options, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @classmethod
+    def check_options(cls, options: Settings | None, values: Mapping[str, Any]) -> Any:
+        """``options`` (an ``Options`` instance, or None: the defaults) with ``values`` set,
+        checked by :attr:`Options`; a ConfigError in one line naming a bad option."""
+        unknown = sorted(set(values) - set(cls.Options.model_fields))
+        if unknown:
+            valid = sorted({*cls.Options.model_fields, *cls.run_arguments})
+            raise ConfigError(
+                f"{cls.name}: unknown parameter(s) {unknown}; valid parameters: {valid}."
+            )
+        if isinstance(options, cls.Options) and not values:
+            return options
+        given = options.model_dump() if options is not None else {}
+        return cls.Options.check(cls.name, **{**given, **values})
+
+    @classmethod
+    def given_options(cls, given: Mapping[str, Any]) -> dict[str, Any]:
+        """Every option, as ``given`` sets it or else its default (None: a preset's value,
+        :meth:`params` tells it): what :func:`session_recs.models.build_model` records."""
+        return {
+            name: given[name] if name in given else field.get_default(call_default_factory=True)
+            for name, field in cls.Options.model_fields.items()
+        }
 
     def fit(self, train: pd.DataFrame, validation_pairs: pd.DataFrame | None = None) -> Recommender:
         """Learn from a long session table (``session_id``, ``position``, ``item_id``).
@@ -228,12 +278,27 @@ class Recommender(ABC):
     def _export_state(self) -> dict[str, Any]:
         """What a saved model holds (:mod:`session_recs.models.state`): every attribute but
         the :attr:`transient` ones. A model holding a library's object replaces it here by
-        arrays and plain values, and builds it again in :meth:`_restore_state`."""
-        return {name: value for name, value in vars(self).items() if name not in self.transient}
+        arrays and plain values, and builds it again in :meth:`_restore_state`. The options
+        are saved one attribute each, by name (as format 3 always did)."""
+        state = {
+            name: value
+            for name, value in vars(self).items()
+            if name not in self.transient and name != "options"
+        }
+        return {**self.options.model_dump(), **state}
 
     def _restore_state(self, state: dict[str, Any]) -> None:
         """Set a loaded model's attributes from :meth:`_export_state`'s (decoded) values."""
-        vars(self).update({**self.transient, **state})
+        fields = type(self).Options.model_fields
+        # Format 3 files of the neural models also kept their options as one mapping.
+        saved = state.pop("options", None)
+        values = dict(saved) if isinstance(saved, dict) else {}
+        values.update({name: state.pop(name) for name in list(state) if name in fields})
+        self.options = self.Options.model_construct(
+            **{name: value for name, value in values.items() if name in fields}
+        )
+        for name, value in {**self.transient, **state}.items():
+            setattr(self, name, value)
 
     def recommend(
         self,
@@ -318,6 +383,21 @@ class Recommender(ABC):
     def params(self) -> Mapping[str, Any]:
         """The model's hyperparameters, for reports."""
         return {}
+
+
+#: A constructor's first argument when none is given (None is a preset: "no preset").
+NOT_GIVEN: Any = object()
+
+
+def preset_or_options(
+    first: Any, values: Mapping[str, Any]
+) -> tuple[Settings | None, dict[str, Any]]:
+    """The options instance and keyword values of a constructor whose first argument may be
+    the options or, as before they were a class, the preset's name (``Word2VecRecommender(
+    "ff19_tuned", window=7)``)."""
+    if first is NOT_GIVEN or isinstance(first, Settings):
+        return (None if first is NOT_GIVEN else first), dict(values)
+    return None, {"preset": first, **values}
 
 
 def context_weights(queries: QueryBatch, n_items: int, window: int, decay: float) -> sp.csr_matrix:

@@ -60,49 +60,32 @@ class RowLookup(Recommender):
     """
 
     uses_context: ClassVar[bool] = True
+    Options: ClassVar[type[Settings]] = ContextOptions
     search_settings: ClassVar[tuple[type, ...]] = (ContextOptions,)
+    options: ContextOptions
     matrix: sp.csr_matrix
-
-    def __init__(
-        self,
-        context_window: int = 1,
-        decay: float = 0.5,
-        history_weight: float = 0.0,
-        history_decay: float = 0.99,
-    ) -> None:
-        super().__init__()
-        options = ContextOptions.check(
-            self.name,
-            context_window=context_window,
-            decay=decay,
-            history_weight=history_weight,
-            history_decay=history_decay,
-        )
-        vars(self).update(options.model_dump())
 
     def _rows(self, weights: sp.csr_matrix) -> sp.csr_matrix:
         """Weighted sum of matrix rows (sparse: only items some row reaches)."""
         return (weights @ self.matrix).tocsr()
 
     def candidates(self, queries: QueryBatch) -> sp.csr_matrix:
-        n_items = len(self.index)
-        scores = self._rows(context_weights(queries, n_items, self.context_window, self.decay))
-        if self.history_weight > 0:
+        n_items = len(self.fitted_index())
+        options = self.options
+        scores = self._rows(
+            context_weights(queries, n_items, options.context_window, options.decay)
+        )
+        if options.history_weight > 0:
             scores = scores.tocsr()
             top = scores.max(axis=1).toarray().ravel()
             row_of = np.repeat(np.arange(scores.shape[0]), np.diff(scores.indptr))
             scores.data = scores.data / np.where(top > 0, top, 1.0)[row_of]
-            history = context_weights(queries, n_items, _WHOLE_SESSION, self.history_decay)
-            scores = scores + self.history_weight * history
+            history = context_weights(queries, n_items, _WHOLE_SESSION, options.history_decay)
+            scores = scores + options.history_weight * history
         return sp.csr_matrix(scores)
 
     def params(self) -> dict[str, Any]:
-        return {
-            "context_window": self.context_window,
-            "decay": self.decay,
-            "history_weight": self.history_weight,
-            "history_decay": self.history_decay,
-        }
+        return dict(self.options.model_dump())
 
 
 _WHOLE_SESSION = 1 << 40
@@ -148,10 +131,16 @@ STEP_WEIGHTS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 
 class _RuleOptions(Settings):
+    """The rules of :class:`SequentialRules` (searched before the context options)."""
+
     steps: int = Field(10, ge=1)
     pruning: int = Field(20, ge=0)
     backward_weight: float = Field(0.0, ge=0)
     weighting: Literal[tuple(STEP_WEIGHTS)] = "div"
+
+
+class SequentialRulesOptions(ContextOptions, _RuleOptions):
+    """Every option of :class:`SequentialRules`."""
 
 
 class SequentialRules(RowLookup):
@@ -165,28 +154,13 @@ class SequentialRules(RowLookup):
     """
 
     name: ClassVar[str] = "sequential_rules"
+    Options: ClassVar[type[Settings]] = SequentialRulesOptions
     search_settings: ClassVar[tuple[type, ...]] = (_RuleOptions, ContextOptions)
-
-    def __init__(
-        self,
-        steps: int = 10,
-        pruning: int = 20,
-        backward_weight: float = 0.0,
-        weighting: str = "div",
-        **context: Any,
-    ) -> None:
-        super().__init__(**context)
-        options = _RuleOptions.check(
-            self.name,
-            steps=steps,
-            pruning=pruning,
-            backward_weight=backward_weight,
-            weighting=weighting,
-        )
-        vars(self).update(options.model_dump())
+    options: SequentialRulesOptions
 
     def _fit(self, sessions: SessionData) -> None:
-        n = len(self.index)
+        n = len(self.fitted_index())
+        options = self.options
         total = sp.csr_matrix((n, n))
         rows, cols, weights = [], [], []
         pending = 0
@@ -201,41 +175,38 @@ class SequentialRules(RowLookup):
             weights.clear()
             return total + chunk
 
-        for distance in range(1, self.steps + 1):
-            weight = float(STEP_WEIGHTS[self.weighting](np.asarray([float(distance)]))[0])
+        for distance in range(1, options.steps + 1):
+            weight = float(STEP_WEIGHTS[options.weighting](np.asarray([float(distance)]))[0])
             a, b = successor_pairs(sessions, distance)
             if not len(a) or weight <= 0:  # `linear` gives nothing from 10 positions on
                 break
             rows.append(a)
             cols.append(b)
             weights.append(np.full(len(a), weight))
-            if self.backward_weight:
+            if options.backward_weight:
                 rows.append(b)
                 cols.append(a)
-                weights.append(np.full(len(a), self.backward_weight * weight))
-            pending += len(a) * (2 if self.backward_weight else 1)
+                weights.append(np.full(len(a), options.backward_weight * weight))
+            pending += len(a) * (2 if options.backward_weight else 1)
             if pending >= self.PAIRS_PER_CHUNK:
                 total, pending = flush(), 0
         if rows:
             total = flush()
-        self.matrix = prune_rows(total, self.pruning)
+        self.matrix = prune_rows(total, options.pruning)
 
     #: Pairs held in memory at once while fitting (about 24 bytes each).
     PAIRS_PER_CHUNK: ClassVar[int] = 20_000_000
 
-    def params(self) -> dict[str, Any]:
-        return {
-            "steps": self.steps,
-            "pruning": self.pruning,
-            "backward_weight": self.backward_weight,
-            "weighting": self.weighting,
-            **super().params(),
-        }
-
 
 class _AssociationOptions(Settings):
+    """The counting of :class:`AssociationRules` (searched before the context options)."""
+
     mode: Literal["clean", "ff19"] = "clean"
     pruning: int = Field(0, ge=0)
+
+
+class AssociationRulesOptions(ContextOptions, _AssociationOptions):
+    """Every option of :class:`AssociationRules`."""
 
 
 class AssociationRules(RowLookup):
@@ -256,12 +227,9 @@ class AssociationRules(RowLookup):
     """
 
     name: ClassVar[str] = "association_rules"
+    Options: ClassVar[type[Settings]] = AssociationRulesOptions
     search_settings: ClassVar[tuple[type, ...]] = (_AssociationOptions, ContextOptions)
-
-    def __init__(self, mode: str = "clean", pruning: int = 0, **context: Any) -> None:
-        super().__init__(**context)
-        options = _AssociationOptions.check(self.name, mode=mode, pruning=pruning)
-        vars(self).update(options.model_dump())
+    options: AssociationRulesOptions
 
     def _fit(self, sessions: SessionData) -> None:
         counts = session_item_counts(sessions, len(self.index))
@@ -269,11 +237,11 @@ class AssociationRules(RowLookup):
         self._counts_t = counts.T.tocsr()
         # What X.T @ X puts on the diagonal beyond the wanted count.
         squares = np.asarray(counts.multiply(counts).sum(axis=0)).ravel()
-        self._diagonal_excess = squares if self.mode == "clean" else self.popularity
+        self._diagonal_excess = squares if self.options.mode == "clean" else self.popularity
         self.matrix = None
-        if self.pruning:
+        if self.options.pruning:
             self.matrix = self._pruned_counts(counts, sessions.lengths)
-        if self.mode == "ff19":
+        if self.options.mode == "ff19":
             self._first_position = self._first_positions(sessions)
             self._width = float(sessions.lengths.max(initial=0) + 2)
 
@@ -294,7 +262,7 @@ class AssociationRules(RowLookup):
             )
             rows = (rows - diagonal).tocsr()
             rows.eliminate_zeros()
-            pruned.append(prune_rows(rows, self.pruning))
+            pruned.append(prune_rows(rows, self.options.pruning))
         return sp.vstack(pruned, format="csr") if len(pruned) > 1 else pruned[0]
 
     def _rows(self, weights: sp.csr_matrix) -> sp.csr_matrix:
@@ -324,7 +292,7 @@ class AssociationRules(RowLookup):
 
     def tie_rank(self, queries: QueryBatch, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """FF19 mode: candidates ordered by first appearance in FF19's pair lists."""
-        if self.mode != "ff19":
+        if self.options.mode != "ff19":
             return super().tie_rank(queries, rows, cols)
         first, second = self._first_position
         query = queries.last_item[rows]
@@ -348,9 +316,6 @@ class AssociationRules(RowLookup):
         self, queries: QueryBatch, k: int, *, exclude_query: bool = True, **options: Any
     ) -> Recommendations:
         """As :meth:`Recommender.recommend`; FF19 mode never excludes the query item."""
-        if self.mode == "ff19":
+        if self.options.mode == "ff19":
             exclude_query = False
         return super().recommend(queries, k, exclude_query=exclude_query, **options)
-
-    def params(self) -> dict[str, Any]:
-        return {"mode": self.mode, "pruning": self.pruning, **super().params()}

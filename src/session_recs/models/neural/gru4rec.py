@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -14,14 +13,16 @@ from torch import nn
 
 from session_recs.core.config import Settings
 from session_recs.models.neural.training import (
-    EpochCallback,
+    NeuralOptions,
     NeuralRecommender,
-    _Monitoring,
-    _network_options,
 )
 
 
-class GRU4RecOptions(_Monitoring):
+class GRU4RecOptions(NeuralOptions):
+    """Every option of :class:`GRU4Rec` (the module docstring of
+    :mod:`session_recs.models.neural` says what each does)."""
+
+    preset: str | None = "official"
     layers: int = Field(100, ge=1)
     loss: Literal["cross-entropy", "bpr-max"] = "cross-entropy"
     dropout_p_embed: float = Field(0.0, ge=0, lt=1)
@@ -33,11 +34,11 @@ class GRU4RecOptions(_Monitoring):
 
 
 class _GRU4RecNet(nn.Module):
-    def __init__(self, n_items: int, options: Mapping[str, Any]) -> None:
+    def __init__(self, n_items: int, options: GRU4RecOptions) -> None:
         super().__init__()
-        hidden = options["layers"]
-        self.constrained = options["constrained_embedding"]
-        width = hidden if self.constrained else (options["embedding"] or hidden)
+        hidden = options.layers
+        self.constrained = options.constrained_embedding
+        width = hidden if self.constrained else (options.embedding or hidden)
         self.output = nn.Parameter(_glorot(n_items, hidden))
         self.bias = nn.Parameter(torch.zeros(n_items))
         self.embedding = None if self.constrained else nn.Parameter(_glorot(n_items, width))
@@ -46,8 +47,8 @@ class _GRU4RecNet(nn.Module):
             nn.init.uniform_(weight, -_glorot_bound(*weight.shape), _glorot_bound(*weight.shape))
         nn.init.zeros_(self.cell.bias_ih)
         nn.init.zeros_(self.cell.bias_hh)
-        self.drop_embed = nn.Dropout(options["dropout_p_embed"])
-        self.drop_hidden = nn.Dropout(options["dropout_p_hidden"])
+        self.drop_embed = nn.Dropout(options.dropout_p_embed)
+        self.drop_hidden = nn.Dropout(options.dropout_p_hidden)
 
     def step(self, items: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
         table = self.output if self.constrained else self.embedding
@@ -68,6 +69,7 @@ class GRU4Rec(NeuralRecommender):
 
     name: ClassVar[str] = "gru4rec"
     Options: ClassVar[type[Settings]] = GRU4RecOptions
+    options: GRU4RecOptions
     #: ``official``: the official implementation's class defaults; ``yoochoose_xe``: its
     #: best cross-entropy parameter file for RecSys15 (yoochoose).
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
@@ -90,50 +92,11 @@ class GRU4Rec(NeuralRecommender):
         },
     }
 
-    def __init__(
-        self,
-        preset: str | None = "official",
-        *,
-        layers: int | None = None,
-        loss: str | None = None,
-        epochs: int | None = None,
-        batch_size: int | None = None,
-        learning_rate: float | None = None,
-        dropout_p_embed: float | None = None,
-        dropout_p_hidden: float | None = None,
-        embedding: int | None = None,
-        constrained_embedding: bool | None = None,
-        n_sample: int | None = None,
-        sample_alpha: float | None = None,
-        logq: float | None = None,
-        bpreg: float | None = None,
-        elu_param: float | None = None,
-        max_len: int | None = None,
-        seed: int = 0,
-        workers: int = 1,
-        validation_k: int = 10,
-        validation_context: str = "session",
-        validation_exclude_query: bool = True,
-        callbacks: Sequence[EpochCallback] = (),
-        progress: bool = True,
-    ) -> None:
-        super().__init__(
-            preset,
-            _network_options(locals()),
-            seed=seed,
-            workers=workers,
-            validation_k=validation_k,
-            validation_context=validation_context,
-            validation_exclude_query=validation_exclude_query,
-            callbacks=callbacks,
-            progress=progress,
-        )
-
     def _build(self, n_items: int) -> nn.Module:
         return _GRU4RecNet(n_items, self.options)
 
     def _optimiser(self, network: nn.Module) -> torch.optim.Optimizer:
-        return torch.optim.Adagrad(network.parameters(), lr=self.learning_rate, eps=1e-6)
+        return torch.optim.Adagrad(network.parameters(), lr=self.options.learning_rate, eps=1e-6)
 
     def _train_epoch(self, sessions, trainable, optimiser, sampler, rng) -> float:
         network = self.network
@@ -144,17 +107,18 @@ class GRU4Rec(NeuralRecommender):
         log_popularity = torch.log(
             torch.from_numpy(self.popularity / self.popularity.sum())
         ).float()
-        batch = min(self.batch_size, len(starts))
+        n_sample = self.options.n_sample
+        batch = min(self.options.batch_size, len(starts))
         rows = np.arange(batch)  # which session each row runs through
         position = starts[:batch].copy()
         next_session = batch
-        hidden = torch.zeros(batch, self.layers)
+        hidden = torch.zeros(batch, self.options.layers)
         total, targets = 0.0, 0
         while len(rows):
             inputs = items[position]
             wanted = items[position + 1]
             hidden = network.step(inputs, hidden.detach())
-            negatives = torch.from_numpy(sampler.draw(self.n_sample)) if self.n_sample else None
+            negatives = torch.from_numpy(sampler.draw(n_sample)) if n_sample else None
             if negatives is not None or len(rows) > 1:  # else nothing to rank the target against
                 loss = self._loss(network.drop_hidden(hidden), wanted, negatives, log_popularity)
                 optimiser.zero_grad(set_to_none=True)
@@ -182,32 +146,34 @@ class GRU4Rec(NeuralRecommender):
 
     def _loss(self, hidden, wanted, negatives, log_popularity) -> torch.Tensor:
         """Loss of the batch's targets (the diagonal) against the other targets + samples."""
-        network = self.network
+        network, options = self.network, self.options
         candidates = wanted if negatives is None else torch.cat([wanted, negatives])
         logits = hidden @ network.output[candidates].T + network.bias[candidates]
-        if self.logq > 0 and self.loss == "cross-entropy":  # as the official code: XE only
+        if options.logq > 0 and options.loss == "cross-entropy":  # as the official code: XE only
             log_q = log_popularity[candidates]
             if negatives is not None:
-                log_q = torch.cat([log_q[: len(wanted)], self.sample_alpha * log_q[len(wanted) :]])
-            logits = logits - self.logq * log_q
-        if self.loss == "cross-entropy":
+                log_q = torch.cat(
+                    [log_q[: len(wanted)], options.sample_alpha * log_q[len(wanted) :]]
+                )
+            logits = logits - options.logq * log_q
+        if options.loss == "cross-entropy":
             return nn.functional.cross_entropy(logits, torch.arange(len(wanted)))
         # bpr-max: ELU-transformed scores; softmax over the negatives weights each pair.
-        if self.elu_param > 0:
-            logits = nn.functional.elu(logits, alpha=self.elu_param)
+        if options.elu_param > 0:
+            logits = nn.functional.elu(logits, alpha=options.elu_param)
         positive = logits.diagonal()[:, None]
         negative_mask = torch.ones_like(logits, dtype=torch.bool)
         negative_mask[torch.arange(len(wanted)), torch.arange(len(wanted))] = False
         weights = torch.softmax(logits.masked_fill(~negative_mask, -math.inf), dim=1)
         pairwise = (weights * torch.sigmoid(positive - logits)).sum(dim=1)
         penalty = (weights * logits.pow(2)).sum(dim=1)
-        return (-torch.log(pairwise + 1e-24) + self.bpreg * penalty).mean()
+        return (-torch.log(pairwise + 1e-24) + options.bpreg * penalty).mean()
 
     def _encode(self, sequences: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         # Longest first: at step t the first (lengths > t) rows are still reading.
         order = torch.argsort(lengths, descending=True, stable=True)
         sequences, lengths = sequences[order], lengths[order]
-        hidden = torch.zeros(len(sequences), self.layers)
+        hidden = torch.zeros(len(sequences), self.options.layers)
         for step in range(int(lengths.max())):
             active = int((lengths > step).sum())
             hidden[:active] = self.network.step(sequences[:active, step], hidden[:active])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -14,15 +13,17 @@ from torch import nn
 from session_recs.core.config import Settings
 from session_recs.models.base import SessionData
 from session_recs.models.neural.training import (
-    EpochCallback,
+    NeuralOptions,
     NeuralRecommender,
-    _Monitoring,
-    _network_options,
 )
 from session_recs.models.sparse import ranges
 
 
-class SASRecOptions(_Monitoring):
+class SASRecOptions(NeuralOptions):
+    """Every option of :class:`SASRec` (the module docstring of
+    :mod:`session_recs.models.neural` says what each does)."""
+
+    preset: str | None = "paper"
     hidden_units: int = Field(50, ge=1)
     num_blocks: int = Field(2, ge=1)
     num_heads: int = Field(1, ge=1)
@@ -46,26 +47,24 @@ class SASRecOptions(_Monitoring):
 
 
 class _SASRecNet(nn.Module):
-    def __init__(self, n_items: int, options: Mapping[str, Any]) -> None:
+    def __init__(self, n_items: int, options: SASRecOptions) -> None:
         super().__init__()
-        units = options["hidden_units"]
+        units = options.hidden_units
         self.units = units
         # Row 0 is padding; item i is row i + 1.
         self.items = nn.Embedding(n_items + 1, units, padding_idx=0)
         nn.init.xavier_uniform_(self.items.weight[1:])
-        self.positions = nn.Embedding(options["max_len"], units)
-        self.dropout = nn.Dropout(options["dropout_rate"])
+        self.positions = nn.Embedding(options.max_len, units)
+        self.dropout = nn.Dropout(options.dropout_rate)
         layer = nn.TransformerEncoderLayer(
             units,
-            options["num_heads"],
+            options.num_heads,
             dim_feedforward=units,
-            dropout=options["dropout_rate"],
+            dropout=options.dropout_rate,
             batch_first=True,
             norm_first=True,
         )
-        self.blocks = nn.TransformerEncoder(
-            layer, options["num_blocks"], enable_nested_tensor=False
-        )
+        self.blocks = nn.TransformerEncoder(layer, options.num_blocks, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(units)
 
     def forward(self, sequences: torch.Tensor) -> torch.Tensor:
@@ -87,58 +86,25 @@ class SASRec(NeuralRecommender):
 
     name: ClassVar[str] = "sasrec"
     Options: ClassVar[type[Settings]] = SASRecOptions
+    options: SASRecOptions
     #: ``paper`` (the option defaults): Kang & McAuley's settings (50 units, 2 blocks,
     #: 1 head, dropout 0.2, Adam at 0.001, batch 128, 50 positions), trained for 20 epochs
     #: of the sampled cross-entropy (1,024 negatives, popularity ** 0.5, logQ-corrected).
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"paper": {}}
 
-    def __init__(
-        self,
-        preset: str | None = "paper",
-        *,
-        hidden_units: int | None = None,
-        num_blocks: int | None = None,
-        num_heads: int | None = None,
-        dropout_rate: float | None = None,
-        l2_emb: float | None = None,
-        max_len: int | None = None,
-        epochs: int | None = None,
-        batch_size: int | None = None,
-        learning_rate: float | None = None,
-        n_sample: int | None = None,
-        sample_alpha: float | None = None,
-        logq: float | None = None,
-        seed: int = 0,
-        workers: int = 1,
-        validation_k: int = 10,
-        validation_context: str = "session",
-        validation_exclude_query: bool = True,
-        callbacks: Sequence[EpochCallback] = (),
-        progress: bool = True,
-    ) -> None:
-        super().__init__(
-            preset,
-            _network_options(locals()),
-            seed=seed,
-            workers=workers,
-            validation_k=validation_k,
-            validation_context=validation_context,
-            validation_exclude_query=validation_exclude_query,
-            callbacks=callbacks,
-            progress=progress,
-        )
-
     def _build(self, n_items: int) -> nn.Module:
         return _SASRecNet(n_items, self.options)
 
     def _optimiser(self, network: nn.Module) -> torch.optim.Optimizer:
-        return torch.optim.Adam(network.parameters(), lr=self.learning_rate, betas=(0.9, 0.98))
+        return torch.optim.Adam(
+            network.parameters(), lr=self.options.learning_rate, betas=(0.9, 0.98)
+        )
 
     def _windows(self, sessions: SessionData, trainable: np.ndarray) -> tuple[np.ndarray, ...]:
         """Training windows: each session cut from its end into pieces of max_len + 1 items
         that overlap by one (every next item is a target once)."""
         starts, stops = sessions.starts[trainable], sessions.stops[trainable]
-        step = self.max_len
+        step = self.options.max_len
         pieces = np.maximum(1, -(-(stops - starts - 1) // step))
         ends = np.repeat(stops, pieces) - ranges(pieces) * step
         begins = np.maximum(np.repeat(starts, pieces), ends - step - 1)
@@ -149,14 +115,17 @@ class SASRec(NeuralRecommender):
         begins, ends = self._windows(sessions, trainable)
         # Batches of similar length (less padding), in a random order.
         order = rng.permutation(len(begins))
-        chunk = self.batch_size * 32
+        chunk = self.options.batch_size * 32
         order = np.concatenate(
             [
                 part[np.argsort(ends[part] - begins[part], kind="stable")]
                 for part in np.array_split(order, max(1, -(-len(order) // chunk)))
             ]
         )
-        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        batches = [
+            order[i : i + self.options.batch_size]
+            for i in range(0, len(order), self.options.batch_size)
+        ]
         total, targets = 0.0, 0
         for at in rng.permutation(len(batches)):
             windows = batches[at]
@@ -180,22 +149,23 @@ class SASRec(NeuralRecommender):
 
     def _loss(self, hidden, wanted, sampler) -> torch.Tensor:
         items = self.network.item_vectors()
-        if not self.n_sample:
+        options = self.options
+        if not options.n_sample:
             logits = hidden @ items.T
             loss = nn.functional.cross_entropy(logits, wanted)
         else:
-            negatives = torch.from_numpy(sampler.draw(self.n_sample))
+            negatives = torch.from_numpy(sampler.draw(options.n_sample))
             positive = (hidden * items[wanted]).sum(dim=1, keepdim=True)
             negative = hidden @ items[negatives].T
-            if self.logq > 0:  # sampled softmax: each logit minus log(expected draws)
-                expected = torch.from_numpy(sampler.probability).float() * self.n_sample
-                positive = positive - self.logq * torch.log(expected[wanted])[:, None]
-                negative = negative - self.logq * torch.log(expected[negatives])[None, :]
+            if options.logq > 0:  # sampled softmax: each logit minus log(expected draws)
+                expected = torch.from_numpy(sampler.probability).float() * options.n_sample
+                positive = positive - options.logq * torch.log(expected[wanted])[:, None]
+                negative = negative - options.logq * torch.log(expected[negatives])[None, :]
             negative = negative.masked_fill(negatives[None, :] == wanted[:, None], -math.inf)
             logits = torch.cat([positive, negative], dim=1)
             loss = nn.functional.cross_entropy(logits, torch.zeros(len(wanted), dtype=torch.long))
-        if self.l2_emb > 0:
-            loss = loss + self.l2_emb * items.pow(2).sum() / len(items)
+        if options.l2_emb > 0:
+            loss = loss + options.l2_emb * items.pow(2).sum() / len(items)
         return loss
 
     def _encode(self, sequences: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

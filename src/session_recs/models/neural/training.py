@@ -21,7 +21,13 @@ from tqdm.auto import tqdm
 
 from session_recs.core.config import Settings
 from session_recs.core.errors import ConfigError, DataValidationError
-from session_recs.models.base import QueryBatch, Recommender, SessionData
+from session_recs.models.base import (
+    NOT_GIVEN,
+    QueryBatch,
+    Recommender,
+    SessionData,
+    preset_or_options,
+)
 from session_recs.models.queries import hit_metrics, validation_set
 from session_recs.models.sparse import ranges
 
@@ -55,6 +61,43 @@ class PopularitySampler:
         return np.searchsorted(self._cdf, self._rng.random(n), side="right").astype(np.int64)
 
 
+class _Training(Settings):
+    """How a neural model trains: what its presets set (None given: the preset's)."""
+
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(64, ge=1)
+    learning_rate: float = Field(0.05, gt=0)
+    n_sample: int = Field(2048, ge=0)
+    sample_alpha: float = Field(0.5, ge=0, le=1)
+    logq: float = Field(0.0, ge=0)
+    max_len: int = Field(50, ge=1)
+
+
+class NeuralRunOptions(Settings):
+    """What every run sets whatever the preset: the seed, threads and the validation."""
+
+    seed: int = 0
+    workers: int = Field(1, ge=1)
+    validation_k: int = Field(10, ge=1)
+    validation_context: Literal["session", "last_item"] = "session"
+    validation_exclude_query: bool = True
+
+
+class _Preset(Settings):
+    #: A name in the model's ``PRESETS``, whose values fill the options not given.
+    preset: str | None = None
+
+
+class NeuralOptions(NeuralRunOptions, _Training, _Preset):
+    """Options every neural model shares; a model's ``Options`` adds its network's and
+    the default ``preset``."""
+
+
+def _from_preset(name: str) -> bool:
+    """Whether a preset sets option ``name`` (None given for it means 'the preset's')."""
+    return name != "preset" and name not in NeuralRunOptions.model_fields
+
+
 class NeuralRecommender(Recommender):
     """Shared training loop, monitoring and batched inference of the PyTorch models.
 
@@ -73,40 +116,31 @@ class NeuralRecommender(Recommender):
         "callbacks": (),
         "_train_table": None,
     }
-    Options: ClassVar[type[Settings]]
-    PRESETS: ClassVar[dict[str, dict[str, Any]]]
+    Options: ClassVar[type[Settings]] = NeuralOptions
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
+    run_arguments: ClassVar[tuple[str, ...]] = ("callbacks", "progress")
+    options: NeuralOptions
 
     def __init__(
         self,
-        preset: str | None,
-        options: Mapping[str, Any],
+        options: Any = NOT_GIVEN,
+        /,
         *,
-        seed: int,
-        workers: int,
-        validation_k: int,
-        validation_context: str,
-        validation_exclude_query: bool,
-        callbacks: Sequence[EpochCallback],
-        progress: bool,
+        callbacks: Sequence[EpochCallback] = (),
+        progress: bool = True,
+        **values: Any,
     ) -> None:
-        super().__init__()
-        if preset is not None and preset not in self.PRESETS:
-            raise ConfigError(
-                f"{self.name}: unknown preset {preset!r}; valid presets: {sorted(self.PRESETS)}."
-            )
-        given = {k: v for k, v in options.items() if v is not None}
-        self.preset = preset
-        checked = self.Options.check(
-            self.name,
-            **{**self.PRESETS.get(preset or "", {}), **given},
-            seed=seed,
-            workers=workers,
-            validation_k=validation_k,
-            validation_context=validation_context,
-            validation_exclude_query=validation_exclude_query,
-        )
-        self.options = checked.model_dump()
-        vars(self).update(self.options)
+        options, values = preset_or_options(options, values)
+        if options is None:
+            preset = values.get("preset", self.Options.model_fields["preset"].default)
+            if preset is not None and preset not in self.PRESETS:
+                raise ConfigError(
+                    f"{self.name}: unknown preset {preset!r}; valid presets: "
+                    f"{sorted(self.PRESETS)}."
+                )
+            given = {k: v for k, v in values.items() if v is not None or not _from_preset(k)}
+            values = {**self.PRESETS.get(preset or "", {}), **given}
+        super().__init__(options, **values)
         self.callbacks = tuple(callbacks)
         self.progress = progress
         self.history = pd.DataFrame(columns=self._history_columns())
@@ -114,8 +148,17 @@ class NeuralRecommender(Recommender):
         self.network: nn.Module | None = None
         self._train_table: pd.DataFrame | None = None
 
+    @classmethod
+    def given_options(cls, given: Mapping[str, Any]) -> dict[str, Any]:
+        """As :meth:`Recommender.given_options`; an option a preset sets is None (the
+        preset's) unless given."""
+        return {
+            name: given.get(name, None if _from_preset(name) else field.default)
+            for name, field in cls.Options.model_fields.items()
+        }
+
     def _history_columns(self) -> list[str]:
-        k = self.validation_k
+        k = self.options.validation_k
         return ["epoch", "loss", "seconds", f"recall@{k}", f"mrr@{k}", "eval_seconds"]
 
     def fit(self, train: pd.DataFrame, validation_pairs: pd.DataFrame | None = None) -> Recommender:
@@ -132,18 +175,20 @@ class NeuralRecommender(Recommender):
                 f"{self.name}: no training session has two or more items, so there is no "
                 "next item to learn; check the split outputs (train_sessions)."
             )
-        rng = np.random.default_rng(self.seed)
+        rng = np.random.default_rng(self.options.seed)
         validation = self._validation_set()
         records: list[dict[str, float]] = []
         started = time.perf_counter()
-        with torch_threads(self.workers), torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
+        with torch_threads(self.options.workers), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.options.seed)
             self.network = self._build(len(self.index))
             optimiser = self._optimiser(self.network)
-            sampler = PopularitySampler(self.popularity, self.sample_alpha, rng)
-            bar = tqdm(total=self.epochs, desc=self.name, unit="epoch", disable=not self.progress)
+            sampler = PopularitySampler(self.popularity, self.options.sample_alpha, rng)
+            bar = tqdm(
+                total=self.options.epochs, desc=self.name, unit="epoch", disable=not self.progress
+            )
             try:
-                for epoch in range(1, self.epochs + 1):
+                for epoch in range(1, self.options.epochs + 1):
                     epoch_started, cpu_started = time.perf_counter(), time.process_time()
                     self.network.train()
                     loss = self._train_epoch(sessions, trainable, optimiser, sampler, rng)
@@ -168,23 +213,25 @@ class NeuralRecommender(Recommender):
 
     def _postfix(self, record: Mapping[str, float]) -> dict[str, str]:
         shown = {"loss": f"{record['loss']:.4f}"}
-        recall = record[f"recall@{self.validation_k}"]
+        recall = record[f"recall@{self.options.validation_k}"]
         if not math.isnan(recall):
-            shown[f"recall@{self.validation_k}"] = f"{recall:.4f}"
+            shown[f"recall@{self.options.validation_k}"] = f"{recall:.4f}"
         return shown
 
     def _validation_set(self) -> Any:
         pairs = self.validation_pairs
         if pairs is None or not len(pairs) or self._train_table is None:
             return None
-        return validation_set(self.index, pairs, self._train_table, self.validation_context)
+        return validation_set(self.index, pairs, self._train_table, self.options.validation_context)
 
     def _validate(self, validation: Any) -> dict[str, float]:
-        k = self.validation_k
+        k = self.options.validation_k
         if validation is None:
             return {f"recall@{k}": math.nan, f"mrr@{k}": math.nan, "eval_seconds": 0.0}
         started = time.perf_counter()
-        metrics = hit_metrics(self, validation, k, exclude_query=self.validation_exclude_query)
+        metrics = hit_metrics(
+            self, validation, k, exclude_query=self.options.validation_exclude_query
+        )
         return {
             f"recall@{k}": metrics["recall"],
             f"mrr@{k}": metrics["mrr"],
@@ -201,7 +248,7 @@ class NeuralRecommender(Recommender):
         # Known items before each position, to keep the last max_len known ones per query.
         before = np.r_[0, np.cumsum(known)]
         counts = before[context.stops] - before[context.starts]
-        lengths = np.minimum(counts, self.max_len)
+        lengths = np.minimum(counts, self.options.max_len)
         width = max(int(lengths.max(initial=0)), 1)
         sequences = np.full((len(queries), width), -1, dtype=np.int64)
         positions = np.flatnonzero(known)
@@ -220,7 +267,7 @@ class NeuralRecommender(Recommender):
         answered = np.flatnonzero(lengths > 0)
         if not len(answered):
             return scores
-        with torch_threads(self.workers), torch.inference_mode():
+        with torch_threads(self.options.workers), torch.inference_mode():
             self.network.eval()
             # The network's activations grow with queries x max_len: a bounded chunk at once.
             for at in range(0, len(answered), ENCODE_CHUNK):
@@ -234,7 +281,8 @@ class NeuralRecommender(Recommender):
         return scores
 
     def params(self) -> dict[str, Any]:
-        return {"preset": self.preset, **self.options}
+        options = self.options.model_dump()
+        return {"preset": options.pop("preset"), **options}
 
     # -- what each network defines ------------------------------------------------------
 
@@ -281,40 +329,3 @@ class NeuralRecommender(Recommender):
                 {name: torch.from_numpy(np.array(array)) for name, array in weights.items()}
             )
             self.network.eval()
-
-
-#: Constructor arguments that are not network options (the shared ones, set apart).
-_SHARED_ARGUMENTS = (
-    "self",
-    "__class__",
-    "preset",
-    "seed",
-    "workers",
-    "validation_k",
-    "validation_context",
-    "validation_exclude_query",
-    "callbacks",
-    "progress",
-)
-
-
-def _network_options(arguments: Mapping[str, Any]) -> dict[str, Any]:
-    """A subclass constructor's own options (its ``locals()``), None meaning 'the preset's'."""
-    return {k: v for k, v in arguments.items() if k not in _SHARED_ARGUMENTS}
-
-
-class _Monitoring(Settings):
-    """Options every neural model shares."""
-
-    epochs: int = Field(10, ge=1)
-    batch_size: int = Field(64, ge=1)
-    learning_rate: float = Field(0.05, gt=0)
-    n_sample: int = Field(2048, ge=0)
-    sample_alpha: float = Field(0.5, ge=0, le=1)
-    logq: float = Field(0.0, ge=0)
-    max_len: int = Field(50, ge=1)
-    seed: int = 0
-    workers: int = Field(1, ge=1)
-    validation_k: int = Field(10, ge=1)
-    validation_context: Literal["session", "last_item"] = "session"
-    validation_exclude_query: bool = True

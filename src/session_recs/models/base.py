@@ -21,7 +21,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -206,7 +206,7 @@ class Recommender(ABC):
             for name, field in cls.Options.model_fields.items()
         }
 
-    def fit(self, train: pd.DataFrame, validation_pairs: pd.DataFrame | None = None) -> Recommender:
+    def fit(self, train: pd.DataFrame, validation_pairs: pd.DataFrame | None = None) -> Self:
         """Learn from a long session table (``session_id``, ``position``, ``item_id``).
 
         ``validation_pairs`` is only used by models that monitor training
@@ -252,7 +252,7 @@ class Recommender(ABC):
 
     def tie_rank(self, queries: QueryBatch, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Order among equal scores of (query row, item) candidates: more popular first."""
-        return -self.popularity[cols]
+        return -self.fitted_popularity()[cols]
 
     def _evidence_tie_rank(
         self, block: QueryBatch, raw: np.ndarray
@@ -274,6 +274,12 @@ class Recommender(ABC):
         if self.index is None:
             raise ConfigError(f"{self.name} is not fitted yet: call fit(train_sessions) first.")
         return self.index
+
+    def fitted_popularity(self) -> np.ndarray:
+        """Each item's training count, of a fitted model; a ConfigError before ``fit``."""
+        if self.popularity is None:
+            raise ConfigError(f"{self.name} is not fitted yet: call fit(train_sessions) first.")
+        return self.popularity
 
     def _export_state(self) -> dict[str, Any]:
         """What a saved model holds (:mod:`session_recs.models.state`): every attribute but
@@ -368,7 +374,8 @@ class Recommender(ABC):
         self, block: QueryBatch, k: int, exclude_query: bool, raw: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k of a dense block; items without evidence rank below, by popularity."""
-        fallback = (self.popularity / (self.popularity.max() + 1.0)).astype(np.float64)
+        popularity = self.fitted_popularity()
+        fallback = (popularity / (popularity.max() + 1.0)).astype(np.float64)
         if raw is None:
             raw = self.score(block)
         raw = np.asarray(raw, dtype=np.float64)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 import pandas as pd
@@ -111,9 +111,10 @@ class SessionKNNOptions(Settings):
     k: int = Field(100, ge=1)
     sample_size: int = Field(1000, ge=1)
     m: int | None = Field(None, ge=1)
-    weighting: Literal[tuple(POSITION_WEIGHTS)] = "div"
-    weighting_score: Literal[tuple(STEP_WEIGHTS)] = "quadratic"
-    similarity: Literal[SIMILARITIES] = "dot"
+    # The choices are the keys of the weight tables, listed once (mypy cannot read them).
+    weighting: Literal[tuple(POSITION_WEIGHTS)] = "div"  # type: ignore[valid-type]
+    weighting_score: Literal[tuple(STEP_WEIGHTS)] = "quadratic"  # type: ignore[valid-type]
+    similarity: Literal[SIMILARITIES] = "dot"  # type: ignore[valid-type]
     position_lambda: float | None = Field(3.0, gt=0)
     idf_weighting: float = Field(1.0, ge=0)
 
@@ -225,7 +226,7 @@ class SessionKNN(Recommender):
         (:mod:`session_recs.models.stan`) derive them from theirs."""
         return self.options
 
-    def fit(self, train: pd.DataFrame, validation_pairs: pd.DataFrame | None = None) -> SessionKNN:
+    def fit(self, train: pd.DataFrame, validation_pairs: pd.DataFrame | None = None) -> Self:
         """As :meth:`Recommender.fit`; a ``timestamp`` column orders sessions by recency."""
         self._last_seen = _last_seen(train) if train is not None else None
         return super().fit(train, validation_pairs)
@@ -279,7 +280,7 @@ class SessionKNN(Recommender):
         if knn.position_lambda is not None:
             distance = np.abs(np.arange(2 * self._position_reach + 1) - self._position_reach)
             self._position_decay = np.exp(-distance / knn.position_lambda)
-        idf = np.log(n_sessions / np.maximum(self.popularity, 1.0))
+        idf = np.log(n_sessions / np.maximum(self.fitted_popularity(), 1.0))
         self._item_weight = self._idf_weights(idf)
         self._recency = self._recency_weights(last_seen[newest_first])
 
@@ -318,7 +319,7 @@ class SessionKNN(Recommender):
         keep = (items >= 0) & (weight > 0)
         rows, items, back, weight = rows[keep], items[keep], back[keep], weight[keep]
         # The latest click of a repeated item sets its weight and step (as in V-SKNN).
-        latest = _last_per_key(rows * len(self.index) + items)
+        latest = _last_per_key(rows * len(self.fitted_index()) + items)
         return rows[latest], items[latest], weight[latest], back[latest] + 1.0
 
     def candidates(self, queries: QueryBatch) -> sp.csr_matrix:
@@ -389,7 +390,7 @@ class SessionKNN(Recommender):
         query item); long ones look each neighbour item up in a (query x item) table.
         """
         rows, items, _, step = query_items
-        n_items = len(self.index)
+        n_items = len(self.fitted_index())
         first = np.searchsorted(rows, np.arange(int(pair_query[-1]) + 2))
         per_pair = first[pair_query + 1] - first[pair_query]
         if 4 * int(per_pair.sum()) > votes.nnz:
@@ -430,7 +431,7 @@ class SessionKNN(Recommender):
         neighbour, similarity) pairs (``pair_query`` counted from ``first_query``): every
         distinct item of a neighbour gets the pair's weight times its position decay,
         summed per query by one sparse product."""
-        n_items = len(self.index)
+        n_items = len(self.fitted_index())
         if not len(pair_query):
             return sp.csr_matrix((n_rows, n_items))
         # The neighbours' rows of (item, last position): (pairs x items).

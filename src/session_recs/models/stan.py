@@ -30,7 +30,7 @@ multiply all of its neighbours by the same factor and change no ranking. Without
 from __future__ import annotations
 
 import logging
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 import pandas as pd
@@ -88,7 +88,7 @@ class STAN(SessionKNN):
             idf_weighting=0.0,
         )
 
-    def fit(self, train: pd.DataFrame, validation_pairs: pd.DataFrame | None = None) -> STAN:
+    def fit(self, train: pd.DataFrame, validation_pairs: pd.DataFrame | None = None) -> Self:
         """As :meth:`SessionKNN.fit`; the ``timestamp`` column dates the neighbours."""
         self._has_times = train is not None and "timestamp" in train.columns
         if not self._has_times and self.options.lambda_snh is not None:

@@ -101,12 +101,12 @@ class MostPopular(Recommender):
 
     def candidates(self, queries: QueryBatch) -> sp.csr_matrix:
         """No evidence about any query: every list is the popularity backfill."""
-        return sp.csr_matrix((len(queries), len(self.index)))
+        return sp.csr_matrix((len(queries), len(self.fitted_index())))
 
     def recommend(self, queries: QueryBatch, k: int, **options: Any) -> Recommendations:
         """The most popular items, scored by their training counts."""
         recs = super().recommend(queries, k, **options)
-        return Recommendations(recs.items, self.popularity[recs.items])
+        return Recommendations(recs.items, self.fitted_popularity()[recs.items])
 
 
 class MarkovChain(RowLookup):
@@ -116,7 +116,7 @@ class MarkovChain(RowLookup):
 
     def _fit(self, sessions: SessionData) -> None:
         a, b = successor_pairs(sessions, 1)
-        self.matrix = count_matrix(a, b, 1.0, len(self.index))
+        self.matrix = count_matrix(a, b, 1.0, len(self.fitted_index()))
 
 
 #: Weight of something ``t`` steps away (1 = adjacent): of a sequential rule over ``t``
@@ -136,7 +136,8 @@ class _RuleOptions(Settings):
     steps: int = Field(10, ge=1)
     pruning: int = Field(20, ge=0)
     backward_weight: float = Field(0.0, ge=0)
-    weighting: Literal[tuple(STEP_WEIGHTS)] = "div"
+    # The choices are STEP_WEIGHTS's keys, listed once (mypy cannot read them).
+    weighting: Literal[tuple(STEP_WEIGHTS)] = "div"  # type: ignore[valid-type]
 
 
 class SequentialRulesOptions(ContextOptions, _RuleOptions):
@@ -162,7 +163,9 @@ class SequentialRules(RowLookup):
         n = len(self.fitted_index())
         options = self.options
         total = sp.csr_matrix((n, n))
-        rows, cols, weights = [], [], []
+        rows: list[np.ndarray] = []
+        cols: list[np.ndarray] = []
+        weights: list[np.ndarray] = []
         pending = 0
 
         def flush() -> sp.csr_matrix:
@@ -232,12 +235,14 @@ class AssociationRules(RowLookup):
     options: AssociationRulesOptions
 
     def _fit(self, sessions: SessionData) -> None:
-        counts = session_item_counts(sessions, len(self.index))
+        counts = session_item_counts(sessions, len(self.fitted_index()))
         self._counts = counts
         self._counts_t = counts.T.tocsr()
         # What X.T @ X puts on the diagonal beyond the wanted count.
         squares = np.asarray(counts.multiply(counts).sum(axis=0)).ravel()
-        self._diagonal_excess = squares if self.options.mode == "clean" else self.popularity
+        self._diagonal_excess = (
+            squares if self.options.mode == "clean" else self.fitted_popularity()
+        )
         self.matrix = None
         if self.options.pruning:
             self.matrix = self._pruned_counts(counts, sessions.lengths)
@@ -279,12 +284,12 @@ class AssociationRules(RowLookup):
         position = events - sessions.starts[session]
         # Events come in session order, positions ascending: a stable sort by (session,
         # item) puts each pair's occurrences together, earliest first.
-        key = session.astype(np.int64) * len(self.index) + item
+        key = session.astype(np.int64) * len(self.fitted_index()) + item
         order = np.argsort(key, kind="stable")
         key, session, item, position = key[order], session[order], item[order], position[order]
         first = np.r_[True, key[1:] != key[:-1]]
         second = np.r_[False, first[:-1] & ~first[1:]]
-        shape = (len(sessions), len(self.index))
+        shape = (len(sessions), len(self.fitted_index()))
         return (
             sp.csc_matrix((position[first] + 1.0, (session[first], item[first])), shape=shape),
             sp.csc_matrix((position[second] + 1.0, (session[second], item[second])), shape=shape),

@@ -108,7 +108,7 @@ class _OwnOptions(Settings):
 
     seed: int = 0
     workers: int = Field(2, ge=1)
-    context: Literal[CONTEXTS] = "last_item"
+    context: Literal[CONTEXTS] = "last_item"  # type: ignore[valid-type]  # CONTEXTS, listed once
     context_window: int = Field(3, ge=1)
     decay: float = Field(0.25, gt=0, le=1)
 
@@ -125,11 +125,10 @@ def _required(field: Any) -> Any:
 
 
 #: gensim's parameters once resolved: all set, each in gensim's range.
-GensimParams = create_model(
-    "GensimParams",
-    __base__=Settings,
-    **{name: (_required(field), ...) for name, field in GensimOverrides.model_fields.items()},
-)
+_RESOLVED: dict[str, Any] = {
+    name: (_required(field), ...) for name, field in GensimOverrides.model_fields.items()
+}
+GensimParams = create_model("GensimParams", __base__=Settings, **_RESOLVED)
 
 
 class Word2VecRecommender(Recommender):
@@ -190,7 +189,7 @@ class Word2VecRecommender(Recommender):
         self.raw_word_count = 0
 
     def _fit(self, sessions: SessionData) -> None:
-        tokens = np.asarray([str(item) for item in self.index.ids], dtype=object)
+        tokens = np.array([str(item) for item in self.fitted_index().ids], dtype=object)
         if len(set(tokens)) < len(tokens):
             raise DataValidationError(
                 "word2vec: two different item ids have the same text form, so gensim "
@@ -202,7 +201,7 @@ class Word2VecRecommender(Recommender):
             for a, b in zip(sessions.starts, sessions.stops, strict=True)
         ]
         params = self.gensim_params
-        counts = self.popularity
+        counts = self.fitted_popularity()
         if not (counts >= params["min_count"]).any():
             raise ConfigError(
                 f"word2vec.min_count={params['min_count']} leaves no item in the vocabulary "
@@ -218,7 +217,7 @@ class Word2VecRecommender(Recommender):
             ks=MONITOR_KS,
             progress=self.progress,
             # The order recommend() breaks ties in: more popular first, then first seen.
-            tie_order=tokens[np.lexsort((np.arange(len(tokens)), -self.popularity))],
+            tie_order=tokens[np.lexsort((np.arange(len(tokens)), -counts))],
         )
         model = Word2Vec(**params, seed=self.options.seed, workers=self.options.workers)
         model.build_vocab(corpus)

@@ -51,7 +51,7 @@ class _GRU4RecNet(nn.Module):
         self.drop_hidden = nn.Dropout(options.dropout_p_hidden)
 
     def step(self, items: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
-        table = self.output if self.constrained else self.embedding
+        table: Any = self.output if self.constrained else self.embedding
         return self.cell(self.drop_embed(table[items]), hidden)
 
 
@@ -70,6 +70,7 @@ class GRU4Rec(NeuralRecommender):
     name: ClassVar[str] = "gru4rec"
     Options: ClassVar[type[Settings]] = GRU4RecOptions
     options: GRU4RecOptions
+    search_settings: ClassVar[tuple[type, ...]] = (GRU4RecOptions,)
     #: ``official``: the official implementation's class defaults; ``yoochoose_xe``: its
     #: best cross-entropy parameter file for RecSys15 (yoochoose).
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
@@ -99,13 +100,13 @@ class GRU4Rec(NeuralRecommender):
         return torch.optim.Adagrad(network.parameters(), lr=self.options.learning_rate, eps=1e-6)
 
     def _train_epoch(self, sessions, trainable, optimiser, sampler, rng) -> float:
-        network = self.network
+        network = self.fitted_network()
         starts = sessions.starts[trainable]
         stops = sessions.stops[trainable]
         items = torch.from_numpy(sessions.items)
         # logQ: in-batch targets come with the data's popularity, samples with its power.
         log_popularity = torch.log(
-            torch.from_numpy(self.popularity / self.popularity.sum())
+            torch.from_numpy(self.fitted_popularity() / self.fitted_popularity().sum())
         ).float()
         n_sample = self.options.n_sample
         batch = min(self.options.batch_size, len(starts))
@@ -146,7 +147,7 @@ class GRU4Rec(NeuralRecommender):
 
     def _loss(self, hidden, wanted, negatives, log_popularity) -> torch.Tensor:
         """Loss of the batch's targets (the diagonal) against the other targets + samples."""
-        network, options = self.network, self.options
+        network, options = self.fitted_network(), self.options
         candidates = wanted if negatives is None else torch.cat([wanted, negatives])
         logits = hidden @ network.output[candidates].T + network.bias[candidates]
         if options.logq > 0 and options.loss == "cross-entropy":  # as the official code: XE only
@@ -173,16 +174,15 @@ class GRU4Rec(NeuralRecommender):
         # Longest first: at step t the first (lengths > t) rows are still reading.
         order = torch.argsort(lengths, descending=True, stable=True)
         sequences, lengths = sequences[order], lengths[order]
+        network = self.fitted_network()
         hidden = torch.zeros(len(sequences), self.options.layers)
         for step in range(int(lengths.max())):
             active = int((lengths > step).sum())
-            hidden[:active] = self.network.step(sequences[:active, step], hidden[:active])
+            hidden[:active] = network.step(sequences[:active, step], hidden[:active])
         out = torch.empty_like(hidden)
         out[order] = hidden
         return out
 
     def _logits(self, vectors: torch.Tensor) -> torch.Tensor:
-        return vectors @ self.network.output.T + self.network.bias
-
-
-GRU4Rec.search_settings = (GRU4RecOptions,)
+        network = self.fitted_network()
+        return vectors @ network.output.T + network.bias

@@ -87,6 +87,7 @@ class SASRec(NeuralRecommender):
     name: ClassVar[str] = "sasrec"
     Options: ClassVar[type[Settings]] = SASRecOptions
     options: SASRecOptions
+    search_settings: ClassVar[tuple[type, ...]] = (SASRecOptions,)
     #: ``paper`` (the option defaults): Kang & McAuley's settings (50 units, 2 blocks,
     #: 1 head, dropout 0.2, Adam at 0.001, batch 128, 50 positions), trained for 20 epochs
     #: of the sampled cross-entropy (1,024 negatives, popularity ** 0.5, logQ-corrected).
@@ -111,7 +112,7 @@ class SASRec(NeuralRecommender):
         return begins, ends
 
     def _train_epoch(self, sessions, trainable, optimiser, sampler, rng) -> float:
-        network = self.network
+        network = self.fitted_network()
         begins, ends = self._windows(sessions, trainable)
         # Batches of similar length (less padding), in a random order.
         order = rng.permutation(len(begins))
@@ -148,7 +149,7 @@ class SASRec(NeuralRecommender):
         return total / max(targets, 1)
 
     def _loss(self, hidden, wanted, sampler) -> torch.Tensor:
-        items = self.network.item_vectors()
+        items = self.fitted_network().item_vectors()
         options = self.options
         if not options.n_sample:
             logits = hidden @ items.T
@@ -169,11 +170,8 @@ class SASRec(NeuralRecommender):
         return loss
 
     def _encode(self, sequences: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        outputs = self.network(sequences)
+        outputs = self.fitted_network()(sequences)
         return outputs[torch.arange(len(sequences)), lengths - 1]
 
     def _logits(self, vectors: torch.Tensor) -> torch.Tensor:
-        return vectors @ self.network.item_vectors().T
-
-
-SASRec.search_settings = (SASRecOptions,)
+        return vectors @ self.fitted_network().item_vectors().T

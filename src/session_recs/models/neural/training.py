@@ -10,7 +10,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 import pandas as pd
@@ -161,7 +161,7 @@ class NeuralRecommender(Recommender):
         k = self.options.validation_k
         return ["epoch", "loss", "seconds", f"recall@{k}", f"mrr@{k}", "eval_seconds"]
 
-    def fit(self, train: pd.DataFrame, validation_pairs: pd.DataFrame | None = None) -> Recommender:
+    def fit(self, train: pd.DataFrame, validation_pairs: pd.DataFrame | None = None) -> Self:
         self._train_table = train  # the validation queries' sessions so far
         try:
             return super().fit(train, validation_pairs)
@@ -181,9 +181,9 @@ class NeuralRecommender(Recommender):
         started = time.perf_counter()
         with torch_threads(self.options.workers), torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.options.seed)
-            self.network = self._build(len(self.index))
+            self.network = self._build(len(self.fitted_index()))
             optimiser = self._optimiser(self.network)
-            sampler = PopularitySampler(self.popularity, self.options.sample_alpha, rng)
+            sampler = PopularitySampler(self.fitted_popularity(), self.options.sample_alpha, rng)
             bar = tqdm(
                 total=self.options.epochs, desc=self.name, unit="epoch", disable=not self.progress
             )
@@ -222,7 +222,9 @@ class NeuralRecommender(Recommender):
         pairs = self.validation_pairs
         if pairs is None or not len(pairs) or self._train_table is None:
             return None
-        return validation_set(self.index, pairs, self._train_table, self.options.validation_context)
+        return validation_set(
+            self.fitted_index(), pairs, self._train_table, self.options.validation_context
+        )
 
     def _validate(self, validation: Any) -> dict[str, float]:
         k = self.options.validation_k
@@ -263,12 +265,13 @@ class NeuralRecommender(Recommender):
         """Every item's logit, shifted so the lowest is 1; 0 for queries with no known item."""
         self.fitted_index()
         sequences, lengths = self.context_sequences(queries)
-        scores = np.zeros((len(queries), len(self.index)), dtype=np.float64)
+        scores = np.zeros((len(queries), len(self.fitted_index())), dtype=np.float64)
         answered = np.flatnonzero(lengths > 0)
         if not len(answered):
             return scores
+        network = self.fitted_network()
         with torch_threads(self.options.workers), torch.inference_mode():
-            self.network.eval()
+            network.eval()
             # The network's activations grow with queries x max_len: a bounded chunk at once.
             for at in range(0, len(answered), ENCODE_CHUNK):
                 rows = answered[at : at + ENCODE_CHUNK]
@@ -283,6 +286,12 @@ class NeuralRecommender(Recommender):
     def params(self) -> dict[str, Any]:
         options = self.options.model_dump()
         return {"preset": options.pop("preset"), **options}
+
+    def fitted_network(self) -> Any:
+        """The network of a fitted model; a ConfigError before ``fit``."""
+        if self.network is None:
+            raise ConfigError(f"{self.name} is not fitted yet: call fit(train_sessions) first.")
+        return self.network
 
     # -- what each network defines ------------------------------------------------------
 
@@ -324,7 +333,7 @@ class NeuralRecommender(Recommender):
         super()._restore_state(state)
         self.network = None
         if weights is not None:
-            self.network = self._build(len(self.index))
+            self.network = self._build(len(self.fitted_index()))
             self.network.load_state_dict(
                 {name: torch.from_numpy(np.array(array)) for name, array in weights.items()}
             )

@@ -27,7 +27,24 @@ def model_class(kind: str) -> type[Recommender]:
     if missing:
         raise ConfigError(f"{kind} needs {missing}.")
     module, _, name = MODEL_KINDS[kind].partition(":")
-    return getattr(importlib.import_module(module), name)
+    loaded = importlib.import_module(module)
+    if name:
+        return getattr(loaded, name)
+    # A kind added by its module alone: the module's Recommender subclass named ``kind``.
+    found = [
+        value
+        for value in vars(loaded).values()
+        if isinstance(value, type)
+        and issubclass(value, Recommender)
+        and value.__module__ == module
+        and value.name == kind
+    ]
+    if len(found) != 1:
+        raise ConfigError(
+            f"{module} should define one Recommender subclass with name = {kind!r}; "
+            f"found {len(found)}."
+        )
+    return found[0]
 
 
 def build_model(kind: str, options: Mapping[str, Any] | None = None) -> Recommender:

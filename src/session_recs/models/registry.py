@@ -11,15 +11,37 @@
   ``<namespace>_tuned`` (:func:`tuned_name`); FF19's Word2Vec search trains
   :data:`SEARCHED_MODEL`.
 
+A kind may also be added by its module alone, in :mod:`session_recs.models.kinds`:
+``kinds/<kind>.py`` is kind ``<kind>`` (its Recommender subclass named ``<kind>``), trained
+by the baseline pipeline as namespace ``<kind>``; found by file name, not imported.
+
 Nothing else in the package spells these names; this module imports no model module.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import pkgutil
 from dataclasses import dataclass
 
-#: kind -> "module:Class" (imported on demand: gensim is only loaded for word2vec).
+#: The package whose modules each add a kind of their file's name (see the docstring).
+KINDS_PACKAGE = "session_recs.models.kinds"
+
+
+def _kind_modules() -> dict[str, str]:
+    """kind -> "module:" for each module of :data:`KINDS_PACKAGE` (listed, not imported; the
+    class is the module's Recommender subclass named after the kind)."""
+    spec = importlib.util.find_spec(KINDS_PACKAGE)
+    where = spec.submodule_search_locations if spec else None
+    return {
+        module.name: f"{KINDS_PACKAGE}.{module.name}:"
+        for module in pkgutil.iter_modules(where or [])
+        if not module.name.startswith("_")
+    }
+
+
+#: kind -> "module:Class" (imported on demand: gensim is only loaded for word2vec);
+#: "module:" for a kind added by its module alone.
 MODEL_KINDS: dict[str, str] = {
     "most_popular": "session_recs.models.transitions:MostPopular",
     "association_rules": "session_recs.models.transitions:AssociationRules",
@@ -33,6 +55,8 @@ MODEL_KINDS: dict[str, str] = {
     "gru4rec": "session_recs.models.neural:GRU4Rec",
     "sasrec": "session_recs.models.neural:SASRec",
 }
+ADDED_KINDS = {kind: path for kind, path in _kind_modules().items() if kind not in MODEL_KINDS}
+MODEL_KINDS.update(ADDED_KINDS)
 
 
 def kind_of(cls: type) -> str | None:
@@ -40,7 +64,7 @@ def kind_of(cls: type) -> str | None:
     submodule of the registered module (a package such as ``models.neural`` re-exports it)."""
     for kind, path in MODEL_KINDS.items():
         module, _, name = path.partition(":")
-        if cls.__qualname__ == name and (
+        if (cls.__qualname__ == name or (not name and getattr(cls, "name", None) == kind)) and (
             cls.__module__ == module or cls.__module__.startswith(f"{module}.")
         ):
             return kind
@@ -101,6 +125,8 @@ NAMESPACES: dict[str, str] = {
     "word2vec_ff19_tuned": TRAIN_W2V,
     "gru4rec": TRAIN_NEURAL,
     "sasrec": TRAIN_NEURAL,
+    # and a baseline namespace for each kind added by its module alone:
+    **{kind: BASELINE for kind in ADDED_KINDS},
 }
 #: Namespaces with no option to search.
 NOT_SEARCHABLE = frozenset({"most_popular"})

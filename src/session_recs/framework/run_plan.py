@@ -50,6 +50,7 @@ from session_recs.pipelines.namespaces import (
     SEARCHABLE_MODELS,
     SEARCHED_MODEL,
     TUNE_TAG,
+    TUNED_SUFFIX,
     pipeline_of,
     refit_of,
     searched_by,
@@ -167,6 +168,11 @@ def check_searched(models: Iterable[str]) -> None:
     for model in models:
         if model in SEARCHABLE_MODELS or model == SEARCHED_MODEL:
             continue
+        if model in MODEL_NAMESPACES and model.endswith(TUNED_SUFFIX) and not refit_of(model):
+            raise ConfigError(
+                f"tune.models: {model} is not searched: its name ends in {TUNED_SUFFIX}, which "
+                f"names a search's refit; searchable: {', '.join(SEARCHABLE_MODELS)}."
+            )
         if model in MODEL_NAMESPACES:
             raise ConfigError(
                 f"tune.models: {model} has no option to search (or is a search's refit); "

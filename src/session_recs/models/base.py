@@ -10,6 +10,9 @@ a sparse matrix); models that score every item (Word2Vec) give dense blocks
 excludes the query item when asked, breaks ties by a model-supplied order (popularity by
 default) and backfills rows without enough positive scores with the most popular items, so
 every model answers every query (including ones about unseen items).
+
+About 430 lines: the interface, its data types and the shared ranking and option handling
+that every model inherits belong together; the ranking kernels live in ``ranking.py``.
 """
 
 from __future__ import annotations

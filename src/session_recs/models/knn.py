@@ -14,6 +14,9 @@
 Both give only the items with evidence (:meth:`~session_recs.models.base.Recommender.candidates`):
 item kNN the rows of the query's items, session kNN its neighbours' items; a query's cost
 follows those, never the catalogue.
+
+About 470 lines: most are V-SKNN's vectorised neighbour search and voting, one algorithm
+whose steps share the fitted matrices; split apart they would pass those matrices around.
 """
 
 from __future__ import annotations

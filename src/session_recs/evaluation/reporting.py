@@ -350,7 +350,7 @@ def _search_lines(tune_results: pd.DataFrame | None) -> tuple[str, pd.DataFrame]
     hours = tune_results.get("wall_s", pd.Series(dtype=float)).sum() / 3600
     text = (
         f"{n} trials ({early} stopped early by the scheduler), {hours:.2f} trial-hours. "
-        "The best configuration is trained and tested as `word2vec_search` above; FF19 ran "
+        f"The best configuration is trained and tested as `{SEARCHED_MODEL}` above; FF19 ran "
         "a 539-trial grid of 100-epoch trials for its tuned Word2Vec."
     )
     if not _complete(tune_results):

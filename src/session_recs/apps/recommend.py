@@ -31,8 +31,8 @@ from session_recs.models.state import ModelFileError
 from session_recs.pipelines.namespaces import (
     MODEL_NAMESPACES,
     SEARCHED_MODEL,
-    TUNED_SUFFIX,
     pipeline_of,
+    refit_of,
 )
 
 logger = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def training_command(model: str, dataset: str) -> str:
     if model == SEARCHED_MODEL:
         return f"kedro run --pipeline=tune{data}"
     if pipeline_of(model) == "tune":  # <model>_tuned: the search of <model> refits it
-        searched = model.removesuffix(TUNED_SUFFIX)
+        searched = refit_of(model)
         return f"kedro run --pipeline=tune --params=tune.model={searched},dataset={dataset}"
     return f"kedro run --pipelines={pipeline_of(model)} --namespaces={model}{data}"
 
@@ -188,8 +188,8 @@ def options_note(recommender: Recommender, model: str, params: Mapping[str, Any]
     built = getattr(recommender, "built_from", None)
     if built is None:
         return "options not recorded (saved by an older session-recs; retrain to record them)"
-    searched = model == SEARCHED_MODEL or model.endswith(TUNED_SUFFIX)
-    conf_model = model.removesuffix(TUNED_SUFFIX)
+    searched = model == SEARCHED_MODEL or refit_of(model) is not None
+    conf_model = refit_of(model) or model
     where = "conf" if conf_model == model else f"{conf_model}'s conf"
     spec = (params.get(conf_model) or {}).get("model")
     if not spec:

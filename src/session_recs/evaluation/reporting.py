@@ -14,12 +14,11 @@ from matplotlib.figure import Figure
 from session_recs.core.metrics import paired_permutation_p, per_query_metrics
 from session_recs.evaluation.profile import profile_lines
 from session_recs.evaluation.provenance import differences, provenance_of
+from session_recs.models.registry import SEARCHED_MODEL, refit_of
 
 SHOWN_METRICS = ("recall", "mrr", "ndcg")
 
 
-#: The suffix of a search's refit (``<model>_tuned``).
-TUNED = "_tuned"
 #: ``protocol`` of the comparison rows that name a model without metrics (not run yet).
 NOT_RUN = "not_run"
 _FIRST = [
@@ -54,9 +53,7 @@ def compile_comparison(
         for name, table in metrics.items()
         if table is not None
     ]
-    missing = [
-        name for name, table in metrics.items() if table is None and not name.endswith(TUNED)
-    ]
+    missing = [name for name, table in metrics.items() if table is None and not refit_of(name)]
     if missing:
         tables.append(pd.DataFrame({"model": missing, "protocol": NOT_RUN}))
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=_FIRST)
@@ -353,7 +350,7 @@ def _search_lines(tune_results: pd.DataFrame | None) -> tuple[str, pd.DataFrame]
     hours = tune_results.get("wall_s", pd.Series(dtype=float)).sum() / 3600
     text = (
         f"{n} trials ({early} stopped early by the scheduler), {hours:.2f} trial-hours. "
-        "The best configuration is trained and tested as `word2vec_search` above; FF19 ran "
+        f"The best configuration is trained and tested as `{SEARCHED_MODEL}` above; FF19 ran "
         "a 539-trial grid of 100-epoch trials for its tuned Word2Vec."
     )
     if not _complete(tune_results):
@@ -406,7 +403,7 @@ def search_table(
 
 
 #: The search whose trials the report lists (FF19's Word2Vec search).
-LEGACY = "word2vec_search"
+LEGACY = SEARCHED_MODEL
 
 
 def _as_searches(tune_results: Any) -> dict[str, Search]:

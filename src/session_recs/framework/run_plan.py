@@ -52,6 +52,7 @@ from session_recs.pipelines.namespaces import (
     TUNE_TAG,
     TUNED_SUFFIX,
     pipeline_of,
+    refit_of,
     searched_by,
 )
 
@@ -167,6 +168,11 @@ def check_searched(models: Iterable[str]) -> None:
     for model in models:
         if model in SEARCHABLE_MODELS or model == SEARCHED_MODEL:
             continue
+        if model in MODEL_NAMESPACES and model.endswith(TUNED_SUFFIX) and not refit_of(model):
+            raise ConfigError(
+                f"tune.models: {model} is not searched: its name ends in {TUNED_SUFFIX}, which "
+                f"names a search's refit; searchable: {', '.join(SEARCHABLE_MODELS)}."
+            )
         if model in MODEL_NAMESPACES:
             raise ConfigError(
                 f"tune.models: {model} has no option to search (or is a search's refit); "
@@ -412,7 +418,9 @@ def _without_missing_extras(nodes: list[Node]) -> tuple[list[Node], str]:
     why = missing_extra(NEURAL_MODELS[0]) if neural else None
     if not why:
         return nodes, ""
-    names = {(node.namespace or "").split(".")[0].removesuffix(TUNED_SUFFIX) for node in neural}
+    names = {
+        refit_of(name) or name for name in ((node.namespace or "").split(".")[0] for node in neural)
+    }
     models = ", ".join(sorted(names))
     if len(neural) == len(nodes):
         raise ConfigError(f"{models} {'need' if len(names) > 1 else 'needs'} {why}.")

@@ -42,7 +42,7 @@ from kedro.framework.hooks import hook_impl
 from session_recs.core.config import Settings
 from session_recs.core.errors import ConfigError
 from session_recs.framework.datasets import OptionalDataset
-from session_recs.pipelines.namespaces import TUNED_SUFFIX
+from session_recs.models.registry import refit_of
 from session_recs.tuning.trial_runs import TrackingRun, active_run, set_active_run
 
 logger = logging.getLogger(__name__)
@@ -426,7 +426,7 @@ def _chosen_by_search(node: Any, input_name: str, value: Any) -> str | None:
     """The model a search's chosen configuration (``<model>.best_params``, read by a
     ``<model>_tuned`` refit) configures, if this input is one."""
     namespace = getattr(node, "namespace", None) or ""
-    if not namespace.endswith(TUNED_SUFFIX) or not input_name.endswith("best_params"):
+    if not refit_of(namespace) or not input_name.endswith("best_params"):
         return None
     if not isinstance(value, dict):
         return None

@@ -1,16 +1,14 @@
 """Recommenders behind one interface (:class:`~session_recs.models.base.Recommender`).
 
 :func:`build_model` makes any of them from configuration (``kind`` plus options), so a new
-model is one class registered in :data:`MODEL_KINDS` plus a parameters entry.
+model is one class registered in :data:`~session_recs.models.registry.MODEL_KINDS`
+plus a parameters entry.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
-import inspect
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
@@ -18,56 +16,7 @@ from pydantic import Field, field_validator, model_validator
 from session_recs.core.config import OptionError, Settings
 from session_recs.core.errors import ConfigError
 from session_recs.models.base import Recommender
-from session_recs.models.searchable import constructor_parameters
-
-#: kind -> "module:Class" (imported on demand: gensim is only loaded for word2vec).
-MODEL_KINDS: dict[str, str] = {
-    "most_popular": "session_recs.models.transitions:MostPopular",
-    "association_rules": "session_recs.models.transitions:AssociationRules",
-    "sequential_rules": "session_recs.models.transitions:SequentialRules",
-    "markov": "session_recs.models.transitions:MarkovChain",
-    "item_knn": "session_recs.models.knn:ItemKNN",
-    "session_knn": "session_recs.models.knn:SessionKNN",
-    "stan": "session_recs.models.stan:STAN",
-    "vstan": "session_recs.models.stan:VSTAN",
-    "word2vec": "session_recs.models.word2vec:Word2VecRecommender",
-    "gru4rec": "session_recs.models.neural:GRU4Rec",
-    "sasrec": "session_recs.models.neural:SASRec",
-}
-
-
-#: Kinds that need an optional extra, by extra.
-NEEDS_EXTRA: dict[str, str] = {"gru4rec": "neural", "sasrec": "neural"}
-
-
-@dataclass(frozen=True)
-class Extra:
-    """An optional extra: the package it brings, its name for users, how to install it."""
-
-    package: str
-    title: str
-    install: str
-
-    def missing(self) -> str | None:
-        """Why the extra is unusable here (its package is not installed), else None.
-        Checked without importing the package, so a run that skips it stays fast."""
-        try:
-            found = importlib.util.find_spec(self.package) is not None
-        except (ImportError, ValueError):
-            found = False
-        return None if found else f"{self.title}, which is not installed: {self.install}"
-
-
-EXTRAS = {
-    "neural": Extra(
-        "torch", "PyTorch", 'pip install -e ".[neural]" (CPU-only build: README, "Neural models")'
-    ),
-}
-
-
-def missing_extra(kind: str) -> str | None:
-    """Why model ``kind`` cannot be built here (its extra is not installed), else None."""
-    return EXTRAS[NEEDS_EXTRA[kind]].missing() if kind in NEEDS_EXTRA else None
+from session_recs.models.registry import MODEL_KINDS, kind_of, missing_extra
 
 
 def model_class(kind: str) -> type[Recommender]:
@@ -78,7 +27,24 @@ def model_class(kind: str) -> type[Recommender]:
     if missing:
         raise ConfigError(f"{kind} needs {missing}.")
     module, _, name = MODEL_KINDS[kind].partition(":")
-    return getattr(importlib.import_module(module), name)
+    loaded = importlib.import_module(module)
+    if name:
+        return getattr(loaded, name)
+    # A kind added by its module alone: the module's Recommender subclass named ``kind``.
+    found = [
+        value
+        for value in vars(loaded).values()
+        if isinstance(value, type)
+        and issubclass(value, Recommender)
+        and value.__module__ == module
+        and value.name == kind
+    ]
+    if len(found) != 1:
+        raise ConfigError(
+            f"{module} should define one Recommender subclass with name = {kind!r}; "
+            f"found {len(found)}."
+        )
+    return found[0]
 
 
 def build_model(kind: str, options: Mapping[str, Any] | None = None) -> Recommender:
@@ -91,25 +57,16 @@ def build_model(kind: str, options: Mapping[str, Any] | None = None) -> Recommen
         raise ConfigError(
             f"Unknown option(s) {unknown} for model kind {kind!r}; valid options: {sorted(valid)}."
         )
-    model = cls(**options)
+    model = cls(**options)  # the options are checked by cls.Options
     # What answered a query later (``recommend``, the served model) is told by this record.
     model.built_from = {"kind": kind, "options": effective_options(kind, options)}
     return model
 
 
-#: Constructor arguments that are not settings (functions called during training, a
-#: progress bar).
-NOT_OPTIONS = frozenset({"callbacks", "progress"})
-
-
 def effective_options(kind: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Every option model ``kind`` takes, as ``options`` set it or else its default."""
-    given = dict(options or {})
-    return {
-        name: given.get(name, default)
-        for name, default in constructor_parameters(model_class(kind)).items()
-        if name not in NOT_OPTIONS and (name in given or default is not inspect.Parameter.empty)
-    }
+    """Every option model ``kind`` takes (its ``Options``), as ``options`` set it or else
+    its default; arguments of a fit (``callbacks``, ``progress``) are not options."""
+    return model_class(kind).given_options(dict(options or {}))
 
 
 def describe_model(model: Recommender) -> tuple[str, dict[str, Any]]:
@@ -120,22 +77,17 @@ def describe_model(model: Recommender) -> tuple[str, dict[str, Any]]:
         kind, options = built["kind"], dict(built["options"])
     else:  # built directly, not through build_model
         cls = type(model)
-        path = f"{cls.__module__}:{cls.__qualname__}"
-        kind = next((k for k, where in MODEL_KINDS.items() if where == path), cls.__qualname__)
-        options = {
-            name: getattr(model, name, None if default is inspect.Parameter.empty else default)
-            for name, default in constructor_parameters(cls).items()
-            if name not in NOT_OPTIONS
-        }
+        kind = kind_of(cls) or cls.__qualname__
+        options = model.options.model_dump()
     resolved = dict(model.params())
     return kind, {
         name: resolved.get(name) if value is None else value for name, value in options.items()
     }
 
 
-def accepted_options(cls: type) -> set[str]:
-    """Keyword options of ``cls``, following ``**kwargs`` that are passed up the MRO."""
-    return set(constructor_parameters(cls))
+def accepted_options(cls: type[Recommender]) -> set[str]:
+    """What ``cls``'s constructor takes: its options and the arguments of a fit."""
+    return {*cls.Options.model_fields, *cls.run_arguments}
 
 
 class ModelSpec(Settings):
@@ -144,7 +96,8 @@ class ModelSpec(Settings):
     Checked before any node runs: the kind must exist and take every option, and the
     options must be valid for it (the model is built, not fitted; a kind whose extra is not
     installed is checked when it is built). ``from_search`` (the
-    tune pipeline's best configuration replaces ``options``) applies to ``word2vec_search``.
+    tune pipeline's best configuration replaces ``options``) applies to the searched Word2Vec
+    (:data:`~session_recs.models.registry.SEARCHED_MODEL`).
     """
 
     section: ClassVar[str] = "model"

@@ -10,6 +10,9 @@ a sparse matrix); models that score every item (Word2Vec) give dense blocks
 excludes the query item when asked, breaks ties by a model-supplied order (popularity by
 default) and backfills rows without enough positive scores with the most popular items, so
 every model answers every query (including ones about unseen items).
+
+About 430 lines: the interface, its data types and the shared ranking and option handling
+that every model inherits belong together; the ranking kernels live in ``ranking.py``.
 """
 
 from __future__ import annotations
@@ -21,12 +24,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from session_recs.core.config import Settings
 from session_recs.core.errors import ConfigError, DataValidationError
 from session_recs.models.ranking import (
     backfill,
@@ -121,10 +125,26 @@ def ranking_threads() -> int:
     return max(1, min(8, len(os.sched_getaffinity(0))))
 
 
+class NoOptions(Settings):
+    """The options of a model that takes none."""
+
+
 class Recommender(ABC):
-    """Fit on training sessions; answer a batch of queries with top-K items and scores."""
+    """Fit on training sessions; answer a batch of queries with top-K items and scores.
+
+    A model's options are declared once, in its ``Options`` class (a :class:`Settings`:
+    each option's type, range and default): the constructor takes them as keywords (or an
+    ``Options`` instance), checks them there and keeps them as :attr:`options`; the search
+    space, the tracked parameters and the saved file read the same class.
+    """
 
     name: ClassVar[str] = "recommender"
+    #: The model's options: every one with its type, range and default.
+    Options: ClassVar[type[Settings]] = NoOptions
+    #: Constructor arguments that belong to a fit, not options (``callbacks``, ``progress``).
+    run_arguments: ClassVar[tuple[str, ...]] = ()
+    #: The checked options in force (``self.options.k``); subclasses narrow its type.
+    options: Settings
     #: Whether the model uses the session so far (``context``) or only ``last_item``.
     uses_context: ClassVar[bool] = False
     #: The option settings whose fields a tune search may vary (see
@@ -148,7 +168,8 @@ class Recommender(ABC):
     #: value a loaded model gets.
     transient: ClassVar[Mapping[str, Any]] = {"validation_pairs": None}
 
-    def __init__(self) -> None:
+    def __init__(self, options: Settings | None = None, /, **values: Any) -> None:
+        self.options = self.check_options(options, values)
         self.index: ItemIndex | None = None
         self.popularity: np.ndarray | None = None
         self.validation_pairs: pd.DataFrame | None = None
@@ -156,7 +177,39 @@ class Recommender(ABC):
         #: was built with by :func:`session_recs.models.build_model`; None otherwise.
         self.built_from: dict[str, Any] | None = None
 
-    def fit(self, train: pd.DataFrame, validation_pairs: pd.DataFrame | None = None) -> Recommender:
+    def __getattr__(self, name: str) -> Any:
+        """An option read as the model's attribute (``model.k`` is ``model.options.k``), as
+        before the options were a class; only called when no attribute has the name."""
+        options = self.__dict__.get("options")
+        if options is not None and name in type(options).model_fields:
+            return getattr(options, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @classmethod
+    def check_options(cls, options: Settings | None, values: Mapping[str, Any]) -> Any:
+        """``options`` (an ``Options`` instance, or None: the defaults) with ``values`` set,
+        checked by :attr:`Options`; a ConfigError in one line naming a bad option."""
+        unknown = sorted(set(values) - set(cls.Options.model_fields))
+        if unknown:
+            valid = sorted({*cls.Options.model_fields, *cls.run_arguments})
+            raise ConfigError(
+                f"{cls.name}: unknown parameter(s) {unknown}; valid parameters: {valid}."
+            )
+        if isinstance(options, cls.Options) and not values:
+            return options
+        given = options.model_dump() if options is not None else {}
+        return cls.Options.check(cls.name, **{**given, **values})
+
+    @classmethod
+    def given_options(cls, given: Mapping[str, Any]) -> dict[str, Any]:
+        """Every option, as ``given`` sets it or else its default (None: a preset's value,
+        :meth:`params` tells it): what :func:`session_recs.models.build_model` records."""
+        return {
+            name: given[name] if name in given else field.get_default(call_default_factory=True)
+            for name, field in cls.Options.model_fields.items()
+        }
+
+    def fit(self, train: pd.DataFrame, validation_pairs: pd.DataFrame | None = None) -> Self:
         """Learn from a long session table (``session_id``, ``position``, ``item_id``).
 
         ``validation_pairs`` is only used by models that monitor training
@@ -202,7 +255,7 @@ class Recommender(ABC):
 
     def tie_rank(self, queries: QueryBatch, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Order among equal scores of (query row, item) candidates: more popular first."""
-        return -self.popularity[cols]
+        return -self.fitted_popularity()[cols]
 
     def _evidence_tie_rank(
         self, block: QueryBatch, raw: np.ndarray
@@ -225,15 +278,36 @@ class Recommender(ABC):
             raise ConfigError(f"{self.name} is not fitted yet: call fit(train_sessions) first.")
         return self.index
 
+    def fitted_popularity(self) -> np.ndarray:
+        """Each item's training count, of a fitted model; a ConfigError before ``fit``."""
+        if self.popularity is None:
+            raise ConfigError(f"{self.name} is not fitted yet: call fit(train_sessions) first.")
+        return self.popularity
+
     def _export_state(self) -> dict[str, Any]:
         """What a saved model holds (:mod:`session_recs.models.state`): every attribute but
         the :attr:`transient` ones. A model holding a library's object replaces it here by
-        arrays and plain values, and builds it again in :meth:`_restore_state`."""
-        return {name: value for name, value in vars(self).items() if name not in self.transient}
+        arrays and plain values, and builds it again in :meth:`_restore_state`. The options
+        are saved one attribute each, by name (as format 3 always did)."""
+        state = {
+            name: value
+            for name, value in vars(self).items()
+            if name not in self.transient and name != "options"
+        }
+        return {**self.options.model_dump(), **state}
 
     def _restore_state(self, state: dict[str, Any]) -> None:
         """Set a loaded model's attributes from :meth:`_export_state`'s (decoded) values."""
-        vars(self).update({**self.transient, **state})
+        fields = type(self).Options.model_fields
+        # Format 3 files of the neural models also kept their options as one mapping.
+        saved = state.pop("options", None)
+        values = dict(saved) if isinstance(saved, dict) else {}
+        values.update({name: state.pop(name) for name in list(state) if name in fields})
+        self.options = self.Options.model_construct(
+            **{name: value for name, value in values.items() if name in fields}
+        )
+        for name, value in {**self.transient, **state}.items():
+            setattr(self, name, value)
 
     def recommend(
         self,
@@ -303,7 +377,8 @@ class Recommender(ABC):
         self, block: QueryBatch, k: int, exclude_query: bool, raw: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k of a dense block; items without evidence rank below, by popularity."""
-        fallback = (self.popularity / (self.popularity.max() + 1.0)).astype(np.float64)
+        popularity = self.fitted_popularity()
+        fallback = (popularity / (popularity.max() + 1.0)).astype(np.float64)
         if raw is None:
             raw = self.score(block)
         raw = np.asarray(raw, dtype=np.float64)
@@ -318,6 +393,21 @@ class Recommender(ABC):
     def params(self) -> Mapping[str, Any]:
         """The model's hyperparameters, for reports."""
         return {}
+
+
+#: A constructor's first argument when none is given (None is a preset: "no preset").
+NOT_GIVEN: Any = object()
+
+
+def preset_or_options(
+    first: Any, values: Mapping[str, Any]
+) -> tuple[Settings | None, dict[str, Any]]:
+    """The options instance and keyword values of a constructor whose first argument may be
+    the options or, as before they were a class, the preset's name (``Word2VecRecommender(
+    "ff19_tuned", window=7)``)."""
+    if first is NOT_GIVEN or isinstance(first, Settings):
+        return (None if first is NOT_GIVEN else first), dict(values)
+    return None, {"preset": first, **values}
 
 
 def context_weights(queries: QueryBatch, n_items: int, window: int, decay: float) -> sp.csr_matrix:

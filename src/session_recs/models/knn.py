@@ -14,13 +14,16 @@
 Both give only the items with evidence (:meth:`~session_recs.models.base.Recommender.candidates`):
 item kNN the rows of the query's items, session kNN its neighbours' items; a query's cost
 follows those, never the catalogue.
+
+About 470 lines: most are V-SKNN's vectorised neighbour search and voting, one algorithm
+whose steps share the fitted matrices; split apart they would pass those matrices around.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 import pandas as pd
@@ -34,9 +37,17 @@ from session_recs.models.transitions import STEP_WEIGHTS, ContextOptions, RowLoo
 
 
 class _ItemKNNOptions(Settings):
+    """The similarity of :class:`ItemKNN` (searched before the context options)."""
+
     neighbours: int = Field(100, ge=0)
     alpha: float = Field(0.5, ge=0, le=1)
     shrinkage: float = Field(20.0, ge=0)
+
+
+class ItemKNNOptions(ContextOptions, _ItemKNNOptions):
+    """Every option of :class:`ItemKNN`: its own, then the context's (three items)."""
+
+    context_window: int = Field(3, ge=1)
 
 
 class ItemKNN(RowLookup):
@@ -54,29 +65,17 @@ class ItemKNN(RowLookup):
     """
 
     name: ClassVar[str] = "item_knn"
+    Options: ClassVar[type[Settings]] = ItemKNNOptions
     search_settings: ClassVar[tuple[type, ...]] = (_ItemKNNOptions, ContextOptions)
-
-    def __init__(
-        self,
-        neighbours: int = 100,
-        alpha: float = 0.5,
-        shrinkage: float = 20.0,
-        context_window: int = 3,
-        decay: float = 0.5,
-        **context: Any,
-    ) -> None:
-        super().__init__(context_window=context_window, decay=decay, **context)
-        options = _ItemKNNOptions.check(
-            self.name, neighbours=neighbours, alpha=alpha, shrinkage=shrinkage
-        )
-        vars(self).update(options.model_dump())
+    options: ItemKNNOptions
 
     #: Co-occurrence work (items summed over the sessions of each row's item) per block of
     #: rows while fitting: only one block of the full co-occurrence matrix is held.
     PAIRS_PER_BLOCK: ClassVar[int] = 20_000_000
 
     def _fit(self, sessions: SessionData) -> None:
-        incidence = session_item_counts(sessions, len(self.index))
+        options = self.options
+        incidence = session_item_counts(sessions, len(self.fitted_index()))
         incidence.data[:] = 1.0
         by_item = incidence.T.tocsr()
         support = np.diff(by_item.indptr).astype(np.float64)
@@ -87,23 +86,15 @@ class ItemKNN(RowLookup):
             rows, cols = together.row + lo, together.col
             off_diagonal = rows != cols
             rows, cols = rows[off_diagonal], cols[off_diagonal]
-            norm = np.power(support[rows] + self.shrinkage, self.alpha) * np.power(
-                support[cols] + self.shrinkage, 1.0 - self.alpha
+            norm = np.power(support[rows] + options.shrinkage, options.alpha) * np.power(
+                support[cols] + options.shrinkage, 1.0 - options.alpha
             )
             similarity = sp.csr_matrix(
                 (together.data[off_diagonal] / np.maximum(norm, 1e-12), (rows - lo, cols)),
                 shape=together.shape,
             )
-            blocks.append(prune_rows(similarity, self.neighbours))
+            blocks.append(prune_rows(similarity, options.neighbours))
         self.matrix = sp.vstack(blocks, format="csr") if len(blocks) > 1 else blocks[0]
-
-    def params(self) -> dict[str, Any]:
-        return {
-            "neighbours": self.neighbours,
-            "alpha": self.alpha,
-            "shrinkage": self.shrinkage,
-            **super().params(),
-        }
 
 
 # Weight of a query item at 1-based position i of the L items considered (L = last).
@@ -117,13 +108,16 @@ POSITION_WEIGHTS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 SIMILARITIES = ("dot", "cosine")
 
 
-class _SessionKNNOptions(Settings):
+class SessionKNNOptions(Settings):
+    """Every option of :class:`SessionKNN` (see the class)."""
+
     k: int = Field(100, ge=1)
     sample_size: int = Field(1000, ge=1)
     m: int | None = Field(None, ge=1)
-    weighting: Literal[tuple(POSITION_WEIGHTS)] = "div"
-    weighting_score: Literal[tuple(STEP_WEIGHTS)] = "quadratic"
-    similarity: Literal[SIMILARITIES] = "dot"
+    # The choices are the keys of the weight tables, listed once (mypy cannot read them).
+    weighting: Literal[tuple(POSITION_WEIGHTS)] = "div"  # type: ignore[valid-type]
+    weighting_score: Literal[tuple(STEP_WEIGHTS)] = "quadratic"  # type: ignore[valid-type]
+    similarity: Literal[SIMILARITIES] = "dot"  # type: ignore[valid-type]
     position_lambda: float | None = Field(3.0, gt=0)
     idf_weighting: float = Field(1.0, ge=0)
 
@@ -220,44 +214,29 @@ class SessionKNN(Recommender):
 
     name: ClassVar[str] = "session_knn"
     uses_context: ClassVar[bool] = True
-    search_settings: ClassVar[tuple[type, ...]] = (_SessionKNNOptions,)
+    Options: ClassVar[type[Settings]] = SessionKNNOptions
+    search_settings: ClassVar[tuple[type, ...]] = (SessionKNNOptions,)
+    options: SessionKNNOptions
     #: The training sessions' last times only order the neighbours while fitting.
     transient: ClassVar[Mapping[str, Any]] = {**Recommender.transient, "_last_seen": None}
 
-    def __init__(
-        self,
-        k: int = 100,
-        sample_size: int = 1000,
-        *,
-        m: int | None = None,
-        weighting: str = "div",
-        weighting_score: str = "quadratic",
-        similarity: str = "dot",
-        position_lambda: float | None = 3.0,
-        idf_weighting: float = 1.0,
-    ) -> None:
-        super().__init__()
-        options = _SessionKNNOptions.check(
-            self.name,
-            k=k,
-            sample_size=sample_size,
-            m=m,
-            weighting=weighting,
-            weighting_score=weighting_score,
-            similarity=similarity,
-            position_lambda=position_lambda,
-            idf_weighting=idf_weighting,
-        )
-        vars(self).update(options.model_dump())
+    def __init__(self, options: Settings | None = None, /, **values: Any) -> None:
+        super().__init__(options, **values)
         self._last_seen: np.ndarray | None = None
 
-    def fit(self, train: pd.DataFrame, validation_pairs: pd.DataFrame | None = None) -> SessionKNN:
+    def neighbourhood(self) -> SessionKNNOptions:
+        """How neighbours are found and vote: the options themselves here; STAN and VSTAN
+        (:mod:`session_recs.models.stan`) derive them from theirs."""
+        return self.options
+
+    def fit(self, train: pd.DataFrame, validation_pairs: pd.DataFrame | None = None) -> Self:
         """As :meth:`Recommender.fit`; a ``timestamp`` column orders sessions by recency."""
         self._last_seen = _last_seen(train) if train is not None else None
         return super().fit(train, validation_pairs)
 
     def _fit(self, sessions: SessionData) -> None:
-        n_sessions, n_items = len(sessions), len(self.index)
+        knn = self.neighbourhood()
+        n_sessions, n_items = len(sessions), len(self.fitted_index())
         last_seen = self._last_seen
         if last_seen is None or len(last_seen) != n_sessions:
             last_seen = np.arange(n_sessions)
@@ -286,12 +265,12 @@ class SessionKNN(Recommender):
         )
         sessions_of_item.sort_indices()
         lengths = np.diff(sessions_of_item.indptr)
-        recent = ranges(lengths) < self.sample_size
+        recent = ranges(lengths) < knn.sample_size
         self._sessions_of_item = sp.csr_matrix(
             (
                 sessions_of_item.data[recent],
                 sessions_of_item.indices[recent],
-                np.r_[0, np.cumsum(np.minimum(lengths, self.sample_size))],
+                np.r_[0, np.cumsum(np.minimum(lengths, knn.sample_size))],
             ),
             shape=sessions_of_item.shape,
         )
@@ -301,16 +280,16 @@ class SessionKNN(Recommender):
         self._keys = np.repeat(np.arange(n_sessions, dtype=np.int64), lengths) * n_items
         self._keys += self._neighbours.indices
         self._position_reach = int(self._neighbours.data.max(initial=0))
-        if self.position_lambda is not None:
+        if knn.position_lambda is not None:
             distance = np.abs(np.arange(2 * self._position_reach + 1) - self._position_reach)
-            self._position_decay = np.exp(-distance / self.position_lambda)
-        idf = np.log(n_sessions / np.maximum(self.popularity, 1.0))
+            self._position_decay = np.exp(-distance / knn.position_lambda)
+        idf = np.log(n_sessions / np.maximum(self.fitted_popularity(), 1.0))
         self._item_weight = self._idf_weights(idf)
         self._recency = self._recency_weights(last_seen[newest_first])
 
     def _idf_weights(self, idf: np.ndarray) -> np.ndarray:
         """Weight of each item's votes from its idf, ``log(n_sessions / clicks)``."""
-        return 1.0 + self.idf_weighting * np.maximum(idf, 0.0)
+        return 1.0 + self.neighbourhood().idf_weighting * np.maximum(idf, 0.0)
 
     def _recency_weights(self, last_seen: np.ndarray) -> np.ndarray | None:
         """Weight of each session's similarity (newest first) from its recency; None: 1."""
@@ -318,21 +297,22 @@ class SessionKNN(Recommender):
 
     def _position_weights(self, position: np.ndarray, length: np.ndarray) -> np.ndarray:
         """Weight of a query item at 1-based click position ``position`` of ``length``."""
-        return POSITION_WEIGHTS[self.weighting](position, length)
+        return POSITION_WEIGHTS[self.neighbourhood().weighting](position, length)
 
     def _weighs_steps(self) -> bool:
         """Whether neighbours are weighed by how far back their latest shared click is."""
-        return self.weighting_score != "same"
+        return self.neighbourhood().weighting_score != "same"
 
     def _step_weights(self, step: np.ndarray) -> np.ndarray:
         """Weight of a neighbour whose latest shared click is ``step`` clicks back (1 = the
         last click)."""
-        return STEP_WEIGHTS[self.weighting_score](step)
+        return STEP_WEIGHTS[self.neighbourhood().weighting_score](step)
 
     def _query_items(self, queries: QueryBatch) -> tuple[np.ndarray, ...]:
         """(row, item, weight, step) of each query's distinct known recent items, by key."""
         context = queries.context
-        lengths = context.lengths if self.m is None else np.minimum(context.lengths, self.m)
+        m = self.neighbourhood().m
+        lengths = context.lengths if m is None else np.minimum(context.lengths, m)
         rows = np.repeat(np.arange(len(queries)), lengths)
         forward = ranges(lengths)
         span = np.repeat(lengths, lengths)
@@ -342,11 +322,12 @@ class SessionKNN(Recommender):
         keep = (items >= 0) & (weight > 0)
         rows, items, back, weight = rows[keep], items[keep], back[keep], weight[keep]
         # The latest click of a repeated item sets its weight and step (as in V-SKNN).
-        latest = _last_per_key(rows * len(self.index) + items)
+        latest = _last_per_key(rows * len(self.fitted_index()) + items)
         return rows[latest], items[latest], weight[latest], back[latest] + 1.0
 
     def candidates(self, queries: QueryBatch) -> sp.csr_matrix:
         index = self.fitted_index()
+        knn = self.neighbourhood()
         n_queries, n_items = len(queries), len(index)
         query_items = self._query_items(queries)
         rows, items, weight, _ = query_items
@@ -359,15 +340,15 @@ class SessionKNN(Recommender):
         # The most recent candidates are the first stored entries of each row.
         lengths = np.diff(similar.indptr)
         order_in_row = np.arange(similar.nnz) - np.repeat(similar.indptr[:-1], lengths)
-        similar.data[order_in_row >= self.sample_size] = 0.0
+        similar.data[order_in_row >= knn.sample_size] = 0.0
         similar.eliminate_zeros()
         if self._recency is not None:
             similar.data *= self._recency[similar.indices]
-        if self.similarity == "cosine":
+        if knn.similarity == "cosine":
             norm = np.sqrt(np.bincount(rows, weight * weight, minlength=n_queries))
             row_of = np.repeat(np.arange(n_queries), np.diff(similar.indptr))
             similar.data /= norm[row_of] * np.sqrt(self._distinct[similar.indices])
-        neighbours = prune_rows(similar, self.k).tocoo()
+        neighbours = prune_rows(similar, knn.k).tocoo()
         pair_query, pair_session, pair_sim = neighbours.row, neighbours.col, neighbours.data
         if not len(pair_sim):
             return empty
@@ -412,7 +393,7 @@ class SessionKNN(Recommender):
         query item); long ones look each neighbour item up in a (query x item) table.
         """
         rows, items, _, step = query_items
-        n_items = len(self.index)
+        n_items = len(self.fitted_index())
         first = np.searchsorted(rows, np.arange(int(pair_query[-1]) + 2))
         per_pair = first[pair_query + 1] - first[pair_query]
         if 4 * int(per_pair.sum()) > votes.nnz:
@@ -453,7 +434,7 @@ class SessionKNN(Recommender):
         neighbour, similarity) pairs (``pair_query`` counted from ``first_query``): every
         distinct item of a neighbour gets the pair's weight times its position decay,
         summed per query by one sparse product."""
-        n_items = len(self.index)
+        n_items = len(self.fitted_index())
         if not len(pair_query):
             return sp.csr_matrix((n_rows, n_items))
         # The neighbours' rows of (item, last position): (pairs x items).
@@ -462,7 +443,7 @@ class SessionKNN(Recommender):
         pair_weight = pair_sim
         if self._weighs_steps():
             pair_weight = pair_weight * self._step_weights(nearest.astype(np.float64))
-        if self.position_lambda is None:
+        if self.neighbourhood().position_lambda is None:
             values = np.ones(votes.nnz)
         else:
             # A neighbour always shares a query item; one that did not would weigh nothing.
@@ -485,13 +466,4 @@ class SessionKNN(Recommender):
         return scores
 
     def params(self) -> dict[str, Any]:
-        return {
-            "k": self.k,
-            "sample_size": self.sample_size,
-            "m": self.m,
-            "weighting": self.weighting,
-            "weighting_score": self.weighting_score,
-            "similarity": self.similarity,
-            "position_lambda": self.position_lambda,
-            "idf_weighting": self.idf_weighting,
-        }
+        return dict(self.options.model_dump())

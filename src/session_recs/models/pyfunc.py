@@ -89,10 +89,10 @@ def session_batch(
         np.maximum.at(last, owner[known], np.flatnonzero(known))
         known = np.zeros(len(codes), dtype=bool)
         known[last] = True
-    items, owner = codes[known], owner[known]
+    kept, owner = codes[known], owner[known]
     stops = np.cumsum(np.bincount(owner, minlength=len(rows)), dtype=np.int64)
     starts = stops - np.bincount(owner, minlength=len(rows))
-    return QueryBatch(items[stops - 1], SessionData(items, starts, stops)), ignored
+    return QueryBatch(kept[stops - 1], SessionData(kept, starts, stops)), ignored
 
 
 def _as_items(row: int, items: Any) -> list[str]:
@@ -164,10 +164,10 @@ def _strict_requests() -> None:
             return enforce(params, schema)
 
         strict_params.session_recs = True  # type: ignore[attr-defined]
-        mlflow.pyfunc._enforce_params_schema = strict_params
+        mlflow.pyfunc._enforce_params_schema = strict_params  # type: ignore[attr-defined]
     server = sys.modules.get("mlflow.pyfunc.scoring_server")  # only when serving
     decode = getattr(server, "_decode_json_input", None)
-    if decode is not None and not getattr(decode, "session_recs", False):
+    if server is not None and decode is not None and not getattr(decode, "session_recs", False):
 
         def bounded_decode(json_input: Any) -> Any:
             try:
@@ -181,15 +181,15 @@ def _strict_requests() -> None:
                 ) from None
 
         bounded_decode.session_recs = True  # type: ignore[attr-defined]
-        server._decode_json_input = bounded_decode
+        server._decode_json_input = bounded_decode  # type: ignore[attr-defined]
 
 
 def _python_model_class() -> type:
-    import mlflow.pyfunc
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+    from mlflow.pyfunc import PythonModel
 
-    class SessionRecommender(mlflow.pyfunc.PythonModel):
+    class SessionRecommender(PythonModel):
         """A fitted session-recs recommender: sessions in, top-K items and scores out."""
 
         def load_context(self, context: Any) -> None:
@@ -261,7 +261,7 @@ def signature() -> Any:
 
 def input_example(model: Recommender, length: int = 3) -> pd.DataFrame:
     """A session of the model's ``length`` most popular items (item ids the model knows)."""
-    order = np.argsort(-model.popularity, kind="stable")[:length]
+    order = np.argsort(-model.fitted_popularity(), kind="stable")[:length]
     return pd.DataFrame({"items": [list(model.fitted_index().decode(order))]})
 
 
@@ -270,7 +270,16 @@ def requirements(model: Recommender) -> list[str]:
     from importlib import metadata
 
     pinned = []
-    for package in (*REQUIREMENTS, *EXTRA_REQUIREMENTS.get(type(model).__module__, ())):
+    module = type(model).__module__
+    extra = next(
+        (
+            needs
+            for where, needs in EXTRA_REQUIREMENTS.items()
+            if f"{module}.".startswith(f"{where}.")
+        ),
+        (),
+    )
+    for package in (*REQUIREMENTS, *extra):
         try:
             pinned.append(f"{package}=={metadata.version(package)}")
         except metadata.PackageNotFoundError:

@@ -10,7 +10,6 @@ against them before Ray starts.
 
 from __future__ import annotations
 
-import inspect
 import types
 import typing
 from collections.abc import Mapping
@@ -21,6 +20,7 @@ import annotated_types
 from pydantic_core import PydanticUndefined
 
 from session_recs.core.errors import ConfigError
+from session_recs.models.base import Recommender
 
 #: Options the search sets itself on every trial, never searched.
 MANAGED = (
@@ -131,30 +131,11 @@ def _option(name: str, field: Any) -> SearchableOption | None:
     )
 
 
-def constructor_parameters(model_class: type) -> dict[str, Any]:
-    """The named options ``model_class``'s constructor takes, following ``**kwargs`` passed
-    up the MRO, each with its default (``inspect.Parameter.empty`` when it has none)."""
-    found: dict[str, Any] = {}
-    for klass in model_class.__mro__:
-        if "__init__" not in vars(klass):
-            continue
-        parameters = inspect.signature(klass.__init__).parameters.values()
-        for p in parameters:
-            if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
-                found.setdefault(p.name, p.default)
-        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
-            break
-    return found
-
-
-def searchable_options(model_class: type) -> dict[str, SearchableOption]:
+def searchable_options(model_class: type[Recommender]) -> dict[str, SearchableOption]:
     """The options a search may vary for ``model_class``, from its ``search_settings``
-    (types and ranges) and its constructor (defaults)."""
-    defaults = {
-        name: default
-        for name, default in constructor_parameters(model_class).items()
-        if default is not inspect.Parameter.empty
-    }
+    (types and ranges: its ``Options`` or their parts) and the defaults its constructor
+    takes (``given_options``: None where a preset sets the value)."""
+    defaults = model_class.given_options({})
     found: dict[str, SearchableOption] = {}
     for settings in getattr(model_class, "search_settings", ()):
         for name, field in settings.model_fields.items():

@@ -30,21 +30,23 @@ multiply all of its neighbours by the same factor and change no ranking. Without
 from __future__ import annotations
 
 import logging
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
 from session_recs.core.config import Settings
-from session_recs.models.knn import SessionKNN
+from session_recs.models.knn import SessionKNN, SessionKNNOptions
 
 log = logging.getLogger(__name__)
 
 _NS_PER_DAY = 86_400 * 10**9
 
 
-class _STANOptions(Settings):
+class STANOptions(Settings):
+    """Every option of :class:`STAN` (see the module docstring)."""
+
     k: int = Field(500, ge=1)
     sample_size: int = Field(5000, ge=1)
     lambda_spw: float | None = Field(1.02, gt=0)
@@ -52,7 +54,9 @@ class _STANOptions(Settings):
     lambda_inh: float | None = Field(2.05, gt=0)
 
 
-class _VSTANOptions(_STANOptions):
+class VSTANOptions(STANOptions):
+    """Every option of :class:`VSTAN`: STAN's and V-SKNN's (see the module docstring)."""
+
     similarity: Literal["cosine", "vec"] = "cosine"
     lambda_ipw: float | None = Field(1.02, gt=0)
     lambda_idf: float | None = Field(5.0, ge=0)
@@ -62,44 +66,32 @@ class STAN(SessionKNN):
     """Sequence- and time-aware session kNN (see the module docstring)."""
 
     name: ClassVar[str] = "stan"
-    search_settings: ClassVar[tuple[type, ...]] = (_STANOptions,)
-    _options: ClassVar[type[_STANOptions]] = _STANOptions
+    Options: ClassVar[type[Settings]] = STANOptions
+    search_settings: ClassVar[tuple[type, ...]] = (STANOptions,)
+    options: STANOptions  # type: ignore[assignment]  # not SessionKNN's: see neighbourhood()
 
-    def __init__(
-        self,
-        k: int = 500,
-        sample_size: int = 5000,
-        lambda_spw: float | None = 1.02,
-        lambda_snh: float | None = 5.0,
-        lambda_inh: float | None = 2.05,
-    ) -> None:
-        self._set_options(
-            k=k,
-            sample_size=sample_size,
-            lambda_spw=lambda_spw,
-            lambda_snh=lambda_snh,
-            lambda_inh=lambda_inh,
-        )
-
-    def _set_options(self, **options: Any) -> None:
-        checked = self._options.check(self.name, **options).model_dump()
-        similarity = "dot" if checked.get("similarity") == "vec" else "cosine"
-        super().__init__(
-            checked["k"],
-            checked["sample_size"],
-            similarity=similarity,
-            weighting="same",
-            weighting_score="same",
-            position_lambda=checked["lambda_inh"],
-            idf_weighting=0.0,
-        )
-        vars(self).update(checked)
+    def __init__(self, options: Settings | None = None, /, **values: Any) -> None:
+        super().__init__(options, **values)
         self._has_times = False
 
-    def fit(self, train: pd.DataFrame, validation_pairs: pd.DataFrame | None = None) -> STAN:
+    def neighbourhood(self) -> SessionKNNOptions:
+        """Session kNN's search as STAN runs it: its own weights replace V-SKNN's."""
+        options = self.options
+        return SessionKNNOptions.model_construct(
+            k=options.k,
+            sample_size=options.sample_size,
+            m=None,
+            weighting="same",
+            weighting_score="same",
+            similarity="dot" if getattr(options, "similarity", "cosine") == "vec" else "cosine",
+            position_lambda=options.lambda_inh,
+            idf_weighting=0.0,
+        )
+
+    def fit(self, train: pd.DataFrame, validation_pairs: pd.DataFrame | None = None) -> Self:
         """As :meth:`SessionKNN.fit`; the ``timestamp`` column dates the neighbours."""
         self._has_times = train is not None and "timestamp" in train.columns
-        if not self._has_times and self.lambda_snh is not None:
+        if not self._has_times and self.options.lambda_snh is not None:
             log.warning(
                 "%s: the training sessions have no timestamp column, so lambda_snh (the "
                 "neighbours' recency) is off; sessions later in the table count as newer.",
@@ -108,57 +100,37 @@ class STAN(SessionKNN):
         return super().fit(train, validation_pairs)
 
     def _position_weights(self, position: np.ndarray, length: np.ndarray) -> np.ndarray:
-        if self.lambda_spw is None:
+        lambda_spw = self.options.lambda_spw
+        if lambda_spw is None:
             return np.ones_like(position)
-        return np.exp((position - length) / self.lambda_spw)
+        return np.exp((position - length) / lambda_spw)
 
     def _recency_weights(self, last_seen: np.ndarray) -> np.ndarray | None:
-        if self.lambda_snh is None or not self._has_times or not len(last_seen):
+        lambda_snh = self.options.lambda_snh
+        if lambda_snh is None or not self._has_times or not len(last_seen):
             return None
         age_days = (last_seen.max() - last_seen) / _NS_PER_DAY
-        return np.exp(-age_days / self.lambda_snh)
-
-    def params(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self._options.model_fields}
+        return np.exp(-age_days / lambda_snh)
 
 
 class VSTAN(STAN):
     """STAN with V-SKNN's sequential and idf weighting (see the module docstring)."""
 
     name: ClassVar[str] = "vstan"
-    search_settings: ClassVar[tuple[type, ...]] = (_VSTANOptions,)
-    _options: ClassVar[type[_STANOptions]] = _VSTANOptions
-
-    def __init__(
-        self,
-        k: int = 500,
-        sample_size: int = 5000,
-        lambda_spw: float | None = 1.02,
-        lambda_snh: float | None = 5.0,
-        lambda_inh: float | None = 2.05,
-        *,
-        similarity: str = "cosine",
-        lambda_ipw: float | None = 1.02,
-        lambda_idf: float | None = 5.0,
-    ) -> None:
-        self._set_options(
-            k=k,
-            sample_size=sample_size,
-            lambda_spw=lambda_spw,
-            lambda_snh=lambda_snh,
-            lambda_inh=lambda_inh,
-            similarity=similarity,
-            lambda_ipw=lambda_ipw,
-            lambda_idf=lambda_idf,
-        )
+    Options: ClassVar[type[Settings]] = VSTANOptions
+    search_settings: ClassVar[tuple[type, ...]] = (VSTANOptions,)
+    options: VSTANOptions
 
     def _weighs_steps(self) -> bool:
-        return self.lambda_ipw is not None
+        return self.options.lambda_ipw is not None
 
     def _step_weights(self, step: np.ndarray) -> np.ndarray:
-        return np.exp(-(step - 1.0) / self.lambda_ipw)
+        lambda_ipw = self.options.lambda_ipw
+        assert lambda_ipw is not None  # _weighs_steps said so
+        return np.exp(-(step - 1.0) / lambda_ipw)
 
     def _idf_weights(self, idf: np.ndarray) -> np.ndarray:
-        if self.lambda_idf is None:
+        lambda_idf = self.options.lambda_idf
+        if lambda_idf is None:
             return np.ones_like(idf)
-        return 1.0 + self.lambda_idf * idf
+        return 1.0 + lambda_idf * idf

@@ -63,11 +63,11 @@ class _Malformed(ValueError):
 
 def write_model(model: Recommender, file: IO[bytes]) -> None:
     """Write fitted ``model`` to the binary ``file`` (see the module docstring)."""
-    from session_recs.models import MODEL_KINDS
+    from session_recs.models.registry import MODEL_KINDS, kind_of
 
     cls = type(model)
     where = f"{cls.__module__}:{cls.__qualname__}"
-    kind = next((k for k, path in MODEL_KINDS.items() if path == where), None)
+    kind = kind_of(cls)
     if kind is None:
         raise ConfigError(f"{where} is not a registered model kind (MODEL_KINDS): not saved.")
     arrays: dict[str, np.ndarray] = {}
@@ -78,7 +78,7 @@ def write_model(model: Recommender, file: IO[bytes]) -> None:
         "format": FORMAT,
         "version": STATE_FORMAT,
         "kind": kind,
-        "class": where,
+        "class": MODEL_KINDS[kind],
         "attributes": attributes,
         "arrays": {
             name: {

@@ -60,49 +60,32 @@ class RowLookup(Recommender):
     """
 
     uses_context: ClassVar[bool] = True
+    Options: ClassVar[type[Settings]] = ContextOptions
     search_settings: ClassVar[tuple[type, ...]] = (ContextOptions,)
+    options: ContextOptions
     matrix: sp.csr_matrix
-
-    def __init__(
-        self,
-        context_window: int = 1,
-        decay: float = 0.5,
-        history_weight: float = 0.0,
-        history_decay: float = 0.99,
-    ) -> None:
-        super().__init__()
-        options = ContextOptions.check(
-            self.name,
-            context_window=context_window,
-            decay=decay,
-            history_weight=history_weight,
-            history_decay=history_decay,
-        )
-        vars(self).update(options.model_dump())
 
     def _rows(self, weights: sp.csr_matrix) -> sp.csr_matrix:
         """Weighted sum of matrix rows (sparse: only items some row reaches)."""
         return (weights @ self.matrix).tocsr()
 
     def candidates(self, queries: QueryBatch) -> sp.csr_matrix:
-        n_items = len(self.index)
-        scores = self._rows(context_weights(queries, n_items, self.context_window, self.decay))
-        if self.history_weight > 0:
+        n_items = len(self.fitted_index())
+        options = self.options
+        scores = self._rows(
+            context_weights(queries, n_items, options.context_window, options.decay)
+        )
+        if options.history_weight > 0:
             scores = scores.tocsr()
             top = scores.max(axis=1).toarray().ravel()
             row_of = np.repeat(np.arange(scores.shape[0]), np.diff(scores.indptr))
             scores.data = scores.data / np.where(top > 0, top, 1.0)[row_of]
-            history = context_weights(queries, n_items, _WHOLE_SESSION, self.history_decay)
-            scores = scores + self.history_weight * history
+            history = context_weights(queries, n_items, _WHOLE_SESSION, options.history_decay)
+            scores = scores + options.history_weight * history
         return sp.csr_matrix(scores)
 
     def params(self) -> dict[str, Any]:
-        return {
-            "context_window": self.context_window,
-            "decay": self.decay,
-            "history_weight": self.history_weight,
-            "history_decay": self.history_decay,
-        }
+        return dict(self.options.model_dump())
 
 
 _WHOLE_SESSION = 1 << 40
@@ -118,12 +101,12 @@ class MostPopular(Recommender):
 
     def candidates(self, queries: QueryBatch) -> sp.csr_matrix:
         """No evidence about any query: every list is the popularity backfill."""
-        return sp.csr_matrix((len(queries), len(self.index)))
+        return sp.csr_matrix((len(queries), len(self.fitted_index())))
 
     def recommend(self, queries: QueryBatch, k: int, **options: Any) -> Recommendations:
         """The most popular items, scored by their training counts."""
         recs = super().recommend(queries, k, **options)
-        return Recommendations(recs.items, self.popularity[recs.items])
+        return Recommendations(recs.items, self.fitted_popularity()[recs.items])
 
 
 class MarkovChain(RowLookup):
@@ -133,7 +116,7 @@ class MarkovChain(RowLookup):
 
     def _fit(self, sessions: SessionData) -> None:
         a, b = successor_pairs(sessions, 1)
-        self.matrix = count_matrix(a, b, 1.0, len(self.index))
+        self.matrix = count_matrix(a, b, 1.0, len(self.fitted_index()))
 
 
 #: Weight of something ``t`` steps away (1 = adjacent): of a sequential rule over ``t``
@@ -148,10 +131,17 @@ STEP_WEIGHTS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 
 class _RuleOptions(Settings):
+    """The rules of :class:`SequentialRules` (searched before the context options)."""
+
     steps: int = Field(10, ge=1)
     pruning: int = Field(20, ge=0)
     backward_weight: float = Field(0.0, ge=0)
-    weighting: Literal[tuple(STEP_WEIGHTS)] = "div"
+    # The choices are STEP_WEIGHTS's keys, listed once (mypy cannot read them).
+    weighting: Literal[tuple(STEP_WEIGHTS)] = "div"  # type: ignore[valid-type]
+
+
+class SequentialRulesOptions(ContextOptions, _RuleOptions):
+    """Every option of :class:`SequentialRules`."""
 
 
 class SequentialRules(RowLookup):
@@ -165,30 +155,17 @@ class SequentialRules(RowLookup):
     """
 
     name: ClassVar[str] = "sequential_rules"
+    Options: ClassVar[type[Settings]] = SequentialRulesOptions
     search_settings: ClassVar[tuple[type, ...]] = (_RuleOptions, ContextOptions)
-
-    def __init__(
-        self,
-        steps: int = 10,
-        pruning: int = 20,
-        backward_weight: float = 0.0,
-        weighting: str = "div",
-        **context: Any,
-    ) -> None:
-        super().__init__(**context)
-        options = _RuleOptions.check(
-            self.name,
-            steps=steps,
-            pruning=pruning,
-            backward_weight=backward_weight,
-            weighting=weighting,
-        )
-        vars(self).update(options.model_dump())
+    options: SequentialRulesOptions
 
     def _fit(self, sessions: SessionData) -> None:
-        n = len(self.index)
+        n = len(self.fitted_index())
+        options = self.options
         total = sp.csr_matrix((n, n))
-        rows, cols, weights = [], [], []
+        rows: list[np.ndarray] = []
+        cols: list[np.ndarray] = []
+        weights: list[np.ndarray] = []
         pending = 0
 
         def flush() -> sp.csr_matrix:
@@ -201,41 +178,38 @@ class SequentialRules(RowLookup):
             weights.clear()
             return total + chunk
 
-        for distance in range(1, self.steps + 1):
-            weight = float(STEP_WEIGHTS[self.weighting](np.asarray([float(distance)]))[0])
+        for distance in range(1, options.steps + 1):
+            weight = float(STEP_WEIGHTS[options.weighting](np.asarray([float(distance)]))[0])
             a, b = successor_pairs(sessions, distance)
             if not len(a) or weight <= 0:  # `linear` gives nothing from 10 positions on
                 break
             rows.append(a)
             cols.append(b)
             weights.append(np.full(len(a), weight))
-            if self.backward_weight:
+            if options.backward_weight:
                 rows.append(b)
                 cols.append(a)
-                weights.append(np.full(len(a), self.backward_weight * weight))
-            pending += len(a) * (2 if self.backward_weight else 1)
+                weights.append(np.full(len(a), options.backward_weight * weight))
+            pending += len(a) * (2 if options.backward_weight else 1)
             if pending >= self.PAIRS_PER_CHUNK:
                 total, pending = flush(), 0
         if rows:
             total = flush()
-        self.matrix = prune_rows(total, self.pruning)
+        self.matrix = prune_rows(total, options.pruning)
 
     #: Pairs held in memory at once while fitting (about 24 bytes each).
     PAIRS_PER_CHUNK: ClassVar[int] = 20_000_000
 
-    def params(self) -> dict[str, Any]:
-        return {
-            "steps": self.steps,
-            "pruning": self.pruning,
-            "backward_weight": self.backward_weight,
-            "weighting": self.weighting,
-            **super().params(),
-        }
-
 
 class _AssociationOptions(Settings):
+    """The counting of :class:`AssociationRules` (searched before the context options)."""
+
     mode: Literal["clean", "ff19"] = "clean"
     pruning: int = Field(0, ge=0)
+
+
+class AssociationRulesOptions(ContextOptions, _AssociationOptions):
+    """Every option of :class:`AssociationRules`."""
 
 
 class AssociationRules(RowLookup):
@@ -256,24 +230,23 @@ class AssociationRules(RowLookup):
     """
 
     name: ClassVar[str] = "association_rules"
+    Options: ClassVar[type[Settings]] = AssociationRulesOptions
     search_settings: ClassVar[tuple[type, ...]] = (_AssociationOptions, ContextOptions)
-
-    def __init__(self, mode: str = "clean", pruning: int = 0, **context: Any) -> None:
-        super().__init__(**context)
-        options = _AssociationOptions.check(self.name, mode=mode, pruning=pruning)
-        vars(self).update(options.model_dump())
+    options: AssociationRulesOptions
 
     def _fit(self, sessions: SessionData) -> None:
-        counts = session_item_counts(sessions, len(self.index))
+        counts = session_item_counts(sessions, len(self.fitted_index()))
         self._counts = counts
         self._counts_t = counts.T.tocsr()
         # What X.T @ X puts on the diagonal beyond the wanted count.
         squares = np.asarray(counts.multiply(counts).sum(axis=0)).ravel()
-        self._diagonal_excess = squares if self.mode == "clean" else self.popularity
+        self._diagonal_excess = (
+            squares if self.options.mode == "clean" else self.fitted_popularity()
+        )
         self.matrix = None
-        if self.pruning:
+        if self.options.pruning:
             self.matrix = self._pruned_counts(counts, sessions.lengths)
-        if self.mode == "ff19":
+        if self.options.mode == "ff19":
             self._first_position = self._first_positions(sessions)
             self._width = float(sessions.lengths.max(initial=0) + 2)
 
@@ -294,7 +267,7 @@ class AssociationRules(RowLookup):
             )
             rows = (rows - diagonal).tocsr()
             rows.eliminate_zeros()
-            pruned.append(prune_rows(rows, self.pruning))
+            pruned.append(prune_rows(rows, self.options.pruning))
         return sp.vstack(pruned, format="csr") if len(pruned) > 1 else pruned[0]
 
     def _rows(self, weights: sp.csr_matrix) -> sp.csr_matrix:
@@ -311,12 +284,12 @@ class AssociationRules(RowLookup):
         position = events - sessions.starts[session]
         # Events come in session order, positions ascending: a stable sort by (session,
         # item) puts each pair's occurrences together, earliest first.
-        key = session.astype(np.int64) * len(self.index) + item
+        key = session.astype(np.int64) * len(self.fitted_index()) + item
         order = np.argsort(key, kind="stable")
         key, session, item, position = key[order], session[order], item[order], position[order]
         first = np.r_[True, key[1:] != key[:-1]]
         second = np.r_[False, first[:-1] & ~first[1:]]
-        shape = (len(sessions), len(self.index))
+        shape = (len(sessions), len(self.fitted_index()))
         return (
             sp.csc_matrix((position[first] + 1.0, (session[first], item[first])), shape=shape),
             sp.csc_matrix((position[second] + 1.0, (session[second], item[second])), shape=shape),
@@ -324,7 +297,7 @@ class AssociationRules(RowLookup):
 
     def tie_rank(self, queries: QueryBatch, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """FF19 mode: candidates ordered by first appearance in FF19's pair lists."""
-        if self.mode != "ff19":
+        if self.options.mode != "ff19":
             return super().tie_rank(queries, rows, cols)
         first, second = self._first_position
         query = queries.last_item[rows]
@@ -348,9 +321,6 @@ class AssociationRules(RowLookup):
         self, queries: QueryBatch, k: int, *, exclude_query: bool = True, **options: Any
     ) -> Recommendations:
         """As :meth:`Recommender.recommend`; FF19 mode never excludes the query item."""
-        if self.mode == "ff19":
+        if self.options.mode == "ff19":
             exclude_query = False
         return super().recommend(queries, k, exclude_query=exclude_query, **options)
-
-    def params(self) -> dict[str, Any]:
-        return {"mode": self.mode, "pruning": self.pruning, **super().params()}

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import inspect
 import time
+import typing
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
@@ -36,24 +36,15 @@ from pydantic import Field, create_model
 
 from session_recs.core.config import Settings
 from session_recs.core.errors import ConfigError, DataValidationError
-from session_recs.models.base import QueryBatch, Recommender, SessionData, context_weights
-from session_recs.models.epoch_metrics import EpochMetrics, cosine_block, unit_rows
-
-#: gensim parameters a preset or an override may set.
-GENSIM_PARAMS = (
-    "vector_size",
-    "window",
-    "negative",
-    "ns_exponent",
-    "alpha",
-    "min_alpha",
-    "sample",
-    "epochs",
-    "sg",
-    "min_count",
-    "hs",
-    "cbow_mean",
+from session_recs.models.base import (
+    NOT_GIVEN,
+    QueryBatch,
+    Recommender,
+    SessionData,
+    context_weights,
+    preset_or_options,
 )
+from session_recs.models.epoch_metrics import EpochMetrics, cosine_block, unit_rows
 
 _FF19_DEFAULT = {
     "sg": 1,
@@ -86,6 +77,60 @@ CONTEXTS = ("last_item", "session")
 MONITOR_KS = (10,)
 
 
+class _Preset(Settings):
+    preset: str | None = "ff19_default"
+
+
+class GensimOverrides(Settings):
+    """gensim's parameters, each overriding the preset's (None: the preset's); the ranges
+    are gensim's (the tune search's space is checked by them)."""
+
+    vector_size: int | None = Field(None, ge=1)
+    window: int | None = Field(None, ge=1)
+    negative: int | None = Field(None, ge=0)
+    epochs: int | None = Field(None, ge=1)
+    min_count: int | None = Field(None, ge=1)
+    ns_exponent: float | None = None
+    alpha: float | None = Field(None, gt=0)
+    min_alpha: float | None = Field(None, ge=0)
+    sample: float | None = Field(None, ge=0)
+    sg: Literal[0, 1] | None = None
+    hs: Literal[0, 1] | None = None
+    cbow_mean: Literal[0, 1] | None = None
+
+
+#: gensim parameters a preset or an override may set.
+GENSIM_PARAMS = tuple(GensimOverrides.model_fields)
+
+
+class _OwnOptions(Settings):
+    """How the model trains (``seed``, ``workers``) and answers a query (``context``)."""
+
+    seed: int = 0
+    workers: int = Field(2, ge=1)
+    context: Literal[CONTEXTS] = "last_item"  # type: ignore[valid-type]  # CONTEXTS, listed once
+    context_window: int = Field(3, ge=1)
+    decay: float = Field(0.25, gt=0, le=1)
+
+
+class Word2VecOptions(_OwnOptions, GensimOverrides, _Preset):
+    """Every option of :class:`Word2VecRecommender`: ``preset``, gensim's parameters that
+    override it, and its own."""
+
+
+def _required(field: Any) -> Any:
+    """An override's type without its None, with its range: a resolved parameter's."""
+    kind = next(t for t in typing.get_args(field.annotation) if t is not type(None))
+    return Annotated[(kind, *field.metadata)] if field.metadata else kind
+
+
+#: gensim's parameters once resolved: all set, each in gensim's range.
+_RESOLVED: dict[str, Any] = {
+    name: (_required(field), ...) for name, field in GensimOverrides.model_fields.items()
+}
+GensimParams = create_model("GensimParams", __base__=Settings, **_RESOLVED)
+
+
 class Word2VecRecommender(Recommender):
     """Items ranked by cosine similarity of gensim Word2Vec embeddings to the query.
 
@@ -102,8 +147,10 @@ class Word2VecRecommender(Recommender):
     dense_scores: ClassVar[bool] = True
     name: ClassVar[str] = "word2vec"
     uses_context: ClassVar[bool] = True
-    # Defined below the class (they are built from GENSIM_RULES).
-    search_settings: ClassVar[tuple[type, ...]] = ()
+    Options: ClassVar[type[Settings]] = Word2VecOptions
+    search_settings: ClassVar[tuple[type, ...]] = (GensimParams, _OwnOptions)
+    run_arguments: ClassVar[tuple[str, ...]] = ("callbacks", "progress")
+    options: Word2VecOptions
     training_resource: ClassVar[str | None] = "epochs"
     monitors_validation: ClassVar[bool] = True
     #: Callbacks belong to the fit (a Ray reporter), not to the model.
@@ -111,71 +158,29 @@ class Word2VecRecommender(Recommender):
 
     def __init__(
         self,
-        preset: str | None = "ff19_default",
+        options: Any = NOT_GIVEN,
+        /,
         *,
-        vector_size: int | None = None,
-        window: int | None = None,
-        negative: int | None = None,
-        ns_exponent: float | None = None,
-        alpha: float | None = None,
-        min_alpha: float | None = None,
-        sample: float | None = None,
-        epochs: int | None = None,
-        sg: int | None = None,
-        min_count: int | None = None,
-        hs: int | None = None,
-        cbow_mean: int | None = None,
-        seed: int = 0,
-        workers: int = 2,
-        context: str = "last_item",
-        context_window: int = 3,
-        decay: float = 0.25,
         callbacks: Sequence[CallbackAny2Vec] = (),
         progress: bool = True,
-        **unknown: Any,
+        **values: Any,
     ) -> None:
-        super().__init__()
-        if unknown:
-            valid = [*GENSIM_PARAMS, *_OWN_OPTIONS]
+        first, values = preset_or_options(options, values)
+        super().__init__(first, **values)
+        options = self.options
+        if options.preset is not None and options.preset not in PRESETS:
             raise ConfigError(
-                f"word2vec: unknown parameter(s) {sorted(unknown)}; valid parameters: {valid}."
-            )
-        if preset is not None and preset not in PRESETS:
-            raise ConfigError(
-                f"word2vec: unknown preset {preset!r}; valid presets: {sorted(PRESETS)} "
+                f"word2vec: unknown preset {options.preset!r}; valid presets: {sorted(PRESETS)} "
                 "(or None for gensim's own defaults)."
             )
-        overrides = {
-            "vector_size": vector_size,
-            "window": window,
-            "negative": negative,
-            "ns_exponent": ns_exponent,
-            "alpha": alpha,
-            "min_alpha": min_alpha,
-            "sample": sample,
-            "epochs": epochs,
-            "sg": sg,
-            "min_count": min_count,
-            "hs": hs,
-            "cbow_mean": cbow_mean,
-        }
-        self.preset = preset
+        overrides = {name: getattr(options, name) for name in GENSIM_PARAMS}
         self.gensim_params = _checked_gensim_params(
             {
                 **_gensim_defaults(),
-                **PRESETS.get(preset or "", {}),
+                **PRESETS.get(options.preset or "", {}),
                 **{k: v for k, v in overrides.items() if v is not None},
             }
         )
-        own = _OwnOptions.check(
-            self.name,
-            context=context,
-            context_window=context_window,
-            decay=decay,
-            seed=seed,
-            workers=workers,
-        )
-        vars(self).update(own.model_dump())
         self.callbacks = tuple(callbacks)
         self.progress = progress
         self.history = EpochMetrics(ks=MONITOR_KS).history
@@ -184,7 +189,7 @@ class Word2VecRecommender(Recommender):
         self.raw_word_count = 0
 
     def _fit(self, sessions: SessionData) -> None:
-        tokens = np.asarray([str(item) for item in self.index.ids], dtype=object)
+        tokens = np.array([str(item) for item in self.fitted_index().ids], dtype=object)
         if len(set(tokens)) < len(tokens):
             raise DataValidationError(
                 "word2vec: two different item ids have the same text form, so gensim "
@@ -196,7 +201,7 @@ class Word2VecRecommender(Recommender):
             for a, b in zip(sessions.starts, sessions.stops, strict=True)
         ]
         params = self.gensim_params
-        counts = self.popularity
+        counts = self.fitted_popularity()
         if not (counts >= params["min_count"]).any():
             raise ConfigError(
                 f"word2vec.min_count={params['min_count']} leaves no item in the vocabulary "
@@ -212,9 +217,9 @@ class Word2VecRecommender(Recommender):
             ks=MONITOR_KS,
             progress=self.progress,
             # The order recommend() breaks ties in: more popular first, then first seen.
-            tie_order=tokens[np.lexsort((np.arange(len(tokens)), -self.popularity))],
+            tie_order=tokens[np.lexsort((np.arange(len(tokens)), -counts))],
         )
-        model = Word2Vec(**params, seed=self.seed, workers=self.workers)
+        model = Word2Vec(**params, seed=self.options.seed, workers=self.options.workers)
         model.build_vocab(corpus)
         started = time.perf_counter()
         # gensim 4 runs callbacks given to train(), not those given to the constructor.
@@ -253,10 +258,11 @@ class Word2VecRecommender(Recommender):
 
     def query_vectors(self, queries: QueryBatch) -> np.ndarray:
         """Each query's vector (a zero row when none of its items has one)."""
-        if self.context == "last_item":
+        options = self.options
+        if options.context == "last_item":
             known = queries.last_item >= 0
             return np.where(known[:, None], self._unit[np.where(known, queries.last_item, 0)], 0)
-        weights = context_weights(queries, len(self._unit), self.context_window, self.decay)
+        weights = context_weights(queries, len(self._unit), options.context_window, options.decay)
         return np.asarray(weights @ self._unit)
 
     def score(self, queries: QueryBatch) -> np.ndarray:
@@ -269,27 +275,12 @@ class Word2VecRecommender(Recommender):
         return np.where(has_query[:, None] & self._has_vector[None, :], scores, 0.0)
 
     def params(self) -> dict[str, Any]:
+        options = self.options
         return {
-            "preset": self.preset,
+            "preset": options.preset,
             **self.gensim_params,
-            "seed": self.seed,
-            "workers": self.workers,
-            "context": self.context,
-            "context_window": self.context_window,
-            "decay": self.decay,
+            **{name: getattr(options, name) for name in _OwnOptions.model_fields},
         }
-
-
-_OWN_OPTIONS = (
-    "preset",
-    "seed",
-    "workers",
-    "context",
-    "context_window",
-    "decay",
-    "callbacks",
-    "progress",
-)
 
 
 def _gensim_defaults() -> dict[str, Any]:
@@ -298,60 +289,9 @@ def _gensim_defaults() -> dict[str, Any]:
     return {name: parameters[name].default for name in GENSIM_PARAMS}
 
 
-@dataclass(frozen=True)
-class ParamRule:
-    """What gensim accepts for one numeric Word2Vec parameter."""
-
-    type: type
-    minimum: float | None = None
-    #: True when ``minimum`` itself is not allowed (alpha must be > 0).
-    exclusive: bool = False
-
-    def annotation(self) -> Any:
-        """The rule as a pydantic field type (how :class:`GensimParams` checks it)."""
-        if self.minimum is None:
-            return self.type
-        bound = {"gt": self.minimum} if self.exclusive else {"ge": self.minimum}
-        return Annotated[self.type, Field(**bound)]
-
-
-#: gensim's rules for the numeric parameters (the tune search's space is checked by them).
-GENSIM_RULES: dict[str, ParamRule] = {
-    "vector_size": ParamRule(int, 1),
-    "window": ParamRule(int, 1),
-    "negative": ParamRule(int, 0),
-    "epochs": ParamRule(int, 1),
-    "min_count": ParamRule(int, 1),
-    "ns_exponent": ParamRule(float),
-    "alpha": ParamRule(float, 0, exclusive=True),
-    "min_alpha": ParamRule(float, 0),
-    "sample": ParamRule(float, 0),
-}
-
-
-#: gensim's parameters, checked by the rules above (and the 0/1 switches).
-GensimParams = create_model(
-    "GensimParams",
-    __base__=Settings,
-    **{name: (rule.annotation(), ...) for name, rule in GENSIM_RULES.items()},
-    **{name: (Literal[0, 1], ...) for name in ("sg", "hs", "cbow_mean")},
-)
-
-
-class _OwnOptions(Settings):
-    context: Literal[CONTEXTS] = "last_item"
-    context_window: int = Field(3, ge=1)
-    decay: float = Field(0.25, gt=0, le=1)
-    seed: int = 0
-    workers: int = Field(2, ge=1)
-
-
 def _checked_gensim_params(params: dict[str, Any]) -> dict[str, Any]:
     """``params`` if gensim would accept them; else a ConfigError naming the first bad one."""
     params = {**params, **GensimParams.check("word2vec", **params).model_dump()}
     if not params["hs"] and not params["negative"]:
         raise ConfigError("word2vec needs hs=1 or negative > 0; with neither nothing is trained.")
     return params
-
-
-Word2VecRecommender.search_settings = (GensimParams, _OwnOptions)

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from session_recs.core.config import OptionError, Settings
+from session_recs.models.registry import SEARCHED_MODEL
 from session_recs.models.searchable import SearchableOption
 
 DOMAIN_KINDS = ("grid", "choice", "uniform", "loguniform", "int", "logint")
@@ -23,8 +24,8 @@ SCHEDULERS = ("asha", "fifo")
 METRICS = ("recall", "mrr")
 CONTEXTS = ("last_item", "session")
 #: The model a search trains when ``tune.model`` is not set: the FF19 comparison's
-#: Word2Vec, whose best configuration ``word2vec_search`` trains.
-LEGACY_MODEL = "word2vec_search"
+#: Word2Vec, whose best configuration the searched model trains.
+LEGACY_MODEL = SEARCHED_MODEL
 #: Options the search sets on every trial itself, so ``fixed`` may not.
 MANAGED_OPTIONS = {
     "workers": "tune.cpus_per_trial",

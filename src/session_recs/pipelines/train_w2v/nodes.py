@@ -37,10 +37,10 @@ def searched_model(model: ModelSpec, best_w2v_params: dict[str, Any] | None) -> 
         return model
     if best_w2v_params is None:
         raise ConfigError(
-            "word2vec_search.model.from_search is true but there is no best_w2v_params for "
+            f"{SEARCHED_MODEL}.model.from_search is true but there is no best_w2v_params for "
             "this dataset yet: run `kedro run --pipeline=tune` first (same --params=dataset), "
-            "or set --params=word2vec_search.model.from_search=false to train "
-            "word2vec_search.model.options."
+            f"or set --params={SEARCHED_MODEL}.model.from_search=false to train "
+            f"{SEARCHED_MODEL}.model.options."
         )
     require_complete(best_w2v_params, SEARCHED_MODEL)
     best = best_w2v_params.get("model") or {}

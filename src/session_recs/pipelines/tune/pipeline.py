@@ -62,7 +62,7 @@ def search_nodes(model: str) -> Pipeline:
             run_model_search,
             inputs=["tune_settings", "train_sessions", "validation_pairs", "params:dataset"],
             outputs=["tune_history", "tune_results"],
-            name="run_word2vec_search" if legacy else "run_search",
+            name=f"run_{SEARCHED_MODEL}" if legacy else "run_search",
         ),
         Node(
             select_best_params,

@@ -26,6 +26,10 @@ defaults of the sessionize, split and evaluation settings: :meth:`SourceDataset.
 Paths are local (relative ones to the working directory, as for Kedro's own datasets).
 Kedro wraps an error raised while loading in a ``DatasetError``; the project's CLI
 finds the :class:`~session_recs.core.errors.DataValidationError` behind it and prints that.
+
+(Over 400 lines: every dataset type the catalog names for the raw sources, each checking
+its entry and naming the entry and field in its errors, plus the optional and run-versions
+datasets that share those checks.)
 """
 
 from __future__ import annotations

@@ -24,6 +24,9 @@ its nodes read (split, evaluation, report, tune, ...), and adds under it:
 
 kedro-mlflow's own plugin hook is disabled in settings.py so that merely installing the
 extra changes nothing.
+
+(Over 400 lines: one hook class follows a run's whole life, from its parameters to each
+model's nested runs, its evaluations and the report's files.)
 """
 
 from __future__ import annotations

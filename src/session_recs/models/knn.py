@@ -14,6 +14,9 @@
 Both give only the items with evidence (:meth:`~session_recs.models.base.Recommender.candidates`):
 item kNN the rows of the query's items, session kNN its neighbours' items; a query's cost
 follows those, never the catalogue.
+
+(Over 400 lines: the two models share their sparse scoring, and each needs its own fit and
+block-wise query path.)
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The search, as configuration: ``params:tune`` and ``params:ray`` (and the searched
 model namespace's ``model``) → a checked :class:`~session_recs.tuning.search_settings.
-SearchSettings` (turned into Ray objects by :mod:`session_recs.tuning.ray_objects`). Long
-because it is every check a search gets before Ray starts, in one place.
+SearchSettings` (turned into Ray objects by :mod:`session_recs.tuning.ray_objects`). Over
+400 lines because it is every check a search gets before Ray starts, in one place.
 
 Checked before Ray starts: the preset (and that it searches the model's kind), each
 space entry against what the model accepts (its option settings, see

@@ -140,7 +140,10 @@ def _run(**kwargs: Any) -> Any:
     with warnings.catch_warnings(), _stopped_in_one_line(kept):
         # `--pipeline` is what our users type (and what the mission's docs say): no warning.
         warnings.filterwarnings("ignore", message="Option '--pipeline' is deprecated")
-        return kedro_run.callback(**kwargs)
+        run = kedro_run.callback
+        if run is None:  # click allows a command without one; Kedro's run has one
+            raise RuntimeError("kedro's run command has no callback")
+        return run(**kwargs)
 
 
 def _close_progress_bars() -> None:

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -338,7 +339,9 @@ def generate_transactions(
         n_customers = max(1, n_events // 60)
     if n_groups is None and isinstance(n_items, int) and not isinstance(n_items, bool):
         n_groups = max(1, n_items // ITEMS_PER_GROUP)
-    config = GeneratorConfig(
+    # As given (the defaults above only when the sizes they follow are whole numbers): the
+    # config checks every argument and names the first bad one.
+    arguments: dict[str, Any] = dict(
         n_events=n_events,
         n_items=n_items,
         n_groups=n_groups,
@@ -350,6 +353,7 @@ def generate_transactions(
         p_cancel=p_cancel,
         zipf_exponent=zipf_exponent,
     )
+    config = GeneratorConfig(**arguments)
     n_events, n_items, n_groups, n_customers = (
         config.n_events,
         config.n_items,

@@ -34,7 +34,7 @@ def search_summary(tune_results: pd.DataFrame | None, top: int = 5) -> pd.DataFr
 def search_lines(tune_results: pd.DataFrame | None) -> tuple[str, pd.DataFrame] | None:
     """A search's summary sentence and its best trials (None without finished trials)."""
     table = search_summary(tune_results)
-    if table is None:
+    if tune_results is None or table is None:
         return None
     n = len(tune_results)
     early = int(tune_results.get("stopped_early", pd.Series(dtype=bool)).fillna(False).sum())
@@ -70,7 +70,7 @@ def search_table(
     Word2Vec search (``word2vec_search``) has its own section: its best trials."""
     rows = {}
     done = measured(comparison)
-    protocol = done["protocol"].iloc[0] if len(done) else None
+    protocol = str(done["protocol"].iloc[0]) if len(done) else ""
     contexts = list(dict.fromkeys(done.loc[done["protocol"] == protocol, "context"]))
     for model, search in searches.items():
         results = search.results

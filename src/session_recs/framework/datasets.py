@@ -148,7 +148,7 @@ class SourceDataset(AbstractDataset[None, pd.DataFrame]):
 class _RawFileDataset(SourceDataset):
     """One raw file read by one reader function of :mod:`session_recs.data.readers`."""
 
-    _reader: ClassVar[Callable[[Path], pd.DataFrame]]
+    _reader: ClassVar[staticmethod[[Path], pd.DataFrame]]
     _format: ClassVar[str]
 
     def __init__(

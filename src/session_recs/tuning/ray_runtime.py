@@ -72,7 +72,7 @@ def _own_process_group(popen: type) -> type:
     if os.name != "posix":
         return popen
 
-    class OwnGroup(popen):  # type: ignore[misc, valid-type]
+    class OwnGroup(popen):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs.setdefault("process_group", 0)
             super().__init__(*args, **kwargs)
@@ -105,14 +105,15 @@ def _signals_stay_ours() -> Iterator[None]:
     popen = services.ConsolePopen
     ray_utils.set_sigterm_handler = lambda handler: None
     ray_constants.RAY_DISABLE_FAILURE_SIGNAL_HANDLER = True
-    services.ConsolePopen = _own_process_group(popen)
+    # Ray has no setting for its processes' group: its class is swapped for the block.
+    services.ConsolePopen = _own_process_group(popen)  # type: ignore[misc, assignment]
     try:
         with interrupts.deferred():
             yield
     finally:
         ray_utils.set_sigterm_handler = setter
         ray_constants.RAY_DISABLE_FAILURE_SIGNAL_HANDLER = native
-        services.ConsolePopen = popen
+        services.ConsolePopen = popen  # type: ignore[misc]
 
 
 def _started_processes() -> list[Any]:
@@ -157,7 +158,7 @@ def ray_session(settings: RaySettings, cpus_per_trial: int = 1) -> Iterator[str]
         yield "the Ray already running in this process"
         return
     address = resolve(settings)
-    common = {
+    common: dict[str, Any] = {
         "log_to_driver": settings.log_to_driver,
         "logging_level": logging.WARNING,
         "include_dashboard": settings.include_dashboard,

@@ -41,7 +41,7 @@ import inspect
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 from session_recs.core.errors import ConfigError
 from session_recs.models import ModelSpec, build_model, model_class
@@ -140,7 +140,7 @@ def resolve_layers(tune: Mapping[str, Any], kind: str = "word2vec") -> tuple[str
 # --- checking values ---------------------------------------------------------------------
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 

@@ -200,7 +200,9 @@ def resumed_limits(settings: SearchSettings) -> Iterator[None]:
             f", within {budget:g}s" if budget else "",
         )
 
-    TuneController.resume = resume
+    # Ray has no hook for this: its method is replaced for the block (taking whatever it
+    # takes), then restored.
+    TuneController.resume = resume  # type: ignore[method-assign, assignment]
     try:
         with warnings.catch_warnings():
             # A trial the stop cut short runs again and reports its first steps to the
@@ -208,4 +210,4 @@ def resumed_limits(settings: SearchSettings) -> Iterator[None]:
             warnings.filterwarnings("ignore", message="The reported value is ignored because")
             yield
     finally:
-        TuneController.resume = original
+        TuneController.resume = original  # type: ignore[method-assign]

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from session_recs.core.logs import DropWarnings, NodeProgress
-from session_recs.evaluation.reporting import leaders
+from session_recs.evaluation.compare import leaders
 
 from .conftest import ROOT, run_cli
 

@@ -53,7 +53,7 @@ class SignalledWhileWriting(logging.Handler):
 
 
 def test_a_search_stopped_while_a_record_is_written_logs_after_it_not_inside_it():
-    from session_recs.tuning import runner
+    from session_recs.tuning import stop_resume
 
     handler = SignalledWhileWriting()
     logger = logging.getLogger()
@@ -67,9 +67,9 @@ def test_a_search_stopped_while_a_record_is_written_logs_after_it_not_inside_it(
         tune_stops.append(signum)
 
     tune_handler = signal.signal(signal.SIGUSR1, tune_stop)
-    state = runner._Stop()
+    state = stop_resume.Stop()
     try:
-        with stop_signals(), runner._stop_search(state):
+        with stop_signals(), stop_resume.stop_search(state):
             logger.warning("writing")
             deadline = time.monotonic() + 5
             while len(handler.messages) < 2 and time.monotonic() < deadline:

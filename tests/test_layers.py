@@ -8,6 +8,7 @@ under ``if TYPE_CHECKING:`` count, for the contracts and for the circles.
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -82,3 +83,26 @@ def test_the_root_holds_only_what_kedro_requires_and_the_layers():
     folders = {path.name for path in PACKAGE.iterdir() if (path / "__init__.py").exists()}
     assert modules == KEDRO_ROOT
     assert folders == LAYERS
+
+
+#: A module may not pass this many lines (STYLE.md, trait 11).
+MAX_LINES = 500
+#: Past this many, the module's docstring says why it is long (with the word "lines").
+EXPLAINED_LINES = 400
+
+
+def test_no_module_is_over_500_lines_and_each_over_400_says_why():
+    too_long, unexplained = [], []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = path.relative_to(PACKAGE).as_posix()
+        text = path.read_text(encoding="utf-8")
+        lines = len(text.splitlines())
+        if lines > MAX_LINES:
+            too_long.append(f"{name} ({lines} lines)")
+        docstring = ast.get_docstring(ast.parse(text)) or ""
+        if lines > EXPLAINED_LINES and "lines" not in docstring:
+            unexplained.append(f"{name} ({lines} lines)")
+    assert too_long == [], f"modules over {MAX_LINES} lines: split them"
+    assert unexplained == [], (
+        f"modules over {EXPLAINED_LINES} lines must say why in their docstring"
+    )

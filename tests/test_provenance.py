@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from session_recs.evaluation import reporting
+from session_recs.evaluation import compare, reporting
 from session_recs.evaluation.next_event import EvaluationConfig, evaluate_with_ranks
 from session_recs.evaluation.provenance import (
     PROVENANCE_COLUMNS,
@@ -170,26 +170,26 @@ def _metrics_of(name: str, value: float, test_fingerprint: str, exclude: bool = 
     return rows.assign(**provenance), ranks
 
 
-CURRENT = reporting.report_conditions("demo", {"train": "t" * 16, "test": "A" * 16}, True, "keep")
+CURRENT = compare.report_conditions("demo", {"train": "t" * 16, "test": "A" * 16}, True, "keep")
 
 
 def test_the_report_never_puts_a_model_measured_elsewhere_in_the_same_table():
     here, here_ranks = _metrics_of("markov", 0.5, "A" * 16)
     other, other_ranks = _metrics_of("item_knn", 0.9, "B" * 16)
     setting, setting_ranks = _metrics_of("stan", 0.8, "A" * 16, exclude=False)
-    comparison = reporting.compile_comparison(
+    comparison = compare.compile_comparison(
         {"markov": here, "item_knn": other, "stan": setting, "old": here.drop(
             columns=list(PROVENANCE_COLUMNS))},
         CURRENT,
     )  # fmt: skip
-    tables = reporting.comparison_tables(comparison, 10)
+    tables = compare.comparison_tables(comparison, 10)
     assert list(tables["last_pair", "session"].index) == ["markov"]
-    assert reporting.measured_elsewhere(comparison) == {
+    assert compare.measured_elsewhere(comparison) == {
         "item_knn": "test queries of another split",
         "stan": "exclude_query false (now true)",
         "old": "no record of what it was measured on (saved by an older session-recs)",
     }
-    tests = reporting.paired_tests(
+    tests = compare.paired_tests(
         {"markov": here_ranks, "item_knn": other_ranks, "stan": setting_ranks}, 10,
         conditions=CURRENT,
     )  # fmt: skip
@@ -201,13 +201,13 @@ def test_the_report_never_puts_a_model_measured_elsewhere_in_the_same_table():
     assert "| item_knn | test queries of another split | `kedro run --namespaces=item_knn` |" in (
         re.sub(" +", " ", text)
     )
-    assert reporting.leaders(comparison, 10)[1].startswith("  1. markov")
+    assert compare.leaders(comparison, 10)[1].startswith("  1. markov")
 
 
 def test_without_conditions_nothing_is_set_apart():
     here, _ = _metrics_of("markov", 0.5, "A" * 16)
-    comparison = reporting.compile_comparison({"markov": here, "x": None})
-    assert reporting.measured_elsewhere(comparison) == {}
+    comparison = compare.compile_comparison({"markov": here, "x": None})
+    assert compare.measured_elsewhere(comparison) == {}
     assert differences(provenance_of(here), CURRENT) == []
 
 
@@ -261,10 +261,10 @@ def test_the_report_says_when_its_profile_describes_another_split():
 def test_a_model_not_measured_at_the_reports_k_is_listed_not_dropped():
     here, _ = _metrics_of("markov", 0.5, "A" * 16)
     other, _ = _metrics_of("stan", 0.6, "A" * 16)
-    comparison = reporting.compile_comparison({"markov": here, "stan": other.assign(k=5)}, CURRENT)
-    assert list(reporting.comparison_tables(comparison, 10)["last_pair", "session"].index) == [
+    comparison = compare.compile_comparison({"markov": here, "stan": other.assign(k=5)}, CURRENT)
+    assert list(compare.comparison_tables(comparison, 10)["last_pair", "session"].index) == [
         "markov"
     ]
-    apart = reporting.elsewhere_table(comparison, {"stan": "kedro run ..."}, 10)
+    apart = compare.elsewhere_table(comparison, {"stan": "kedro run ..."}, 10)
     assert apart.loc["stan", "what differs"] == "not measured at K=10 (evaluation.ks was [5])"
     assert "not measured at K=10" in reporting.comparison_markdown(comparison, 10, {}, "t")

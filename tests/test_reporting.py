@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from session_recs.evaluation import reporting
+from session_recs.evaluation import compare, reporting, search_results
 
 
 def metrics_table(recall: float, mrr: float, protocol="last_pair", context="last_item"):
@@ -29,7 +29,7 @@ def metrics_table(recall: float, mrr: float, protocol="last_pair", context="last
 
 @pytest.fixture
 def comparison() -> pd.DataFrame:
-    return reporting.compile_comparison(
+    return compare.compile_comparison(
         {
             "association_rules_ff19": metrics_table(0.146, 0.0683),
             "sequential_rules": metrics_table(0.275, 0.156),
@@ -39,11 +39,11 @@ def comparison() -> pd.DataFrame:
 
 
 def test_models_without_metrics_are_listed_as_not_run(comparison):
-    measured = reporting.measured(comparison)
+    measured = compare.measured(comparison)
     assert set(measured["model"]) == {"association_rules_ff19", "sequential_rules"}
-    assert reporting.not_run(comparison) == ["word2vec_search"]
+    assert compare.not_run(comparison) == ["word2vec_search"]
     assert list(comparison.columns[:3]) == ["model", "protocol", "context"]
-    nothing = reporting.compile_comparison({"word2vec_search": None, "markov": None})
+    nothing = compare.compile_comparison({"word2vec_search": None, "markov": None})
     markdown = reporting.comparison_markdown(nothing, 10, {}, "t")
     assert "No model has metrics" in markdown
     assert "Not run yet: word2vec_search, markov." in markdown
@@ -51,7 +51,7 @@ def test_models_without_metrics_are_listed_as_not_run(comparison):
 
 
 def test_tables_rank_models_by_recall_with_intervals(comparison):
-    (key, table), *_ = reporting.comparison_tables(comparison, 10).items()
+    (key, table), *_ = compare.comparison_tables(comparison, 10).items()
     assert key == ("last_pair", "last_item")
     assert list(table.index) == ["sequential_rules", "association_rules_ff19"]
     assert table.loc["sequential_rules", "recall@10"] == "0.275 [0.265, 0.285]"
@@ -69,7 +69,7 @@ def test_published_numbers_sit_next_to_ours_under_the_same_protocol(comparison):
             "GRU4Rec": {"recall": 0.3, "mrr": 0.2},
         },
     }
-    table = reporting.reference_table(comparison, references, 10)
+    table = compare.reference_table(comparison, references, 10)
     assert table.loc["AR (FF19)", "published recall@10"] == "0.142"
     assert table.loc["AR (FF19)", "ours recall@10"] == "0.146 [0.136, 0.156]"
     # Not trained yet, or no model of ours: an empty cell, never a made-up number.
@@ -77,7 +77,7 @@ def test_published_numbers_sit_next_to_ours_under_the_same_protocol(comparison):
     assert table.loc["GRU4Rec", "our model"] == ""
     assert table.loc["GRU4Rec", "published mrr@10"] == "0.200"
     # Under another protocol we have no number to show.
-    other = reporting.reference_table(comparison, {**references, "context": "session"}, 10)
+    other = compare.reference_table(comparison, {**references, "context": "session"}, 10)
     assert other.loc["AR (FF19)", "ours recall@10"] == ""
 
 
@@ -94,20 +94,20 @@ def test_the_search_section_shows_the_best_finished_trials(comparison):
             "wall_s": [1800.0, 600.0, 60.0, 1800.0],
         }
     )
-    summary = reporting.search_summary(tune_results)
+    summary = search_results.search_summary(tune_results)
     assert summary["trial_id"].tolist() == ["d", "a", "b"]  # the failed trial is not ranked
     assert summary.loc[0, "window"] == 5 and summary.loc[0, "negative"] == 2
     markdown = reporting.comparison_markdown(comparison, 10, {}, "t", tune_results)
     assert "## Hyperparameter search (validation pairs)" in markdown
     assert "4 trials (2 stopped early by the scheduler), 1.18 trial-hours" in markdown
-    assert reporting.search_summary(None) is None
+    assert search_results.search_summary(None) is None
     assert "Hyperparameter search" not in reporting.comparison_markdown(comparison, 10, {}, "t")
     html = reporting.comparison_html(comparison, 10, {}, "t", tune_results)
     assert "<h2>Hyperparameter search (validation pairs)</h2>" in html
 
 
 def test_each_search_shows_its_cost_and_the_model_before_and_after():
-    comparison = reporting.compile_comparison(
+    comparison = compare.compile_comparison(
         {
             "session_knn": metrics_table(0.300, 0.150),
             "session_knn_tuned": metrics_table(0.331, 0.171),
@@ -125,10 +125,10 @@ def test_each_search_shows_its_cost_and_the_model_before_and_after():
         }
     )
     searches = {
-        "session_knn": reporting.Search(trials, "session_knn", "session_knn_tuned"),
-        "item_knn": reporting.Search(None, "item_knn", "item_knn_tuned"),
+        "session_knn": search_results.Search(trials, "session_knn", "session_knn_tuned"),
+        "item_knn": search_results.Search(None, "item_knn", "item_knn_tuned"),
     }
-    table = reporting.search_table(comparison, searches, 10)
+    table = search_results.search_table(comparison, searches, 10)
     assert list(table.index) == ["session_knn"]  # a model never searched has no row
     row = table.loc["session_knn"]
     assert (row["trials"], row["trial-hours"], row["best validation"]) == ("3", "2", "0.440")
@@ -157,7 +157,7 @@ def test_each_model_is_tested_against_the_best_on_the_same_queries():
     weak = np.where(rng.random(1000) < 0.8, strong, 0)
     twin = strong.copy()
     twin[:3] = 0
-    tests = reporting.paired_tests(
+    tests = compare.paired_tests(
         {"strong": ranks_table(strong), "weak": ranks_table(weak), "twin": ranks_table(twin),
          "not_run": None},
         k=10,
@@ -170,12 +170,12 @@ def test_each_model_is_tested_against_the_best_on_the_same_queries():
     assert recall.loc["weak", "p_value"] < 0.001
     assert recall.loc["twin", "p_value"] > 0.05
     # Another number of queries (another evaluation set): no paired test.
-    other = reporting.paired_tests({"a": ranks_table(strong), "b": ranks_table(weak[:10])}, 10)
+    other = compare.paired_tests({"a": ranks_table(strong), "b": ranks_table(weak[:10])}, 10)
     assert other.loc[other.model == "b", "p_value"].isna().all()
 
 
 def test_the_html_report_is_self_contained_with_marks_tests_and_metadata(comparison):
-    tests = reporting.paired_tests(
+    tests = compare.paired_tests(
         {
             "sequential_rules": ranks_table([1, 2, 0, 3] * 50),
             "association_rules_ff19": ranks_table([0, 2, 0, 0] * 50),
@@ -212,7 +212,7 @@ def many_models(n: int = 13) -> pd.DataFrame:
                 metrics_table(0.2 + 0.02 * i, 0.1 + 0.01 * i, context="session"),
             ]
         )
-    return reporting.compile_comparison(tables)
+    return compare.compile_comparison(tables)
 
 
 def test_every_model_keeps_one_distinct_colour_in_every_panel_and_chart():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from session_recs.core.errors import ConfigError
-from session_recs.tuning.runner import check_resumable, storage_root
+from session_recs.tuning.stop_resume import check_resumable, storage_root
 
 
 def test_a_search_resumes_only_from_the_projects_data_folder(tmp_path, monkeypatch):

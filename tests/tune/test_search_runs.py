@@ -157,7 +157,7 @@ def test_a_stopped_search_is_saved_incomplete_refits_nothing_and_resumes(
 def test_a_local_ray_listens_on_loopback_only():
     import ray
 
-    from session_recs.tuning.runner import ray_session
+    from session_recs.tuning.ray_runtime import ray_session
     from session_recs.tuning.search_settings import RaySettings
 
     before = ray_processes()

@@ -16,9 +16,9 @@ from session_recs.core.errors import ConfigError, DataValidationError
 from session_recs.tuning import results
 from session_recs.tuning.address import check_reachable, resolve
 from session_recs.tuning.ray_objects import param_space, search_algorithm, trial_scheduler
-from session_recs.tuning.runner import previous_experiments
 from session_recs.tuning.search_settings import RaySettings
 from session_recs.tuning.space import parse_settings
+from session_recs.tuning.stop_resume import previous_experiments
 
 ROOT = Path(__file__).resolve().parents[2]
 

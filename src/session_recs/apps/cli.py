@@ -7,6 +7,9 @@ code 1 instead of a traceback. Every other command reports such problems the sam
 Ctrl-C and SIGTERM end ``run``, ``viz run`` (kedro-viz's, whose server it stops) and
 ``serve-mlflow`` (MLflow's scoring server, stopped with its workers) with one line and
 exit code 1 (:func:`_stopped_in_one_line`).
+
+(Over 400 lines: Kedro loads a project's commands from one module, so every command lives
+here with its own option checks, and the servers it starts share the stop handling.)
 """
 
 from __future__ import annotations
@@ -137,7 +140,10 @@ def _run(**kwargs: Any) -> Any:
     with warnings.catch_warnings(), _stopped_in_one_line(kept):
         # `--pipeline` is what our users type (and what the mission's docs say): no warning.
         warnings.filterwarnings("ignore", message="Option '--pipeline' is deprecated")
-        return kedro_run.callback(**kwargs)
+        run = kedro_run.callback
+        if run is None:  # click allows a command without one; Kedro's run has one
+            raise RuntimeError("kedro's run command has no callback")
+        return run(**kwargs)
 
 
 def _close_progress_bars() -> None:

@@ -147,7 +147,9 @@ def recommend_items(
     path = Path(project_path or Path.cwd()).resolve()
     if kedro_project.PACKAGE_NAME is None:  # not yet set up by `kedro`, -m or kedro.ipython
         kedro_project.configure_project(__name__.split(".")[0])
-    with KedroSession.create(project_path=path, env=env, runtime_params=runtime) as session:
+    # Entered as itself: the `with` would type it as Kedro's abstract session.
+    session = KedroSession.create(project_path=path, env=env, runtime_params=runtime)
+    with session:
         context = session.load_context()
         dataset = context.params["dataset"]
         catalog = context.catalog

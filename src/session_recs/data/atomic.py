@@ -23,7 +23,7 @@ import io
 import os
 import stat
 import tempfile
-from typing import Any
+from typing import IO, Any, cast
 
 from fsspec.compression import compr
 from fsspec.core import get_compression
@@ -48,10 +48,13 @@ class _AtomicFileOpener(LocalFileOpener):
     file, because a codec's ``close`` does not close the file it writes into.
     """
 
+    #: What is written to (fsspec's attribute): the hidden file, or a codec over it.
+    f: Any
+
     def __init__(self, path: str, mode: str, fs: LocalFileSystem | None = None, **kwargs: Any):
         self._finished = False
         self.abandoned = False  # set when the writer failed: close() then discards
-        self._raw: io.BufferedWriter | None = None
+        self._raw: IO[Any] | None = None
         kwargs.pop("autocommit", None)
         super().__init__(path, mode, autocommit=False, fs=fs, **kwargs)
 
@@ -66,6 +69,12 @@ class _AtomicFileOpener(LocalFileOpener):
         self.f = self._raw
         if self.compression:
             self.f = compr[self.compression](self._raw, mode=self.mode[0])
+
+    def _hidden_file(self) -> IO[Any]:
+        """The hidden file (``__init__`` opens it, through fsspec's ``_open``)."""
+        if self._raw is None:
+            raise ValueError(f"{self.path} was never opened")
+        return self._raw
 
     def _target_mode(self) -> int:
         """An overwritten file keeps its permissions; a new one gets open()'s (0666 & ~umask)."""
@@ -82,7 +91,7 @@ class _AtomicFileOpener(LocalFileOpener):
             self.discard()
             return
         try:
-            raw = self._raw
+            raw = self._hidden_file()
             if self.f is not raw:
                 self.f.close()  # a codec writes its trailer into the raw file here
             raw.flush()
@@ -102,8 +111,9 @@ class _AtomicFileOpener(LocalFileOpener):
             return
         self._finished = True
         for handle in (self.f, self._raw):
-            with contextlib.suppress(Exception):
-                handle.close()
+            if handle is not None:
+                with contextlib.suppress(Exception):
+                    handle.close()
         with contextlib.suppress(FileNotFoundError):
             os.remove(self.temp)
 
@@ -114,7 +124,7 @@ class _AtomicFileOpener(LocalFileOpener):
         return self._finished
 
     def fileno(self) -> int:
-        return self._raw.fileno()
+        return self._hidden_file().fileno()
 
     def __exit__(self, exc_type: Any, exc: Any, *_: Any) -> None:
         if exc_type is not None:
@@ -137,13 +147,13 @@ class _AtomicTextWrapper(io.TextIOWrapper):
 
     def __exit__(self, exc_type: Any, *args: Any) -> None:
         if exc_type is not None:
-            self.buffer.abandoned = True
+            cast(_AtomicFileOpener, self.buffer).abandoned = True
         super().__exit__(exc_type, *args)
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
             if not self.closed:
-                self.buffer.abandoned = True
+                cast(_AtomicFileOpener, self.buffer).abandoned = True
         super().__del__()
 
 

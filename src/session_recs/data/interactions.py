@@ -75,11 +75,12 @@ def _cell_id(value: object) -> str:
     if isinstance(value, list | tuple | dict | set | np.ndarray):
         raise _NotAnId("lists or dicts", value)
     if isinstance(value, float | np.floating):
-        if not float(value).is_integer():
-            raise _NotAnId("numbers that are not whole", float(value))
-        if abs(value) > _EXACT_FLOAT:
-            raise _NotAnId("numbers too large for a float to hold exactly", float(value))
-        return str(int(value))
+        number = float(value)
+        if not number.is_integer():
+            raise _NotAnId("numbers that are not whole", number)
+        if abs(number) > _EXACT_FLOAT:
+            raise _NotAnId("numbers too large for a float to hold exactly", number)
+        return str(int(number))
     return str(value)
 
 
@@ -164,7 +165,8 @@ def _epoch_timestamps(values: pd.Series, source_column: str, unit: str | None) -
     """Numeric epochs as datetimes; ``unit`` inferred from their magnitude when not given."""
     numbers = values.to_numpy(dtype="float64", na_value=np.nan)
     inferred = unit is None
-    unit = infer_timestamp_unit(numbers) if inferred else unit
+    if unit is None:
+        unit = infer_timestamp_unit(numbers)
     seconds = numbers * _UNIT_SECONDS[unit]
     finite = seconds[~np.isnan(seconds)]
     if len(finite) and (finite.min() < 0 or finite.max() > _LATEST_SECONDS):

@@ -6,7 +6,7 @@ the real file's order (by ``InvoiceDate`` then invoice number, each invoice's ro
 contiguous), so every reader and pipeline built for the real file runs on it unchanged.
 It serves as the offline demo data and, at millions of rows, as a scale benchmark.
 (Over 400 lines: one generator, whose planted structures below each need their own
-vectorised step.)
+vectorised step; the catalogue it draws from is :mod:`session_recs.data.synthetic_catalog`.)
 
 Planted structure, so that a recommender has something real to learn:
 
@@ -51,6 +51,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -58,6 +59,13 @@ from pydantic import ConfigDict, Field, model_validator
 
 from session_recs.core.config import OptionError, Settings
 from session_recs.data.readers import INVOICE_DATE_DTYPE, ONLINE_RETAIL_COLUMNS
+from session_recs.data.synthetic_catalog import (
+    MAX_ITEMS,
+    NON_PRODUCTS,
+    Catalog,
+    build_catalog,
+    draw_in_groups,
+)
 
 # Exactly the reference table's columns and InvoiceDate unit, so readers see no difference.
 COLUMNS = ONLINE_RETAIL_COLUMNS
@@ -67,10 +75,6 @@ DEMO_SEED: int = 42
 DEMO_N_EVENTS: int = 60_000
 DEMO_N_ITEMS: int = 1_200
 
-# Five-digit stock numbers, as in the real file, one per item, up to FIVE_DIGIT_ITEMS;
-# larger catalogues (``make-demo --items``) get seven-digit numbers.
-FIVE_DIGIT_ITEMS = 89_998
-MAX_ITEMS = 9_000_000
 #: Items per product line when the number of lines follows the catalogue (the demo: 1,200
 #: items in 60 lines).
 ITEMS_PER_GROUP = 20
@@ -82,8 +86,6 @@ P_NEIGHBOUR = 0.3
 P_JUMP = 0.05
 # A fresh draw ignores the invoice's group this often: baskets are not perfectly themed.
 P_ANY_GROUP = 0.05
-# Share of items whose stock code has a letter suffix ("85123A").
-P_CODE_SUFFIX = 0.12
 P_NON_PRODUCT = 0.004
 P_MISSING_DESCRIPTION = 0.003
 # Cancellation runs: a seed row, extended to the next row(s) with this probability each.
@@ -94,14 +96,6 @@ CUSTOMER_SIGMA = 1.2
 BASKET_MEDIAN = 20.0
 BASKET_SIGMA = 0.6
 
-NON_PRODUCTS = pd.DataFrame(
-    {
-        "code": ["POST", "DOT", "M", "BANK CHARGES"],
-        "description": ["POSTAGE", "DOTCOM POSTAGE", "Manual", "Bank Charges"],
-        "price": [18.0, 120.0, 2.5, 15.0],
-        "share": [0.45, 0.25, 0.25, 0.05],
-    }
-)
 PACK_SIZES = np.array([1, 2, 3, 4, 6, 8, 10, 12, 24, 48], dtype=np.int64)
 PACK_SHARES = np.array([0.25, 0.15, 0.08, 0.07, 0.12, 0.04, 0.05, 0.17, 0.05, 0.02])
 COUNTRIES = np.array(
@@ -123,48 +117,6 @@ COUNTRIES = np.array(
 COUNTRY_SHARES = np.array(
     [0.89, 0.02, 0.02, 0.01, 0.01, 0.01, 0.01, 0.01, 0.005, 0.005, 0.005, 0.005]
 )
-COLOURS = np.array(
-    ["RED", "PINK", "BLUE", "GREEN", "IVORY", "BLACK", "WHITE", "VINTAGE", "PASTEL", "GOLD"]
-)
-PATTERNS = np.array(
-    ["RETROSPOT", "POLKADOT", "PAISLEY", "SPACEBOY", "DOLLY GIRL", "REGENCY", "SKULLS", "HEART"]
-)
-NOUNS = np.array(
-    [
-        "MUG",
-        "LUNCH BAG",
-        "JUMBO BAG",
-        "CAKE STAND",
-        "T-LIGHT HOLDER",
-        "NAPKINS",
-        "PAPER CHAIN KIT",
-        "CHARLOTTE BAG",
-        "PARTY BUNTING",
-        "LUNCH BOX",
-        "TEA CUP AND SAUCER",
-        "CAKE CASES",
-        "WATER BOTTLE",
-        "ALARM CLOCK",
-        "DOORMAT",
-        "CUSHION COVER",
-        "PHOTO FRAME",
-        "STORAGE TIN",
-        "HANGING DECORATION",
-        "GIFT WRAP",
-        "PICNIC BASKET",
-        "SHOPPER BAG",
-        "CHILDRENS APRON",
-        "MINI NOTEBOOK",
-        "SIGN",
-        "PLATE",
-        "BOWL",
-        "CANDLE",
-        "TISSUES",
-        "EGG CUP",
-        "KEY RING",
-        "PURSE",
-    ]
-)
 
 # Trading calendar of the real file: no Saturdays, closed over Christmas 2010.
 OPENING = np.timedelta64(8, "h")
@@ -175,87 +127,13 @@ LAST_DAY = np.datetime64("2011-12-09")
 CLOSED = (np.datetime64("2010-12-24"), np.datetime64("2011-01-03"))
 
 
-@dataclass(frozen=True)
-class _Catalog:
-    """Items 0..n_items-1 grouped by consecutive positions, then the non-product codes."""
-
-    group_lo: np.ndarray  # group g holds items group_lo[g]:group_lo[g + 1]
-    group_of_item: np.ndarray
-    group_p: np.ndarray  # Zipf probability of each group
-    cum_weight: np.ndarray  # inclusive cumsum of within-group Zipf weights, item order
-    codes: pd.Series  # str, one per item then one per non-product code
-    descriptions: pd.Series
-    prices: np.ndarray
-
-
-def _zipf(n: int, exponent: float) -> np.ndarray:
-    """Unnormalised Zipf weights of ranks 1..n."""
-    return np.arange(1, n + 1, dtype=np.float64) ** -exponent
-
-
-def _build_catalog(
-    rng: np.random.Generator, n_items: int, n_groups: int, exponent: float
-) -> _Catalog:
-    """Groups, popularity, stock codes, descriptions and prices of the items."""
-    group_lo = (np.arange(n_groups + 1) * n_items) // n_groups
-    group_of_item = np.repeat(np.arange(n_groups), np.diff(group_lo))
-    position = np.arange(n_items) - group_lo[group_of_item]
-    # Shuffle ranks within each group: lexsort keeps the group blocks where they are.
-    order = np.lexsort((rng.random(n_items), group_of_item))
-    rank = np.empty(n_items, dtype=np.int64)
-    rank[order] = position
-    cum_weight = np.cumsum((rank + 1.0) ** -exponent)
-    group_p = _zipf(n_groups, exponent)[rng.permutation(n_groups)]
-    group_p /= group_p.sum()
-
-    if n_items <= FIVE_DIGIT_ITEMS:
-        numbers = rng.choice(np.arange(10_002, 100_000), size=n_items, replace=False)
-    else:
-        numbers = 1_000_000 + rng.choice(MAX_ITEMS, size=n_items, replace=False)
-    numbers = numbers.astype(str)
-    letters = np.array(list("ABCDE"))[rng.integers(0, 5, n_items)]
-    suffix = np.where(rng.random(n_items) < P_CODE_SUFFIX, letters, "")
-    codes = np.char.add(numbers, suffix)
-
-    # Distinct themes per group and distinct nouns within a group, while they last.
-    themes = np.char.add(
-        np.char.add(np.repeat(COLOURS, PATTERNS.size), " "), np.tile(PATTERNS, COLOURS.size)
-    )
-    theme = themes[rng.permutation(themes.size)[np.arange(n_groups) % themes.size]]
-    noun = NOUNS[(rng.integers(0, NOUNS.size, n_groups)[group_of_item] + position) % NOUNS.size]
-    descriptions = np.char.add(np.char.add(theme[group_of_item], " "), noun)
-
-    # Prices in steps of 5p, like most of the real catalog.
-    prices = np.maximum(np.round(rng.lognormal(np.log(2.5), 0.8, n_items) * 20) / 20, 0.1)
-    return _Catalog(
-        group_lo=group_lo,
-        group_of_item=group_of_item,
-        group_p=group_p,
-        cum_weight=cum_weight,
-        codes=pd.Series(np.concatenate([codes, NON_PRODUCTS["code"]]), dtype="str"),
-        descriptions=pd.Series(
-            np.concatenate([descriptions, NON_PRODUCTS["description"]]), dtype="str"
-        ),
-        prices=np.concatenate([prices, NON_PRODUCTS["price"].to_numpy()]),
-    )
-
-
-def _draw_in_groups(rng: np.random.Generator, groups: np.ndarray, catalog: _Catalog) -> np.ndarray:
-    """One Zipf draw of an item inside each given group (inverse CDF on the group's slice)."""
-    lo, hi = catalog.group_lo[groups], catalog.group_lo[groups + 1]
-    below = np.where(lo > 0, catalog.cum_weight[lo - 1], 0.0)
-    target = below + rng.random(groups.size) * (catalog.cum_weight[hi - 1] - below)
-    # Clip: rounding at a slice's edge must not leak into the neighbouring group.
-    return np.clip(np.searchsorted(catalog.cum_weight, target, side="right"), lo, hi - 1)
-
-
 def _segment_starts(flags: np.ndarray) -> np.ndarray:
     """For each position, the index of the latest True flag at or before it."""
     return np.maximum.accumulate(np.where(flags, np.arange(flags.size), 0))
 
 
 def _invoice_groups(
-    rng: np.random.Generator, first_of_customer: np.ndarray, catalog: _Catalog
+    rng: np.random.Generator, first_of_customer: np.ndarray, catalog: Catalog
 ) -> np.ndarray:
     """Each invoice's group: a Zipf draw at a customer's start or a jump, else a ±1 walk."""
     n_groups = catalog.group_p.size
@@ -286,7 +164,7 @@ def _invoice_minutes(rng: np.random.Generator, invoice_customer: np.ndarray) -> 
 
 
 def _resolve_items(
-    parent: np.ndarray, steps: np.ndarray, seed_item: np.ndarray, catalog: _Catalog
+    parent: np.ndarray, steps: np.ndarray, seed_item: np.ndarray, catalog: Catalog
 ) -> np.ndarray:
     """Item of each event = ``steps`` successors of the item at its root ``parent``.
 
@@ -355,7 +233,7 @@ def _baskets(
 def _items(
     rng: np.random.Generator,
     baskets: _Baskets,
-    catalog: _Catalog,
+    catalog: Catalog,
     p_sequential: float,
     p_repeat: float,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -385,7 +263,7 @@ def _items(
     anywhere = rng.random(fresh_rows.size) < P_ANY_GROUP
     groups[anywhere] = rng.choice(catalog.group_p.size, size=int(anywhere.sum()), p=catalog.group_p)
     seed_item = np.zeros(n_events, dtype=np.int64)
-    seed_item[fresh_rows] = _draw_in_groups(rng, groups, catalog)
+    seed_item[fresh_rows] = draw_in_groups(rng, groups, catalog)
     item = _resolve_items(parent, steps, seed_item, catalog)
     return item, source[cancel[copy_rows]]
 
@@ -461,7 +339,9 @@ def generate_transactions(
         n_customers = max(1, n_events // 60)
     if n_groups is None and isinstance(n_items, int) and not isinstance(n_items, bool):
         n_groups = max(1, n_items // ITEMS_PER_GROUP)
-    config = GeneratorConfig(
+    # As given (the defaults above only when the sizes they follow are whole numbers): the
+    # config checks every argument and names the first bad one.
+    arguments: dict[str, Any] = dict(
         n_events=n_events,
         n_items=n_items,
         n_groups=n_groups,
@@ -473,6 +353,7 @@ def generate_transactions(
         p_cancel=p_cancel,
         zipf_exponent=zipf_exponent,
     )
+    config = GeneratorConfig(**arguments)
     n_events, n_items, n_groups, n_customers = (
         config.n_events,
         config.n_items,
@@ -480,7 +361,7 @@ def generate_transactions(
         config.n_customers,
     )
     rng = np.random.default_rng(seed)
-    catalog = _build_catalog(rng, n_items, n_groups, float(zipf_exponent))
+    catalog = build_catalog(rng, n_items, n_groups, float(zipf_exponent))
     baskets = _baskets(rng, n_events, n_customers, p_cancel)
     item, cancel_source = _items(rng, baskets, catalog, p_sequential, p_repeat)
     cancel = baskets.cancel

@@ -159,7 +159,7 @@ class EvaluationConfig(Settings):
     @field_validator("exclude_query", mode="before")
     @classmethod
     def _bool_or_auto(cls, value: Any) -> bool | str:
-        words = {"true": True, "false": False, "auto": "auto"}
+        words: dict[str, bool | str] = {"true": True, "false": False, "auto": "auto"}
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.lower() in words:
@@ -187,7 +187,7 @@ def evaluation_sets(
     config: EvaluationConfig,
 ) -> dict[tuple[str, str], EvaluationSet]:
     """Every (protocol, context) evaluation set the configuration asks for."""
-    sets = {}
+    sets: dict[tuple[str, str], EvaluationSet] = {}
     for protocol in config.protocols:
         if protocol == "last_pair":
             with_session = pair_set(
@@ -265,7 +265,7 @@ def evaluate_with_ranks(
             recs.items,
             evaluation.targets,
             config.ks,
-            model.popularity,
+            model.fitted_popularity(),
             n_boot=config.n_boot,
             seed=config.seed,
         )

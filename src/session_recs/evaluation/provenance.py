@@ -4,7 +4,7 @@ evaluation settings.
 Every ``<model>_metrics`` and ``<model>_query_ranks`` table carries the fingerprints of
 the training sessions and of the test data it was measured on, with the evaluation
 settings in force (:data:`PROVENANCE_COLUMNS`). The report compares a model with the
-others only when these match the split it reads (:mod:`session_recs.evaluation.reporting`), so two
+others only when these match the split it reads (:mod:`session_recs.evaluation.compare`), so two
 numbers measured on different test queries never share a table or a paired test.
 
 A fingerprint is a hash of the content, not of a file or a version: the same sessions

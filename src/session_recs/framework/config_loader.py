@@ -40,7 +40,7 @@ import importlib
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from kedro.config import OmegaConfigLoader
@@ -86,7 +86,9 @@ def pick_source(name: Any, sources: Any) -> dict[str, Any]:
             f"_sources.{name} in conf/base/catalog.yml must be a dataset entry with a 'type', "
             f"got {entry!r}."
         )
-    entry = OmegaConf.to_container(entry, resolve=True) if OmegaConf.is_config(entry) else entry
+    if OmegaConf.is_config(entry):
+        # A mapping's container is a dict.
+        entry = cast(dict[str, Any], OmegaConf.to_container(entry, resolve=True))
     entry = {"metadata": RAW_METADATA, **dict(entry)}
     # Kedro makes relative paths absolute (so notebooks find the files) only under keys
     # named `filepath`: the train and test files are handed over in that form.
@@ -391,7 +393,11 @@ class ProjectConfigLoader(OmegaConfigLoader):
         top = Path(str(self.conf_source)).parent
         base_files, env_files = (
             [
-                (shown(path, top), OmegaConf.to_container(config, resolve=False) or {})
+                # A parameters or catalog file holds a mapping, whose container is a dict.
+                (
+                    shown(path, top),
+                    cast(dict[str, Any], OmegaConf.to_container(config, resolve=False)) or {},
+                )
                 for path, config in sorted(files.items())
             ]
             for files in (base, env)

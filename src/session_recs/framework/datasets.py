@@ -26,6 +26,10 @@ defaults of the sessionize, split and evaluation settings: :meth:`SourceDataset.
 Paths are local (relative ones to the working directory, as for Kedro's own datasets).
 Kedro wraps an error raised while loading in a ``DatasetError``; the project's CLI
 finds the :class:`~session_recs.core.errors.DataValidationError` behind it and prints that.
+
+(Over 400 lines: every dataset type the catalog names for the raw sources, each checking
+its entry and naming the entry and field in its errors, plus the optional and run-versions
+datasets that share those checks.)
 """
 
 from __future__ import annotations
@@ -144,7 +148,7 @@ class SourceDataset(AbstractDataset[None, pd.DataFrame]):
 class _RawFileDataset(SourceDataset):
     """One raw file read by one reader function of :mod:`session_recs.data.readers`."""
 
-    _reader: ClassVar[Callable[[Path], pd.DataFrame]]
+    _reader: ClassVar[staticmethod[[Path], pd.DataFrame]]
     _format: ClassVar[str]
 
     def __init__(

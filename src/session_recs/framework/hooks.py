@@ -16,7 +16,7 @@ from session_recs.core.errors import ConfigError, DataValidationError
 from session_recs.data.atomic import make_atomic
 from session_recs.data.sessionize import SESSION_COLUMNS
 from session_recs.data.split import PAIR_COLUMNS
-from session_recs.evaluation.reporting import compile_comparison, leaders
+from session_recs.evaluation.compare import compile_comparison, leaders
 from session_recs.framework.datasets import OptionalDataset, RunVersionsDataset
 
 logger = logging.getLogger(__name__)

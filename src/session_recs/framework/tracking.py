@@ -24,6 +24,9 @@ its nodes read (split, evaluation, report, tune, ...), and adds under it:
 
 kedro-mlflow's own plugin hook is disabled in settings.py so that merely installing the
 extra changes nothing.
+
+(Over 400 lines: one hook class follows a run's whole life, from its parameters to each
+model's nested runs, its evaluations and the report's files.)
 """
 
 from __future__ import annotations
@@ -345,24 +348,23 @@ class MlflowTrackingHooks:
         model = model_of(dataset_name)
         dataset = self._catalog.get(dataset_name) if self._catalog is not None else None
         if model is not None and dataset_name.endswith(METRICS_SUFFIX):
-            self._log_evaluations(model, data)
+            self._log_evaluations(runs, model, data)
         elif model is not None and dataset_name.endswith(HISTORY):
             if isinstance(data, pd.DataFrame):
                 for name, steps in epoch_metrics(data).items():
                     for epoch, value in steps:
                         runs.client.log_metric(runs.model(model), name, value, step=epoch)
         elif model is not None and dataset_name.endswith(RECOMMENDER):
-            self._log_model(model, dataset)
+            self._log_model(runs, model, dataset)
         if dataset is not None and _layer(dataset) == ARTIFACT_LAYER:
             path = _saved_path(dataset)
             if path is not None and path.is_file():
                 owner = runs.model(model) if model is not None else run.run_id
                 runs.client.log_artifact(owner, str(path), ARTIFACT_LAYER)
 
-    def _log_evaluations(self, model: str, metrics: Any) -> None:
+    def _log_evaluations(self, runs: ModelRuns, model: str, metrics: Any) -> None:
         if not isinstance(metrics, pd.DataFrame):
             return
-        runs = self._runs
         evaluations = evaluation_metrics(metrics)
         for (protocol, context), values in evaluations.items():
             runs.log_metrics(runs.evaluation(model, protocol, context), values)
@@ -374,7 +376,7 @@ class MlflowTrackingHooks:
             runs.client.set_tag(run_id, "protocol", main[0])
             runs.client.set_tag(run_id, "context", main[1])
 
-    def _log_model(self, model: str, dataset: Any) -> None:
+    def _log_model(self, runs: ModelRuns, model: str, dataset: Any) -> None:
         """The fitted recommender as an MLflow pyfunc model (``runs:/<run>/model``)."""
         import mlflow
 
@@ -383,12 +385,12 @@ class MlflowTrackingHooks:
         path = _saved_path(dataset) if dataset is not None else None
         if path is None or not path.is_file():
             return
-        run_id = self._runs.model(model)
+        run_id = runs.model(model)
         logging.getLogger("mlflow").setLevel(logging.WARNING)  # its per-model INFO lines
         with mlflow.start_run(run_id=run_id, nested=True):
             logged = serving.log_model(path, model=model)
-        self._runs.client.set_tag(run_id, "model_uri", logged.model_uri)
-        self._runs.client.update_run(run_id, status="RUNNING")  # open until the kedro run ends
+        runs.client.set_tag(run_id, "model_uri", logged.model_uri)
+        runs.client.update_run(run_id, status="RUNNING")  # open until the kedro run ends
 
     @hook_impl
     def after_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:

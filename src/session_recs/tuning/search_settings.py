@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_args
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
@@ -19,10 +19,14 @@ from session_recs.models.registry import SEARCHED_MODEL
 from session_recs.models.searchable import SearchableOption
 
 DOMAIN_KINDS = ("grid", "choice", "uniform", "loguniform", "int", "logint")
-SEARCH_ALGORITHMS = ("basic", "optuna")
-SCHEDULERS = ("asha", "fifo")
-METRICS = ("recall", "mrr")
-CONTEXTS = ("last_item", "session")
+SearchAlgorithm = Literal["basic", "optuna"]
+Scheduler = Literal["asha", "fifo"]
+Metric = Literal["recall", "mrr"]
+Context = Literal["last_item", "session"]
+SEARCH_ALGORITHMS: tuple[SearchAlgorithm, ...] = get_args(SearchAlgorithm)
+SCHEDULERS: tuple[Scheduler, ...] = get_args(Scheduler)
+METRICS: tuple[Metric, ...] = get_args(Metric)
+CONTEXTS: tuple[Context, ...] = get_args(Context)
 #: The model a search trains when ``tune.model`` is not set: the FF19 comparison's
 #: Word2Vec, whose best configuration the searched model trains.
 LEGACY_MODEL = SEARCHED_MODEL
@@ -54,6 +58,12 @@ class Domain:
         """Smallest and largest value the entry can produce."""
         if self.values:
             return min(self.values), max(self.values)
+        return self._bounds()
+
+    def _bounds(self) -> tuple[float, float]:
+        """``low`` and ``high`` of a range (every entry without ``values`` has both)."""
+        if self.low is None or self.high is None:
+            raise ValueError(f"a {self.kind} entry without values needs low and high")
         return self.low, self.high
 
     def contains(self, value: Any) -> bool:
@@ -64,21 +74,29 @@ class Domain:
             return False
         if self.kind in ("int", "logint") and not isinstance(value, int):
             return False
-        return self.low <= value <= self.high
+        low, high = self._bounds()
+        return low <= value <= high
 
     def to_ray(self) -> Any:
         """The Ray Tune search-space object."""
         from ray import tune
 
-        low, high, step = self.low, self.high, self.step
+        if self.kind in ("grid", "choice"):
+            values = list(self.values)
+            return tune.grid_search(values) if self.kind == "grid" else tune.choice(values)
+        low, high = self._bounds()
+        step = self.step
+        # Integer ranges have whole-number bounds and step (checked when parsed). Ray's
+        # randint/lograndint exclude the upper bound; qrandint includes it.
         build = {
-            "grid": lambda: tune.grid_search(list(self.values)),
-            "choice": lambda: tune.choice(list(self.values)),
             "uniform": lambda: tune.quniform(low, high, step) if step else tune.uniform(low, high),
             "loguniform": lambda: tune.loguniform(low, high),
-            # Ray's randint/lograndint exclude the upper bound; qrandint includes it.
-            "int": lambda: tune.qrandint(low, high, step) if step else tune.randint(low, high + 1),
-            "logint": lambda: tune.lograndint(low, high + 1),
+            "int": lambda: (
+                tune.qrandint(int(low), int(high), int(step))
+                if step
+                else tune.randint(int(low), int(high) + 1)
+            ),
+            "logint": lambda: tune.lograndint(int(low), int(high) + 1),
         }
         return build[self.kind]()
 
@@ -96,7 +114,7 @@ class SchedulerSettings(Settings):
 
     section: ClassVar[str] = "tune.scheduler"
 
-    kind: Literal[SCHEDULERS] = "asha"
+    kind: Scheduler = "asha"
     grace_period: int = Field(1, ge=1)
     reduction_factor: float = Field(3, gt=1)
 
@@ -150,11 +168,11 @@ class SearchSettings(Settings):
     resource: str | None = "epochs"
     #: What the kind lets a search vary (types and ranges, from the model's settings).
     searchable: dict[str, SearchableOption] = Field(default_factory=dict)
-    context: Literal[CONTEXTS] = "session"
+    context: Context = "session"
     #: Whether a query's own item may be recommended back (``evaluation.exclude_query``;
     #: ``auto`` is decided from the training sessions when the search starts).
     exclude_query: bool | Literal["auto"] = True
-    search_alg: Literal[SEARCH_ALGORITHMS] = "optuna"
+    search_alg: SearchAlgorithm = "optuna"
     num_samples: int = 10
     max_epochs: int = Field(20, ge=1)
     space: dict[str, Domain] = Field(default_factory=dict)
@@ -163,7 +181,7 @@ class SearchSettings(Settings):
     points_to_evaluate: tuple[dict[str, Any], ...] = ()
     tpe: dict[str, Any] = Field(default_factory=dict)
     time_budget_s: float | None = Field(None, gt=0)
-    metric: Literal[METRICS] = "recall"
+    metric: Metric = "recall"
     k: int = Field(10, ge=1)
     cpus_per_trial: int = Field(1, ge=1)
     max_concurrent_trials: int | None = Field(None, ge=1)

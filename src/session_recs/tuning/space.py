@@ -1,7 +1,7 @@
 """The search, as configuration: ``params:tune`` and ``params:ray`` (and the searched
 model namespace's ``model``) → a checked :class:`~session_recs.tuning.search_settings.
-SearchSettings` (turned into Ray objects by :mod:`session_recs.tuning.ray_objects`). Long
-because it is every check a search gets before Ray starts, in one place.
+SearchSettings` (turned into Ray objects by :mod:`session_recs.tuning.ray_objects`). Over
+400 lines because it is every check a search gets before Ray starts, in one place.
 
 Checked before Ray starts: the preset (and that it searches the model's kind), each
 space entry against what the model accepts (its option settings, see
@@ -41,7 +41,7 @@ import inspect
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 from session_recs.core.errors import ConfigError
 from session_recs.models import ModelSpec, build_model, model_class
@@ -140,7 +140,7 @@ def resolve_layers(tune: Mapping[str, Any], kind: str = "word2vec") -> tuple[str
 # --- checking values ---------------------------------------------------------------------
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 

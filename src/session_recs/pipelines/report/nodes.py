@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from pydantic import Field
 
 from session_recs.core.config import Settings
-from session_recs.evaluation import reporting
+from session_recs.evaluation import compare, reporting, search_results
 from session_recs.evaluation.next_event import EvaluationConfig
 from session_recs.evaluation.profile import split_line
 from session_recs.evaluation.provenance import decide_exclude_query, split_fingerprints
@@ -39,7 +39,7 @@ def describe_report_conditions(  # noqa: PLR0917 (a node: Kedro passes inputs by
     its evidence)."""
     settings = EvaluationConfig(exclude_query=exclude_query, unknown_targets=unknown_targets)
     exclude, why = decide_exclude_query(settings.exclude_query, train_sessions)
-    conditions = reporting.report_conditions(
+    conditions = compare.report_conditions(
         str(dataset),
         split_fingerprints(train_sessions, test_pairs, test_sessions),
         exclude,
@@ -57,7 +57,7 @@ def compile_model_comparison(
     """One long table of every model's metrics (keyword = model name; None = not run:
     such a model gets one row with protocol ``not_run``, so the report can name it);
     column ``differs`` names what a model was measured on that is not ``conditions``."""
-    return reporting.compile_comparison(metrics, conditions)
+    return compare.compile_comparison(metrics, conditions)
 
 
 def test_against_best(
@@ -67,7 +67,7 @@ def test_against_best(
     Recall@k and MRR@k), from the per-query ranks (None: not run) of the models measured
     under ``conditions``."""
     k = ReportConfig.model_validate(report).k
-    return reporting.paired_tests(query_ranks, k, conditions=conditions)
+    return compare.paired_tests(query_ranks, k, conditions=conditions)
 
 
 def chart_model_comparison(comparison: pd.DataFrame, report: ReportConfig) -> Any:
@@ -180,7 +180,7 @@ def render_model_comparison(
     searched model): its cost and the model before and after."""
     report = ReportConfig.model_validate(report)
     tune_results = {
-        model: reporting.Search(results, model, tuned_name(model))
+        model: search_results.Search(results, model, tuned_name(model))
         for model, results in searches.items()
     }
     title = f"session-recs model comparison: {dataset}"

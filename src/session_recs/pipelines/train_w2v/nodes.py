@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 
 from session_recs.core.errors import ConfigError
 from session_recs.models import ModelSpec
+from session_recs.models.base import Recommender
 from session_recs.models.epoch_metrics import learning_curve_figure
 from session_recs.models.word2vec import Word2VecRecommender
 from session_recs.pipelines.modeling import fit_recommender
@@ -57,6 +58,6 @@ def fit_searched_word2vec(
     validation_pairs: pd.DataFrame,
     model: ModelSpec,
     best_w2v_params: dict[str, Any] | None,
-) -> Word2VecRecommender:
+) -> Recommender:
     """Fit Word2Vec with the tune pipeline's best configuration (or ``model.options``)."""
     return fit_recommender(train_sessions, validation_pairs, searched_model(model, best_w2v_params))

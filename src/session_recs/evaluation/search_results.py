@@ -1,0 +1,103 @@
+"""A hyperparameter search in the report: its best trials, and each searched model's test
+recall before and after its search."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from session_recs.evaluation.compare import cell, measured, our_row
+from session_recs.models.registry import SEARCHED_MODEL
+
+LEGACY = SEARCHED_MODEL
+
+
+def search_summary(tune_results: pd.DataFrame | None, top: int = 5) -> pd.DataFrame | None:
+    """The best ``top`` trials of a tune search (validation metrics, configuration)."""
+    if tune_results is None or tune_results.empty:
+        return None
+    last = [c for c in tune_results.columns if c.startswith("last_val_")]
+    if not last:
+        return None
+    metric = next((c for c in last if "recall" in c), last[0])
+    config = [c for c in tune_results.columns if c.startswith("config/")]
+    done = tune_results[tune_results["status"] == "TERMINATED"]
+    best = done.sort_values(metric, ascending=False).head(top)
+    columns = ["trial_id", metric, *config, "epochs_run", "wall_s"]
+    table = best[[c for c in columns if c in best.columns]].copy()
+    table.columns = [c.removeprefix("config/") for c in table.columns]
+    return table.reset_index(drop=True)
+
+
+def search_lines(tune_results: pd.DataFrame | None) -> tuple[str, pd.DataFrame] | None:
+    """A search's summary sentence and its best trials (None without finished trials)."""
+    table = search_summary(tune_results)
+    if tune_results is None or table is None:
+        return None
+    n = len(tune_results)
+    early = int(tune_results.get("stopped_early", pd.Series(dtype=bool)).fillna(False).sum())
+    hours = tune_results.get("wall_s", pd.Series(dtype=float)).sum() / 3600
+    text = (
+        f"{n} trials ({early} stopped early by the scheduler), {hours:.2f} trial-hours. "
+        f"The best configuration is trained and tested as `{SEARCHED_MODEL}` above; FF19 ran "
+        "a 539-trial grid of 100-epoch trials for its tuned Word2Vec."
+    )
+    if not _complete(tune_results):
+        text += " The search was interrupted: these are the trials that finished."
+    return text, table
+
+
+def _complete(tune_results: pd.DataFrame) -> bool:
+    return bool(tune_results.get("search_complete", pd.Series([True])).all())
+
+
+@dataclass(frozen=True)
+class Search:
+    """A model's search for the report: its trials, and the rows it compares."""
+
+    results: pd.DataFrame | None
+    default: str
+    tuned: str
+
+
+def search_table(
+    comparison: pd.DataFrame, searches: Mapping[str, Search], k: int
+) -> pd.DataFrame | None:
+    """One row per searched model: the search's cost, its best validation value, and the
+    model's test recall@k before and after (95% intervals), per evaluation context. FF19's
+    Word2Vec search (``word2vec_search``) has its own section: its best trials."""
+    rows = {}
+    done = measured(comparison)
+    protocol = str(done["protocol"].iloc[0]) if len(done) else ""
+    contexts = list(dict.fromkeys(done.loc[done["protocol"] == protocol, "context"]))
+    for model, search in searches.items():
+        results = search.results
+        if model == LEGACY or results is None or results.empty:
+            continue
+        metric = next((c for c in results.columns if c.startswith("last_val_")), None)
+        row: dict[str, str] = {
+            "trials": f"{len(results):,}",
+            "trial-hours": f"{results['wall_s'].fillna(0).sum() / 3600:.3g}",
+            "complete": "yes" if _complete(results) else "no (interrupted)",
+            "best validation": f"{results[metric].max():.3f}" if metric else "",
+        }
+        for context in contexts:
+            for label, name in (("default", search.default), ("tuned", search.tuned)):
+                mine = our_row(done, name, "recall", k, protocol=protocol, context=context)
+                row[f"{label} recall@{k} ({context})"] = "" if mine is None else cell(mine)
+        rows[model] = row
+    if not rows:
+        return None
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+#: The search whose trials the report lists (FF19's Word2Vec search).
+def as_searches(tune_results: Any) -> dict[str, Search]:
+    """The searches the report shows: a model -> :class:`Search` mapping as it is, or one
+    table of trials (or None) as FF19's Word2Vec search."""
+    if tune_results is None or isinstance(tune_results, pd.DataFrame):
+        return {LEGACY: Search(tune_results, LEGACY, LEGACY)}
+    return dict(tune_results)

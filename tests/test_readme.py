@@ -5,9 +5,9 @@ Every command in a ``bash`` block or an inline code span of README.md (``kedro .
 by the real command-line interface, without running it. Its option values that name
 project things (pipelines, environments, datasets, catalog entries, models, extras) must
 exist. What the commands *do* is exercised elsewhere: the default run and the pipelines
-in test_project_runs, tune in tests/tune, recommend in test_recommend, download in
-tests/data/test_download, kedro-viz in tests/ui, tracking in test_tracking, the
-``--load-versions`` example in test_hardening, make-demo below.
+in test_project_runs, tune in tests/tune, recommend in tests/apps/test_recommend, download in
+tests/data/test_download, kedro-viz in tests/ui, tracking in tests/framework/test_tracking, the
+``--load-versions`` example in tests/framework/test_hardening, make-demo below.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from session_recs.apps.cli import cli
 from session_recs.apps.recommend import recommend_items
 from session_recs.evaluation.next_event import pair_set
 
-from .conftest import copy_project, latest_version, load_model_file, run_cli
+from ..conftest import copy_project, latest_version, load_model_file, run_cli
 
 pytestmark = pytest.mark.slow  # a subprocess run trains the models first
 

@@ -16,8 +16,8 @@ from session_recs.data.split import SplitConfig, split_sessions
 from session_recs.models import build_model
 from session_recs.pipelines.tune.nodes import run_model_search
 
-from .conftest import needs_torch
-from .test_split import session_table
+from ..conftest import needs_torch
+from ..data.test_split import session_table
 
 LENGTHS = [2, 3, 2, 4, 2, 2, 3, 2, 2, 3]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from .conftest import copy_project, run_in_process
+from ..conftest import copy_project, run_in_process
 
 SOURCES = """\
   one_column_twice:

@@ -156,7 +156,7 @@ def test_other_models_keep_mlflows_handling_of_params():
 def test_the_server_stays_up_under_a_flood_of_bad_requests(model_file, tmp_path, monkeypatch):
     import mlflow
 
-    from .conftest import mlflow_tracking
+    from ..conftest import mlflow_tracking
 
     tracking_uri = f"file://{tmp_path / 'mlruns'}"
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")

@@ -4,7 +4,7 @@ One project is prepared (data pipelines and one model run), then each case runs 
 command in this process: it must exit with code 1 through the CLI's one-line error
 (``Error: ...``), with no uncaught exception (a subprocess would print a traceback), and
 no saved version may change. A few cases also run as real subprocesses
-(test_project_runs.py, test_hardening.py) to check that nothing prints a traceback.
+(test_project_runs.py, framework/test_hardening.py) to check that nothing prints a traceback.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from .conftest import copy_project, latest_version, run_in_process
+from ..conftest import copy_project, latest_version, run_in_process
 
 # Sources with a broken entry or file, added to the project's catalog for these cases.
 BAD_SOURCES = """\

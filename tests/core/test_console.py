@@ -13,7 +13,7 @@ import pytest
 from session_recs.core.logs import DropWarnings, NodeProgress
 from session_recs.evaluation.reporting import leaders
 
-from .conftest import ROOT, run_cli
+from ..conftest import ROOT, run_cli
 
 
 def record(name: str, message: str, *args) -> logging.LogRecord:

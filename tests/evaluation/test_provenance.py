@@ -22,7 +22,7 @@ from session_recs.evaluation.provenance import (
 )
 from session_recs.models import build_model
 
-from .conftest import latest_version, run_in_process
+from ..conftest import latest_version, run_in_process
 
 
 def long(sessions: list[list[str]]) -> pd.DataFrame:

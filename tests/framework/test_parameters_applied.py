@@ -20,7 +20,7 @@ from session_recs.framework.config_loader import ProjectConfigLoader
 from session_recs.framework.run_plan import bring_in_readers
 from session_recs.settings import CONFIG_LOADER_ARGS
 
-from .conftest import copy_project, latest_version, run_cli, run_in_process
+from ..conftest import copy_project, latest_version, run_cli, run_in_process
 from .test_bad_inputs import saved
 
 

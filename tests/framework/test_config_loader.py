@@ -9,7 +9,7 @@ from session_recs.data.defaults import SourceShape, infer_settings
 from session_recs.framework.config_loader import effective_parameters, source_shape
 from session_recs.framework.project import load_parameters
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 DEFAULTS = {
     "dataset": "mine",

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from .conftest import ROOT, copy_project, latest_version, run_in_process
+from ..conftest import ROOT, copy_project, latest_version, run_in_process
 
 README = (ROOT / "README.md").read_text()
 

@@ -11,7 +11,7 @@ from session_recs.models import build_model
 from session_recs.models import pyfunc as serving
 from session_recs.pipelines.modeling import fit_recommender
 
-from .conftest import (
+from ..conftest import (
     copy_project,
     latest_version,
     load_model_file,

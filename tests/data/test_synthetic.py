@@ -11,7 +11,7 @@ from session_recs.data import synthetic
 from session_recs.data.readers import read_online_retail
 from session_recs.data.synthetic import generate_transactions, write_demo, write_transactions
 
-from .data.conftest import RETAIL_DTYPES
+from .conftest import RETAIL_DTYPES
 
 NON_PRODUCT_CODES = {"POST", "DOT", "M", "BANK CHARGES"}
 

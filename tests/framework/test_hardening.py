@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from .conftest import copy_project, load_model_file, run_cli
+from ..conftest import copy_project, load_model_file, run_cli
 
 pytestmark = pytest.mark.slow  # runs, re-runs and kills the CLI in subprocesses
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import copy_project, latest_version, run_cli, run_in_process
-from .test_bad_inputs import saved
+from ..conftest import copy_project, latest_version, run_cli, run_in_process
+from ..framework.test_bad_inputs import saved
 
 LOCAL_PARAMS = "conf/local/parameters.yml"
 LOCAL_CATALOG = "conf/local/catalog.yml"
@@ -1284,7 +1284,7 @@ def test_a_mistake_gets_one_line_and_changes_nothing(prepared, tmp_path, files, 
 
 def test_the_tables_of_mistakes_hold_at_least_250_cases():
     """Issue 24's number, over every table of mistakes (each run by its own test)."""
-    from . import test_bad_inputs, test_ingest_refusals, test_parameters_applied
+    from ..framework import test_bad_inputs, test_ingest_refusals, test_parameters_applied
 
     tables = {
         "fault table": [case[0] for case in CASES],

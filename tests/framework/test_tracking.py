@@ -16,7 +16,7 @@ from session_recs.framework import tracking
 from session_recs.models import pyfunc as serving
 from session_recs.tuning import trial_runs
 
-from .conftest import (
+from ..conftest import (
     interrupt_when_logged,
     latest_version,
     load_model_file,

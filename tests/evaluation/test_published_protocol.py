@@ -20,7 +20,7 @@ import pytest
 from session_recs.evaluation.next_event import EvaluationConfig, evaluate_with_ranks
 from session_recs.models import build_model
 
-from .conftest import latest_version, run_in_process
+from ..conftest import latest_version, run_in_process
 
 ENTRY = """  mine:
     type: session_recs.framework.datasets.InteractionsDataset

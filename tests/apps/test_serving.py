@@ -21,8 +21,8 @@ from session_recs.models import build_model
 from session_recs.models import pyfunc as serving
 from session_recs.models.state import write_model
 
-from .conftest import mlflow_tracking
-from .servers import loopback_server
+from ..conftest import mlflow_tracking
+from ..servers import loopback_server
 
 #: 30 items in 15 pairs: every session shows a_i then b_i (plus noise), so the model must
 #: answer a session ending in a_i with b_i first.

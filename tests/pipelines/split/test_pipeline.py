@@ -1,42 +1,19 @@
-"""ingest → sessionize → split wired together, run with SequentialRunner on in-memory data."""
+"""sessions → train/validation/test and the dataset profile; and ingest → sessionize → split
+wired together, run with SequentialRunner on data built in the test."""
 
 import numpy as np
 import pandas as pd
-import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 from kedro_datasets.pandas import ParquetDataset
 
-from session_recs.core.errors import DataValidationError
 from session_recs.data.interactions import to_interactions
-from session_recs.data.sessionize import SessionizeConfig
 from session_recs.data.split import SplitConfig
-from session_recs.pipelines import ingest, sessionize, split
+from session_recs.pipelines import split
 
-COLUMNS = {"session_key": "CustomerID", "item_id": "StockCode", "timestamp": "InvoiceDate"}
+from ..conftest import COLUMNS, DATA_LAYER, SPLIT_OUTPUTS, raw_retail
 
-
-def raw_retail(n_customers: int = 12) -> pd.DataFrame:
-    """Customer c buys items c, c+1, ..., c+3 (mod 20), then customer 99 has a missing id."""
-    rows = [(float(c), f"{(c + k) % 20:05d}", k) for c in range(n_customers) for k in range(4)]
-    rows.append((np.nan, "00001", 0))
-    frame = pd.DataFrame(rows, columns=["CustomerID", "StockCode", "minute"])
-    frame["InvoiceDate"] = pd.Timestamp("2011-01-01") + pd.to_timedelta(
-        frame.pop("minute"), unit="m"
-    )
-    return frame
-
-
-OUTPUTS = (
-    "interactions",
-    "sessions",
-    "item_catalog",
-    "train_sessions",
-    "validation_pairs",
-    "test_pairs",
-    "test_sessions",
-)
-PIPELINE = ingest.create_pipeline() + sessionize.create_pipeline() + split.create_pipeline()
+OUTPUTS = ("interactions", "sessions", "item_catalog", *SPLIT_OUTPUTS)
 
 
 def run_data_layer(
@@ -53,7 +30,7 @@ def run_data_layer(
             "params:evaluation.exclude_query": MemoryDataset("auto"),
         }
     )
-    SequentialRunner().run(PIPELINE, catalog)
+    SequentialRunner().run(DATA_LAYER, catalog)
     return catalog
 
 
@@ -88,21 +65,20 @@ def test_data_layer_end_to_end_on_known_data(tmp_path):
     assert profile["test"]["pairs"] == 3 and profile["train"]["events"] == 36
 
 
-def test_every_node_has_a_verb_name_and_defaults_are_valid():
-    assert {node.name for node in PIPELINE.nodes} == {
-        "ingest_interactions",
-        "sessionize_interactions",
-        "build_item_catalog",
-        "split_next_event",
-        "profile_split_dataset",
-    }
-    assert all("data" in node.tags for node in PIPELINE.nodes)
-    SessionizeConfig.model_validate({})
+def test_the_planted_split_holds_out_one_pair_per_test_session(planted_split):
+    # 240 customers of 4 events; 60 test and 60 validation sessions, ff19's last pairs.
+    assert len(planted_split["test_pairs"]) == 60
+    assert planted_split["test_pairs"]["session_id"].is_unique
+    assert len(planted_split["validation_pairs"]) == 60
+    assert len(planted_split["test_sessions"]) == 60 * 4
+    profile = planted_split["dataset_profile"]
+    assert (profile["events"], profile["sessions"], profile["items"]) == (960, 240, 40)
+    assert profile["train"]["events"] == 720  # every session's last event is held out
+    assert profile["test"]["unseen_target_share"] == 0.0
+
+
+def test_its_nodes_have_verb_names_and_defaults_are_valid():
+    nodes = split.create_pipeline().nodes
+    assert {node.name for node in nodes} == {"split_next_event", "profile_split_dataset"}
+    assert all("data" in node.tags for node in nodes)
     SplitConfig.model_validate({})
-
-
-def test_a_source_without_the_schema_is_a_clear_error():
-    # e.g. a plain pandas.CSVDataset entry: its columns were never mapped.
-    catalog = DataCatalog({"raw_interactions": MemoryDataset(raw_retail())})
-    with pytest.raises(DataValidationError, match="InteractionsDataset"):
-        SequentialRunner().run(ingest.create_pipeline(), catalog)

@@ -10,8 +10,6 @@ from ...conftest import needs_torch
 from ...models.test_neural import SMALL
 from ..conftest import run_pipeline
 
-pytestmark = [pytest.mark.neural, needs_torch]
-
 
 @pytest.fixture(scope="module")
 def neural_outputs(parameters, split_data) -> dict:
@@ -27,6 +25,8 @@ def test_every_node_is_tagged_neural():
     assert all(NEURAL_TAG in node.tags for node in train_neural.create_pipeline().nodes)
 
 
+@pytest.mark.neural
+@needs_torch
 @pytest.mark.parametrize("name", NEURAL_MODELS)
 def test_each_namespace_fits_records_its_epochs_and_measures_it(neural_outputs, name):
     history = neural_outputs[f"{name}.training_history"]

@@ -1,5 +1,7 @@
-"""`kedro run` (the default pipeline) on the demo data: every model fitted, evaluated and
-reported; word2vec_search refuses to train before a search and trains its options without."""
+"""`kedro run` (the default pipeline) on the demo data, as a user runs it: its console, every
+model of the project fitted, evaluated and reported with the run's input versions, the demo
+data's planted structure found; word2vec_search refuses to train before a search and trains
+its options without. What each pipeline does on its own is tests/pipelines/<name>/'s."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import pytest
 
 from session_recs.pipelines.namespaces import BASELINE_MODELS, NEURAL_MODELS, W2V_MODELS
 
-from ..conftest import latest_version, load_model_file, run_cli
+from ..conftest import latest_version, load_model_file, run_in_process
 
 pytestmark = pytest.mark.slow  # reads the shared demo run (a subprocess `kedro run`)
 
@@ -138,20 +140,21 @@ def test_word2vec_records_one_history_row_per_epoch(demo_run):
 def test_word2vec_search_needs_a_search_or_from_search_off(demo_run, tmp_path):
     project = demo_run.copy_to(tmp_path / "project")
     args = ("run", "--pipelines=train_w2v", "--namespaces=word2vec_search")
-    result = run_cli(project, *args)
-    output_text = result.stdout + result.stderr
-    assert result.returncode == 1, output_text[-3000:]
+    result = run_in_process(project, *args)
+    output_text = result.output + result.log
+    assert result.exit_code == 1, output_text[-3000:]
     assert "There is no tune search for dataset demo yet" in output_text
     assert "kedro run --pipeline=tune" in output_text
+    assert result.exception is None  # one line, no traceback
     assert "Traceback" not in output_text
     assert not (project / "data/06_models/demo/word2vec_search.npz").exists()
 
-    result = run_cli(
+    result = run_in_process(
         project,
         *args,
         "--params=word2vec_search.model.from_search=false,word2vec_search.model.options.epochs=2",
     )
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert result.exit_code == 0, (result.output + result.log)[-3000:]
     saved = latest_version(project / "data/06_models/demo/word2vec_search.npz")
     model = load_model_file(saved)
     assert model.params()["epochs"] == 2 and len(model.history) == 2

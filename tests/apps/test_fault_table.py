@@ -22,8 +22,7 @@ from typing import Any
 
 import pytest
 
-from ..conftest import copy_project, latest_version, run_cli, run_in_process
-from ..framework.test_bad_inputs import saved
+from ..conftest import copy_project, latest_version, run_cli, run_in_process, saved_hashes
 
 LOCAL_PARAMS = "conf/local/parameters.yml"
 LOCAL_CATALOG = "conf/local/catalog.yml"
@@ -1272,14 +1271,14 @@ def _set_up(prepared: Path, target: Path, files: Any) -> Path:
 )
 def test_a_mistake_gets_one_line_and_changes_nothing(prepared, tmp_path, files, args, fragment):
     project = _set_up(prepared, tmp_path / "p", files)
-    before = saved(project)
+    before = saved_hashes(project)
     command = args if args[0] in COMMANDS else ("run", *args)
     result = run_in_process(project, *command)
     assert result.exception is None, (result.exception, result.output[-3000:])
     assert result.exit_code == 1, result.output[-3000:]
     assert len(result.error_lines) == 1, result.output[-3000:]
     assert fragment in result.error_lines[0], result.error_lines[0]
-    assert saved(project) == before
+    assert saved_hashes(project) == before
 
 
 def test_the_tables_of_mistakes_hold_at_least_250_cases():
@@ -1331,7 +1330,7 @@ def test_serve_mlflow_refuses_what_it_cannot_serve_in_one_line(
     if uri == "MODEL":
         uri = str(tmp_path / "served")
         save_model(_latest(project, MODEL_FILE), Path(uri), model="most_popular")
-    before = saved(project)
+    before = saved_hashes(project)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -1342,7 +1341,7 @@ def test_serve_mlflow_refuses_what_it_cannot_serve_in_one_line(
     assert result.exit_code == 1, result.output[-3000:]
     [line] = result.error_lines
     assert fragment in line, line
-    assert saved(project) == before
+    assert saved_hashes(project) == before
 
 
 def test_a_full_disk_while_writing_names_the_file(prepared, tmp_path, monkeypatch):
@@ -1351,7 +1350,7 @@ def test_a_full_disk_while_writing_names_the_file(prepared, tmp_path, monkeypatc
     import os
 
     project = _set_up(prepared, tmp_path / "p", {})
-    before = saved(project)
+    before = saved_hashes(project)
 
     def full(_fd):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -1363,7 +1362,7 @@ def test_a_full_disk_while_writing_names_the_file(prepared, tmp_path, monkeypatc
     [line] = result.error_lines
     assert f"Cannot write ({project / 'data'}" in line, line
     assert "the disk is full. Nothing was published" in line
-    assert saved(project) == before
+    assert saved_hashes(project) == before
 
 
 SUBPROCESS_CASES = [
@@ -1387,7 +1386,7 @@ SUBPROCESS_CASES = [
 def test_a_mistake_prints_no_traceback_in_a_real_process(prepared, tmp_path, case):
     _, files, args, fragment = next(c for c in CASES if c[0] == case)
     project = _set_up(prepared, tmp_path / "p", files)
-    before = saved(project)
+    before = saved_hashes(project)
     command = args if args[0] in COMMANDS else ("run", *args)
     result = run_cli(project, *command)
     output = result.stdout + result.stderr
@@ -1395,7 +1394,7 @@ def test_a_mistake_prints_no_traceback_in_a_real_process(prepared, tmp_path, cas
     assert "Traceback" not in output, output[-3000:]
     errors = [line for line in output.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and fragment in errors[0], output[-3000:]
-    assert saved(project) == before
+    assert saved_hashes(project) == before
 
 
 @pytest.mark.slow

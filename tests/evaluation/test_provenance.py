@@ -22,15 +22,7 @@ from session_recs.evaluation.provenance import (
 )
 from session_recs.models import build_model
 
-from ..conftest import latest_version, run_in_process
-
-
-def long(sessions: list[list[str]]) -> pd.DataFrame:
-    """A long session table from lists of item ids."""
-    rows = [
-        (sid, pos, item) for sid, items in enumerate(sessions) for pos, item in enumerate(items)
-    ]
-    return pd.DataFrame(rows, columns=["session_id", "position", "item_id"])
+from ..conftest import latest_version, long_sessions, run_in_process
 
 
 def pairs(sessions: pd.DataFrame) -> pd.DataFrame:
@@ -42,8 +34,8 @@ def pairs(sessions: pd.DataFrame) -> pd.DataFrame:
     ).reset_index()
 
 
-TRAIN = long([["a", "b", "c"], ["a", "c", "d"], ["b", "c", "d"], ["a", "b", "d"]])
-TEST = long([["a", "b", "c"], ["b", "c", "d"]])
+TRAIN = long_sessions([["a", "b", "c"], ["a", "c", "d"], ["b", "c", "d"], ["a", "b", "d"]])
+TEST = long_sessions([["a", "b", "c"], ["b", "c", "d"]])
 
 
 def test_a_fingerprint_follows_the_content_and_only_the_content():
@@ -64,13 +56,13 @@ def test_a_fingerprint_follows_the_content_and_only_the_content():
 
 def test_split_fingerprints_tell_train_and_test_apart():
     base = split_fingerprints(TRAIN, pairs(TEST), TEST)
-    other_test = long([["a", "b", "c"], ["b", "c", "a"]])
+    other_test = long_sessions([["a", "b", "c"], ["b", "c", "a"]])
     moved = split_fingerprints(TRAIN, pairs(other_test), other_test)
     assert moved["train"] == base["train"] and moved["test"] != base["test"]
 
 
 def test_repeat_evidence_counts_transitions_within_sessions_only():
-    sessions = long([["a", "a", "b"], ["b", "c"], ["c"]])  # "b" ends one, starts the next
+    sessions = long_sessions([["a", "a", "b"], ["b", "c"], ["c"]])  # "b" ends one, starts the next
     evidence = RepeatEvidence.of(sessions)
     assert (evidence.transitions, evidence.repeats) == (3, 1)
     assert evidence.share == pytest.approx(1 / 3)
@@ -78,7 +70,7 @@ def test_repeat_evidence_counts_transitions_within_sessions_only():
         False,
         "1 of 3 training transitions (33.3%) repeat the previous item, at least 1%",
     )
-    never = long([["a", "b", "c"]] * 50)
+    never = long_sessions([["a", "b", "c"]] * 50)
     assert decide_exclude_query("auto", never) == (
         True,
         "0 of 100 training transitions (0.0%) repeat the previous item, under 1%",
@@ -90,8 +82,8 @@ def test_auto_excludes_the_query_item_where_sessions_never_repeat_it():
     """On sessions without repeats the query item is never the target: allowing it back
     costs a slot (here the most popular item's, the first), so `auto` excludes it and
     MRR doubles."""
-    train = long([["a", "b"], ["a", "b"], ["b", "a"], ["a", "c"]])  # a 4, b 3, c 1
-    test = long([["c", "a", "b"]])  # a -> b
+    train = long_sessions([["a", "b"], ["a", "b"], ["b", "a"], ["a", "c"]])  # a 4, b 3, c 1
+    test = long_sessions([["c", "a", "b"]])  # a -> b
     model = build_model("most_popular").fit(train)
     scores = {}
     for setting in ("auto", False):
@@ -126,7 +118,7 @@ def test_metrics_and_ranks_carry_what_they_were_measured_on():
 def test_unknown_targets_drop_removes_unknown_test_items_as_session_rec_does():
     """session-rec's loader removes test events of items never seen in training, then
     reveals what is left: [a, X, b] asks a -> b once; `keep` asks a -> X and [a, X] -> b."""
-    test = long([["a", "x", "b"], ["c", "d"]])
+    test = long_sessions([["a", "x", "b"], ["c", "d"]])
     model = build_model("markov").fit(TRAIN)
     counts = {}
     for setting in ("keep", "drop"):

@@ -10,13 +10,12 @@ no saved version may change. A few cases also run as real subprocesses
 from __future__ import annotations
 
 import errno
-import hashlib
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from ..conftest import copy_project, latest_version, run_in_process
+from ..conftest import copy_project, latest_version, run_in_process, saved_hashes
 
 # Sources with a broken entry or file, added to the project's catalog for these cases.
 BAD_SOURCES = """\
@@ -193,15 +192,6 @@ CASES = [
 ]
 
 
-def saved(project: Path) -> dict[str, str]:
-    """sha256 of every saved artifact (raw data excluded)."""
-    return {
-        str(path.relative_to(project)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted((project / "data").rglob("*"))
-        if path.is_file() and "01_raw" not in path.parts
-    }
-
-
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     project = copy_project(tmp_path_factory.mktemp("bad_inputs") / "project")
@@ -216,7 +206,7 @@ def prepared(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     for args in (("--pipelines=split",), (MODEL,)):
         result = run_in_process(project, "run", *args)
         assert result.exit_code == 0 and result.exception is None, result.output[-3000:]
-    return project, saved(project)
+    return project, saved_hashes(project)
 
 
 @pytest.mark.parametrize(("args", "fragment"), CASES, ids=[" ".join(a) for a, _ in CASES])
@@ -227,7 +217,7 @@ def test_a_bad_input_gets_one_line_and_changes_nothing(prepared, args, fragment)
     assert result.exit_code == 1, result.output[-3000:]
     assert len(result.error_lines) == 1, result.output[-3000:]
     assert fragment in result.error_lines[0], result.error_lines[0]
-    assert saved(project) == before
+    assert saved_hashes(project) == before
 
 
 def test_the_table_is_at_least_forty_cases():
@@ -255,7 +245,7 @@ def test_a_full_disk_or_read_only_folder_at_save_time_is_one_line(
     assert result.exit_code == 1
     [line] = result.error_lines
     assert f"Cannot write ({project / 'data'}): {reason}" in line
-    assert saved(project) == before
+    assert saved_hashes(project) == before
 
 
 def test_a_corrupt_latest_model_is_named_by_recommend(prepared, tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -16,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ..conftest import copy_project, load_model_file, run_cli
+from ..conftest import copy_project, load_model_file, run_cli, saved_hashes
 
 pytestmark = pytest.mark.slow  # runs, re-runs and kills the CLI in subprocesses
 
@@ -31,15 +30,6 @@ def versions(folder: Path) -> list[Path]:
     return sorted(v / folder.name for v in folder.iterdir() if (v / folder.name).exists())
 
 
-def saved_files(project: Path) -> dict[str, str]:
-    """sha256 of every artifact saved from the interactions on (raw data excluded)."""
-    return {
-        str(p.relative_to(project)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted((project / "data").rglob("*"))
-        if p.is_file() and "01_raw" not in p.parts
-    }
-
-
 def metrics(path: Path) -> pd.DataFrame:
     """A metrics table without its timing column."""
     return pd.read_parquet(path).drop(columns="predictions_per_s")
@@ -50,7 +40,7 @@ def twice(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     """A demo project after two identical runs, and the artifacts of the first."""
     project = copy_project(tmp_path_factory.mktemp("hardening") / "project")
     assert run_cli(project, "run", PIPELINES).returncode == 0
-    first = saved_files(project)
+    first = saved_hashes(project)
     result = run_cli(project, "run", PIPELINES)
     assert result.returncode == 0, result.stderr[-3000:]
     return project, first
@@ -70,7 +60,7 @@ def test_same_seed_gives_the_same_split_and_the_same_baseline_metrics(twice):
 
 def test_a_rerun_adds_versions_and_overwrites_nothing(twice):
     project, first = twice
-    second = saved_files(project)
+    second = saved_hashes(project)
     assert all(second[path] == digest for path, digest in first.items())
     assert len(second) == 2 * len(first)
     assert any("06_models" in path for path in first)  # models are versioned too
@@ -203,10 +193,10 @@ def test_load_versions_runs_a_pipeline_on_an_older_input(killed):
 )
 def test_wrong_run_options_get_one_line_and_save_nothing(twice, args, expected):
     project, _ = twice
-    before = saved_files(project)
+    before = saved_hashes(project)
     result = run_cli(project, "run", *args)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr + result.stdout
     [error] = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert re.search(expected, error), error
-    assert saved_files(project) == before
+    assert saved_hashes(project) == before

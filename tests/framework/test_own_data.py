@@ -13,10 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 import yaml
 
-from ..conftest import ROOT, copy_project, latest_version, run_in_process
+from ..conftest import ROOT, latest_version, run_in_process
 
 README = (ROOT / "README.md").read_text()
 
@@ -84,11 +83,6 @@ def run_split(project: Path, name: str, *params: str):
     return result
 
 
-@pytest.fixture
-def fresh(tmp_path) -> Path:
-    return copy_project(tmp_path / "project")
-
-
 def test_the_readme_has_one_short_entry_per_shape():
     assert set(ENTRIES) == {
         "my_clicks",
@@ -101,17 +95,17 @@ def test_the_readme_has_one_short_entry_per_shape():
     assert max(entry_lines(name) for name in ENTRIES) <= 10
 
 
-def test_a_semicolon_separated_csv_with_dates_is_split_in_time(fresh):
-    entry = add_source(fresh, "my_clicks")
+def test_a_semicolon_separated_csv_with_dates_is_split_in_time(project):
+    entry = add_source(project, "my_clicks")
     frame = clicks(200).rename(columns={"session": "visitor", "item": "product"})
     # Rows shuffled: the clicks must come back in time order.
     frame.sample(frac=1, random_state=1).drop(columns="step").to_csv(
-        fresh / entry["filepath"], sep=";", index=False
+        project / entry["filepath"], sep=";", index=False
     )
-    result = run_split(fresh, "my_clicks")
+    result = run_split(project, "my_clicks")
     assert "sessionize.order = time (the source has timestamps)" in result.log
     assert "split.strategy = temporal" in result.log
-    out = outputs(fresh, "my_clicks")
+    out = outputs(project, "my_clicks")
     assert out["sessions"]["session_id"].nunique() == 200
     ordered = out["sessions"].groupby("session_id")["timestamp"].is_monotonic_increasing
     assert ordered.all()
@@ -121,32 +115,32 @@ def test_a_semicolon_separated_csv_with_dates_is_split_in_time(fresh):
     assert not test_ids & set(out["train_sessions"]["session_id"])
 
 
-def test_a_tab_separated_file_named_csv_gets_the_random_split(fresh):
-    entry = add_source(fresh, "my_baskets")
+def test_a_tab_separated_file_named_csv_gets_the_random_split(project):
+    entry = add_source(project, "my_baskets")
     frame = clicks(400)[["session", "item"]].rename(columns={"session": "basket", "item": "sku"})
-    frame.to_csv(fresh / entry["filepath"], sep="\t", index=False)
-    result = run_split(fresh, "my_baskets")
+    frame.to_csv(project / entry["filepath"], sep="\t", index=False)
+    result = run_split(project, "my_baskets")
     assert "sessionize.order = file (the source has no timestamps)" in result.log
     assert "split.strategy = ff19 (the source has no timestamps)" in result.log
-    out = outputs(fresh, "my_baskets")
+    out = outputs(project, "my_baskets")
     assert len(out["test_pairs"]) == len(out["validation_pairs"]) == 100  # 400 // 4
     # An explicit value wins over what the source suggests, and says so.
-    explicit = run_split(fresh, "my_baskets", "split.strategy=ff19", "split.test_size=50")
+    explicit = run_split(project, "my_baskets", "split.strategy=ff19", "split.test_size=50")
     assert "split.strategy = ff19 (set explicitly in --params)" in explicit.log
-    assert len(outputs(fresh, "my_baskets")["test_pairs"]) == 50
+    assert len(outputs(project, "my_baskets")["test_pairs"]) == 50
     first = out["sessions"][out["sessions"]["session_id"] == 0]["item_id"].tolist()
     assert first == frame[frame["basket"] == 0]["sku"].tolist()  # file order
 
 
-def test_train_and_test_files_keep_every_test_session_out_of_training(fresh):
-    entry = add_source(fresh, "my_train_test")
+def test_train_and_test_files_keep_every_test_session_out_of_training(project):
+    entry = add_source(project, "my_train_test")
     frame = clicks(300).rename(columns={"session": "SessionId", "item": "ItemId"})
     frame["Time"] = frame.pop("time").astype("int64") // 10**9  # epoch seconds
     train = frame[frame["SessionId"] < 240].drop(columns="step")
     test = frame[frame["SessionId"] >= 240].drop(columns="step")
-    train.to_csv(fresh / entry["train"], sep="\t", index=False)
-    test.sample(frac=1, random_state=3).to_csv(fresh / entry["test"], sep="\t", index=False)
-    result = run_split(fresh, "my_train_test")
+    train.to_csv(project / entry["train"], sep="\t", index=False)
+    test.sample(frac=1, random_state=3).to_csv(project / entry["test"], sep="\t", index=False)
+    result = run_split(project, "my_train_test")
     for line in (
         "split.strategy = predefined (the source comes as train and test files)",
         "evaluation.protocols = ['iterative_revealing']",
@@ -154,7 +148,7 @@ def test_train_and_test_files_keep_every_test_session_out_of_training(fresh):
         "report.k = 20",
     ):
         assert line in result.log
-    out = outputs(fresh, "my_train_test")
+    out = outputs(project, "my_train_test")
     assert out["test_sessions"]["session_id"].nunique() == 60
     assert not set(out["test_sessions"]["session_id"]) & set(out["train_sessions"]["session_id"])
     # the unsorted test file comes back in time order, session by session
@@ -163,8 +157,8 @@ def test_train_and_test_files_keep_every_test_session_out_of_training(fresh):
     assert len(out["test_sessions"]) == len(test)
 
 
-def test_an_order_column_orders_clicks_and_the_date_splits(fresh):
-    entry = add_source(fresh, "my_playlists")
+def test_an_order_column_orders_clicks_and_the_date_splits(project):
+    entry = add_source(project, "my_playlists")
     frame = clicks(200)
     # One date per playlist, clicks ordered by `seq` only; rows shuffled.
     playlists = pd.DataFrame(
@@ -175,38 +169,38 @@ def test_an_order_column_orders_clicks_and_the_date_splits(fresh):
             "seq": frame["step"],
         }
     ).sample(frac=1, random_state=2)
-    playlists.to_parquet(fresh / entry["filepath"])
-    result = run_split(fresh, "my_playlists")
+    playlists.to_parquet(project / entry["filepath"])
+    result = run_split(project, "my_playlists")
     assert "sessionize.order = column (the source maps an order column)" in result.log
     assert "split.strategy = temporal (the source has timestamps)" in result.log
-    sessions = outputs(fresh, "my_playlists")["sessions"]
+    sessions = outputs(project, "my_playlists")["sessions"]
     expected = frame.groupby("session")["item"].apply(list).tolist()
     got = sessions.groupby("session_id")["item_id"].apply(list).tolist()
     assert got == expected  # the seq order, whatever the file order
 
 
-def test_millisecond_epochs_are_inferred(fresh):
-    entry = add_source(fresh, "my_events")
+def test_millisecond_epochs_are_inferred(project):
+    entry = add_source(project, "my_events")
     frame = clicks(120).rename(columns={"session": "session"})
     frame["ts_ms"] = frame.pop("time").astype("int64") // 10**6
-    frame.drop(columns="step").to_csv(fresh / entry["filepath"], index=False)
-    run_split(fresh, "my_events")
-    sessions = outputs(fresh, "my_events")["sessions"]
+    frame.drop(columns="step").to_csv(project / entry["filepath"], index=False)
+    run_split(project, "my_events")
+    sessions = outputs(project, "my_events")["sessions"]
     assert str(sessions["timestamp"].min()) == "2024-01-01 00:00:00"
 
 
-def test_a_table_too_small_for_1000_test_sessions_still_splits(fresh):
-    entry = add_source(fresh, "my_small_log")
+def test_a_table_too_small_for_1000_test_sessions_still_splits(project):
+    entry = add_source(project, "my_small_log")
     frame = clicks(350, lengths=(4, 8)).rename(columns={"session": "user"})[["user", "item"]]
     frame = frame.iloc[:2000]
-    frame.to_csv(fresh / entry["filepath"], index=False)
-    result = run_split(fresh, "my_small_log")
+    frame.to_csv(project / entry["filepath"], index=False)
+    result = run_split(project, "my_small_log")
     n = frame["user"].nunique()
     assert f"split.test_size = {n // 4} (auto" in result.log
-    assert len(outputs(fresh, "my_small_log")["test_pairs"]) == n // 4
+    assert len(outputs(project, "my_small_log")["test_pairs"]) == n // 4
     # An explicit size that does not fit names the parameter to set.
     too_big = run_in_process(
-        fresh, "run", "--pipelines=split", "--params=dataset=my_small_log,split.test_size=1000"
+        project, "run", "--pipelines=split", "--params=dataset=my_small_log,split.test_size=1000"
     )
     assert too_big.exit_code == 1 and too_big.exception is None
     assert "split.test_size=1,000 is too large" in too_big.error_lines[0]

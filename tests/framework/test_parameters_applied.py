@@ -20,8 +20,7 @@ from session_recs.framework.config_loader import ProjectConfigLoader
 from session_recs.framework.run_plan import bring_in_readers
 from session_recs.settings import CONFIG_LOADER_ARGS
 
-from ..conftest import copy_project, latest_version, run_cli, run_in_process
-from .test_bad_inputs import saved
+from ..conftest import copy_project, latest_version, run_cli, run_in_process, saved_hashes
 
 
 def loader(project: Path, runtime: dict | None = None, env: str | None = None):
@@ -338,7 +337,7 @@ def prepared(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     project = copy_project(tmp_path_factory.mktemp("params_applied") / "project")
     result = run_in_process(project, "run", MODEL_RUN)
     assert result.exit_code == 0 and result.exception is None, result.output[-3000:]
-    return project, saved(project)
+    return project, saved_hashes(project)
 
 
 @pytest.mark.parametrize(
@@ -361,7 +360,7 @@ def test_a_parameter_never_ignored_gets_one_line_and_changes_nothing(
     assert result.exit_code == 1, result.output[-3000:]
     assert len(result.error_lines) == 1, result.output[-3000:]
     assert fragment in result.error_lines[0], result.error_lines[0]
-    assert saved(project) == before
+    assert saved_hashes(project) == before
 
 
 def _versions(project: Path, name: str) -> list[str]:

@@ -106,6 +106,13 @@ def parameters() -> dict[str, Any]:
     return loader["parameters"]
 
 
+@pytest.fixture(scope="module")
+def raw_interactions() -> pd.DataFrame:
+    """What a source's dataset loads: :func:`raw_retail` (12 customers, one guest row)
+    mapped onto the schema."""
+    return to_interactions(raw_retail(), COLUMNS)
+
+
 @pytest.fixture(scope="session")
 def planted_split(parameters) -> dict[str, Any]:
     """ingest → sessionize → split run on :func:`planted_retail` (60 test sessions)."""

@@ -1,22 +1,13 @@
 """raw_interactions → interactions, run with SequentialRunner on a table built in the test."""
 
-import pandas as pd
 import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
 from session_recs.core.errors import DataValidationError
-from session_recs.data.interactions import to_interactions
 from session_recs.pipelines import ingest
 
-from ..conftest import COLUMNS, raw_retail, run_pipeline
-
-
-@pytest.fixture
-def raw_interactions() -> pd.DataFrame:
-    """What a source's dataset loads: the raw table (12 customers, one guest row) mapped
-    onto the schema."""
-    return to_interactions(raw_retail(), COLUMNS)
+from ..conftest import raw_retail, run_pipeline
 
 
 def test_ingest_keeps_every_row_on_the_schema(parameters, raw_interactions):

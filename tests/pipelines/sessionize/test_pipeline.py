@@ -1,26 +1,20 @@
 """interactions → sessions, sessionize_log, item_catalog, run with SequentialRunner on a
 table built in the test."""
 
-import pandas as pd
 import pytest
 
-from session_recs.data.interactions import to_interactions
 from session_recs.data.sessionize import SessionizeConfig
 from session_recs.pipelines import sessionize
 
-from ..conftest import COLUMNS, raw_retail, run_pipeline
+from ..conftest import run_pipeline
 
 
 @pytest.fixture(scope="module")
-def interactions() -> pd.DataFrame:
-    """12 customers, customer c buying items c, ..., c+3 (mod 20), and one guest row."""
-    return to_interactions(raw_retail(), COLUMNS)
-
-
-@pytest.fixture(scope="module")
-def outputs(parameters, interactions) -> dict:
+def outputs(parameters, raw_interactions) -> dict:
+    """sessionize run on the ingested :func:`raw_retail` table (12 customers, customer c
+    buying items c, ..., c+3 (mod 20), and one guest row)."""
     params = {**parameters, "sessionize": {"min_session_length": 3}}
-    return run_pipeline(sessionize.create_pipeline(), params, interactions=interactions)
+    return run_pipeline(sessionize.create_pipeline(), params, interactions=raw_interactions)
 
 
 def test_one_session_per_customer_in_order_without_the_guest_row(outputs):

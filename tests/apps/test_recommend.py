@@ -13,17 +13,17 @@ from session_recs.apps.cli import cli
 from session_recs.apps.recommend import recommend_items
 from session_recs.evaluation.next_event import pair_set
 
-from ..conftest import copy_project, latest_version, load_model_file, run_cli
+from ..conftest import copy_project, latest_version, load_model_file, run_cli, run_in_process
 
-pytestmark = pytest.mark.slow  # a subprocess run trains the models first
+pytestmark = pytest.mark.slow  # a run of the data and baseline pipelines trains the models first
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     """A demo project after ingest, sessionize, split and baseline."""
     project = copy_project(tmp_path_factory.mktemp("recommend") / "project")
-    result = run_cli(project, "run", "--pipelines=ingest,sessionize,split,baseline")
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_in_process(project, "run", "--pipelines=ingest,sessionize,split,baseline")
+    assert result.exit_code == 0 and result.exception is None, result.output[-3000:]
     return project
 
 

@@ -17,6 +17,7 @@ from ..conftest import (
     load_model_file,
     mlflow_tracking,
     run_cli,
+    run_in_process,
     save_model_file,
 )
 from .test_serving import planted_sessions
@@ -118,14 +119,14 @@ def test_the_logged_model_answers_with_its_name_and_version(tmp_path, monkeypatc
 def test_recommend_says_on_stderr_which_model_answered_with_which_options(tmp_path):
     """A model trained by a one-off --params run: recommend names the option it changed."""
     project = copy_project(tmp_path / "project")
-    trained = run_cli(
+    trained = run_in_process(
         project,
         "run",
         "--pipelines=baseline",
         "--namespaces=markov",
         "--params=markov.model.options.context_window=2",
     )
-    assert trained.returncode == 0, trained.stderr[-3000:]
+    assert trained.exit_code == 0 and trained.exception is None, trained.output[-3000:]
     version = latest_version(project / "data" / "06_models" / "demo" / "markov.npz").parent.name
     train = pd.read_parquet(
         latest_version(project / "data" / "05_model_input" / "demo" / "train_sessions.parquet")

@@ -9,7 +9,16 @@ import time
 
 import pytest
 
+from session_recs.core import interrupts
 from session_recs.core.interrupts import Stopped, stop_signals
+
+
+@pytest.fixture(autouse=True)
+def last_signal_restored(monkeypatch):
+    """The signals sent here stay here: the last signal raised is remembered for the process
+    (``signal_of`` names it for a plain KeyboardInterrupt), and a later in-process run that
+    is stopped by Ctrl-C must not be reported as this file's SIGTERM."""
+    monkeypatch.setattr(interrupts._state, "raised", interrupts._state.raised)
 
 
 class SignalledOnDrop:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
 import logging
 import os
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import session_recs.framework.project
@@ -120,6 +122,22 @@ def save_model_file(model, path: Path) -> Path:
     with open(path, "wb") as file:
         write_model(model, file)
     return path
+
+
+def long_sessions(sessions: list[list[str]]) -> pd.DataFrame:
+    """A long session table (session_id, position, item_id) from lists of item ids."""
+    rows = [(s, p, item) for s, items in enumerate(sessions) for p, item in enumerate(items)]
+    return pd.DataFrame(rows, columns=["session_id", "position", "item_id"])
+
+
+def saved_hashes(project: Path) -> dict[str, str]:
+    """sha256 of every artifact saved in ``project`` (raw data excluded): what a refused
+    command must leave unchanged."""
+    return {
+        str(path.relative_to(project)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted((project / "data").rglob("*"))
+        if path.is_file() and "01_raw" not in path.parts
+    }
 
 
 def latest_version(folder: Path) -> Path:

@@ -5,17 +5,17 @@ Every command in a ``bash`` block or an inline code span of README.md (``kedro .
 by the real command-line interface, without running it. Its option values that name
 project things (pipelines, environments, datasets, catalog entries, models, extras) must
 exist. What the commands *do* is exercised elsewhere: the default run and the pipelines
-in test_project_runs, tune in tests/tune, recommend in test_recommend, download in
-tests/data/test_download, kedro-viz in tests/ui, tracking in test_tracking, the
-``--load-versions`` example in test_hardening, make-demo below.
+in test_project_runs, tune in tests/tune, recommend in tests/apps/test_recommend, download in
+tests/data/test_download, kedro-viz in tests/ui, tracking in tests/framework/test_tracking, the
+``--load-versions`` example in tests/framework/test_hardening, make-demo below.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import runpy
 import shlex
-import subprocess
 import sys
 import textwrap
 import warnings
@@ -26,7 +26,7 @@ import pytest
 import tomllib
 import yaml
 
-from .conftest import ROOT, run_cli
+from .conftest import ROOT, run_in_process
 
 README = (ROOT / "README.md").read_text()
 PREFIXES = ("kedro ", "python -m session_recs ", "python benchmarks/", "pip install ", "pytest")
@@ -141,7 +141,9 @@ def check_names(params: dict, names: dict[str, set[str]]) -> None:
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_every_documented_command_parses_and_names_real_things(command, kedro_cli, project_names):
+def test_every_documented_command_parses_and_names_real_things(
+    command, kedro_cli, project_names, monkeypatch, capsys
+):
     tokens = shlex.split(command)
     while "=" in tokens[0]:  # an environment variable set for the command
         tokens.pop(0)
@@ -188,18 +190,17 @@ def test_every_documented_command_parses_and_names_real_things(command, kedro_cl
     else:
         script = ROOT / tokens[1]
         assert tokens[0] == "python" and script.is_file(), command
-        result = subprocess.run(
-            [sys.executable, str(script), *tokens[2:], "--help"],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
-        assert result.returncode == 0, result.stderr[-2000:]
-        assert "usage:" in result.stdout
+        # Run as `python SCRIPT ... --help` would, in this process (no interpreter start).
+        monkeypatch.syspath_prepend(str(script.parent))
+        monkeypatch.setattr(sys, "argv", [str(script), *tokens[2:], "--help"])
+        with pytest.raises(SystemExit) as exited:
+            runpy.run_path(str(script), run_name="__main__")
+        printed = capsys.readouterr()
+        assert exited.value.code in (0, None), printed.err[-2000:]
+        assert "usage:" in printed.out
         # argparse shows --help before it reports unknown options: look them up instead.
         for option in (token.split("=")[0] for token in tokens[2:] if token.startswith("--")):
-            assert option in result.stdout, f"{command}: {option} is not an option"
+            assert option in printed.out, f"{command}: {option} is not an option"
 
 
 def test_a_wrong_command_would_fail_the_check(kedro_cli, project_names):
@@ -212,33 +213,37 @@ def test_a_wrong_command_would_fail_the_check(kedro_cli, project_names):
 
 
 def test_make_demo_writes_the_table_the_demo_dataset_reads(tmp_path):
+    def make_demo(*args: str):
+        return run_in_process(tmp_path, "make-demo", *args)
+
     output = tmp_path / "raw" / "big.parquet"
     args = ("--events", "20000", "--seed", "3", "--output", str(output))
-    result = run_cli(tmp_path, "make-demo", *args)
-    assert result.returncode == 0, result.stderr[-2000:]
+    result = make_demo(*args)
+    assert result.exit_code == 0, result.output[-2000:]
     table = pd.read_parquet(output)
-    assert f"Wrote {len(table):,} rows to" in result.stdout
+    assert f"Wrote {len(table):,} rows to" in result.output
     assert 19_000 <= len(table) <= 21_000
     assert {"InvoiceNo", "StockCode", "CustomerID", "InvoiceDate"} <= set(table.columns)
 
-    again = run_cli(tmp_path, "make-demo", "--events", "100", "--output", str(output))
-    assert again.returncode == 1 and "Traceback" not in again.stderr
-    assert "already exists; pass --force" in again.stderr
-    bad = run_cli(tmp_path, "make-demo", "--events", "-5", "--output", str(output), "--force")
-    assert bad.returncode == 1 and "Traceback" not in bad.stderr
-    assert "--events = -5" in bad.stderr
+    again = make_demo("--events", "100", "--output", str(output))
+    assert again.exit_code == 1 and again.exception is None  # handled: no traceback
+    assert "Traceback" not in again.output
+    assert "already exists; pass --force" in again.output
+    bad = make_demo("--events", "-5", "--output", str(output), "--force")
+    assert bad.exit_code == 1 and bad.exception is None
+    assert "Traceback" not in bad.output
+    assert "--events = -5" in bad.output
     for items, expected in (("0", "greater than or equal to 1"), ("10000000", "9000000")):
-        bad = run_cli(tmp_path, "make-demo", "--items", items, "--output", str(output), "--force")
-        assert bad.returncode == 1 and "Traceback" not in bad.stderr
-        assert f"--items = {items}: expected" in bad.stderr and expected in bad.stderr
+        bad = make_demo("--items", items, "--output", str(output), "--force")
+        assert bad.exit_code == 1 and bad.exception is None
+        assert "Traceback" not in bad.output
+        assert f"--items = {items}: expected" in bad.output and expected in bad.output
     pd.testing.assert_frame_equal(pd.read_parquet(output), table)  # the old table is kept
 
     # A large catalogue: items beyond the five-digit codes, each code one item.
     wide = tmp_path / "raw" / "wide.parquet"
-    result = run_cli(
-        tmp_path, "make-demo", "--events", "30000", "--items", "200000", "--output", str(wide)
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+    result = make_demo("--events", "30000", "--items", "200000", "--output", str(wide))
+    assert result.exit_code == 0, result.output[-2000:]
     codes = pd.read_parquet(wide)["StockCode"]
     products = codes[codes.str.fullmatch(r"\d{7}[A-E]?")]
     assert len(products) > 0.95 * len(codes) and products.nunique() > 5_000

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from . import test_serving
+from .apps import test_serving
 from .servers import (
     ServerCase,
     interrupt_server,

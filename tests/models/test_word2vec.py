@@ -12,6 +12,8 @@ from session_recs.models import build_model
 from session_recs.models.epoch_metrics import EpochMetrics, learning_curve_figure
 from session_recs.models.word2vec import PRESETS, Word2VecRecommender
 
+from ..conftest import long_sessions
+
 GROUP_A = [f"a{i}" for i in range(5)]
 GROUP_B = [f"b{i}" for i in range(5)]
 # Small, well-separated problem: fast, and the right answer is unambiguous.
@@ -25,11 +27,6 @@ SMALL = {
     "seed": 0,
     "progress": False,
 }
-
-
-def long_table(sessions: list[list[str]]) -> pd.DataFrame:
-    rows = [(s, p, item) for s, items in enumerate(sessions) for p, item in enumerate(items)]
-    return pd.DataFrame(rows, columns=["session_id", "position", "item_id"])
 
 
 def two_groups(n_sessions: int = 150, seed: int = 0) -> list[list[str]]:
@@ -56,7 +53,7 @@ def top(model: Word2VecRecommender, item: str, k: int) -> list[str]:
 
 @pytest.fixture(scope="module")
 def grouped() -> Word2VecRecommender:
-    return Word2VecRecommender(**SMALL).fit(long_table(two_groups()))
+    return Word2VecRecommender(**SMALL).fit(long_sessions(two_groups()))
 
 
 def test_presets_are_ff19s_settings():
@@ -103,7 +100,7 @@ def test_scores_are_one_plus_cosine_and_the_query_item_is_excluded(grouped):
 def test_unknown_query_item_gets_the_most_popular_items():
     # Popularity: a0 > a1 > a2 > the rest.
     sessions = two_groups() + [["a0", "a1", "a2"]] * 10 + [["a0", "a1"]] * 10 + [["a0"]] * 10
-    model = Word2VecRecommender(**SMALL).fit(long_table(sessions))
+    model = Word2VecRecommender(**SMALL).fit(long_sessions(sessions))
     queries = pair_set(pairs(["zzz"]), model.index).queries
     assert not model.score(queries).any()
     assert top(model, "zzz", 3) == ["a0", "a1", "a2"]
@@ -117,7 +114,7 @@ def test_session_context_weights_recent_items(grouped):
     flat = Word2VecRecommender(context="session", context_window=3, decay=1.0, **SMALL)
     steep = Word2VecRecommender(context="session", context_window=3, decay=0.01, **SMALL)
     for model in (flat, steep):
-        model.fit(long_table(two_groups()))
+        model.fit(long_sessions(two_groups()))
     picked = flat.index.decode(flat.recommend(evaluation.queries, 3).items[0])
     assert set(picked) <= set(GROUP_A)
     picked = steep.index.decode(steep.recommend(evaluation.queries, 3).items[0])
@@ -125,7 +122,7 @@ def test_session_context_weights_recent_items(grouped):
 
 
 def test_workers_1_and_a_fixed_seed_give_identical_vectors():
-    train = long_table(two_groups(seed=3))
+    train = long_sessions(two_groups(seed=3))
     first = Word2VecRecommender(**SMALL).fit(train)
     second = Word2VecRecommender(**SMALL).fit(train)
     np.testing.assert_array_equal(first.wv.vectors, second.wv.vectors)
@@ -136,7 +133,7 @@ def test_workers_1_and_a_fixed_seed_give_identical_vectors():
 def test_history_has_one_row_per_epoch_and_matches_the_evaluator():
     # a0 and a1 are the most popular; the c items make a catalogue larger than K = 10.
     extra = [["a0", "a1"]] * 5 + [[f"c{i}" for i in range(6)]] * 3
-    train = long_table(two_groups() + extra)
+    train = long_sessions(two_groups() + extra)
     validation = pairs(["a0", "b0", "a3", "zzz"], ["a1", "b2", "b4", "a0"])
     model = Word2VecRecommender(**SMALL).fit(train, validation)
     history = model.history
@@ -165,7 +162,7 @@ def test_user_callbacks_run_once_per_epoch_of_train():
 
     counter = CountEpochs()
     model = Word2VecRecommender(**{**SMALL, "epochs": 7}, callbacks=[counter])
-    model.fit(long_table(two_groups(40)))
+    model.fit(long_sessions(two_groups(40)))
     assert counter.epochs == 7
     assert len(model.history) == 7
     assert model.history[["recall@10", "mrr@10"]].isna().all().all()  # no validation pairs
@@ -173,7 +170,7 @@ def test_user_callbacks_run_once_per_epoch_of_train():
 
 def test_epoch_metrics_alone_on_the_live_vectors():
     monitor = EpochMetrics(["a0", "b0"], ["a1", "a1"], ks=(4,), progress=False)
-    model = Word2VecRecommender(**SMALL, callbacks=[monitor]).fit(long_table(two_groups()))
+    model = Word2VecRecommender(**SMALL, callbacks=[monitor]).fit(long_sessions(two_groups()))
     assert monitor.history["recall@4"].iloc[-1] == 0.5  # a0→a1 hit, b0→a1 miss
     assert model.history["epoch"].tolist() == monitor.history["epoch"].tolist()
 
@@ -198,7 +195,7 @@ def test_bad_options_are_clear_config_errors_before_training():
     ):
         Word2VecRecommender(window=0)
     with pytest.raises(ConfigError, match="min_count=99 leaves no item"):
-        Word2VecRecommender(**{**SMALL, "min_count": 99}).fit(long_table(two_groups(10)))
+        Word2VecRecommender(**{**SMALL, "min_count": 99}).fit(long_sessions(two_groups(10)))
     model = build_model("word2vec", {"preset": None, "window": 3, "seed": 4})
     assert model.params()["sg"] == 0  # gensim's own default: CBOW
 

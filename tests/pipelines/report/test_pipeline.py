@@ -1,0 +1,79 @@
+"""The report pipeline builds its tables from the metrics the baseline pipeline made in the
+test (tests/pipelines/conftest.py); models that did not run are named as not run."""
+
+import re
+
+import pytest
+
+from session_recs.pipelines import report
+from session_recs.pipelines.namespaces import (
+    BASELINE_MODELS,
+    MODEL_NAMESPACES,
+    NEURAL_MODELS,
+    SEARCHABLE_MODELS,
+    SEARCHED_MODEL,
+    W2V_MODELS,
+)
+
+from ..conftest import run_pipeline
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def report_outputs(parameters, planted_split, split_data, baseline_outputs) -> dict:
+    """The report on the baseline's models; every other model not run, no search."""
+    results = {}
+    for name in MODEL_NAMESPACES:
+        for table in ("metrics", "query_ranks"):
+            results[f"{name}_{table}"] = baseline_outputs.get(f"{name}_{table}")
+    searches = {f"{model}.tune_results": None for model in SEARCHABLE_MODELS}
+    return run_pipeline(
+        report.create_pipeline(),
+        parameters,
+        **split_data,
+        **results,
+        **searches,
+        tune_results=None,
+        dataset_profile=planted_split["dataset_profile"],
+        input_versions={"markov_metrics": "2026-01-01T00.00.00.000Z"},
+    )
+
+
+def test_the_comparison_holds_every_baseline_model_and_names_the_others(report_outputs):
+    comparison = report_outputs["model_comparison"]
+    measured = comparison[comparison.protocol != "not_run"]
+    assert set(measured["model"]) == set(BASELINE_MODELS)
+    # The models of the other pipelines are named as not run (a tuned refit only once
+    # its search has run).
+    not_run = set(comparison.loc[comparison.protocol == "not_run", "model"])
+    assert {"word2vec_ff19_default", *NEURAL_MODELS, SEARCHED_MODEL} <= not_run
+    assert not_run <= {*W2V_MODELS, *NEURAL_MODELS, SEARCHED_MODEL}
+    at10 = measured.query("k == 10 and metric == 'recall' and context == 'last_item'")
+    assert at10.set_index("model").loc["markov", "value"] == 1.0
+    assert at10["value"].between(0, 1).all()
+
+
+def test_the_paired_tests_compare_each_model_with_the_best(report_outputs):
+    tests = report_outputs["model_significance"]
+    assert len(tests) > 0
+    assert set(tests["model"]) <= set(BASELINE_MODELS)
+
+
+def test_the_report_lists_every_model_with_its_dataset_and_draws_the_plot(report_outputs):
+    markdown = report_outputs["model_comparison_report"]
+    html = report_outputs["model_comparison_html"]
+    assert markdown.startswith("# session-recs model comparison: demo")
+    assert "## last_pair protocol, `last_item` context (60 test queries)" in markdown
+    assert "## last_pair protocol, `session` context (60 test queries)" in markdown
+    assert markdown.index("## The dataset") < markdown.index("## last_pair protocol")
+    for name in BASELINE_MODELS:
+        assert f"| {name} " in markdown
+        assert f"<th>{name}</th>" in html
+    assert "Hyperparameter search" not in markdown
+    assert "input versions: 2026-01-01T00.00.00.000Z: 1 dataset (markov_metrics)" in markdown
+    comparison = report_outputs["model_comparison"]
+    not_run = re.search(r"^Not run yet: (.*)\.$", markdown, flags=re.M).group(1).split(", ")
+    assert set(not_run) == set(comparison.loc[comparison.protocol == "not_run", "model"])
+    figure = report_outputs["model_comparison_plot"]
+    assert len(figure.axes) >= 1

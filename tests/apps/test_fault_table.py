@@ -24,6 +24,9 @@ import pytest
 
 from ..conftest import copy_project, latest_version, run_cli, run_in_process, saved_hashes
 
+#: Commands run end to end as a user runs them (in process): the slow layer.
+pytestmark = pytest.mark.slow
+
 LOCAL_PARAMS = "conf/local/parameters.yml"
 LOCAL_CATALOG = "conf/local/catalog.yml"
 MODEL = "--namespaces=most_popular"

@@ -17,6 +17,9 @@ import pytest
 
 from ..conftest import copy_project, latest_version, run_in_process, saved_hashes
 
+#: Commands run end to end as a user runs them (in process): the slow layer.
+pytestmark = pytest.mark.slow
+
 # Sources with a broken entry or file, added to the project's catalog for these cases.
 BAD_SOURCES = """\
   bad_ms_as_s:

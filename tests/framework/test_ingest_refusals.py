@@ -9,6 +9,9 @@ import pytest
 
 from ..conftest import copy_project, run_in_process
 
+#: Commands run end to end as a user runs them (in process): the slow layer.
+pytestmark = pytest.mark.slow
+
 SOURCES = """\
   one_column_twice:
     type: session_recs.framework.datasets.InteractionsDataset

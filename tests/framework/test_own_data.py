@@ -13,9 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 
 from ..conftest import ROOT, latest_version, run_in_process
+
+#: Commands run end to end as a user runs them (in process): the slow layer.
+pytestmark = pytest.mark.slow
 
 README = (ROOT / "README.md").read_text()
 

@@ -22,6 +22,9 @@ from session_recs.settings import CONFIG_LOADER_ARGS
 
 from ..conftest import copy_project, latest_version, run_cli, run_in_process, saved_hashes
 
+#: Commands run end to end as a user runs them (in process): the slow layer.
+pytestmark = pytest.mark.slow
+
 
 def loader(project: Path, runtime: dict | None = None, env: str | None = None):
     return ProjectConfigLoader(

@@ -129,6 +129,21 @@ def latest_version(folder: Path) -> Path:
     return versions[-1] / folder.name
 
 
+def fresh_project(target: Path) -> Path:
+    """A copy of the project's configuration and demo data with the data pipelines run."""
+    copy_project(target)
+    result = run_cli(target, "run", "--pipelines=ingest,sessionize,split")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    return target
+
+
+@pytest.fixture(scope="session")
+def demo_project(tmp_path_factory) -> Path:
+    """One demo project for every tune test (tests/tuning, tests/pipelines/tune; each
+    search writes new versions)."""
+    return fresh_project(tmp_path_factory.mktemp("tune") / "project")
+
+
 @dataclass(frozen=True)
 class DemoRun:
     """A project after one plain `kedro run` on the demo data."""

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .conftest import free_port, signal_when
 from .signal_runs import BOUND_S, one_line, record, signal_name
-from .tune.conftest import kill
+from .tuning.conftest import kill
 
 
 @contextlib.contextmanager

@@ -23,8 +23,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from .conftest import copy_project, load_model_file, run_cli
-from .signal_runs import BOUND_S, Case, interrupt, record_next_run
+from ..conftest import copy_project, load_model_file, run_cli
+from ..signal_runs import BOUND_S, Case, interrupt, record_next_run
 
 pytestmark = pytest.mark.slow
 

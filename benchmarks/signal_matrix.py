@@ -32,12 +32,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-#: The signal test modules, in the order they run, and their extra pytest options.
+#: The signal test modules, in the order they run, and their extra pytest options: every
+#: moment of the run (plain pytest deselects the ``soak`` ones), and the tune commands'
+#: whole matrices (``soak``) without the one-case tests plain pytest keeps.
 MODULES = {
-    "run": ("tests/apps/test_signal_matrix.py", ()),
+    "run": ("tests/apps/test_signal_matrix.py", ("-m", "soak or not soak")),
     "serving": ("tests/apps/test_serving_signals.py", ()),
     "viz": ("tests/apps/ui/test_viz_signals.py", ()),
-    "tune": ("tests/tuning/test_signals.py", ()),
+    "tune": ("tests/tuning/test_signals.py", ("-m", "soak")),
     "neural": ("tests/apps/test_neural_signals.py", ("-m", "neural")),
 }
 

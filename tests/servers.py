@@ -54,7 +54,7 @@ def loopback_server(
                 if response.status == 200:
                     break
             assert time.monotonic() < deadline, f"the server never answered:\n{log.read_text()}"
-            time.sleep(0.5)
+            time.sleep(0.1)
         yield url
     finally:
         kill(server)

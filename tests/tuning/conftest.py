@@ -70,7 +70,7 @@ def wait_until(condition: Callable[[], object], timeout_s: float, what: str) -> 
     deadline = time.monotonic() + timeout_s
     while not condition():
         assert time.monotonic() < deadline, f"timed out after {timeout_s:g}s waiting for {what}"
-        time.sleep(0.2)
+        time.sleep(0.1)
 
 
 def alive(pid: int) -> bool:

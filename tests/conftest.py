@@ -138,10 +138,23 @@ def fresh_project(target: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_project(tmp_path_factory) -> Path:
+def split_project(tmp_path_factory) -> Callable[[Path], Path]:
+    """Makes ``target`` a project as :func:`fresh_project` leaves it, by copying one that
+    the data pipelines ran in once for the session (nothing runs in that one)."""
+    template = fresh_project(tmp_path_factory.mktemp("split_project") / "project")
+
+    def make(target: Path) -> Path:
+        shutil.copytree(template, target)
+        return target
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def demo_project(tmp_path_factory, split_project) -> Path:
     """One demo project for every tune test (tests/tuning, tests/pipelines/tune; each
     search writes new versions)."""
-    return fresh_project(tmp_path_factory.mktemp("tune") / "project")
+    return split_project(tmp_path_factory.mktemp("tune") / "project")
 
 
 @dataclass(frozen=True)

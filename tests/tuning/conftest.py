@@ -40,7 +40,7 @@ FAST_RAY = {
 RAY_CLIENT_KEYS = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN_PATH", "RAY_USAGE_STATS_ENABLED")
 
 
-# --- the demo project (fresh_project, demo_project: tests/conftest.py) ----------------
+# --- the demo project (demo_project, split_project: tests/conftest.py) ----------------
 
 
 def artifact(project: Path, layer: str, name: str) -> Path:

@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ..conftest import fresh_project, latest_version, run_cli
+from ..conftest import latest_version, run_cli
 from ..signal_runs import Case, interrupt, record_next_run, whole_versions
 from .conftest import output
 
@@ -67,16 +67,16 @@ KNN = ("run", "--pipelines=tune", "--params=tune.model=session_knn,tune.smoke=tr
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
+def project(tmp_path_factory, split_project):
     """A demo project of these tests alone: which experiment a resume picks depends on
     the searches run before in the same project."""
-    return fresh_project(tmp_path_factory.mktemp("signals") / "project")
+    return split_project(tmp_path_factory.mktemp("signals") / "project")
 
 
 @pytest.fixture(scope="module")
-def one_case_project(tmp_path_factory):
+def one_case_project(tmp_path_factory, split_project):
     """A demo project of the one-case tests alone (not the matrices': see ``project``)."""
-    return fresh_project(tmp_path_factory.mktemp("signals-one-case") / "project")
+    return split_project(tmp_path_factory.mktemp("signals-one-case") / "project")
 
 
 def during_the_trials(cases: list[Case]) -> list[Case]:

@@ -4,11 +4,11 @@ signal to the exit, state afterwards and how the next run went, as a Markdown ta
 It runs the signal tests, each case appending its row to a JSON lines file
 (``$SESSION_RECS_SIGNAL_MATRIX``, written by ``tests/signal_runs.record``):
 
-- ``run``: tests/test_signal_matrix.py, the default run (``kedro run`` for one moment);
-- ``serving``: tests/test_serving_signals.py, ``python -m session_recs serve-mlflow``;
-- ``viz``: tests/ui/test_viz_signals.py, ``kedro viz run``;
-- ``tune``: tests/tune/test_signals.py, the Word2Vec smoke search and a one-shot search;
-- ``neural``: tests/test_neural_signals.py, GRU4Rec training, with ``--neural-python``
+- ``run``: tests/apps/test_signal_matrix.py, the default run (``kedro run`` for one moment);
+- ``serving``: tests/apps/test_serving_signals.py, ``python -m session_recs serve-mlflow``;
+- ``viz``: tests/apps/ui/test_viz_signals.py, ``kedro viz run``;
+- ``tune``: tests/tuning/test_signals.py, the Word2Vec smoke search and a one-shot search;
+- ``neural``: tests/apps/test_neural_signals.py, GRU4Rec training, with ``--neural-python``
   (a Python that has PyTorch).
 
 A case's next run is the case after it, which runs the command (or the resume command
@@ -32,13 +32,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-#: The signal test modules, in the order they run, and their extra pytest options.
+#: The signal test modules, in the order they run, and their extra pytest options: every
+#: moment of the run (plain pytest deselects the ``soak`` ones), and the tune commands'
+#: whole matrices (``soak``) without the one-case tests plain pytest keeps.
 MODULES = {
-    "run": ("tests/test_signal_matrix.py", ()),
-    "serving": ("tests/test_serving_signals.py", ()),
-    "viz": ("tests/ui/test_viz_signals.py", ()),
-    "tune": ("tests/tune/test_signals.py", ()),
-    "neural": ("tests/test_neural_signals.py", ("-m", "neural")),
+    "run": ("tests/apps/test_signal_matrix.py", ("-m", "soak or not soak")),
+    "serving": ("tests/apps/test_serving_signals.py", ()),
+    "viz": ("tests/apps/ui/test_viz_signals.py", ()),
+    "tune": ("tests/tuning/test_signals.py", ("-m", "soak")),
+    "neural": ("tests/apps/test_neural_signals.py", ("-m", "neural")),
 }
 
 

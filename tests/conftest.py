@@ -147,6 +147,34 @@ def latest_version(folder: Path) -> Path:
     return versions[-1] / folder.name
 
 
+def fresh_project(target: Path) -> Path:
+    """A copy of the project's configuration and demo data with the data pipelines run."""
+    copy_project(target)
+    result = run_cli(target, "run", "--pipelines=ingest,sessionize,split")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    return target
+
+
+@pytest.fixture(scope="session")
+def split_project(tmp_path_factory) -> Callable[[Path], Path]:
+    """Makes ``target`` a project as :func:`fresh_project` leaves it, by copying one that
+    the data pipelines ran in once for the session (nothing runs in that one)."""
+    template = fresh_project(tmp_path_factory.mktemp("split_project") / "project")
+
+    def make(target: Path) -> Path:
+        shutil.copytree(template, target)
+        return target
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def demo_project(tmp_path_factory, split_project) -> Path:
+    """One demo project for every tune test (tests/tuning, tests/pipelines/tune; each
+    search writes new versions)."""
+    return split_project(tmp_path_factory.mktemp("tune") / "project")
+
+
 @dataclass(frozen=True)
 class DemoRun:
     """A project after one plain `kedro run` on the demo data."""

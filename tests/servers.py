@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .conftest import free_port, signal_when
 from .signal_runs import BOUND_S, one_line, record, signal_name
-from .tune.conftest import kill
+from .tuning.conftest import kill
 
 
 @contextlib.contextmanager
@@ -54,7 +54,7 @@ def loopback_server(
                 if response.status == 200:
                     break
             assert time.monotonic() < deadline, f"the server never answered:\n{log.read_text()}"
-            time.sleep(0.5)
+            time.sleep(0.1)
         yield url
     finally:
         kill(server)

@@ -9,8 +9,8 @@ import socket
 
 import pytest
 
-from ..conftest import load_model_file, run_cli
-from .conftest import artifact, experiments, kill, output, start_driver, tune_tables
+from ...conftest import load_model_file, run_cli
+from ...tuning.conftest import artifact, experiments, kill, output, start_driver, tune_tables
 
 pytestmark = pytest.mark.slow
 

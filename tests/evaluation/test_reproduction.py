@@ -16,7 +16,7 @@ from session_recs.framework.datasets import InteractionsDataset, OnlineRetailDat
 from session_recs.framework.project import load_parameters, prepare_split
 from session_recs.pipelines.modeling import evaluate_recommender, fit_recommender
 
-from .conftest import ROOT, shared_file
+from ..conftest import ROOT, shared_file
 
 pytestmark = [pytest.mark.real_data, pytest.mark.slow]
 

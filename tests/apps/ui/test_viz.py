@@ -23,8 +23,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from ..conftest import latest_version
-from ..servers import loopback_server
+from ...conftest import latest_version
+from ...servers import loopback_server
 from .conftest import SEARCH_GRID, save_artifact
 
 pytestmark = [pytest.mark.viz, pytest.mark.slow]

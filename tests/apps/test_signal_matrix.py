@@ -12,6 +12,11 @@ The save of ``train_sessions`` is made slow on purpose so a signal reliably land
 it (``Case.slow_save``, see :mod:`tests.signal_runs`): the product's save path (Kedro's
 versioned dataset through the atomic filesystem of :mod:`session_recs.data.atomic`) is
 the one every dataset uses.
+
+Plain ``pytest`` runs three of the five moments: ingest (SIGINT, ``python -m session_recs
+run``), the save (SIGTERM) and the evaluation (SIGTERM, ``kedro run``), so each command
+and each signal is stopped there; the fit and the report, later moments of the same run,
+are marked ``soak`` (CI runs them as a stage of their own: ``pytest -m soak``).
 """
 
 from __future__ import annotations
@@ -23,8 +28,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from .conftest import copy_project, load_model_file, run_cli
-from .signal_runs import BOUND_S, Case, interrupt, record_next_run
+from ..conftest import copy_project, load_model_file, run_cli
+from ..signal_runs import BOUND_S, Case, interrupt, record_next_run
 
 pytestmark = pytest.mark.slow
 
@@ -92,7 +97,17 @@ def whole_versions(project: Path) -> int:
     return count
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
+#: The moments plain ``pytest`` deselects (see the module docstring).
+SOAK = ("fit", "report")
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(case, id=case.id, marks=[pytest.mark.soak] if case.moment in SOAK else [])
+        for case in CASES
+    ],
+)
 def test_a_signal_stops_the_default_run_in_one_line_and_keeps_every_version_whole(
     project, tmp_path, case
 ):

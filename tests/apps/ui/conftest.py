@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 
 from session_recs.framework.config_loader import ProjectConfigLoader
 
-from ..conftest import ROOT, DemoRun
+from ...conftest import ROOT, DemoRun
 
 #: The synthetic search: a full grid over three hyperparameters, EPOCHS epochs per trial.
 SEARCH_GRID = {"window": [1, 4, 7], "negative": [2, 5], "ns_exponent": [-0.5, 0.75]}
@@ -102,7 +102,7 @@ def save_search_outputs(project: Path) -> None:
     """Save a synthetic search (SEARCH_GRID, EPOCHS each) as the tune pipeline would:
     tune_history, tune_results, best_w2v_params, both tune plots and the curves' chart.
 
-    A real search needs Ray and a minute or more; its outputs are tested in tests/tune.
+    A real search needs Ray and a minute or more; its outputs are tested in tests/tuning.
     """
     history, results = synthetic_search()
     best = results.iloc[0]

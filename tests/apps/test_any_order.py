@@ -14,7 +14,7 @@ import shutil
 import pytest
 from kedro_datasets.pandas import ParquetDataset
 
-from .conftest import copy_project, latest_version, run_cli, run_in_process, shared_file
+from ..conftest import copy_project, latest_version, run_cli, run_in_process, shared_file
 
 REPORT = "data/08_reporting/{dataset}/model_comparison.md"
 

@@ -13,7 +13,7 @@ import pytest
 
 from session_recs.data.sessionize import sessions_as_lists
 
-from .conftest import latest_version, run_cli, shared_file
+from ..conftest import latest_version, run_cli, shared_file
 
 pytestmark = pytest.mark.slow  # every test runs the CLI in a subprocess
 

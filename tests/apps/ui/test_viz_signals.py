@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ..servers import ServerCase, loopback_server, post_until_refused, stop_in_one_line
-from ..signal_runs import record_next_run
+from ...servers import ServerCase, loopback_server, post_until_refused, stop_in_one_line
+from ...signal_runs import record_next_run
 
 pytestmark = [pytest.mark.viz, pytest.mark.slow]
 

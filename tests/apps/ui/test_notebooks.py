@@ -16,7 +16,7 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from ..conftest import ROOT, latest_version
+from ...conftest import ROOT, latest_version
 from .conftest import EPOCHS, SEARCH_GRID
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

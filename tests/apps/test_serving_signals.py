@@ -17,15 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from .apps import test_serving
-from .servers import (
+from . import test_serving
+from ..servers import (
     ServerCase,
     interrupt_server,
     loopback_server,
     post_until_refused,
     stop_in_one_line,
 )
-from .signal_runs import BOUND_S, record_next_run
+from ..signal_runs import BOUND_S, record_next_run
 
 pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
 

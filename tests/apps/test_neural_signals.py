@@ -19,8 +19,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from .conftest import copy_project, latest_version, load_model_file, needs_torch, run_cli
-from .signal_runs import Case, interrupt, record_next_run, whole_versions
+from ..conftest import copy_project, latest_version, load_model_file, needs_torch, run_cli
+from ..signal_runs import Case, interrupt, record_next_run, whole_versions
 
 pytestmark = [pytest.mark.slow, pytest.mark.neural, needs_torch]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from .conftest import copy_project, interrupt_when_logged, latest_version, needs_torch, run_cli
+from ..conftest import copy_project, interrupt_when_logged, latest_version, needs_torch, run_cli
 
 pytestmark = pytest.mark.slow
 

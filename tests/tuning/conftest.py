@@ -1,4 +1,4 @@
-"""Shared by the tune tests: one demo project for the whole session, its outputs, and real
+"""Shared by the tune tests: the outputs of the session's demo project (tests/conftest.py), and real
 Ray nodes (`ray start --block` process groups) that every test stops by process group.
 
 Ray resolves a loopback node address to this machine's own address and its servers listen
@@ -25,7 +25,7 @@ import pytest
 
 from session_recs.tuning.cml_cluster import free_port, ray_node_command
 
-from ..conftest import copy_project, latest_version, run_cli
+from ..conftest import latest_version
 
 #: Ray settings of every node the tests start: a node that dies is declared dead within
 #: about two seconds (Ray's default is half a minute), and no usage statistics.
@@ -40,21 +40,7 @@ FAST_RAY = {
 RAY_CLIENT_KEYS = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN_PATH", "RAY_USAGE_STATS_ENABLED")
 
 
-# --- the demo project --------------------------------------------------------------------
-
-
-def fresh_project(target: Path) -> Path:
-    """A copy of the project's configuration and demo data with the data pipelines run."""
-    copy_project(target)
-    result = run_cli(target, "run", "--pipelines=ingest,sessionize,split")
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    return target
-
-
-@pytest.fixture(scope="session")
-def demo_project(tmp_path_factory) -> Path:
-    """One demo project for every tune test (each search writes new versions)."""
-    return fresh_project(tmp_path_factory.mktemp("tune") / "project")
+# --- the demo project (demo_project, split_project: tests/conftest.py) ----------------
 
 
 def artifact(project: Path, layer: str, name: str) -> Path:
@@ -84,7 +70,7 @@ def wait_until(condition: Callable[[], object], timeout_s: float, what: str) -> 
     deadline = time.monotonic() + timeout_s
     while not condition():
         assert time.monotonic() < deadline, f"timed out after {timeout_s:g}s waiting for {what}"
-        time.sleep(0.2)
+        time.sleep(0.1)
 
 
 def alive(pid: int) -> bool:

@@ -71,7 +71,7 @@ def test_the_quickstart_is_two_commands_and_ci_runs_the_second():
     assert re.search(r"^python -m pytest$", ci, flags=re.M)
     assert (
         'pip install -c constraints.txt -e ".[test,mlflow]"' in ci
-        and "pytest tests/test_tracking.py" in ci
+        and "pytest tests/framework/test_tracking.py" in ci
     )
     assert 'pip install -c constraints.txt -e ".[test,neural]"' in ci and "pytest -m neural" in ci
     assert len(COMMANDS) >= 15  # the extraction finds the README's commands

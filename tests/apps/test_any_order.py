@@ -91,6 +91,7 @@ def test_one_model_on_online_retail_then_the_report(project):
     assert "Published reference numbers (FF19" in text
 
 
+@pytest.mark.slow
 def test_a_run_killed_between_the_splits_saves_is_refused_in_one_line(tmp_path, monkeypatch):
     project = copy_project(tmp_path / "project")
     for _ in range(2):

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from . import test_serving
 from ..servers import (
     ServerCase,
     interrupt_server,
@@ -26,6 +25,7 @@ from ..servers import (
     stop_in_one_line,
 )
 from ..signal_runs import BOUND_S, record_next_run
+from . import test_serving
 
 pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
 

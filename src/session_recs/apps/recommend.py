@@ -252,7 +252,7 @@ def load_model(catalog: Any, model: str, dataset: str, version: str | None) -> R
                 "--load-version."
             ) from exc
         # No public accessor for a dataset's folder (kedro-datasets keeps `_filepath`
-        # private); tests/test_recommend.py pins this message.
+        # private); tests/apps/test_recommend.py pins this message.
         raise ConfigError(
             f"Cannot load version {version!r} of {name} for dataset {dataset!r}: the saved "
             f"versions are the folder names under {catalog.get(name)._filepath}."

@@ -82,8 +82,8 @@ class LoadVersionsHooks:
             except VersionNotFoundError:
                 saved = []
             if version not in saved:
-                # kedro-datasets exposes no public accessor for a dataset's path; the
-                # message's folder relies on `_filepath` (tests/test_bad_inputs.py pins it).
+                # kedro-datasets exposes no public accessor for a dataset's path; the message's
+                # folder relies on `_filepath` (tests/framework/test_bad_inputs.py pins it).
                 folder = versioned._filepath
                 listed = ", ".join(saved[:5]) + (", ..." if len(saved) > 5 else "")
                 raise ConfigError(

@@ -123,7 +123,7 @@ def _saved_path(dataset: Any) -> Path | None:
     """The local file a (versioned) dataset has just written, if it has one.
 
     Kedro has no public API for the file a versioned dataset wrote: this relies on
-    ``_get_versioned_path`` and ``_filepath`` (tests/test_tracking.py pins it: the report
+    ``_get_versioned_path`` and ``_filepath`` (tests/framework/test_tracking.py pins it: the report
     files arrive as MLflow artifacts).
     """
     if isinstance(dataset, OptionalDataset):

@@ -248,6 +248,18 @@ def run_in_process(project: Path, *args: str) -> CliResult:
     return CliResult(result.exit_code, result.output, exception, log)
 
 
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def output(result: subprocess.CompletedProcess) -> str:
+    """What a finished subprocess printed: its stdout, then its stderr."""
+    return result.stdout + result.stderr
+
+
 def free_port() -> int:
     """A loopback port nobody listens on, below 49152 (kedro-viz refuses higher ones)."""
     for port in random.sample(range(20000, 40000), 200):

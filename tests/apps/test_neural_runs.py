@@ -10,7 +10,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ..conftest import copy_project, interrupt_when_logged, latest_version, needs_torch, run_cli
+from ..conftest import (
+    copy_project,
+    interrupt_when_logged,
+    latest_version,
+    needs_torch,
+    output,
+    run_cli,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -28,10 +35,6 @@ class _NoTorch:
 
 sys.meta_path.insert(0, _NoTorch())
 """
-
-
-def output(result: subprocess.CompletedProcess) -> str:
-    return result.stdout + result.stderr
 
 
 def run_without_torch(project: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:

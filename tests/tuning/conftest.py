@@ -59,10 +59,6 @@ def experiments(project: Path, stem: str) -> list[Path]:
     return sorted((project / "data/06_models/demo/ray_tune").glob(f"{stem}_*"))
 
 
-def output(result: subprocess.CompletedProcess) -> str:
-    return result.stdout + result.stderr
-
-
 # --- processes ---------------------------------------------------------------------------
 
 

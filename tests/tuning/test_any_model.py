@@ -25,7 +25,7 @@ from session_recs.tuning.ray_objects import search_algorithm, trial_scheduler
 from session_recs.tuning.search_settings import RaySettings
 from session_recs.tuning.space import parse_settings, selected_models
 
-from ..conftest import model_kinds, needs_torch
+from ..conftest import closed_port, model_kinds, needs_torch
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -235,12 +235,6 @@ def test_the_resume_command_is_the_command_run_with_tune_resume():
 
 
 # --- where the search runs: every fault in one line, within the timeout --------------------
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_auto_with_a_stale_cluster_file_names_the_file(tmp_path):

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import run_cli
-from .conftest import RAY_CLIENT_KEYS, alive, free_port, kill_tree, output, tune_tables, wait_until
+from ..conftest import output, run_cli
+from .conftest import RAY_CLIENT_KEYS, alive, free_port, kill_tree, tune_tables, wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -9,8 +9,8 @@ import json
 import pandas as pd
 import pytest
 
-from ..conftest import needs_torch, run_cli
-from .conftest import output, wait_until
+from ..conftest import needs_torch, output, run_cli
+from .conftest import wait_until
 from .test_search_runs import newest, ray_processes
 
 pytestmark = [pytest.mark.slow, pytest.mark.neural, needs_torch]

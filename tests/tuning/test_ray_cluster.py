@@ -14,13 +14,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from ..conftest import run_cli
+from ..conftest import output, run_cli
 from .conftest import (
     Cluster,
     experiments,
     finished_trials,
     kill,
-    output,
     running_on,
     start_driver,
     tune_tables,

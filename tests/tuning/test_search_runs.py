@@ -18,8 +18,8 @@ import pandas as pd
 import psutil
 import pytest
 
-from ..conftest import latest_version, run_cli
-from .conftest import kill, output, start_driver, wait_until
+from ..conftest import latest_version, output, run_cli
+from .conftest import kill, start_driver, wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -29,9 +29,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ..conftest import latest_version, run_cli
+from ..conftest import latest_version, output, run_cli
 from ..signal_runs import Case, interrupt, record_next_run, whole_versions
-from .conftest import output
 
 pytestmark = pytest.mark.slow
 

@@ -5,12 +5,11 @@ the run with one line before Ray starts."""
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 
-from ...conftest import load_model_file, run_cli
-from ...tuning.conftest import artifact, experiments, kill, output, start_driver, tune_tables
+from ...conftest import closed_port, load_model_file, output, run_cli
+from ...tuning.conftest import artifact, experiments, kill, start_driver, tune_tables
 
 pytestmark = pytest.mark.slow
 
@@ -77,12 +76,6 @@ def test_smoke_search_writes_every_output_and_train_w2v_uses_the_best(demo_proje
 
 def tune_run(params: str) -> list[str]:
     return ["run", "--pipelines=tune", f"--params={params}"]
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_bad_configuration_stops_before_ray_starts(demo_project, tmp_path):

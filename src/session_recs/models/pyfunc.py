@@ -164,7 +164,8 @@ def _strict_requests() -> None:
             return enforce(params, schema)
 
         strict_params.session_recs = True  # type: ignore[attr-defined]
-        mlflow.pyfunc._enforce_params_schema = strict_params  # type: ignore[attr-defined]
+        # attr-defined with the mlflow extra installed (a private function); unused without it
+        mlflow.pyfunc._enforce_params_schema = strict_params  # type: ignore[attr-defined, unused-ignore]
     server = sys.modules.get("mlflow.pyfunc.scoring_server")  # only when serving
     decode = getattr(server, "_decode_json_input", None)
     if server is not None and decode is not None and not getattr(decode, "session_recs", False):

@@ -248,6 +248,24 @@ def run_in_process(project: Path, *args: str) -> CliResult:
     return CliResult(result.exit_code, result.output, exception, log)
 
 
+def check_metrics_table(metrics: pd.DataFrame, n_queries: int, *, found: bool = False) -> None:
+    """A model's ``<model>_metrics`` table on the demo's evaluation settings: both contexts,
+    K in 5/10/20, ``n_queries`` per value, values in [0, 1] inside their intervals, and
+    Recall@K growing with K (above 0 at every K when ``found``: the data plants what to find)."""
+    assert set(metrics["context"]) == {"last_item", "session"}
+    assert set(metrics["protocol"]) == {"last_pair"}
+    assert set(metrics["k"]) == {5, 10, 20}
+    assert (metrics.loc[metrics.metric == "recall", "n_queries"] == n_queries).all()
+    values = metrics[metrics.metric.isin(["recall", "mrr", "ndcg"])]
+    assert values["value"].between(0, 1).all()
+    assert (values["ci_low"] <= values["value"]).all()
+    assert (values["value"] <= values["ci_high"]).all()
+    recall = metrics[metrics.metric == "recall"].set_index(["context", "k"])["value"]
+    for context in ("last_item", "session"):
+        assert recall[context, 5] <= recall[context, 10] <= recall[context, 20]
+        assert not found or recall[context, 5] > 0
+
+
 def closed_port() -> int:
     """A loopback port nothing listens on (bound, then released)."""
     with socket.socket() as probe:

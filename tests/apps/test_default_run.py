@@ -13,7 +13,7 @@ import pytest
 
 from session_recs.pipelines.namespaces import BASELINE_MODELS, NEURAL_MODELS, W2V_MODELS
 
-from ..conftest import latest_version, load_model_file, run_in_process
+from ..conftest import check_metrics_table, latest_version, load_model_file, run_in_process
 
 pytestmark = pytest.mark.slow  # reads the shared demo run (a subprocess `kedro run`)
 
@@ -67,18 +67,7 @@ def test_every_model_is_saved_and_evaluated_with_intervals(demo_run):
         model = load_model_file(demo_run.output("06_models", f"{name}.npz"))
         assert len(model.index) > 100
         metrics = pd.read_parquet(demo_run.output("07_model_output", f"{name}_metrics.parquet"))
-        assert set(metrics["context"]) == {"last_item", "session"}
-        assert set(metrics["protocol"]) == {"last_pair"}
-        assert set(metrics["k"]) == {5, 10, 20}
-        assert (metrics.loc[metrics.metric == "recall", "n_queries"] == 150).all()
-        values = metrics[metrics.metric.isin(["recall", "mrr", "ndcg"])]
-        assert values["value"].between(0, 1).all()
-        assert (values["ci_low"] <= values["value"]).all()
-        assert (values["value"] <= values["ci_high"]).all()
-        recall = metrics[metrics.metric == "recall"].set_index(["context", "k"])["value"]
-        # Recall@K can only grow with K.
-        for context in ("last_item", "session"):
-            assert recall[context, 5] <= recall[context, 10] <= recall[context, 20]
+        check_metrics_table(metrics, n_queries=150)
 
 
 def test_sequence_models_find_the_demo_datas_planted_structure(demo_run):

@@ -308,6 +308,13 @@ CASES: list[tuple[str, Any, tuple[str, ...], str]] = [
         "NoSuchDataset",
     ),
     (
+        # The project's dataset types moved to session_recs.framework (CHANGELOG).
+        "catalog-type-at-its-old-path",
+        {LOCAL_CATALOG: "sessions:\n  type: session_recs.data.datasets.OptionalDataset\n"},
+        (SPLIT,),
+        "session_recs.framework.datasets",
+    ),
+    (
         "catalog-pandas-no-such-dataset",
         {LOCAL_CATALOG: "sessions:\n  type: pandas.NoSuchDataset\n  filepath: data/s.csv\n"},
         (SPLIT,),

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -57,15 +58,38 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("slow") is not None)
 
 
+RUN_ID = "SESSION_RECS_TEST_RUN"
+
+
+def _fast_layer_failed() -> Path:
+    """A file that says a fast-layer test failed in this run of pytest, which every worker
+    sees (pytest-xdist's workers inherit the main process's :data:`RUN_ID`)."""
+    return Path(tempfile.gettempdir()) / f"session_recs-fast-layer-failed-{os.environ[RUN_ID]}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the main process, before any worker starts
+        os.environ[RUN_ID] = f"{os.getpid()}-{random.getrandbits(32):08x}"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):
+        with contextlib.suppress(FileNotFoundError):
+            _fast_layer_failed().unlink()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Note a failed fast-layer test for the slow layer's setup, in any worker."""
+    if report.failed and "slow" not in report.keywords:
+        _fast_layer_failed().touch()
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """A failure in the fast layer ends the run before the slow layer: a plain ``pytest``
     reports a unit regression within a minute or two, not after ten."""
     if item.get_closest_marker("slow") is None:
         return
-    session = item.session
-    if not hasattr(session, "fast_layer_failures"):  # the first slow test: fast ones are done
-        session.fast_layer_failures = session.testsfailed
-    if session.fast_layer_failures:
+    if _fast_layer_failed().exists():
         pytest.skip("the fast layer failed: fix it first (the slow layer did not run)")
 
 

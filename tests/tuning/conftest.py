@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import psutil
 import pytest
 
 from session_recs.tuning.cml_cluster import free_port, ray_node_command
@@ -208,6 +209,32 @@ def ray_env(tmp_path_factory) -> dict[str, str]:
     token.write_text(secrets.token_hex(32))
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     return {**env, **FAST_RAY, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token)}
+
+
+#: The variable that marks the Ray processes a test starts: Ray's processes inherit the
+#: driver's environment, so tests running in parallel (pytest-xdist) see only their own.
+OWNER = "SESSION_RECS_TEST_OWNER"
+
+
+@pytest.fixture(autouse=True)
+def _owner(monkeypatch):
+    """A mark of this test in the environment its drivers (and their Ray) inherit."""
+    monkeypatch.setenv(OWNER, f"{os.getpid()}-{os.urandom(4).hex()}")
+
+
+def ray_processes() -> set[int]:
+    """Ray's own processes (GCS, raylet, workers, agents) that this test started: those
+    whose environment carries the test's :data:`OWNER` mark."""
+    mark = os.environ[OWNER]
+    found = set()
+    for process in psutil.process_iter(["pid", "name", "cmdline"]):
+        line = " ".join(process.info["cmdline"] or [])
+        name = process.info["name"] or ""
+        if name in ("gcs_server", "raylet") or "ray::" in name or "ray/dashboard" in line:
+            with contextlib.suppress(psutil.Error):
+                if process.environ().get(OWNER) == mark:
+                    found.add(process.info["pid"])
+    return found
 
 
 def start_driver(project: Path, log: Path, *args: str) -> subprocess.Popen:

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from ..conftest import needs_torch, output, run_cli
-from .conftest import wait_until
-from .test_search_runs import newest, ray_processes
+from .conftest import ray_processes, wait_until
+from .test_search_runs import newest
 
 pytestmark = [pytest.mark.slow, pytest.mark.neural, needs_torch]
 

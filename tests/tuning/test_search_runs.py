@@ -18,8 +18,8 @@ import pandas as pd
 import psutil
 import pytest
 
-from ..conftest import latest_version, output, run_cli
-from .conftest import kill, start_driver, wait_until
+from ..conftest import latest_version, output, run_cli, run_in_process
+from .conftest import kill, ray_processes, start_driver, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -33,17 +33,6 @@ def newest(project, layer, name):
 def versions(project, layer, name) -> list[str]:
     folder = project / "data" / layer / "demo" / name
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
-
-
-def ray_processes() -> set[int]:
-    """Ray's own processes on this machine (GCS, raylet, workers, agents)."""
-    found = set()
-    for process in psutil.process_iter(["pid", "name", "cmdline"]):
-        line = " ".join(process.info["cmdline"] or [])
-        name = process.info["name"] or ""
-        if name in ("gcs_server", "raylet") or "ray::" in name or "ray/dashboard" in line:
-            found.add(process.info["pid"])
-    return found
 
 
 def test_several_models_in_one_run_refit_as_tuned_rows_of_the_report(demo_project):
@@ -182,6 +171,7 @@ def test_a_local_ray_listens_on_loopback_only():
     wait_until(lambda: not (ray_processes() - before), 30, "Ray to stop")
 
 
+@pytest.mark.timeout(300)
 def test_faults_are_one_line_within_their_timeout(demo_project, tmp_path):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -216,14 +206,15 @@ def test_faults_are_one_line_within_their_timeout(demo_project, tmp_path):
             with pytest.MonkeyPatch.context() as patch:
                 for key, value in env.items():
                     patch.setenv(key, value)
-                # A fault that hung would overrun this timeout and fail the test.
-                result = run_cli(
-                    demo_project, "run", "--pipelines=tune", f"--params={params}", timeout=120
+                # In this process; a fault that hung would overrun the test's timeout.
+                result = run_in_process(
+                    demo_project, "run", "--pipelines=tune", f"--params={params}"
                 )
-            log = output(result)
-            assert result.returncode == 1, log[-3000:]
-            assert message in log, (i, log[-3000:])
-            assert "Traceback" not in log and "Searching on" not in log
+            assert result.exception is None, (i, result.exception, result.output[-3000:])
+            assert result.exit_code == 1, result.output[-3000:]
+            assert len(result.error_lines) == 1, result.output[-3000:]
+            assert message in result.error_lines[0], (i, result.error_lines)
+            assert "Searching on" not in result.output + result.log
     finally:
         server.shutdown()
         server.server_close()

@@ -213,6 +213,30 @@ cli.add_command(
 cli.add_command(cml_cluster)
 
 
+@contextlib.contextmanager
+def _children_without_ctrl_c() -> Iterator[None]:
+    """Spawn this block's multiprocessing children with SIGINT blocked (a spawned child
+    keeps its parent's signal mask). Ctrl-C reaches the whole process group: a child still
+    importing would print a KeyboardInterrupt traceback; this way only the parent hears it
+    and stops the child itself (:func:`_end_children`)."""
+    from multiprocessing import util
+
+    spawn = util.spawnv_passfds
+
+    def spawn_masked(*args: Any, **kwargs: Any) -> Any:
+        unmasked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            return spawn(*args, **kwargs)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, unmasked)
+
+    util.spawnv_passfds = spawn_masked  # popen_spawn_posix reads it at each start
+    try:
+        yield
+    finally:
+        util.spawnv_passfds = spawn
+
+
 def _viz_until_stopped(start: Callable[..., Any]) -> Callable[..., Any]:
     """kedro-viz's ``run`` (``start``: it starts the server in a child process and
     returns), then waiting for the server; a signal stops the server and ends the command
@@ -222,7 +246,8 @@ def _viz_until_stopped(start: Callable[..., Any]) -> Callable[..., Any]:
         after = ": kedro viz is stopped; it saves nothing, every saved version is as it was."
         with _stopped_in_one_line(after):
             try:
-                start(**kwargs)
+                with _children_without_ctrl_c():
+                    start(**kwargs)
                 for child in multiprocessing.active_children():
                     child.join()
                     if child.exitcode:

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from ...conftest import closed_port, load_model_file, output, run_cli
-from ...tuning.conftest import artifact, experiments, kill, start_driver, tune_tables
+from ...conftest import closed_port, load_model_file, output, run_cli, run_in_process
+from ...tuning.conftest import artifact, experiments, tune_tables
 
 pytestmark = pytest.mark.slow
 
@@ -78,7 +78,7 @@ def tune_run(params: str) -> list[str]:
     return ["run", "--pipelines=tune", f"--params={params}"]
 
 
-def test_bad_configuration_stops_before_ray_starts(demo_project, tmp_path):
+def test_bad_configuration_stops_before_ray_starts(demo_project):
     before = sorted((demo_project / "data/06_models/demo").rglob("experiment_state-*"))
     port = closed_port()
     # Every message is checked in test_space.py; here, that a run stops on it, in one line.
@@ -100,21 +100,13 @@ def test_bad_configuration_stops_before_ray_starts(demo_project, tmp_path):
             f"Cannot reach the Ray cluster at 127.0.0.1:{port}",
         ),
     ]
-    # The runs are independent: start them together.
-    runs = [
-        (message, start_driver(demo_project, tmp_path / f"{i}.log", *tune_run(params)))
-        for i, (params, message) in enumerate(cases)
-    ]
-    try:
-        for i, (message, run) in enumerate(runs):
-            assert run.wait(timeout=120) == 1, (tmp_path / f"{i}.log").read_text()[-3000:]
-            log = (tmp_path / f"{i}.log").read_text()
-            assert f"Error: ConfigError: {message}" in log, log[-3000:]
-            assert "Traceback" not in log
-            assert "Searching on" not in log
-    finally:
-        for _, run in runs:
-            if run.poll() is None:
-                kill(run)
+    # In this process: each stops before Ray starts (the last one on connecting).
+    for params, message in cases:
+        result = run_in_process(demo_project, *tune_run(params))
+        assert result.exception is None, (result.exception, result.output[-3000:])
+        assert result.exit_code == 1, result.output[-3000:]
+        assert len(result.error_lines) == 1, result.output[-3000:]
+        assert f"Error: ConfigError: {message}" in result.error_lines[0]
+        assert "Searching on" not in result.output + result.log
     after = sorted((demo_project / "data/06_models/demo").rglob("experiment_state-*"))
     assert after == before

@@ -192,7 +192,7 @@ def test_the_html_report_is_self_contained_with_marks_tests_and_metadata(compari
         assert external not in page, external
     assert "git commit: abc1234" in page and "(1,000 test queries)" in page
     assert "<strong>0.275 [0.265, 0.285]</strong>" in page  # the best recall@10
-    assert "recall@10 vs best (paired test)" in page and "(p &lt; 0.001)" in page
+    assert "recall@10 vs best (paired test, Holm p)" in page and "(p &lt; 0.001)" in page
     assert "`" not in page and "<th>metric</th>" not in page
     markdown = reporting.comparison_markdown(comparison, 10, {}, "t", tests=tests)
     import re

@@ -49,12 +49,28 @@ def _groups(table: pd.DataFrame) -> list[tuple[tuple[str, str], pd.DataFrame]]:
     return [(key, part) for key, part in table.groupby(["protocol", "context"], sort=False)]
 
 
-def _line(style: Style) -> dict[str, Any]:
-    return {"color": style.colour, "dash": style.dash, "width": 2}
+def _styled(style: Style, first: bool, *, lines: bool = True) -> dict[str, Any]:
+    """A trace's colour, dash and symbol, and whether it enters the legend; plotly's
+    defaults left out (a report draws hundreds of traces: each byte counts 300 times)."""
+    line = {"color": style.colour} | ({"dash": style.dash} if style.variant else {})
+    marker = {"color": style.colour} | ({"symbol": style.symbol} if style.variant else {})
+    out: dict[str, Any] = {"marker": marker}
+    if lines:
+        out["line"] = line
+    if not first:
+        out["showlegend"] = False
+    return out
 
 
-def _marker(style: Style) -> dict[str, Any]:
-    return {"color": style.colour, "symbol": style.symbol, "size": 8}
+def _finish(figure: go.Figure, height: int, top: int = 40, **layout: Any) -> go.Figure:
+    """Size and margins, and the default look without its per-trace-type defaults."""
+    import plotly.io as pio
+
+    template = go.layout.Template(layout=pio.templates["plotly"].layout)
+    figure.update_layout(
+        height=height, margin={"l": 10, "r": 10, "t": top, "b": 10}, template=template, **layout
+    )
+    return figure
 
 
 def _recall_groups(comparison: pd.DataFrame, k: int) -> list[tuple[tuple[str, str], pd.DataFrame]]:
@@ -71,12 +87,13 @@ def comparison_chart(comparison: pd.DataFrame, k: int, references: Mapping[str, 
         return _empty("No model has metrics yet")
     styles = model_styles(measured(comparison)["model"])
     sizes = [len(part) for _, part in groups]
+    height = 60 + 110 * len(groups) + 24 * sum(sizes)
     figure = make_subplots(
         rows=len(groups),
         cols=1,
         subplot_titles=[f"{protocol}, {context} context" for (protocol, context), _ in groups],
         row_heights=sizes,
-        vertical_spacing=min(0.3, 60 / (90 + 24 * sum(sizes))),
+        vertical_spacing=110 / height if len(groups) > 1 else 0,
     )
     for row, ((protocol, context), part) in enumerate(groups, start=1):
         queries = part["n_queries"].fillna(0) if "n_queries" in part else 0 * part["value"]
@@ -118,11 +135,7 @@ def comparison_chart(comparison: pd.DataFrame, k: int, references: Mapping[str, 
                 )  # fmt: skip
         figure.update_xaxes(title_text=f"Recall@{k} (95% CI)", row=row, col=1)
     figure.update_yaxes(automargin=True)
-    figure.update_layout(
-        height=90 + 60 * len(groups) + 24 * sum(sizes),
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-    )
-    return figure
+    return _finish(figure, height)
 
 
 def metrics_by_k_chart(comparison: pd.DataFrame) -> go.Figure:
@@ -156,21 +169,13 @@ def metrics_by_k_chart(comparison: pd.DataFrame) -> go.Figure:
                         mode="lines+markers",
                         name=str(model),
                         legendgroup=str(model),
-                        showlegend=str(model) not in shown,
-                        line=_line(style),
-                        marker=_marker(style),
                         error_y={
-                            "type": "data",
-                            "symmetric": False,
                             "array": (line["ci_high"] - line["value"]).round(_DIGITS),
                             "arrayminus": (line["value"] - line["ci_low"]).round(_DIGITS),
-                            "color": style.colour,
                             "thickness": 1,
-                            "width": 3,
                         },
-                        hovertemplate=(
-                            f"{model}<br>{LABELS[metric]}@%{{x}} %{{y:.3f}}<extra></extra>"
-                        ),
+                        hovertemplate="%{y:.3f}",
+                        **_styled(style, str(model) not in shown),
                     ),
                     row=row,
                     col=col,
@@ -180,10 +185,7 @@ def metrics_by_k_chart(comparison: pd.DataFrame) -> go.Figure:
                 figure.update_yaxes(title_text=f"{LABELS[metric]}@K", row=row, col=col)
     ks = sorted(int(k) for k in done["k"].unique())
     figure.update_xaxes(tickvals=ks, title_text="K", row=len(metrics))
-    figure.update_layout(
-        height=120 + 230 * len(metrics), margin={"l": 10, "r": 10, "t": 40, "b": 10}
-    )
-    return figure
+    return _finish(figure, 120 + 230 * len(metrics), hovermode="x unified")
 
 
 def tradeoff_chart(comparison: pd.DataFrame, k: int) -> go.Figure:
@@ -200,9 +202,13 @@ def tradeoff_chart(comparison: pd.DataFrame, k: int) -> go.Figure:
         rows=len(groups),
         cols=2,
         shared_yaxes=True,
-        row_titles=[f"{protocol}, {context}" for (protocol, context), _ in groups],
+        subplot_titles=[
+            f"{protocol}, {context} context: {axis}@{k}"
+            for (protocol, context), _ in groups
+            for axis in ("coverage", "popularity")
+        ],
         horizontal_spacing=0.04,
-        vertical_spacing=0.12,
+        vertical_spacing=0.3 / len(groups),
     )
     shown: set[str] = set()
     for row, (_, part) in enumerate(groups, start=1):
@@ -219,12 +225,8 @@ def tradeoff_chart(comparison: pd.DataFrame, k: int) -> go.Figure:
                         mode="markers",
                         name=str(model),
                         legendgroup=str(model),
-                        showlegend=str(model) not in shown,
-                        marker={**_marker(style), "size": 11, "line": {"width": 0}},
-                        hovertemplate=(
-                            f"{model}<br>{axis}@{k} %{{x:.3f}}<br>Recall@{k} %{{y:.3f}}"
-                            "<extra></extra>"
-                        ),
+                        hovertemplate="(%{x:.3f}, %{y:.3f})",
+                        **_styled(style, str(model) not in shown, lines=False),
                     ),
                     row=row,
                     col=col,
@@ -232,14 +234,14 @@ def tradeoff_chart(comparison: pd.DataFrame, k: int) -> go.Figure:
                 shown.add(str(model))
             figure.update_xaxes(title_text=f"{axis}@{k}", row=row, col=col)
         figure.update_yaxes(title_text=f"Recall@{k}", row=row, col=1)
-    figure.update_layout(height=80 + 330 * len(groups), margin={"l": 10, "r": 10, "t": 30, "b": 10})
-    return figure
+    figure.update_traces(marker_size=11)
+    return _finish(figure, 80 + 330 * len(groups))
 
 
-def _seen_title(protocol: str, context: str) -> str:
+def _seen_axis(protocol: str) -> str:
     if protocol == "last_pair":
-        return f"{protocol}, {context}: by test session length (items before the last)"
-    return f"{protocol}, {context}: by position in the session"
+        return "test session length (items before the last one)"
+    return "position in the session (items seen)"
 
 
 def by_items_seen_chart(breakdown: pd.DataFrame | None) -> go.Figure:
@@ -252,17 +254,16 @@ def by_items_seen_chart(breakdown: pd.DataFrame | None) -> go.Figure:
     k = int(breakdown["k"].iloc[0])
     styles = model_styles(breakdown["model"])
     titles = [
-        f"{title} · {LABELS[metric]}@{k}"
+        f"{protocol}, {context} context: {LABELS[metric]}@{k}"
         for (protocol, context), _ in groups
-        for title in [_seen_title(protocol, context)]
         for metric in ("recall", "mrr")
     ]
     figure = make_subplots(
-        rows=len(groups), cols=2, subplot_titles=titles, vertical_spacing=0.12,
+        rows=len(groups), cols=2, subplot_titles=titles, vertical_spacing=0.3 / len(groups),
         horizontal_spacing=0.06,
     )  # fmt: skip
     shown: set[str] = set()
-    for row, (_, part) in enumerate(groups, start=1):
+    for row, ((protocol, _), part) in enumerate(groups, start=1):
         order = part.drop_duplicates("order").sort_values("order")["seen"].tolist()
         for col, metric in enumerate(("recall", "mrr"), start=1):
             for model, unsorted in part.groupby("model", sort=True):
@@ -276,25 +277,19 @@ def by_items_seen_chart(breakdown: pd.DataFrame | None) -> go.Figure:
                         mode="lines+markers",
                         name=str(model),
                         legendgroup=str(model),
-                        showlegend=str(model) not in shown,
-                        line=_line(style),
-                        marker=_marker(style),
-                        hovertemplate=(
-                            f"{model}<br>%{{x}} items seen: {LABELS[metric]}@{k} %{{y:.3f}}"
-                            "<br>%{customdata:,} test queries<extra></extra>"
-                        ),
+                        hovertemplate="%{y:.3f} (%{customdata:,} queries)",
+                        **_styled(style, str(model) not in shown),
                     ),
                     row=row,
                     col=col,
                 )
                 shown.add(str(model))
             figure.update_xaxes(
-                categoryorder="array", categoryarray=order, title_text="items seen",
+                categoryorder="array", categoryarray=order, title_text=_seen_axis(protocol),
                 row=row, col=col,
             )  # fmt: skip
             figure.update_yaxes(title_text=f"{LABELS[metric]}@{k}", row=row, col=col)
-    figure.update_layout(height=80 + 340 * len(groups), margin={"l": 10, "r": 10, "t": 50, "b": 10})
-    return figure
+    return _finish(figure, 80 + 340 * len(groups), top=50, hovermode="x unified")
 
 
 def report_charts(

@@ -51,8 +51,9 @@ HOLM_NOTE = (
     "The p-values are Holm-corrected: a table tests its m other models against the best "
     "at once, so the smallest p-value is multiplied by m, the next by m - 1, and so on "
     "(never below the one before, at most 1). A corrected p under 0.05 then keeps the "
-    "chance of calling any model different from the best by luck under 5%; the "
-    "uncorrected values are in model_significance (column p_value)."
+    "chance of calling any model different from the best by luck under 5%. A permutation "
+    "p-value is at least 1/2,001, so a corrected one at least m/2,001 (0.005 for m = 11). "
+    "The uncorrected values are in model_significance (column p_value)."
 )
 #: Columns where the highest value is the best one (marked in the report).
 ELSEWHERE = "Measured on other data or settings (not compared)"

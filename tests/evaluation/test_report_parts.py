@@ -65,3 +65,10 @@ def test_docs_metrics_is_the_glossary_written_out():
     assert doc.read_text(encoding="utf-8") == glossary.metrics_doc(), (
         "docs/metrics.md is out of date: python -m session_recs.evaluation.glossary docs/metrics.md"
     )
+
+
+def test_matplotlib_gets_the_same_colour_and_variant():
+    styles = palette.model_styles([f"m{i:02d}" for i in range(9)])
+    assert styles["m00"].matplotlib == {"color": "#E69F00", "linestyle": "-", "marker": "o"}
+    assert styles["m08"].matplotlib == {"color": "#E69F00", "linestyle": "--", "marker": "s"}
+    assert styles["m08"].hatch == "//" and styles["m08"].pattern == "/"

@@ -23,6 +23,8 @@ DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 PATTERNS = ("", "/", "x", ".", "+", "-")
 SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x")
 HATCHES = ("", "//", "xx", "..", "++", "--")
+LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1)), (0, (3, 1, 1, 1)))
+MARKERS = ("o", "s", "D", "^", "P", "X")
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,15 @@ class Style:
     def hatch(self) -> str:
         """Its matplotlib hatch ("" for plain)."""
         return HATCHES[self.variant]
+
+    @property
+    def matplotlib(self) -> dict[str, object]:
+        """Its matplotlib line properties (``ax.plot(x, y, **style.matplotlib)``)."""
+        return {
+            "color": self.colour,
+            "linestyle": LINESTYLES[self.variant],
+            "marker": MARKERS[self.variant],
+        }
 
 
 def model_styles(models: Iterable[object]) -> dict[str, Style]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pandas as pd
@@ -112,7 +113,9 @@ def test_each_search_shows_its_cost_and_the_model_before_and_after():
     comparison = compare.compile_comparison(
         {
             "session_knn": metrics_table(0.300, 0.150),
-            "session_knn_tuned": metrics_table(0.331, 0.171),
+            "session_knn_tuned": metrics_table(0.331, 0.171).assign(
+                model_options='{"k": 50, "sample_size": 500}'
+            ),
             "item_knn": metrics_table(0.2, 0.1),
             "item_knn_tuned": None,
         }
@@ -121,9 +124,10 @@ def test_each_search_shows_its_cost_and_the_model_before_and_after():
         {
             "trial_id": ["a", "b", "c"],
             "status": ["TERMINATED", "TERMINATED", "INTERRUPTED"],
+            "config/k": [100, 50, 200],
             "last_val_recall_at_10": [0.41, 0.44, float("nan")],
             "wall_s": [1800.0, 1800.0, 3600.0],
-            "search_complete": [False, False, False],
+            "search_complete": [True, True, True],
         }
     )
     searches = {
@@ -134,14 +138,20 @@ def test_each_search_shows_its_cost_and_the_model_before_and_after():
     assert list(table.index) == ["session_knn"]  # a model never searched has no row
     row = table.loc["session_knn"]
     assert (row["trials"], row["trial-hours"], row["best validation"]) == ("3", "2", "0.440")
-    assert row["complete"] == "no (interrupted)"
+    assert row["complete"] == "yes"
     assert row["default recall@10 (last_item)"] == "0.300 [0.290, 0.310]"
-    assert row["tuned recall@10 (last_item)"] == "0.331 [0.321, 0.341]"
+    assert row["tuned recall@10 (last_item)"] == "0.331 [0.321, 0.341]"  # trial b's k = 50
     markdown = reporting.comparison_markdown(comparison, 10, {}, "t", searches)
     assert "## Tuned models (test recall@10 before and after each search)" in markdown
     # Refits of searches not run are not "not run yet" models: only a search makes them.
     assert "item_knn_tuned" not in markdown
     assert "Tuned models" in reporting.comparison_html(comparison, 10, {}, "t", searches)
+    # A search stopped before the end refits nothing: the refit's metrics are an older one's.
+    stopped = {"session_knn": dataclasses.replace(
+        searches["session_knn"], results=trials.assign(search_complete=False))}  # fmt: skip
+    row = search_results.search_table(comparison, stopped, 10).loc["session_knn"]
+    assert row["complete"] == "no (interrupted)"
+    assert row["tuned recall@10 (last_item)"] == "not refitted from this search"
 
 
 def ranks_table(ranks, protocol="last_pair", context="last_item") -> pd.DataFrame:

@@ -9,11 +9,9 @@ Protocols:
 Models rank their own candidates (sparse models) or memory-bounded blocks of scores
 (dense ones); everything here works on the top-K lists, never on (queries x items).
 
-Metrics at each K: ``recall`` (= HitRate: the target is in the top K), ``mrr`` (1/rank
-when within K, else 0), ``ndcg`` (1/log2(rank+1) within K), ``coverage`` (share of the
-catalogue that appears in any top-K list) and ``popularity`` (mean training popularity of
-recommended items, as a share of the most popular item's count). Per-query metrics get
-95% bootstrap confidence intervals.
+Metrics at each K: ``recall``, ``mrr``, ``ndcg``, ``coverage`` and ``popularity``, as
+:data:`session_recs.evaluation.glossary.GLOSSARY` defines them (the report's glossary and
+docs/metrics.md). Per-query metrics get 95% bootstrap confidence intervals.
 """
 
 from __future__ import annotations

@@ -111,7 +111,8 @@ def search_table(
     comparison: pd.DataFrame, searches: Mapping[str, Search], k: int
 ) -> pd.DataFrame | None:
     """One row per searched model: the search's cost, its best validation value, and the
-    model's test recall@k before and after (95% intervals), per evaluation context. FF19's
+    model's test recall@k before and after (95% intervals), per evaluation context; "after"
+    only when the refit's metrics come from this search (:func:`refit_of_search`). FF19's
     Word2Vec search (``word2vec_search``) has its own section: its best trials."""
     rows = {}
     done = measured(comparison)
@@ -128,10 +129,14 @@ def search_table(
             "complete": "yes" if _complete(results) else "no (interrupted)",
             "best validation": f"{results[metric].max():.3f}" if metric else "",
         }
+        refitted = _complete(results) and refit_of_search(results, done, search.tuned)
         for context in contexts:
             for label, name in (("default", search.default), ("tuned", search.tuned)):
                 mine = our_row(done, name, "recall", k, protocol=protocol, context=context)
-                row[f"{label} recall@{k} ({context})"] = "" if mine is None else cell(mine)
+                text = "" if mine is None else cell(mine)
+                if label == "tuned" and mine is not None and not refitted:
+                    text = "not refitted from this search"
+                row[f"{label} recall@{k} ({context})"] = text
         rows[model] = row
     if not rows:
         return None

@@ -187,3 +187,11 @@ def test_a_report_of_every_model_under_both_protocols_stays_one_file_under_5_mb(
     assert 4_000_000 < size < 5_000_000, size  # plotly.js (about 4.6 MB) once, and the charts
     assert page.count("<script") == 5 and "<script src" not in page
     assert len(shown[1].figure.data) == len(MODEL_NAMESPACES) * 3 * 4  # model x metric x setting
+
+
+def test_a_refit_of_a_trial_stopped_early_keeps_the_epochs_it_ran():
+    table = trials([3, 7]).assign(**{"config/epochs": 10, "epochs_planned": 10, "epochs_run": 4})
+    refit = with_options('{"alpha": 0.025, "window": 7, "epochs": 4}')
+    assert search_results.refit_of_search(table, refit, "word2vec_search")
+    other = with_options('{"alpha": 0.025, "window": 7, "epochs": 6}')
+    assert not search_results.refit_of_search(table, other, "word2vec_search")

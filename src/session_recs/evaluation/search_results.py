@@ -80,9 +80,18 @@ def refit_of_search(tune_results: pd.DataFrame, comparison: pd.DataFrame, model:
     searched = [c for c in tune_results.columns if c.startswith("config/")]
     finished = tune_results[tune_results.get("status", "TERMINATED") == "TERMINATED"]
     return bool(searched) and any(
-        all(_same(options.get(c.removeprefix("config/")), trial[c]) for c in searched)
-        for _, trial in finished.iterrows()
+        all(_option_of(trial, options, c) for c in searched) for _, trial in finished.iterrows()
     )
+
+
+def _option_of(trial: pd.Series, options: Mapping[str, Any], column: str) -> bool:
+    """Whether the refit's option is the trial's: its configured value, or for the search's
+    resource (epochs) of a trial stopped early, the epochs it ran."""
+    ours = options.get(column.removeprefix("config/"))
+    if _same(ours, trial[column]):
+        return True
+    resource = "epochs_planned" in trial and _same(trial[column], trial["epochs_planned"])
+    return bool(resource and "epochs_run" in trial and _same(ours, trial["epochs_run"]))
 
 
 def _same(ours: Any, theirs: Any) -> bool:

@@ -155,3 +155,36 @@ def test_unknown_targets_keep_counts_misses_and_drop_leaves_them_out():
 
     assert recall("keep") == (0.5, 2)
     assert recall("drop") == (1.0, 1)
+
+
+def test_each_query_rank_says_how_many_items_of_its_session_were_seen():
+    from session_recs.evaluation.next_event import evaluate_with_ranks
+
+    train = pd.DataFrame(
+        {
+            "session_id": np.repeat(np.arange(20), 4),
+            "position": np.tile([0, 1, 2, 3], 20),
+            "item_id": list("abcd") * 20,
+        }
+    )
+    model = MarkovChain().fit(train)
+    # Sessions of 3 and 4 events: revealed, they ask 2 and 3 queries after 1, 2(, 3) items;
+    # their last pairs ask after 2 and 3 items (the session without its last event).
+    test_sessions = pd.DataFrame(
+        {
+            "session_id": [7, 7, 7, 8, 8, 8, 8],
+            "position": [0, 1, 2, 0, 1, 2, 3],
+            "item_id": list("abc") + list("abcd"),
+        }
+    )
+    test_pairs = pd.DataFrame(
+        {"session_id": [7, 8], "query_item": ["b", "c"], "target_item": ["c", "d"]}
+    )
+    config = EvaluationConfig(ks=(1,), protocols=("last_pair", "iterative_revealing"), n_boot=5)
+    _, ranks = evaluate_with_ranks(model, train, test_pairs, test_sessions, config)
+    seen = ranks.groupby(["protocol", "context"], sort=False)["seen"].agg(list).to_dict()
+    assert seen["last_pair", "session"] == seen["last_pair", "last_item"] == [2, 3]
+    revealed = [1, 2, 1, 2, 3]
+    assert seen["iterative_revealing", "session"] == revealed
+    assert seen["iterative_revealing", "last_item"] == revealed  # the same queries, in order
+    assert (ranks["rank"] == 1).all()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import pandas as pd
 import pytest
 
-from session_recs.evaluation import compare, reporting, search_results
+from session_recs.evaluation import charts, compare, palette, reporting, search_results
 
 
 def metrics_table(recall: float, mrr: float, protocol="last_pair", context="last_item"):
@@ -110,7 +113,9 @@ def test_each_search_shows_its_cost_and_the_model_before_and_after():
     comparison = compare.compile_comparison(
         {
             "session_knn": metrics_table(0.300, 0.150),
-            "session_knn_tuned": metrics_table(0.331, 0.171),
+            "session_knn_tuned": metrics_table(0.331, 0.171).assign(
+                model_options='{"k": 50, "sample_size": 500}'
+            ),
             "item_knn": metrics_table(0.2, 0.1),
             "item_knn_tuned": None,
         }
@@ -119,9 +124,10 @@ def test_each_search_shows_its_cost_and_the_model_before_and_after():
         {
             "trial_id": ["a", "b", "c"],
             "status": ["TERMINATED", "TERMINATED", "INTERRUPTED"],
+            "config/k": [100, 50, 200],
             "last_val_recall_at_10": [0.41, 0.44, float("nan")],
             "wall_s": [1800.0, 1800.0, 3600.0],
-            "search_complete": [False, False, False],
+            "search_complete": [True, True, True],
         }
     )
     searches = {
@@ -132,14 +138,20 @@ def test_each_search_shows_its_cost_and_the_model_before_and_after():
     assert list(table.index) == ["session_knn"]  # a model never searched has no row
     row = table.loc["session_knn"]
     assert (row["trials"], row["trial-hours"], row["best validation"]) == ("3", "2", "0.440")
-    assert row["complete"] == "no (interrupted)"
+    assert row["complete"] == "yes"
     assert row["default recall@10 (last_item)"] == "0.300 [0.290, 0.310]"
-    assert row["tuned recall@10 (last_item)"] == "0.331 [0.321, 0.341]"
+    assert row["tuned recall@10 (last_item)"] == "0.331 [0.321, 0.341]"  # trial b's k = 50
     markdown = reporting.comparison_markdown(comparison, 10, {}, "t", searches)
     assert "## Tuned models (test recall@10 before and after each search)" in markdown
     # Refits of searches not run are not "not run yet" models: only a search makes them.
     assert "item_knn_tuned" not in markdown
     assert "Tuned models" in reporting.comparison_html(comparison, 10, {}, "t", searches)
+    # A search stopped before the end refits nothing: the refit's metrics are an older one's.
+    stopped = {"session_knn": dataclasses.replace(
+        searches["session_knn"], results=trials.assign(search_complete=False))}  # fmt: skip
+    row = search_results.search_table(comparison, stopped, 10).loc["session_knn"]
+    assert row["complete"] == "no (interrupted)"
+    assert row["tuned recall@10 (last_item)"] == "not refitted from this search"
 
 
 def ranks_table(ranks, protocol="last_pair", context="last_item") -> pd.DataFrame:
@@ -183,23 +195,28 @@ def test_the_html_report_is_self_contained_with_marks_tests_and_metadata(compari
         k=10,
     )
     metadata = {"generated": "2026-12-01 10:00 UTC", "git commit": "abc1234"}
-    figure = reporting.comparison_figure(comparison, 10, {})
+    shown = charts.report_charts(comparison, 10, {})
     page = reporting.comparison_html(
-        comparison, 10, {}, "t", tests=tests, metadata=metadata, figure=figure
+        comparison, 10, {}, "t", tests=tests, metadata=metadata, charts=shown
     )
-    assert "src='data:image/png;base64," in page
-    for external in ("http://", "https://", "<link", "<script"):
-        assert external not in page, external
+    # plotly.js inlined once, no script or stylesheet fetched from anywhere.
+    assert page.count("<script") == 1 + len(shown) == 5
+    assert "<script src" not in page and "<link" not in page
+    drawn = re.findall(r'<div id="chart-([\w-]+)" class="plotly-graph-div"', page)
+    assert drawn == ["recall", "by-k", "tradeoff", "by-seen"]
     assert "git commit: abc1234" in page and "(1,000 test queries)" in page
     assert "<strong>0.275 [0.265, 0.285]</strong>" in page  # the best recall@10
-    assert "recall@10 vs best (paired test)" in page and "(p &lt; 0.001)" in page
-    assert "`" not in page and "<th>metric</th>" not in page
+    assert "recall@10 vs best (paired test, Holm p)" in page and "(p &lt; 0.001)" in page
+    assert "Holm-corrected: a table tests its m other models" in page
+    body = page.split("</head>", 1)[1]  # the page without the inlined plotly.js
+    assert "`" not in body and "<th>metric</th>" not in body
+    assert "http" not in body  # no link, image or script fetched from a network
+    assert "<dt>coverage@K</dt>" in page and "<dt>iterative_revealing</dt>" in page
     markdown = reporting.comparison_markdown(comparison, 10, {}, "t", tests=tests)
-    import re
-
     assert "**0.275 [0.265, 0.285]**" in markdown and re.search(r"\| best +\|", markdown)
     assert "-0.500 (p < 0.001)" in markdown
-    assert "paired permutation test" in markdown
+    assert "paired permutation test" in markdown and "Holm-corrected" in markdown
+    assert "## Glossary" in markdown and "- **popularity@K**:" in markdown
 
 
 def many_models(n: int = 13) -> pd.DataFrame:
@@ -215,30 +232,34 @@ def many_models(n: int = 13) -> pd.DataFrame:
     return compare.compile_comparison(tables)
 
 
-def test_every_model_keeps_one_distinct_colour_in_every_panel_and_chart():
+def test_every_model_keeps_one_distinct_style_in_every_panel_and_chart():
     comparison = many_models(13)
-    chart = reporting.comparison_chart(comparison, 10, {})
+    chart = charts.comparison_chart(comparison, 10, {})
     assert [trace.type for trace in chart.data] == ["bar", "bar"]
-    colours = [dict(zip(t.y, t.marker.color, strict=True)) for t in chart.data]
-    assert colours[0] == colours[1]  # a model's colour is the same in both panels
-    assert len(set(colours[0].values())) == 13  # and no two models share one
+    styles = [
+        dict(zip(t.y, zip(t.marker.color, t.marker.pattern.shape, strict=True), strict=True))
+        for t in chart.data
+    ]
+    assert styles[0] == styles[1]  # a model's colour and pattern are the same in both panels
+    assert len(set(styles[0].values())) == 13  # and no two models share both
+    assert {colour for colour, _ in styles[0].values()} == set(palette.OKABE_ITO)
+    assert chart.data[0].error_x.color == palette.NEUTRAL  # visible on dark themes too
     figure = reporting.comparison_figure(comparison, 10, {})
-    png_colours = {
-        bar.get_facecolor() for axes in figure.axes for bar in axes.patches
-    }  # 13 models x 2 panels, 13 colours
-    assert len(png_colours) == 13
-    assert len(set(reporting.model_colours([f"m{i}" for i in range(48)]).values())) == 48
+    png_styles = {
+        (bar.get_facecolor(), bar.get_hatch()) for axes in figure.axes for bar in axes.patches
+    }  # 13 models x 2 panels, 13 styles
+    assert len(png_styles) == 13
 
 
 def test_the_interactive_chart_shows_each_panels_recall_and_interval(comparison):
-    chart = reporting.comparison_chart(comparison, 10, {})
+    chart = charts.comparison_chart(comparison, 10, {})
     (bars,) = chart.data
     assert list(bars.y) == ["association_rules_ff19", "sequential_rules"]  # best at the top
     assert list(bars.x) == pytest.approx([0.146, 0.275])
     assert list(bars.error_x.array) == pytest.approx([0.01, 0.01])
     assert list(bars.customdata[:, 2]) == [1000, 1000]  # test queries, on hover
     assert chart.layout.annotations[0].text == "last_pair, last_item context"
-    empty = reporting.comparison_chart(comparison.iloc[:0], 10, {})
+    empty = charts.comparison_chart(comparison.iloc[:0], 10, {})
     assert empty.layout.annotations[0].text == "No model has metrics yet"
 
 

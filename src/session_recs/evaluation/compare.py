@@ -169,6 +169,21 @@ def comparison_tables(comparison: pd.DataFrame, k: int) -> dict[tuple[str, str],
 BEST_IS_HIGHEST = (*SHOWN_METRICS, "coverage")
 
 
+def holm(p_values: Any) -> np.ndarray:
+    """Holm's step-down correction of ``p_values`` for their number of comparisons (NaN
+    left out and kept): the i-th smallest of m is multiplied by m - i + 1, then each is
+    raised to the largest before it and capped at 1 (``[0.01, 0.04, 0.03]`` ->
+    ``[0.03, 0.06, 0.06]``)."""
+    p = np.asarray(p_values, dtype=float)
+    out = np.full_like(p, np.nan)
+    present = np.flatnonzero(~np.isnan(p))
+    order = present[np.argsort(p[present], kind="stable")]
+    m = len(order)
+    scaled = p[order] * (m - np.arange(m))
+    out[order] = np.minimum(np.maximum.accumulate(scaled), 1.0)
+    return out
+
+
 def paired_tests(
     ranks: Mapping[str, pd.DataFrame | None],
     k: int,
@@ -178,11 +193,15 @@ def paired_tests(
 ) -> pd.DataFrame:
     """Every model against the best one by Recall@``k`` on the same test queries, per
     protocol and context: the difference of Recall@k and MRR@k and a paired sign-flip
-    permutation test's two-sided p-value. ``ranks``: each model's per-query target ranks
-    (:func:`session_recs.evaluation.next_event.evaluate_with_ranks`); None for a model not run. With
+    permutation test's two-sided p-value, and that p-value Holm-corrected (``p_holm``) for
+    the models compared with the best on the same metric and queries. ``ranks``: each
+    model's per-query target ranks
+    (:func:`session_recs.evaluation.next_event.evaluate_with_ranks`); None for a model not
+    run. With
     ``conditions``, only the ranks measured under them take part: the same queries are
     checked from the data, never assumed."""
     columns = ["protocol", "context", "model", "best", "metric", "k", "difference", "p_value"]
+    columns.append("p_holm")
     groups: dict[tuple[str, str], dict[str, np.ndarray]] = {}
     for model, table in ranks.items():
         if table is None or table.empty:
@@ -216,15 +235,18 @@ def paired_tests(
                         else np.nan,
                     }
                 )
-    return pd.DataFrame(rows, columns=columns)
+    table = pd.DataFrame(rows, columns=columns[:-1])
+    families = table.groupby(["protocol", "context", "metric"], sort=False)["p_value"]
+    table["p_holm"] = families.transform(holm) if len(table) else pd.Series(dtype=float)
+    return table
 
 
 def _test_cell(row: pd.Series) -> str:
     if row["model"] == row["best"]:
         return "best"
-    if pd.isna(row["p_value"]):
+    p = row["p_holm"] if "p_holm" in row.index else row["p_value"]
+    if pd.isna(p):
         return "n/a"
-    p = row["p_value"]
     return f"{row['difference']:+.3f} ({'p < 0.001' if p < 0.001 else f'p = {p:.3f}'})"
 
 
@@ -232,7 +254,7 @@ def with_tests(
     table: pd.DataFrame, tests: pd.DataFrame | None, protocol: str, context: str
 ) -> pd.DataFrame:
     """``table`` with a column of each model's Recall@k difference from the best and its
-    paired test's p-value (when tests were run for these queries)."""
+    paired test's Holm-corrected p-value (when tests were run for these queries)."""
     if tests is None or tests.empty:
         return table
     mine = tests[
@@ -245,7 +267,7 @@ def with_tests(
     k = int(mine["k"].iloc[0])
     cells = mine.assign(cell=mine.apply(_test_cell, axis=1)).set_index("model")["cell"]
     return table.assign(
-        **{f"recall@{k} vs best (paired test)": cells.reindex(table.index).fillna("n/a")}
+        **{f"recall@{k} vs best (paired test, Holm p)": cells.reindex(table.index).fillna("n/a")}
     )
 
 

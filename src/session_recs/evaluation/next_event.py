@@ -9,11 +9,9 @@ Protocols:
 Models rank their own candidates (sparse models) or memory-bounded blocks of scores
 (dense ones); everything here works on the top-K lists, never on (queries x items).
 
-Metrics at each K: ``recall`` (= HitRate: the target is in the top K), ``mrr`` (1/rank
-when within K, else 0), ``ndcg`` (1/log2(rank+1) within K), ``coverage`` (share of the
-catalogue that appears in any top-K list) and ``popularity`` (mean training popularity of
-recommended items, as a share of the most popular item's count). Per-query metrics get
-95% bootstrap confidence intervals.
+Metrics at each K: ``recall``, ``mrr``, ``ndcg``, ``coverage`` and ``popularity``, as
+:data:`session_recs.evaluation.glossary.GLOSSARY` defines them (the report's glossary and
+docs/metrics.md). Per-query metrics get 95% bootstrap confidence intervals.
 """
 
 from __future__ import annotations
@@ -179,15 +177,15 @@ def known_items_only(sessions: pd.DataFrame, index: ItemIndex) -> pd.DataFrame:
     return sessions[index.encode(sessions["item_id"].to_numpy()) != UNKNOWN]
 
 
-def evaluation_sets(
+def protocol_sets(
     index: ItemIndex,
     train_sessions: pd.DataFrame,
     test_pairs: pd.DataFrame,
     test_sessions: pd.DataFrame,
     config: EvaluationConfig,
-) -> dict[tuple[str, str], EvaluationSet]:
-    """Every (protocol, context) evaluation set the configuration asks for."""
-    sets: dict[tuple[str, str], EvaluationSet] = {}
+) -> dict[str, EvaluationSet]:
+    """Every protocol's queries with their ``session`` context (the session so far)."""
+    sets: dict[str, EvaluationSet] = {}
     for protocol in config.protocols:
         if protocol == "last_pair":
             with_session = pair_set(
@@ -205,11 +203,30 @@ def evaluation_sets(
                     f"evaluation.unknown_targets=drop left no {protocol} query: no test target "
                     "was seen in training. Use unknown_targets: keep, or check the split."
                 )
-        for context in config.contexts:
-            sets[protocol, context] = (
-                with_session if context == "session" else only_last_item(with_session)
-            )
+        sets[protocol] = with_session
     return sets
+
+
+def in_context(with_session: EvaluationSet, context: str) -> EvaluationSet:
+    """The same queries (in the same order) with ``context``'s view of the session."""
+    return with_session if context == "session" else only_last_item(with_session)
+
+
+def evaluation_sets(
+    index: ItemIndex,
+    train_sessions: pd.DataFrame,
+    test_pairs: pd.DataFrame,
+    test_sessions: pd.DataFrame,
+    config: EvaluationConfig,
+) -> dict[tuple[str, str], EvaluationSet]:
+    """Every (protocol, context) evaluation set the configuration asks for."""
+    return {
+        (protocol, context): in_context(with_session, context)
+        for protocol, with_session in protocol_sets(
+            index, train_sessions, test_pairs, test_sessions, config
+        ).items()
+        for context in config.contexts
+    }
 
 
 def evaluate_model(
@@ -240,7 +257,9 @@ def evaluate_with_ranks(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`evaluate_model`'s table, and every query's target rank (``protocol``,
     ``context``, ``query``: its position in the evaluation set, ``rank``: 1-based within
-    the top max(ks), 0 when absent), for paired tests between models on the same queries.
+    the top max(ks), 0 when absent, ``seen``: how many items of its session had been seen,
+    the query item's position), for paired tests between models on the same queries and
+    the accuracy by session length.
 
     Both tables carry what they were measured on (:data:`~session_recs.evaluation.provenance.
     PROVENANCE_COLUMNS`): ``dataset``, the fingerprints of the training sessions and of the
@@ -250,9 +269,12 @@ def evaluate_with_ranks(
 
     config = resolved(config, train_sessions)
     tables, ranks = [], []
-    for (protocol, context), evaluation in evaluation_sets(
-        model.fitted_index(), train_sessions, test_pairs, test_sessions, config
-    ).items():
+    sets = protocol_sets(model.fitted_index(), train_sessions, test_pairs, test_sessions, config)
+    for (protocol, context), evaluation, seen in (
+        ((protocol, context), in_context(with_session, context), with_session.queries.context)
+        for protocol, with_session in sets.items()
+        for context in config.contexts
+    ):
         start = time.perf_counter()
         recs = model.recommend(
             evaluation.queries,
@@ -281,6 +303,7 @@ def evaluate_with_ranks(
                     "context": context,
                     "query": np.arange(len(evaluation.targets), dtype=np.int64),
                     "rank": target_ranks(recs.items, evaluation.targets).astype(np.int32),
+                    "seen": (seen.stops - seen.starts).astype(np.int32),
                 }
             )
         )

@@ -1,8 +1,10 @@
-"""The model comparison rendered: a Markdown and a self-contained HTML report, an
-interactive (plotly) chart and a static bar chart.
+"""The model comparison rendered: a Markdown report with a static bar chart, and a
+self-contained HTML report (templates/report.html.j2) with the interactive charts.
 
-The tables they show are :mod:`session_recs.evaluation.compare`; the searches'
-sections :mod:`session_recs.evaluation.search_results`.
+The tables they show are :mod:`session_recs.evaluation.compare`; the charts
+:mod:`session_recs.evaluation.charts`; the searches' sections
+:mod:`session_recs.evaluation.search_results`; the glossary
+:mod:`session_recs.evaluation.glossary`.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 from matplotlib.figure import Figure
 
+from session_recs.evaluation.charts import Chart
 from session_recs.evaluation.compare import (
     best_models,
     comparison_tables,
@@ -24,6 +28,8 @@ from session_recs.evaluation.compare import (
     reference_table,
     with_tests,
 )
+from session_recs.evaluation.glossary import GLOSSARY, glossary_markdown
+from session_recs.evaluation.palette import NEUTRAL, model_styles
 from session_recs.evaluation.profile import profile_lines
 from session_recs.evaluation.search_results import (
     LEGACY,
@@ -38,7 +44,16 @@ INTERVALS = (
     "Values with 95% bootstrap confidence intervals (resampled test queries); the best "
     "value of each column is marked. The last column tests each model against the best by "
     "recall on the same queries: the difference and a two-sided paired permutation test's "
-    "p-value (2,000 sign flips)."
+    "p-value (2,000 sign flips), Holm-corrected."
+)
+#: What the correction of the p-values is.
+HOLM_NOTE = (
+    "The p-values are Holm-corrected: a table tests its m other models against the best "
+    "at once, so the smallest p-value is multiplied by m, the next by m - 1, and so on "
+    "(never below the one before, at most 1). A corrected p under 0.05 then keeps the "
+    "chance of calling any model different from the best by luck under 5%. A permutation "
+    "p-value is at least 1/2,001, so a corrected one at least m/2,001 (0.005 for m = 11). "
+    "The uncorrected values are in model_significance (column p_value)."
 )
 #: Columns where the highest value is the best one (marked in the report).
 ELSEWHERE = "Measured on other data or settings (not compared)"
@@ -99,6 +114,15 @@ def comparison_markdown(
             table.to_markdown(disable_numparse=True),
             "",
         ]
+    if tables and tests is not None and not tests.empty:
+        lines += [HOLM_NOTE, ""]
+    if tables:
+        lines += [
+            "The charts (Recall, MRR and NDCG across K, accuracy against coverage and "
+            "popularity, accuracy by session length) are in the HTML report beside this "
+            "file; the static chart is `model_comparison.png`.",
+            "",
+        ]
     apart = elsewhere_table(comparison, commands, k)
     if apart is not None:
         apart["re-evaluate with"] = "`" + apart["re-evaluate with"] + "`"
@@ -125,7 +149,7 @@ def comparison_markdown(
             tuned.to_markdown(disable_numparse=True),
             "",
         ]
-    search = search_lines(searches.get(LEGACY, Search(None, "", "")).results)
+    search = search_lines(searches.get(LEGACY, Search(None, "", "")).results, comparison)
     if search is not None:
         text, table = search
         lines += [
@@ -136,6 +160,7 @@ def comparison_markdown(
             table.to_markdown(index=False, floatfmt=".4g"),
         ]
         lines.append("")
+    lines += ["## Glossary", "", glossary_markdown()]
     return "\n".join(lines)
 
 
@@ -149,103 +174,113 @@ def comparison_html(
     profile: Mapping[str, Any] | None = None,
     tests: pd.DataFrame | None = None,
     metadata: Mapping[str, str] | None = None,
-    figure: Figure | None = None,
+    charts: Sequence[Chart] = (),
     commands: Mapping[str, str] | None = None,
 ) -> str:
-    """The report as one self-contained HTML page (styles inline, ``figure`` embedded as
-    a PNG data URI, no external reference), in step with :func:`comparison_markdown`."""
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;margin:2em}}"
-        "table{border-collapse:collapse;margin-bottom:1em}td,th{border:1px solid #ccc;"
-        "padding:4px 8px;text-align:right}th{background:#f4f4f4}.meta{color:#555}"
-        "</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-    ]
-    if metadata:
-        parts.append(
-            "<p class='meta'>"
-            + " · ".join(
-                f"{html.escape(key)}: {html.escape(value)}" for key, value in metadata.items()
-            )
-            + "</p>"
-        )
-    if profile:
-        rows = "".join(
-            f"<tr><th>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>"
-            for label, value in profile_lines(dict(profile))
-        )
-        parts.append(f"<h2>The dataset</h2><table>{rows}</table>")
+    """The report as one self-contained HTML page rendered from templates/report.html.j2,
+    in step with :func:`comparison_markdown`: styles inline, the ``charts`` interactive,
+    plotly.js inlined once (no network needed to open it)."""
     tables = comparison_tables(comparison, k)
-    if not tables:
-        parts.append(
-            "<p>No model has metrics for this dataset yet: run <code>kedro run</code>.</p>"
-        )
     n = measured(comparison).groupby(["protocol", "context"])["n_queries"].first()
     marks = best_models(comparison, k)
-    for (protocol, context), plain in tables.items():
-        table = _marked(
-            with_tests(plain, tests, protocol, context).map(html.escape),
-            marks[protocol, context],
-            "<strong>{}</strong>",
-        )
-        parts.append(
-            f"<h2>{protocol} protocol, <code>{context}</code> context "
-            f"({int(n[protocol, context]):,} test queries)</h2><p>{html.escape(INTERVALS)}</p>"
-        )
-        parts.append(table.rename_axis(index=None, columns=None).to_html(escape=False))
-    if figure is not None and tables:
-        parts.append(f"<img alt='Recall@{k} per model' src='{_png_data_uri(figure)}'>")
+    sections = [
+        {
+            "protocol": protocol,
+            "context": context,
+            "queries": f"{int(n[protocol, context]):,}",
+            "table": _html_table(
+                _marked(
+                    with_tests(plain, tests, protocol, context).map(html.escape),
+                    marks[protocol, context],
+                    "<strong>{}</strong>",
+                ).rename_axis(index=None, columns=None),
+                escape=False,
+            ),
+        }
+        for (protocol, context), plain in tables.items()
+    ]
     apart = elsewhere_table(comparison, commands, k)
-    if apart is not None:
-        parts.append(f"<h2>{ELSEWHERE}</h2><p>{html.escape(ELSEWHERE_TEXT)}</p>")
-        parts.append(apart.to_html())
-    missing = not_run(comparison)
-    if missing:
-        parts.append(f"<p>Not run yet: {html.escape(', '.join(missing))}.</p>")
-    if references.get("models"):
-        parts.append(f"<h2>Published reference numbers ({references.get('source', '')})</h2>")
-        parts.append(reference_table(comparison, references, k).to_html())
     searches = as_searches(tune_results)
     tuned = search_table(comparison, searches, k)
-    if tuned is not None:
-        parts.append(f"<h2>Tuned models (test recall@{k} before and after each search)</h2>")
-        parts.append(tuned.to_html())
-    search = search_lines(searches.get(LEGACY, Search(None, "", "")).results)
-    if search is not None:
-        text, table = search
-        parts += ["<h2>Hyperparameter search (validation pairs)</h2>", f"<p>{text}</p>"]
-        parts.append(table.to_html(index=False))
-    parts.append("</body></html>")
-    return "\n".join(parts)
-
-
-def _png_data_uri(figure: Figure) -> str:
-    import base64
-    import io
-
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-#: 48 distinct colours (plotly's Dark24 then Light24): a model keeps its colour in every
-#: panel and chart, and no two of up to 48 models share one.
-PALETTE = (
-    "#2E91E5", "#E15F99", "#1CA71C", "#FB0D0D", "#DA16FF", "#222A2A", "#B68100", "#750D86",
-    "#EB663B", "#511CFB", "#00A08B", "#FB00D1", "#FC0080", "#B2828D", "#6C7C32", "#778AAE",
-    "#862A16", "#A777F1", "#620042", "#1616A7", "#DA60CA", "#6C4516", "#0D2A63", "#AF0038",
-    "#FD3216", "#00FE35", "#6A76FC", "#FED4C4", "#FE00CE", "#0DF9FF", "#F6F926", "#FF9616",
-    "#479B55", "#EEA6FB", "#DC587D", "#D626FF", "#6E899C", "#00B5F7", "#B68E00", "#C9FBE5",
-    "#FF0092", "#22FFA7", "#E3EE9E", "#86CE00", "#BC7196", "#7E7DCD", "#FC6955", "#E48F72",
-)  # fmt: skip
-
-
-def model_colours(models: Sequence[str]) -> dict[str, str]:
-    """A colour per model, by the models' sorted names (the same in every chart of a run)."""
-    return {
-        model: PALETTE[i % len(PALETTE)] for i, model in enumerate(sorted(set(map(str, models))))
+    search = search_lines(searches.get(LEGACY, Search(None, "", "")).results, comparison)
+    shown = list(charts) if tables else []
+    page = {
+        "title": title,
+        "metadata": dict(metadata or {}),
+        "profile": profile_lines(dict(profile)) if profile else [],
+        "intervals": INTERVALS,
+        "holm_note": HOLM_NOTE if sections and tests is not None and not tests.empty else "",
+        "sections": sections,
+        "charts": [
+            {"key": c.key, "title": c.title, "caption": c.caption, "div": _chart_div(c)}
+            for c in shown
+        ],
+        "plotly_js": Markup(_plotly_js()) if shown else "",
+        "elsewhere": _html_table(apart) if apart is not None else "",
+        "elsewhere_heading": ELSEWHERE,
+        "elsewhere_text": ELSEWHERE_TEXT,
+        "not_run": not_run(comparison),
+        "references_source": references.get("source", ""),
+        "references": (
+            _html_table(reference_table(comparison, references, k))
+            if references.get("models")
+            else ""
+        ),
+        "tuned": _html_table(tuned) if tuned is not None else "",
+        "k": k,
+        "search_text": _code(search[0]) if search else "",
+        "search": _html_table(search[1], index=False) if search else "",
+        "glossary": _glossary_groups(),
     }
+    return str(_template("report.html.j2").render(**page))
+
+
+def _code(text: str) -> Markup:
+    """``text`` escaped, its Markdown `code` spans as <code> elements."""
+    import re
+
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text)))
+
+
+def _html_table(table: pd.DataFrame, *, escape: bool = True, index: bool = True) -> Markup:
+    return Markup(table.to_html(escape=escape, index=index, border=0))
+
+
+def _chart_div(chart: Chart) -> Markup:
+    div = chart.figure.to_html(
+        full_html=False,
+        include_plotlyjs=False,
+        include_mathjax=False,
+        div_id=f"chart-{chart.key}",
+        config={"displaylogo": False, "responsive": True},
+    )
+    return Markup(div)
+
+
+def _plotly_js() -> str:
+    from plotly.offline import get_plotlyjs
+
+    return str(get_plotlyjs())
+
+
+def _glossary_groups() -> list[tuple[str, list[tuple[str, str]]]]:
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for group, term, definition in GLOSSARY:
+        groups.setdefault(group, []).append((term, definition))
+    return list(groups.items())
+
+
+def _template(name: str) -> Any:
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("session_recs.evaluation", "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    return environment.get_template(name)
 
 
 def _recall_groups(comparison: pd.DataFrame, k: int) -> list[tuple[tuple[str, str], pd.DataFrame]]:
@@ -257,61 +292,10 @@ def _recall_groups(comparison: pd.DataFrame, k: int) -> list[tuple[tuple[str, st
     ]
 
 
-def comparison_chart(comparison: pd.DataFrame, k: int, references: Mapping[str, Any]) -> Any:
-    """The interactive (plotly) comparison: Recall@k per model with its 95% interval, one
-    panel per protocol and context, the model's other figures on hover; for kedro-viz."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    groups = _recall_groups(comparison, k)
-    if not groups:
-        figure = go.Figure()
-        figure.add_annotation(text="No model has metrics yet", showarrow=False)
-        return figure
-    colours = model_colours(measured(comparison)["model"])
-    titles = [f"{protocol}, {context} context" for protocol, context in (key for key, _ in groups)]
-    figure = make_subplots(rows=1, cols=len(groups), subplot_titles=titles, shared_xaxes=True)
-    for column, ((protocol, context), part) in enumerate(groups, start=1):
-        queries = part["n_queries"] if "n_queries" in part else pd.Series(0, index=part.index)
-        figure.add_trace(
-            go.Bar(
-                x=part["value"],
-                y=part["model"],
-                orientation="h",
-                marker_color=[colours[str(model)] for model in part["model"]],
-                error_x={
-                    "type": "data",
-                    "symmetric": False,
-                    "array": part["ci_high"] - part["value"],
-                    "arrayminus": part["value"] - part["ci_low"],
-                },
-                customdata=np.column_stack([part["ci_low"], part["ci_high"], queries]),
-                hovertemplate=(
-                    f"%{{y}}<br>Recall@{k} %{{x:.3f}} [%{{customdata[0]:.3f}}, "
-                    "%{customdata[1]:.3f}]<br>%{customdata[2]:,} test queries<extra></extra>"
-                ),
-                name=f"{protocol}, {context}",
-                showlegend=False,
-            ),
-            row=1,
-            col=column,
-        )
-        for name, values in (references.get("models") or {}).items():
-            if "recall" in values:
-                figure.add_vline(
-                    x=values["recall"], line_dash="dash", line_color="#c44e52", row=1, col=column,
-                    annotation_text=name, annotation_textangle=-90, annotation_font_size=9,
-                )  # fmt: skip
-        figure.update_xaxes(title_text=f"Recall@{k} (95% CI)", row=1, col=column)
-    height = 200 + 28 * max(len(part) for _, part in groups)
-    figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 50, "b": 10})
-    return figure
-
-
 def comparison_figure(comparison: pd.DataFrame, k: int, references: Mapping[str, Any]) -> Figure:
     """Recall@k per model with 95% CI error bars, one panel per protocol/context."""
     groups = _recall_groups(comparison, k)
-    colours = model_colours(measured(comparison)["model"]) if groups else {}
+    styles = model_styles(measured(comparison)["model"]) if groups else {}
     # A bare Figure (no pyplot): no global figure state, any backend, notebooks included.
     if not groups:
         fig = Figure(figsize=(6, 2))
@@ -322,18 +306,26 @@ def comparison_figure(comparison: pd.DataFrame, k: int, references: Mapping[str,
     for ax, ((protocol, context), group) in zip(axes[0], groups, strict=True):
         part = group
         errors = np.vstack([part["value"] - part["ci_low"], part["ci_high"] - part["value"]])
-        bar_colours = [colours[str(model)] for model in part["model"]]
-        ax.barh(part["model"], part["value"], xerr=errors, color=bar_colours, capsize=3)
+        bars = ax.barh(
+            part["model"],
+            part["value"],
+            xerr=errors,
+            color=[styles[str(model)].colour for model in part["model"]],
+            ecolor=NEUTRAL,
+            capsize=3,
+        )
+        for bar, model in zip(bars, part["model"], strict=True):
+            bar.set_hatch(styles[str(model)].hatch)
         for name, values in (references.get("models") or {}).items():
             if "recall" in values:
-                ax.axvline(values["recall"], linestyle="--", linewidth=1, color="#c44e52")
+                ax.axvline(values["recall"], linestyle="--", linewidth=1, color=NEUTRAL)
                 ax.text(
                     values["recall"],
                     -0.6,
                     name,
                     rotation=90,
                     fontsize=7,
-                    color="#c44e52",
+                    color=NEUTRAL,
                     va="bottom",
                 )
         ax.set_xlabel(f"Recall@{k} (95% CI)")

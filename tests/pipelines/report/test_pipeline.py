@@ -77,3 +77,48 @@ def test_the_report_lists_every_model_with_its_dataset_and_draws_the_plot(report
     assert set(not_run) == set(comparison.loc[comparison.protocol == "not_run", "model"])
     figure = report_outputs["model_comparison_plot"]
     assert len(figure.axes) >= 1
+    # FF19's tuned preset is a model of train_w2v, not a search's refit: named when not run.
+    assert "word2vec_ff19_tuned" in not_run
+
+
+def test_the_html_report_draws_four_charts_and_the_breakdown_by_items_seen(report_outputs):
+    html = report_outputs["model_comparison_html"]
+    drawn = re.findall(r'<div id="chart-([\w-]+)" class="plotly-graph-div"', html)
+    assert drawn == ["recall", "by-k", "tradeoff", "by-seen"]
+    assert html.count("<script") == 5 and "<script src" not in html
+    assert len(html.encode()) < 5_000_000
+    seen = report_outputs["model_accuracy_by_items_seen"]
+    assert set(seen["model"]) == set(BASELINE_MODELS)
+    # Every test query counted once per model and context (60 last pairs).
+    per_model = seen.groupby(["model", "context"])["n_queries"].sum()
+    assert (per_model == 60).all()
+    assert seen["recall"].between(0, 1).all() and (seen["k"] == 10).all()
+
+
+def test_a_report_with_no_model_measured_says_so_in_one_line(
+    parameters, planted_split, split_data, caplog
+):
+    """A fresh clone's `kedro run --pipelines=report`: a report naming every model as not
+    run, and one warning line saying what to run."""
+    results = {f"{name}_{table}": None for name in MODEL_NAMESPACES
+               for table in ("metrics", "query_ranks")}  # fmt: skip
+    outputs = run_pipeline(
+        report.create_pipeline(),
+        parameters,
+        **split_data,
+        **results,
+        **{f"{model}.tune_results": None for model in SEARCHABLE_MODELS},
+        tune_results=None,
+        dataset_profile=planted_split["dataset_profile"],
+        input_versions={},
+    )
+    markdown = outputs["model_comparison_report"]
+    assert "No model has metrics for this dataset yet: run `kedro run`." in markdown
+    not_run = re.search(r"^Not run yet: (.*)\.$", markdown, flags=re.M).group(1).split(", ")
+    assert len(not_run) == len(MODEL_NAMESPACES) - len(SEARCHABLE_MODELS)  # no refits
+    assert "<script" not in outputs["model_comparison_html"]  # no chart of nothing
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert [w for w in warnings if "No model has metrics" in w] == [
+        "No model has metrics for dataset demo yet: the report lists them as not run. "
+        "`kedro run --params=dataset=demo` trains and evaluates them."
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, ClassVar
 
 import pandas as pd
@@ -9,11 +10,13 @@ from matplotlib.figure import Figure
 from pydantic import Field
 
 from session_recs.core.config import Settings
-from session_recs.evaluation import compare, reporting, search_results
+from session_recs.evaluation import breakdown, charts, compare, reporting, search_results
 from session_recs.evaluation.next_event import EvaluationConfig
 from session_recs.evaluation.profile import split_line
 from session_recs.evaluation.provenance import decide_exclude_query, split_fingerprints
 from session_recs.pipelines.namespaces import pipeline_of, tuned_name
+
+logger = logging.getLogger(__name__)
 
 
 class ReportConfig(Settings):
@@ -70,10 +73,19 @@ def test_against_best(
     return compare.paired_tests(query_ranks, k, conditions=conditions)
 
 
+def break_down_by_items_seen(
+    report: ReportConfig, conditions: dict[str, Any], **query_ranks: pd.DataFrame | None
+) -> pd.DataFrame:
+    """Recall@k and MRR@k per bucket of items seen (session length or position), per
+    model, from the per-query ranks (None: not run) measured under ``conditions``."""
+    k = ReportConfig.model_validate(report).k
+    return breakdown.by_items_seen(query_ranks, k, conditions)
+
+
 def chart_model_comparison(comparison: pd.DataFrame, report: ReportConfig) -> Any:
     """The interactive comparison chart (plotly): kedro-viz previews it."""
     report = ReportConfig.model_validate(report)
-    return reporting.comparison_chart(comparison, report.k, report.references)
+    return charts.comparison_chart(comparison, report.k, report.references)
 
 
 def versions_line(versions: dict[str, str] | None) -> str:
@@ -173,11 +185,13 @@ def render_model_comparison(
     tests: pd.DataFrame | None = None,
     input_versions: dict[str, str] | None = None,
     conditions: dict[str, Any] | None = None,
+    by_items_seen: pd.DataFrame | None = None,
     **searches: pd.DataFrame | None,
 ) -> tuple[str, str, Figure]:
-    """Markdown, HTML and a bar chart of the comparison at ``report.k``, opening with the
-    dataset's profile, and with each search that has run (``searches``: tune results per
-    searched model): its cost and the model before and after."""
+    """Markdown, HTML (with the interactive charts) and a static bar chart of the
+    comparison at ``report.k``, opening with the dataset's profile, and with each search
+    that has run (``searches``: tune results per searched model): its cost and the model
+    before and after. A comparison with no model measured yet says so in one log line."""
     report = ReportConfig.model_validate(report)
     tune_results = {
         model: search_results.Search(results, model, tuned_name(model))
@@ -186,6 +200,13 @@ def render_model_comparison(
     title = f"session-recs model comparison: {dataset}"
     k, references = report.k, report.references
     figure = reporting.comparison_figure(comparison, k, references)
+    if compare.measured(comparison).empty:
+        logger.warning(
+            "No model has metrics for dataset %s yet: the report lists them as not run. "
+            "`kedro run --params=dataset=%s` trains and evaluates them.",
+            dataset,
+            dataset,
+        )
     commands = {model: reevaluate_command(model, dataset) for model in comparison["model"].unique()}
     shared = {
         "profile": dataset_profile,
@@ -196,7 +217,13 @@ def render_model_comparison(
     return (
         reporting.comparison_markdown(comparison, k, references, title, tune_results, **shared),
         reporting.comparison_html(
-            comparison, k, references, title, tune_results, figure=figure, **shared
+            comparison,
+            k,
+            references,
+            title,
+            tune_results,
+            charts=charts.report_charts(comparison, k, references, by_items_seen),
+            **shared,
         ),
         figure,
     )

@@ -10,6 +10,7 @@ from session_recs.pipelines.namespaces import (
 )
 
 from .nodes import (
+    break_down_by_items_seen,
     chart_model_comparison,
     compile_model_comparison,
     describe_report_conditions,
@@ -72,6 +73,17 @@ def _report_nodes() -> Pipeline:
                 tags=["report"],
             ),
             Node(
+                break_down_by_items_seen,
+                inputs={
+                    "report": "params:report",
+                    "conditions": "report_conditions",
+                    **{name: f"{name}_query_ranks" for name in MODEL_NAMESPACES},
+                },
+                outputs="model_accuracy_by_items_seen",
+                name="break_down_by_items_seen",
+                tags=["report"],
+            ),
+            Node(
                 render_model_comparison,
                 inputs={
                     "comparison": "model_comparison",
@@ -81,6 +93,7 @@ def _report_nodes() -> Pipeline:
                     "tests": "model_significance",
                     "input_versions": "input_versions",
                     "conditions": "report_conditions",
+                    "by_items_seen": "model_accuracy_by_items_seen",
                     SEARCHED_MODEL: "tune_results",
                     **{model: f"{model}.tune_results" for model in SEARCHABLE_MODELS},
                 },

@@ -294,22 +294,42 @@ class ProjectConfigLoader(OmegaConfigLoader):
         #: What ``--params`` gave, before the effective ``dataset`` is added for the catalog.
         self.given: dict[str, Any] = copy.deepcopy(dict(self.runtime_params or {}))
         self._checked = False
+        self._plain: dict[str, dict[str, Any]] = {}  # Kedro's catalog, before our checks
+        self._effective: dict[str, dict[str, Any]] = {}  # what __getitem__ returns a copy of
 
     def __getitem__(self, key: str) -> dict[str, Any]:
-        if key in ("parameters", "catalog") and key not in self:
-            self._check_parameters()
+        if key not in ("parameters", "catalog") or key in self:
+            return self._resolved(key)
+        self._check_parameters()
+        # A run reads both several times (the session's planning, Kedro's context, the
+        # catalog's build); they are read and resolved once per loader, with the
+        # runtime parameters it was made with, and each reader gets its own copy.
+        if key not in self._effective:
+            self._effective[key] = self._effective_config(key)
+        return copy.deepcopy(self._effective[key])
+
+    def _resolved(self, key: str) -> dict[str, Any]:
+        """Kedro's merged and resolved ``key``; an unresolvable ``${...}`` in one line."""
         try:
-            config = super().__getitem__(key)
+            return super().__getitem__(key)
         except InterpolationResolutionError as exc:
             raise self._bad_interpolation(key, exc) from None
+
+    def _effective_config(self, key: str) -> dict[str, Any]:
         if key == "catalog":
-            self._check_catalog(config)
-        if key != "parameters":
-            return config
-        entry = super().__getitem__("catalog").get("raw_interactions")
+            catalog = self._resolved_once("catalog")
+            self._check_catalog(catalog)
+            return catalog
+        config = self._resolved("parameters")
+        entry = self._resolved_once("catalog").get("raw_interactions")
         params, self.choices = effective_parameters(config, self.given, entry)
         self.dataset = params.get(DATASET)
         return params
+
+    def _resolved_once(self, key: str) -> dict[str, Any]:
+        if key not in self._plain:
+            self._plain[key] = self._resolved(key)
+        return self._plain[key]
 
     def _read_dir_configs(
         self,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kedro.framework.project import pipelines
+from kedro.framework.context import KedroContext
 from kedro.framework.session import KedroSession
 from kedro.io.core import AbstractVersionedDataset
 from kedro.pipeline import Pipeline
@@ -31,6 +32,15 @@ _FILTERS = ("tags", "node_names", "from_nodes", "to_nodes", "from_inputs", "to_o
 
 class ProjectSession(KedroSession):
     """KedroSession whose ``run`` plans the nodes before Kedro runs them."""
+
+    def load_context(self) -> KedroContext:
+        """One context per session: the run's planning and Kedro's own run share it (and
+        its config loader, which reads and resolves the parameters and catalog once), and
+        the ``after_context_created`` hooks run once."""
+        context = getattr(self, "_loaded_context", None)
+        if context is None:
+            context = self._loaded_context = super().load_context()
+        return context
 
     def _kedro_run(self, **options: Any) -> dict[str, Any]:
         """Kedro's run; on Ctrl-C, the MLflow runs it opened end as KILLED first."""

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from kedro.framework.project import pipelines
 from kedro.framework.context import KedroContext
+from kedro.framework.project import pipelines
 from kedro.framework.session import KedroSession
 from kedro.io.core import AbstractVersionedDataset
 from kedro.pipeline import Pipeline

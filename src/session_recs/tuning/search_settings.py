@@ -354,13 +354,13 @@ class SearchSettings(Settings):
         """One line for the log."""
         space = ", ".join(f"{name} {d.describe()}" for name, d in self.space.items())
         trials = "unbounded" if self.n_trials is None else f"{self.n_trials:,}"
-        budget = self.time_budget_s
+        seconds = self.time_budget_s
         budget = (
             ""
-            if budget is None
-            else f", budget {budget}"
-            if isinstance(budget, str)
-            else f", budget {budget:g}s"
+            if seconds is None
+            else f", budget {seconds} (tune.auto_budget)"
+            if isinstance(seconds, str)
+            else f", budget {seconds:g}s"
         )
         length = f"up to {self.max_epochs} {self.resource}" if self.resource else "one-shot trials"
         return (

@@ -30,3 +30,21 @@ def test_an_epoch_bar_off_a_terminal_logs_at_most_a_line_per_epoch_named_after_i
     assert lines[-1].startswith("word2vec_ff19_tuned: 20/20 epoch in ")
     assert lines[-1].endswith("recall@10=0.1900")
     assert progress.bar_label("word2vec") == "word2vec"  # outside the namespace's node
+
+
+def test_the_run_hook_names_bars_after_the_running_node_s_namespace():
+    from kedro.pipeline import Node
+
+    from session_recs.framework.hooks import ProgressLabelHooks
+
+    def fit(x):
+        return x
+
+    hooks = ProgressLabelHooks()
+    node = Node(fit, "x", "y", name="fit_recommender", namespace="word2vec_ff19_tuned")
+    hooks.before_node_run(node)
+    assert progress.bar_label("word2vec") == "word2vec_ff19_tuned"
+    hooks.after_node_run()
+    assert progress.bar_label("word2vec") == "word2vec"
+    hooks.before_node_run(Node(fit, "x", "y", name="report"))  # no namespace: the bar's own
+    assert progress.bar_label("word2vec") == "word2vec"

@@ -331,6 +331,19 @@ def test_no_scored_trial_is_a_clear_error(grid_settings):
         results.best_configuration(table, grid_settings)
 
 
+def test_no_trial_reporting_within_the_budget_says_to_raise_it(grid_settings):
+    nothing = SimpleNamespace(
+        metrics={}, metrics_dataframe=None, config=None, error=None, path="/x/trial_a_1"
+    )
+    history = results.trial_history([nothing], grid_settings)
+    table = results.trial_table([nothing], grid_settings, history)
+    assert table["status"].tolist() == ["NO_RESULT"]
+    with pytest.raises(
+        DataValidationError, match=r"time budget ran out \(tune.time_budget_s = auto\)"
+    ):
+        results.best_configuration(table, grid_settings)
+
+
 def test_figures_draw_one_line_per_trial_and_one_panel_per_hyperparameter(grid_settings):
     trials = [
         fake_result("a", {"window": 2, "epochs": 3}, curve(0.1, 0.3, 0.2)),

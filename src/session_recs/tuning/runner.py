@@ -329,7 +329,11 @@ def run_search(
     with (
         interrupts.stop_signals(),
         ray_session(settings.ray, settings.cpus_per_trial) as where,
-        missing_results_expected(lambda: restoring or stop.signal is not None),
+        # A trial the time budget (or a signal) stops before its first epoch has no
+        # results: the trial table counts it (NO_RESULT); Tune's warning would only alarm.
+        missing_results_expected(
+            lambda: restoring or stop.signal is not None or settings.budget_seconds is not None
+        ),
     ):
         trainable = make_trainable(settings, train_sessions, validation_pairs)
         restorable = (

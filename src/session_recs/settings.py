@@ -10,6 +10,7 @@ from session_recs.framework.hooks import (
     DatasetVersionsHooks,
     LoadedModelHooks,
     LoadVersionsHooks,
+    ProgressLabelHooks,
     RunSummaryHooks,
 )
 from session_recs.framework.session import ProjectSession
@@ -29,6 +30,7 @@ HOOKS = (
     DatasetChoiceHooks(),
     LoadVersionsHooks(),
     AtomicSavesHooks(),
+    ProgressLabelHooks(),
     DatasetVersionsHooks(),
     LoadedModelHooks(),
     MlflowTrackingHooks(),

@@ -1243,6 +1243,30 @@ PARAMETER_CASES: list[tuple[str, Any, tuple[str, ...], str]] = [
         (SPLIT,),
         "split.seed = 'abc': expected a whole number",
     ),
+    (
+        "tune-budget-zero",
+        {},
+        ("--pipelines=tune", "--params=tune.time_budget_s=0"),
+        "tune.time_budget_s = 0: expected a number of seconds greater than 0, auto",
+    ),
+    (
+        "tune-budget-negative",
+        {},
+        ("--pipeline=tune", "--params=tune.time_budget_s=-30"),
+        "tune.time_budget_s = -30: expected a number of seconds greater than 0, auto",
+    ),
+    (
+        "tune-budget-text",
+        {},
+        ("--pipelines=tune", "--params=tune.time_budget_s=soon"),
+        "tune.time_budget_s = 'soon': expected a number of seconds greater than 0, auto",
+    ),
+    (
+        "tune-auto-budget-floor-above-ceiling",
+        {},
+        ("--pipelines=tune", "--params=tune.auto_budget.min_s=900,tune.auto_budget.max_s=60"),
+        "tune.auto_budget.min_s = 900.0: at most tune.auto_budget.max_s=60",
+    ),
 ]
 CASES += PARAMETER_CASES
 

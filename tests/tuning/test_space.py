@@ -64,7 +64,7 @@ def test_default_preset_is_optuna_with_asha_under_a_budget(base):
     assert settings.preset == "efficient"
     assert (settings.search_alg, settings.scheduler.kind) == ("optuna", "asha")
     assert settings.num_samples == 300 and settings.n_trials == 300
-    assert settings.time_budget_s == 3600
+    assert settings.time_budget_s == "auto"
     assert set(settings.space) == {
         "vector_size", "window", "negative", "ns_exponent", "alpha", "sample", "epochs"
     }  # fmt: skip
@@ -151,7 +151,12 @@ def test_ray_space_objects_keep_inclusive_integer_ranges(base):
         ({"search_alg": "hyperopt"}, "tune.search_alg = 'hyperopt': expected 'basic' or 'optuna'"),
         ({"num_samples": 0}, "tune.num_samples = 0: expected a whole number >= 1, or -1"),
         ({"num_samples": -1, "time_budget_s": None}, "tune.num_samples = -1: keep sampling needs"),
-        ({"time_budget_s": -5}, "tune.time_budget_s = -5: expected greater than 0"),
+        ({"time_budget_s": -5}, "tune.time_budget_s = -5: expected a number of seconds greater"),
+        ({"time_budget_s": 0}, "tune.time_budget_s = 0: expected a number of seconds greater"),
+        ({"time_budget_s": "soon"}, "tune.time_budget_s = 'soon': expected a number of seconds"),
+        ({"time_budget_s": True}, "tune.time_budget_s = True: expected a number of seconds"),
+        ({"auto_budget": {"min_s": 0}}, "tune.auto_budget.min_s = 0: expected greater than 0"),
+        ({"auto_budget": {"min_s": 90, "max_s": 30}}, "auto_budget.min_s = 90.0: at most"),
         (
             {"scheduler": {"grace_period": 99}},
             "tune.scheduler.grace_period = 99: a whole number of",
@@ -326,6 +331,19 @@ def test_no_scored_trial_is_a_clear_error(grid_settings):
         results.best_configuration(table, grid_settings)
 
 
+def test_no_trial_reporting_within_the_budget_says_to_raise_it(grid_settings):
+    nothing = SimpleNamespace(
+        metrics={}, metrics_dataframe=None, config=None, error=None, path="/x/trial_a_1"
+    )
+    history = results.trial_history([nothing], grid_settings)
+    table = results.trial_table([nothing], grid_settings, history)
+    assert table["status"].tolist() == ["NO_RESULT"]
+    with pytest.raises(
+        DataValidationError, match=r"time budget ran out \(tune.time_budget_s = auto\)"
+    ):
+        results.best_configuration(table, grid_settings)
+
+
 def test_figures_draw_one_line_per_trial_and_one_panel_per_hyperparameter(grid_settings):
     trials = [
         fake_result("a", {"window": 2, "epochs": 3}, curve(0.1, 0.3, 0.2)),
@@ -361,3 +379,43 @@ def test_figures_draw_one_line_per_trial_and_one_panel_per_hyperparameter(grid_s
     for axes in panels.axes:
         label = axes.xaxis.label.get_window_extent(renderer)
         assert box.x0 <= label.x0 and label.x1 <= box.x1 and label.y0 >= box.y0
+
+
+@pytest.mark.parametrize(
+    ("events", "seconds"),
+    [(47_421, 60.0), (150_000, 150.0), (500_000, 500.0), (5_000_000, 3600.0)],
+)
+def test_an_auto_budget_follows_the_training_events_within_its_floor_and_ceiling(
+    base, events, seconds
+):
+    settings = settings_with(base)
+    assert settings.time_budget_s == "auto"
+    assert settings.for_data(events).time_budget_s == pytest.approx(seconds)
+    # A run searching three models gives each a third.
+    shared = parse_settings({**base["tune"], "models": ["a", "b", "c"]}, share=3)
+    assert shared.for_data(events).budget_seconds == pytest.approx(seconds / 3)
+
+
+def test_a_budget_given_in_seconds_or_none_is_kept_whatever_the_data(base):
+    assert settings_with(base, time_budget_s=600).for_data(47_421).time_budget_s == 600
+    assert settings_with(base, preset="ff19_grid").for_data(47_421).time_budget_s is None
+    scaled = settings_with(base, auto_budget={"seconds_per_1000_events": 10})
+    assert scaled.for_data(47_421).time_budget_s == pytest.approx(474.21)
+    assert scaled.auto_budget.min_s == 60 and scaled.auto_budget.max_s == 3600
+    with pytest.raises(ValueError, match="for_data"):
+        _ = settings_with(base).budget_seconds
+
+
+def test_online_retail_keeps_ff19s_hour_and_the_demo_gets_auto():
+    from session_recs.framework.project import load_parameters
+
+    retail = load_parameters(ROOT / "conf", "online_retail")["tune"]
+    demo = load_parameters(ROOT / "conf", "demo")["tune"]
+    assert parse_settings(retail, {"address": "local"}).for_data(400_000).time_budget_s == 3600
+    assert parse_settings(demo, {"address": "local"}).for_data(47_421).time_budget_s == 60
+    assert parse_settings(demo, {"address": "local"}).for_data(94_842).time_budget_s == (
+        pytest.approx(94.842)
+    )
+    # A budget on the command line wins over the dataset's block.
+    retail = {**retail, "time_budget_s": 120}
+    assert parse_settings(retail, {"address": "local"}).time_budget_s == 120

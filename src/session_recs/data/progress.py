@@ -1,9 +1,10 @@
 """Progress while a large raw file is read: a bar over its bytes, and log lines.
 
 RecSys15's ``yoochoose-clicks.dat`` is 1.4 GB: reading it is the longest silent step of
-an ingest. :func:`reading` opens a file for the readers with a tqdm bar over the bytes
-consumed (for files of :data:`PROGRESS_MIN_BYTES` or more) and logs its size before and
-its throughput after, through Kedro's logging.
+an ingest. :func:`reading` opens a file for the readers with a bar over the bytes
+consumed (for files of :data:`PROGRESS_MIN_BYTES` or more; plain log lines off a
+terminal, :mod:`session_recs.core.progress`) and logs its size before and its throughput
+after, through Kedro's logging.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
+from session_recs.core.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -68,12 +69,12 @@ def reading(path: Path, what: str) -> Iterator[io.BufferedReader]:
     start = time.perf_counter()
     with (
         path.open("rb", buffering=0) as raw,
-        tqdm(
-            total=size,
+        progress_bar(
+            size,
+            f"reading {path.name}",
             unit="B",
             unit_scale=True,
             unit_divisor=1024,
-            desc=f"reading {path.name}",
             disable=size < PROGRESS_MIN_BYTES,
         ) as bar,
     ):

@@ -13,6 +13,7 @@ from kedro.io.core import AbstractVersionedDataset, DatasetNotFoundError, Versio
 from kedro.pipeline import Node
 
 from session_recs.core.errors import ConfigError, DataValidationError
+from session_recs.core.progress import set_label
 from session_recs.data.atomic import make_atomic
 from session_recs.data.sessionize import SESSION_COLUMNS
 from session_recs.data.split import PAIR_COLUMNS
@@ -62,6 +63,23 @@ class AtomicSavesHooks:
         for name in node.outputs:
             if name in catalog:
                 make_atomic(catalog[name])
+
+
+class ProgressLabelHooks:
+    """Progress bars name the model namespace whose node is running (both Word2Vec bars
+    would otherwise read ``word2vec``); set per node, so in a runner's threads too."""
+
+    @hook_impl
+    def before_node_run(self, node: Node) -> None:
+        set_label(node.namespace)
+
+    @hook_impl
+    def after_node_run(self) -> None:
+        set_label(None)
+
+    @hook_impl
+    def on_node_error(self) -> None:
+        set_label(None)
 
 
 class LoadVersionsHooks:

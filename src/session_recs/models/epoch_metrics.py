@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,10 +18,10 @@ from gensim.models import Word2Vec
 from gensim.models.callbacks import CallbackAny2Vec
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from tqdm.auto import tqdm
 
 from session_recs.core.errors import ConfigError
 from session_recs.core.metrics import per_query_metrics, target_ranks
+from session_recs.core.progress import bar_label, progress_bar
 from session_recs.models.base import DENSE_MEMORY_MB
 from session_recs.models.ranking import block_rows, top_k
 
@@ -47,7 +48,8 @@ class EpochMetrics(CallbackAny2Vec):
     ``get_latest_training_loss()`` is per epoch too); gensim adds it up in float32 and
     unlocked between workers, so it is approximate.
     Equal scores are ordered by ``tie_order`` (keys, preferred first; default: the
-    vocabulary's own order, most frequent first).
+    vocabulary's own order, most frequent first). ``progress`` shows a bar over epochs
+    named after the running model namespace (else ``name``).
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class EpochMetrics(CallbackAny2Vec):
         exclude_query: bool = True,
         progress: bool = True,
         tie_order: Sequence[str] | np.ndarray | None = None,
+        name: str = "word2vec",
     ) -> None:
         if len(queries) != len(targets):
             raise ConfigError(
@@ -70,9 +73,10 @@ class EpochMetrics(CallbackAny2Vec):
         self.ks = _checked_ks(ks)
         self.exclude_query = exclude_query
         self.progress = progress
+        self.name = name
         self.tie_order = None if tie_order is None else pd.Index(np.asarray(tie_order, object))
         self.records: list[dict[str, float]] = []
-        self._bar: tqdm | None = None
+        self._bar: Any = None
 
     @property
     def history(self) -> pd.DataFrame:
@@ -93,9 +97,7 @@ class EpochMetrics(CallbackAny2Vec):
         )
         if self.tie_order is not None:
             self._tie_rank[self._tie_rank < 0] = np.inf
-        self._bar = tqdm(
-            total=model.epochs, desc="word2vec", unit="epoch", disable=not self.progress
-        )
+        self._bar = progress_bar(model.epochs, bar_label(self.name), disable=not self.progress)
 
     def on_epoch_begin(self, model: Word2Vec) -> None:
         # gensim sums the loss over a whole train() call in float32, which saturates after

@@ -107,7 +107,9 @@ class _OwnOptions(Settings):
     """How the model trains (``seed``, ``workers``) and answers a query (``context``)."""
 
     seed: int = 0
-    workers: int = Field(2, ge=1)
+    #: gensim's threads: 1 reproduces a seeded fit exactly; more are faster on large data
+    #: but not reproducible (docs/reproducibility.md).
+    workers: int = Field(1, ge=1)
     context: Literal[CONTEXTS] = "last_item"  # type: ignore[valid-type]  # CONTEXTS, listed once
     context_window: int = Field(3, ge=1)
     decay: float = Field(0.25, gt=0, le=1)
@@ -135,9 +137,10 @@ class Word2VecRecommender(Recommender):
     """Items ranked by cosine similarity of gensim Word2Vec embeddings to the query.
 
     ``preset`` picks a base configuration from :data:`PRESETS` (``None``: gensim's own
-    defaults); any of :data:`GENSIM_PARAMS` given here overrides it. ``workers=1`` with a
-    fixed ``seed`` gives identical vectors on every fit; more workers are faster but not
-    reproducible. ``callbacks`` are extra gensim callbacks run during training.
+    defaults); any of :data:`GENSIM_PARAMS` given here overrides it. ``workers=1`` (the
+    default) with a fixed ``seed`` gives identical vectors on every fit; more workers are
+    faster on large data but not reproducible (gensim's threads update shared vectors in
+    whatever order they run). ``callbacks`` are extra gensim callbacks run during training.
     ``progress`` shows a progress bar over epochs with the validation Recall@10.
     After :meth:`fit`, ``history`` holds :class:`EpochMetrics`'s table and ``wv``
     the gensim ``KeyedVectors`` (keys: the item ids as strings).
@@ -216,6 +219,7 @@ class Word2VecRecommender(Recommender):
             ),
             ks=MONITOR_KS,
             progress=self.progress,
+            name=self.name,
             # The order recommend() breaks ties in: more popular first, then first seen.
             tie_order=tokens[np.lexsort((np.arange(len(tokens)), -counts))],
         )

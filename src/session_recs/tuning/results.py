@@ -139,6 +139,13 @@ def best_configuration(
     metric = settings.metric_name
     scored = table[table["status"].eq("TERMINATED") & table[f"last_{metric}"].notna()]
     if scored.empty:
+        if settings.time_budget_s is not None and not table["status"].eq("ERROR").any():
+            raise DataValidationError(
+                f"No trial of {settings.model} reported a validation score before the "
+                f"search's time budget ran out (tune.time_budget_s = {settings.time_budget_s}"
+                "); a busy machine starts trials slowly: raise it, e.g. "
+                "--params=tune.time_budget_s=300."
+            )
         raise DataValidationError(
             "The search produced no trial with a validation score; see tune_results "
             "(column 'error') and the Ray logs under tune.storage_path."

@@ -21,6 +21,7 @@ from ray.tune import Callback, ProgressReporter
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
 from session_recs.core import interrupts
+from session_recs.tuning.address import local_cpus, resolve
 from session_recs.tuning.ray_objects import param_space, search_algorithm, trial_scheduler
 from session_recs.tuning.ray_runtime import ray_session
 from session_recs.tuning.search_settings import SearchSettings
@@ -167,6 +168,59 @@ def _short(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+# --- the plan ----------------------------------------------------------------------------
+
+
+def _budget_text(settings: SearchSettings, events: int, raw_budget: Any) -> str:
+    budget = settings.budget_seconds
+    if budget is None:
+        return "no time limit (tune.time_budget_s: null)"
+    if raw_budget == "auto":
+        share = f"; this search's 1/{settings.share} share" if settings.share > 1 else ""
+        how = f"{settings.auto_budget.describe(events)}{share}"
+    else:
+        how = f"tune.time_budget_s{' shared among the searched models' * (settings.share > 1)}"
+    return f"stopping after {budget:,.0f} s at most ({how})"
+
+
+def _where_text(settings: SearchSettings) -> str:
+    per_trial = f"{settings.cpus_per_trial} CPU{'s' * (settings.cpus_per_trial > 1)} each"
+    cap = settings.max_concurrent_trials
+    if resolve(settings.ray).is_local:
+        cpus = local_cpus(settings.ray)
+        at_once = max(1, cpus // settings.cpus_per_trial)
+        at_once = min(at_once, cap or at_once, settings.n_trials or at_once)
+        trials = f"{at_once} trial{'s' * (at_once > 1)} at a time"
+        return f"{trials}, {per_trial}, on a local Ray with {cpus} CPUs"
+    limit = f"up to {cap} trials at a time" if cap else "as many trials at a time as its CPUs allow"
+    return f"{limit}, {per_trial}, on the Ray cluster at {settings.ray.address}"
+
+
+def plan(
+    settings: SearchSettings, dataset: str, events: int, resume: str, raw_budget: Any = None
+) -> str:
+    """One line saying what the search will do and for how long at most: the model and
+    preset, the trials cap, the time budget (and how an ``auto`` one was computed), where
+    it runs, where its results go, and how to stop and resume it. ``settings`` come from
+    :meth:`SearchSettings.for_data`; ``raw_budget`` is ``time_budget_s`` before it."""
+    trials = (
+        "unbounded trials" if settings.n_trials is None else f"up to {settings.n_trials:,} trials"
+    )
+    length = (
+        f" of up to {settings.max_epochs} {settings.resource}"
+        if settings.resource
+        else " (one-shot)"
+    )
+    folder = experiment_path(settings.ray.storage_path, settings.experiment_name(dataset))
+    return (
+        f"Tune plan: {settings.model} ({settings.kind}, preset {settings.preset!r}"
+        f"{', smoke' if settings.smoke else ''}) on {dataset}: {trials}{length}, "
+        f"{_budget_text(settings, events, raw_budget)}; {_where_text(settings)}; results in "
+        f"{folder}_{'<newest> (resumed)' if settings.resume else '<start time>'}; Ctrl-C "
+        f"stops it keeping the finished trials, resume with: {resume}"
+    )
+
+
 # --- the search --------------------------------------------------------------------------
 
 
@@ -229,7 +283,7 @@ def _tuner(
             scheduler=trial_scheduler(settings),
             num_samples=settings.num_samples,
             max_concurrent_trials=settings.max_concurrent_trials,
-            time_budget_s=settings.time_budget_s,
+            time_budget_s=settings.budget_seconds,
             reuse_actors=settings.reuse_actors,
         ),
         run_config=tune.RunConfig(
@@ -275,7 +329,11 @@ def run_search(
     with (
         interrupts.stop_signals(),
         ray_session(settings.ray, settings.cpus_per_trial) as where,
-        missing_results_expected(lambda: restoring or stop.signal is not None),
+        # A trial the time budget (or a signal) stops before its first epoch has no
+        # results: the trial table counts it (NO_RESULT); Tune's warning would only alarm.
+        missing_results_expected(
+            lambda: restoring or stop.signal is not None or settings.budget_seconds is not None
+        ),
     ):
         trainable = make_trainable(settings, train_sessions, validation_pairs)
         restorable = (
@@ -299,7 +357,7 @@ def run_search(
                 logger.info("tune.resume is on but no earlier %r search exists: starting one", stem)
             name = f"{stem}_{datetime.now():{TIMESTAMP_FORMAT}}"
             path = experiment_path(root, name)
-            logger.info("Searching on %s: %s; results in %s", where, settings.describe(), path)
+            logger.info("Searching on %s; results in %s", where, path)
             tuner = _tuner(settings, trainable, root, name, callbacks)
             resumed = False
         with _tune_environment(), limits, stop_search(stop):

@@ -149,6 +149,48 @@ class RaySettings(Settings):
         return self.address == "local"
 
 
+class AutoBudget(Settings):
+    """``time_budget_s: auto``: a wall-clock budget that follows the training data's size.
+
+    ``seconds_per_1000_events`` x the training events / 1,000, kept within ``min_s`` and
+    ``max_s``: a Word2Vec epoch costs time in proportion to the events, so the budget buys
+    about the same number of trials whatever the dataset (RecSys15's 100,000-event sample
+    gets 100 s, the demo's 47,000 events the 60 s floor; 3.6 million or more the ceiling).
+    """
+
+    section: ClassVar[str] = "tune.auto_budget"
+
+    seconds_per_1000_events: float = Field(1.0, gt=0, allow_inf_nan=False)
+    min_s: float = Field(60.0, gt=0, allow_inf_nan=False)
+    max_s: float = Field(3600.0, gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AutoBudget:
+        if self.min_s > self.max_s:
+            raise OptionError(
+                self.section, "min_s", self.min_s, f"at most tune.auto_budget.max_s={self.max_s:g}"
+            )
+        return self
+
+    def seconds(self, events: int) -> float:
+        """The budget for ``events`` training events."""
+        return min(max(events / 1000 * self.seconds_per_1000_events, self.min_s), self.max_s)
+
+    def describe(self, events: int) -> str:
+        """How :meth:`seconds` came out, for the log."""
+        return (
+            f"auto: {events:,} training events x {self.seconds_per_1000_events:g} s per "
+            f"1,000, within {self.min_s:,.0f}-{self.max_s:,.0f} s"
+        )
+
+
+#: What ``tune.time_budget_s`` takes, for its one-line error.
+BUDGET_EXPECTED = (
+    "expected a number of seconds greater than 0, auto (from the training events, see "
+    "tune.auto_budget) or null (no time limit)"
+)
+
+
 class SearchSettings(Settings):
     """A checked search: what to vary, how to search, where to run, where to store.
 
@@ -180,7 +222,12 @@ class SearchSettings(Settings):
     fixed: dict[str, Any] = Field(default_factory=dict)
     points_to_evaluate: tuple[dict[str, Any], ...] = ()
     tpe: dict[str, Any] = Field(default_factory=dict)
-    time_budget_s: float | None = Field(None, gt=0)
+    #: Seconds, ``auto`` (resolved by :meth:`for_data` once the training data is known)
+    #: or None (no limit).
+    time_budget_s: float | Literal["auto"] | None = None
+    auto_budget: AutoBudget = Field(default_factory=AutoBudget)
+    #: How many models the run searches: each gets this share of the budget.
+    share: int = Field(1, ge=1)
     metric: Metric = "recall"
     k: int = Field(10, ge=1)
     cpus_per_trial: int = Field(1, ge=1)
@@ -199,6 +246,20 @@ class SearchSettings(Settings):
         if num_samples != -1 and num_samples < 1:
             raise ValueError("expected a whole number >= 1, or -1 (keep sampling until the budget)")
         return num_samples
+
+    @field_validator("time_budget_s", mode="before")
+    @classmethod
+    def _budget(cls, budget: Any) -> Any:
+        if budget is None or budget == "auto":
+            return budget
+        if (
+            isinstance(budget, bool)
+            or not isinstance(budget, int | float)
+            or not math.isfinite(budget)
+            or budget <= 0
+        ):
+            raise ValueError(BUDGET_EXPECTED)
+        return float(budget)
 
     @field_validator("name")
     @classmethod
@@ -266,6 +327,22 @@ class SearchSettings(Settings):
         """Trials the search will run if not stopped by its time budget (None: unbounded)."""
         return None if self.num_samples < 0 else self.grid_size * self.num_samples
 
+    def for_data(self, events: int) -> SearchSettings:
+        """These settings with an ``auto`` budget turned into seconds for ``events``
+        training events (this search's share of them)."""
+        if self.time_budget_s != "auto":
+            return self
+        return self.model_copy(
+            update={"time_budget_s": self.auto_budget.seconds(events) / self.share}
+        )
+
+    @property
+    def budget_seconds(self) -> float | None:
+        """The budget in seconds (None: no limit); only after :meth:`for_data`."""
+        if self.time_budget_s == "auto":
+            raise ValueError("an auto time budget is only known once the data is: for_data()")
+        return self.time_budget_s
+
     def experiment_name(self, dataset: str) -> str:
         """Stem of the experiment folders under the storage path."""
         if self.name:
@@ -277,7 +354,14 @@ class SearchSettings(Settings):
         """One line for the log."""
         space = ", ".join(f"{name} {d.describe()}" for name, d in self.space.items())
         trials = "unbounded" if self.n_trials is None else f"{self.n_trials:,}"
-        budget = f", budget {self.time_budget_s:g}s" if self.time_budget_s else ""
+        seconds = self.time_budget_s
+        budget = (
+            ""
+            if seconds is None
+            else f", budget {seconds} (tune.auto_budget)"
+            if isinstance(seconds, str)
+            else f", budget {seconds:g}s"
+        )
         length = f"up to {self.max_epochs} {self.resource}" if self.resource else "one-shot trials"
         return (
             f"{self.model} ({self.kind}), preset {self.preset!r}"

@@ -58,7 +58,7 @@ from session_recs.tuning.search_settings import (
 
 # --- merging the layers ------------------------------------------------------------------
 
-_MERGED_DICTS = ("scheduler", "fixed", "tpe")
+_MERGED_DICTS = ("scheduler", "fixed", "tpe", "auto_budget")
 _LAYER_KEYS = ("preset", "presets", "smoke_search", "default_presets", "model", "models")
 #: The key of ``tune.smoke_search`` holding one more layer per model kind.
 _PER_KIND = "per_kind"
@@ -381,9 +381,10 @@ def parse_settings(
     ``params:tune`` and ``params:ray``; raise ConfigError if anything is wrong.
 
     ``share``: how many models the run searches; each gets that share of
-    ``tune.time_budget_s``. The space entries, ``fixed``, ``points_to_evaluate`` and
-    ``tpe`` are checked against the model here; every other setting, and the rules between
-    settings, by :class:`~session_recs.tuning.search_settings.SearchSettings`.
+    ``tune.time_budget_s`` (of an ``auto`` budget once the training data is known). The
+    space entries, ``fixed``, ``points_to_evaluate`` and ``tpe`` are checked against the
+    model here; every other setting, and the rules between settings, by
+    :class:`~session_recs.tuning.search_settings.SearchSettings`.
     """
     spec = (
         ModelSpec.model_validate(dict(spec) if isinstance(spec, Mapping) else spec)
@@ -428,6 +429,7 @@ def parse_settings(
             "points_to_evaluate": (),
             "tpe": {},
             "ray": parse_ray_settings(ray),
+            "share": share,
             **({} if resource else {"max_epochs": 1}),
         }
     )

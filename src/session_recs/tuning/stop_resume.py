@@ -166,7 +166,7 @@ def resumed_limits(settings: SearchSettings) -> Iterator[None]:
 
     Tune restores a search's stopper (its ``time_budget_s``, with what was left of it)
     and its sample count from the experiment's state, over any new setting. For the
-    duration of the block, a restored run instead gets ``settings.time_budget_s`` for
+    duration of the block, a restored run instead gets ``settings.budget_seconds`` for
     this session, and ``settings.num_samples`` as the total of trials (those run before
     count; ``-1``: no cap).
     """
@@ -180,7 +180,7 @@ def resumed_limits(settings: SearchSettings) -> Iterator[None]:
 
     def resume(controller: Any, *args: Any, **kwargs: Any) -> None:
         original(controller, *args, **kwargs)
-        budget = settings.time_budget_s
+        budget = settings.budget_seconds
         controller._stopper = TimeoutStopper(budget) if budget else NoopStopper()
         total = settings.n_trials
         search = controller._search_alg

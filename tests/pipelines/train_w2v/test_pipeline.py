@@ -70,4 +70,4 @@ def test_word2vec_search_trains_the_best_configuration_of_a_search(searched_para
     )
     trained = outputs[f"{SEARCHED_MODEL}.recommender"].params()
     assert (trained["window"], trained["epochs"], trained["vector_size"]) == (2, 3, 16)
-    assert trained["workers"] == 2  # from word2vec_search.model.options
+    assert trained["workers"] == 1  # from word2vec_search.model.options

@@ -74,3 +74,48 @@ def test_an_interrupted_search_is_not_refitted(parameters, split_data, markov_be
             **split_data,
             **{"markov.best_params": markov_best},
         )
+
+
+class _RaySearchStarted(Exception):
+    """Raised in place of Ray's search, once the plan is logged."""
+
+
+def test_a_search_says_what_it_will_do_and_for_how_long_before_ray_starts(
+    parameters, split_data, monkeypatch, caplog
+):
+    from session_recs.pipelines.tune.nodes import run_model_search, validate_tune_config
+    from session_recs.tuning import runner
+
+    started = []
+
+    def search(settings, *args, **kwargs):
+        started.append(settings)
+        raise _RaySearchStarted
+
+    monkeypatch.setattr(runner, "run_search", search)
+    tune_params = {**parameters["tune"], "auto_budget": {"seconds_per_1000_events": 1000}}
+    ray_params = {**parameters["ray"], "address": "local", "num_cpus": 2}
+    settings = validate_tune_config(
+        tune_params,
+        ray_params,
+        parameters["word2vec_search"]["model"],
+        parameters["evaluation"],
+    )
+    assert settings.time_budget_s == "auto"
+    events = len(split_data["train_sessions"])
+    with caplog.at_level("INFO"), pytest.raises(_RaySearchStarted):
+        run_model_search(
+            settings, split_data["train_sessions"], split_data["validation_pairs"], "demo"
+        )
+    # 1,000 s per 1,000 events: the planted split's events in seconds, above the 60 s floor.
+    assert events > 60
+    assert started[0].time_budget_s == events
+    plans = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Tune plan:")]
+    assert len(plans) == 1
+    plan = plans[0]
+    assert plan.startswith("Tune plan: word2vec_search (word2vec, preset 'efficient') on demo:")
+    assert "up to 300 trials of up to 60 epochs" in plan
+    assert f"stopping after {events:,} s at most (auto: {events:,} training events x 1000 s" in plan
+    assert "2 trials at a time, 1 CPU each, on a local Ray with 2 CPUs" in plan
+    assert "/ray_tune/w2v_demo_efficient_<start time>" in plan
+    assert plan.endswith("--params=tune.resume=true")

@@ -17,10 +17,10 @@ import pandas as pd
 import torch
 from pydantic import Field
 from torch import nn
-from tqdm.auto import tqdm
 
 from session_recs.core.config import Settings
 from session_recs.core.errors import ConfigError, DataValidationError
+from session_recs.core.progress import bar_label, progress_bar
 from session_recs.models.base import (
     NOT_GIVEN,
     QueryBatch,
@@ -184,9 +184,7 @@ class NeuralRecommender(Recommender):
             self.network = self._build(len(self.fitted_index()))
             optimiser = self._optimiser(self.network)
             sampler = PopularitySampler(self.fitted_popularity(), self.options.sample_alpha, rng)
-            bar = tqdm(
-                total=self.options.epochs, desc=self.name, unit="epoch", disable=not self.progress
-            )
+            bar = progress_bar(self.options.epochs, bar_label(self.name), disable=not self.progress)
             try:
                 for epoch in range(1, self.options.epochs + 1):
                     epoch_started, cpu_started = time.perf_counter(), time.process_time()

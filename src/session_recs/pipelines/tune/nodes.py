@@ -81,7 +81,7 @@ def run_model_search(
     incomplete (``search_complete`` false; unfinished trials ``INTERRUPTED``); the nodes
     after it refuse to refit from it.
     """
-    from session_recs.tuning.runner import run_search
+    from session_recs.tuning.runner import plan, run_search
     from session_recs.tuning.trial_runs import tune_callbacks
 
     if not len(validation_pairs):
@@ -99,7 +99,9 @@ def run_model_search(
         _drop_restart_advice(message)
         raise SearchInterrupted(message)
     exclude, _ = decide_exclude_query(settings.exclude_query, train_sessions)
-    settings = settings.model_copy(update={"exclude_query": exclude})
+    budget = settings.time_budget_s
+    settings = settings.for_data(len(train_sessions)).model_copy(update={"exclude_query": exclude})
+    logger.info(plan(settings, dataset, len(train_sessions), resume_command(), budget))
     callbacks = tune_callbacks(settings.experiment_name(dataset))
     try:
         outcome = run_search(settings, train_sessions, validation_pairs, dataset, callbacks)

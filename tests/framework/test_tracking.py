@@ -79,7 +79,7 @@ def test_training_histories_become_stepped_metrics_named_like_the_trials():
         "val_recall_at_10": [(1, 0.1), (2, 0.3)],
         "epoch_seconds": [(1, 1.0), (2, 1.5)],
     }
-    assert tracking.model_of("session_knn_metrics") == "session_knn"
+    assert tracking.model_of("session_knn.metrics") == "session_knn"
     assert tracking.model_of("gru4rec.training_history") == "gru4rec"
     assert tracking.model_of("model_comparison") is None
 

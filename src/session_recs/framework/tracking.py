@@ -52,7 +52,7 @@ logger = logging.getLogger(__name__)
 
 #: kedro-mlflow's config pattern: mlflow.yml (or mlflow*/...) in any active environment.
 CONFIG_PATTERNS = ["mlflow*", "mlflow*/**", "**/mlflow*"]
-METRICS_SUFFIX = "_metrics"
+METRICS_SUFFIX = ".metrics"
 METRIC_COLUMNS = ("protocol", "context", "metric", "k", "value")
 ARTIFACT_LAYER = "reporting"
 HISTORY = ".training_history"
@@ -67,7 +67,7 @@ def metric_name(metric: str, k: int) -> str:
 
 def evaluation_metrics(metrics: pd.DataFrame) -> dict[tuple[str, str], dict[str, float]]:
     """(protocol, context) -> ``recall_at_10``, ``recall_at_10_ci_low``, ``_ci_high``, ...
-    for a ``<model>_metrics`` table: one MLflow run's metrics per evaluation."""
+    for a ``<model>.metrics`` table: one MLflow run's metrics per evaluation."""
     if not set(METRIC_COLUMNS) <= set(metrics.columns):
         return {}
     found: dict[tuple[str, str], dict[str, float]] = {}
@@ -193,9 +193,7 @@ class ModelRuns:
 
 
 def model_of(dataset_name: str) -> str | None:
-    """The model a dataset belongs to: ``<model>_metrics``, ``<model>.<output>``."""
-    if dataset_name.endswith(METRICS_SUFFIX) and "." not in dataset_name:
-        return dataset_name.removesuffix(METRICS_SUFFIX)
+    """The model a dataset belongs to: ``<model>.<output>`` (``<model>.metrics``)."""
     namespace, dot, _ = dataset_name.rpartition(".")
     return namespace if dot and "." not in namespace else None
 

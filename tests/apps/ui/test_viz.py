@@ -51,7 +51,7 @@ TABLES = {
     "sessions": 10,
     "train_sessions": 10,
     "test_pairs": 10,
-    "most_popular_metrics": 20,
+    "most_popular.metrics": 20,
     "model_comparison": 30,
     "tune_results": math.prod(len(values) for values in SEARCH_GRID.values()),  # nrows: 30
     "tune_history": 20,

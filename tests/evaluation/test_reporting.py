@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from session_recs.evaluation import compare, reporting, search_results
+from session_recs.evaluation import compare, plotly_theme, reporting, search_results
 
 
 def metrics_table(recall: float, mrr: float, protocol="last_pair", context="last_item"):
@@ -219,9 +219,15 @@ def test_every_model_keeps_one_distinct_colour_in_every_panel_and_chart():
     comparison = many_models(13)
     chart = reporting.comparison_chart(comparison, 10, {})
     assert [trace.type for trace in chart.data] == ["bar", "bar"]
-    colours = [dict(zip(t.y, t.marker.color, strict=True)) for t in chart.data]
-    assert colours[0] == colours[1]  # a model's colour is the same in both panels
-    assert len(set(colours[0].values())) == 13  # and no two models share one
+    looks = [
+        dict(zip(t.y, zip(t.marker.color, t.marker.pattern.shape, strict=True), strict=True))
+        for t in chart.data
+    ]
+    assert looks[0] == looks[1]  # a model's colour and hatching are the same in both panels
+    assert len(set(looks[0].values())) == 13  # and no two models share both
+    # Okabe-Ito's eight colours (no black): the ninth model on repeats a colour, hatched.
+    assert {colour for colour, _ in looks[0].values()} == set(plotly_theme.OKABE_ITO)
+    assert sorted(shape for _, shape in looks[0].values()).count("") == 8
     figure = reporting.comparison_figure(comparison, 10, {})
     png_colours = {
         bar.get_facecolor() for axes in figure.axes for bar in axes.patches
@@ -237,7 +243,8 @@ def test_the_interactive_chart_shows_each_panels_recall_and_interval(comparison)
     assert list(bars.x) == pytest.approx([0.146, 0.275])
     assert list(bars.error_x.array) == pytest.approx([0.01, 0.01])
     assert list(bars.customdata[:, 2]) == [1000, 1000]  # test queries, on hover
-    assert chart.layout.annotations[0].text == "last_pair, last_item context"
+    assert chart.layout.annotations[0].text == "last_item context"  # one protocol: in the title
+    assert chart.layout.title.text == "Recall@10 with 95% intervals, last_pair protocol"
     empty = reporting.comparison_chart(comparison.iloc[:0], 10, {})
     assert empty.layout.annotations[0].text == "No model has metrics yet"
 

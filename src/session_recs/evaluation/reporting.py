@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from session_recs.evaluation import plotly_theme
 from session_recs.evaluation.compare import (
     best_models,
     comparison_tables,
@@ -259,7 +260,8 @@ def _recall_groups(comparison: pd.DataFrame, k: int) -> list[tuple[tuple[str, st
 
 def comparison_chart(comparison: pd.DataFrame, k: int, references: Mapping[str, Any]) -> Any:
     """The interactive (plotly) comparison: Recall@k per model with its 95% interval, one
-    panel per protocol and context, the model's other figures on hover; for kedro-viz."""
+    panel per protocol and context side by side (the models in one order, named once), the
+    model's other figures on hover; for kedro-viz, legible on its light and dark themes."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -267,10 +269,18 @@ def comparison_chart(comparison: pd.DataFrame, k: int, references: Mapping[str, 
     if not groups:
         figure = go.Figure()
         figure.add_annotation(text="No model has metrics yet", showarrow=False)
-        return figure
-    colours = model_colours(measured(comparison)["model"])
-    titles = [f"{protocol}, {context} context" for protocol, context in (key for key, _ in groups)]
-    figure = make_subplots(rows=1, cols=len(groups), subplot_titles=titles, shared_xaxes=True)
+        return plotly_theme.theme_neutral(figure)
+    colours = plotly_theme.colours(measured(comparison)["model"])
+    hatches = plotly_theme.patterns(measured(comparison)["model"])
+    protocols = {protocol for (protocol, _), _ in groups}
+    titles = [
+        f"{context} context" if len(protocols) == 1 else f"{protocol}, {context}"
+        for (protocol, context), _ in groups
+    ]
+    figure = make_subplots(
+        rows=1, cols=len(groups), subplot_titles=titles, shared_yaxes=True,
+        horizontal_spacing=0.04,
+    )  # fmt: skip
     for column, ((protocol, context), part) in enumerate(groups, start=1):
         queries = part["n_queries"] if "n_queries" in part else pd.Series(0, index=part.index)
         figure.add_trace(
@@ -278,7 +288,14 @@ def comparison_chart(comparison: pd.DataFrame, k: int, references: Mapping[str, 
                 x=part["value"],
                 y=part["model"],
                 orientation="h",
-                marker_color=[colours[str(model)] for model in part["model"]],
+                marker={
+                    "color": [colours[str(model)] for model in part["model"]],
+                    "pattern": {
+                        "shape": [hatches[str(model)] for model in part["model"]],
+                        "fillmode": "overlay",
+                        "fgcolor": plotly_theme.HATCH,
+                    },
+                },
                 error_x={
                     "type": "data",
                     "symmetric": False,
@@ -299,13 +316,23 @@ def comparison_chart(comparison: pd.DataFrame, k: int, references: Mapping[str, 
         for name, values in (references.get("models") or {}).items():
             if "recall" in values:
                 figure.add_vline(
-                    x=values["recall"], line_dash="dash", line_color="#c44e52", row=1, col=column,
-                    annotation_text=name, annotation_textangle=-90, annotation_font_size=9,
+                    x=values["recall"], line_dash="dash", line_color=plotly_theme.OKABE_ITO[5],
+                    row=1, col=column, annotation_text=name, annotation_textangle=-90,
                 )  # fmt: skip
-        figure.update_xaxes(title_text=f"Recall@{k} (95% CI)", row=1, col=column)
-    height = 200 + 28 * max(len(part) for _, part in groups)
-    figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 50, "b": 10})
-    return figure
+        figure.update_xaxes(title_text=f"Recall@{k}", rangemode="tozero", row=1, col=column)
+    # One model order for every panel (the first panel's, best on top): names shown once.
+    order = groups[0][1]["model"].astype(str).tolist()
+    rest = sorted({str(m) for _, part in groups for m in part["model"]} - set(order))
+    # Every name as a tick (kedro-viz's preview would otherwise thin them to 5).
+    names = rest + order
+    figure.update_yaxes(
+        categoryorder="array", categoryarray=names, tickmode="array", tickvals=names
+    )
+    protocol = next(iter(protocols)) if len(protocols) == 1 else ""
+    title = f"Recall@{k} with 95% intervals" + (f", {protocol} protocol" if protocol else "")
+    height = 200 + 22 * max(len(part) for _, part in groups)
+    figure.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 60, "b": 10})
+    return plotly_theme.theme_neutral(figure)
 
 
 def comparison_figure(comparison: pd.DataFrame, k: int, references: Mapping[str, Any]) -> Figure:

@@ -273,7 +273,7 @@ def run_in_process(project: Path, *args: str) -> CliResult:
 
 
 def check_metrics_table(metrics: pd.DataFrame, n_queries: int, *, found: bool = False) -> None:
-    """A model's ``<model>_metrics`` table on the demo's evaluation settings: both contexts,
+    """A model's ``<model>.metrics`` table on the demo's evaluation settings: both contexts,
     K in 5/10/20, ``n_queries`` per value, values in [0, 1] inside their intervals, and
     Recall@K growing with K (above 0 at every K when ``found``: the data plants what to find)."""
     assert set(metrics["context"]) == {"last_item", "session"}

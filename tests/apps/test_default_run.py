@@ -5,7 +5,6 @@ its options without. What each pipeline does on its own is tests/pipelines/<name
 
 from __future__ import annotations
 
-import importlib.util
 import re
 
 import pandas as pd
@@ -19,18 +18,17 @@ pytestmark = pytest.mark.slow  # reads the shared demo run (a subprocess `kedro 
 
 PNG = b"\x89PNG\r\n\x1a\n"
 MODELS = (*BASELINE_MODELS, *W2V_MODELS)
-#: With the neural extra the default run trains GRU4Rec and SASRec too; without it, it
-#: skips them in one line.
-WITH_TORCH = importlib.util.find_spec("torch") is not None
-RUN = (*MODELS, *NEURAL_MODELS) if WITH_TORCH else MODELS
+#: The default run fits the models that need no extra and no search, with or without the
+#: neural extra (`kedro run --pipelines=train_neural` trains GRU4Rec and SASRec).
+RUN = MODELS
 
 
 def test_the_default_run_prints_no_traceback(demo_run):
     # Its duration is measured by benchmarks/bench_fresh_clone.py, never asserted.
     assert "Traceback" not in demo_run.log
     assert "dot notation is reserved" not in demo_run.log
-    skipped = "Skipping gru4rec, sasrec: they need PyTorch, which is not installed: pip"
-    assert (skipped in demo_run.log) is not WITH_TORCH
+    assert "Skipping" not in demo_run.log  # nothing of __default__ is left out
+    assert "Workflow tracking is disabled" not in demo_run.log  # kedro-viz follows the run
 
 
 def test_the_console_has_one_line_per_node_and_ends_with_a_summary(demo_run):
@@ -93,10 +91,11 @@ def test_the_report_lists_every_model_and_draws_its_plots(demo_run):
     for name in RUN:
         assert f"| {name} " in markdown
         assert f"<th>{name}</th>" in html
-    # No search has run: word2vec_search is listed as not run, and no search section.
-    assert "| word2vec_search " not in markdown
-    not_run = "word2vec_search" if WITH_TORCH else "gru4rec, sasrec, word2vec_search"
-    assert f"Not run yet: {not_run}." in markdown
+    # The default report is over the models the default run fits: none is left "not run",
+    # and there is no search section.
+    for name in (*NEURAL_MODELS, "word2vec_search", "markov_tuned"):
+        assert f"| {name} " not in markdown
+    assert "Not run yet" not in markdown
     assert markdown.index("## The dataset") < markdown.index("## last_pair protocol")
     # The versions of what it read: all made by this run, saved under the run's version.
     version = demo_run.output("08_reporting", "model_comparison.md").parent.name
@@ -104,12 +103,10 @@ def test_the_report_lists_every_model_and_draws_its_plots(demo_run):
     # and what the profile was made from in this run (sessions, sessionize_log and the
     # three split tables).
     read = len(RUN) * 2 + 3 + 5
-    assert f"input versions: {version}: {read} datasets (association_rules_ff19_metrics, " in (
-        markdown
-    )
+    assert f"input versions: {version}: {read} datasets (association_rules.metrics, " in (markdown)
     assert "Hyperparameter search" not in markdown
     assert demo_run.output("08_reporting", "model_comparison.png").read_bytes().startswith(PNG)
-    for name in (*W2V_MODELS, *(NEURAL_MODELS if WITH_TORCH else ())):
+    for name in W2V_MODELS:
         curve = demo_run.output("08_reporting", f"{name}_learning_curve.png")
         assert curve.read_bytes().startswith(PNG)
 

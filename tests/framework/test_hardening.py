@@ -186,7 +186,7 @@ def test_load_versions_runs_a_pipeline_on_an_older_input(killed):
             # In the workflow's order (pipeline_registry.WORKFLOW).
             r"Unknown pipeline 'splitt' in --pipelines; the project's pipelines are ingest, "
             r"sessionize, split, baseline, train_w2v, train_neural, tune, report \(no "
-            r"--pipelines: all but tune\)\.",
+            r"--pipelines: __default__, all but tune and train_neural\)\.",
         ),
     ],
     ids=["missing-version", "misspelt-dataset", "unknown-pipeline"],

@@ -17,7 +17,7 @@ OKABE_ITO = (
 )  # fmt: skip
 #: A neutral for what is not a model (reference lines, error bars): legible on light and
 #: dark backgrounds alike.
-NEUTRAL = "#888888"
+NEUTRAL = "#808080"
 #: What tells apart two models of the same colour (the n-th colour cycle uses the n-th).
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 PATTERNS = ("", "/", "x", ".", "+", "-")

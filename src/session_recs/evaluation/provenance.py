@@ -1,7 +1,7 @@
 """What a result was measured on: content fingerprints of the split, and evidence-based
 evaluation settings.
 
-Every ``<model>_metrics`` and ``<model>_query_ranks`` table carries the fingerprints of
+Every ``<model>.metrics`` and ``<model>.query_ranks`` table carries the fingerprints of
 the training sessions and of the test data it was measured on, with the evaluation
 settings in force (:data:`PROVENANCE_COLUMNS`). The report compares a model with the
 others only when these match the split it reads (:mod:`session_recs.evaluation.compare`), so two

@@ -247,11 +247,11 @@ class RunSummaryHooks:
             if "model_comparison" in outputs:
                 comparison = catalog.load("model_comparison")
             else:
-                names = sorted(o for o in outputs if o.endswith("_metrics") and "." not in o)
+                names = sorted(o for o in outputs if o.endswith(".metrics") and o.count(".") == 1)
                 if not names:
                     return
                 comparison = compile_comparison(
-                    {name.removesuffix("_metrics"): catalog.load(name) for name in names}
+                    {name.removesuffix(".metrics"): catalog.load(name) for name in names}
                 )
             report = catalog.load("params:report")
             k = report.get("k", 10) if isinstance(report, dict) else getattr(report, "k", 10)

@@ -9,7 +9,7 @@ Any registered pipeline runs from a fresh clone, in any order (``kedro run
 - an input made by another pipeline (a model, the tune search) stops the run with one
   line naming the command that makes it;
 - an input wrapped in :class:`~session_recs.framework.datasets.OptionalDataset` (every
-  ``<model>_metrics``, the tune results) may be missing: the report lists what ran;
+  ``<model>.metrics``, the tune results) may be missing: the report lists what ran;
 - the model trained from the tune search (nodes tagged :data:`SEARCH_TAG`) is left out,
   in one line, while there is no search, unless it was asked for by name;
 - the outputs one node saved together must be read together: if their latest versions
@@ -51,6 +51,7 @@ from session_recs.pipelines.namespaces import (
     SEARCHED_MODEL,
     TUNE_TAG,
     TUNED_SUFFIX,
+    combine,
     pipeline_of,
     refit_of,
     searched_by,
@@ -338,7 +339,7 @@ def plan_run(
     left out, unless the run was filtered by namespace (``by_namespace``). ``given``: the
     ``--params`` values, each read by the run (:func:`bring_in_readers`).
     """
-    everything = sum(registry.values(), Pipeline([]))
+    everything = combine(registry.values())
     producers = {output: node for node in everything.nodes for output in node.outputs}
     pinned = set(pinned)
     notes: list[str] = []

@@ -18,11 +18,12 @@ from kedro.framework.context import KedroContext
 from kedro.framework.project import pipelines
 from kedro.framework.session import KedroSession
 from kedro.io.core import AbstractVersionedDataset
-from kedro.pipeline import Pipeline
+from kedro.pipeline import Node, Pipeline
 
 from session_recs.core.errors import ConfigError, unreadable_version
 from session_recs.framework.run_plan import check_filters, plan_run
 from session_recs.framework.tracking import end_interrupted
+from session_recs.pipelines.namespaces import combine
 from session_recs.tuning.space import selected_models
 
 logger = logging.getLogger(__name__)
@@ -86,9 +87,10 @@ class ProjectSession(KedroSession):
             known = ", ".join(name for name in registry if name != "__default__")
             raise ConfigError(
                 f"Unknown pipeline {', '.join(map(repr, unknown))} in --pipelines; the "
-                f"project's pipelines are {known} (no --pipelines: all but tune)."
+                f"project's pipelines are {known} (no --pipelines: __default__, all but tune "
+                "and train_neural)."
             )
-        combined = sum((registry[name] for name in names), Pipeline([]))
+        combined = combine(registry[name] for name in names)
         check_filters(combined, filters)
         selected = combined.filter(
             **{key: filters[key] for key in _FILTERS}, node_namespaces=namespaces
@@ -107,36 +109,69 @@ class ProjectSession(KedroSession):
         )
         for note in plan.notes:
             logger.info(note)
-        wanted = set(plan.node_names)
-        check_parquet_inputs(
-            catalog,
-            [node for node in sum(registry.values(), Pipeline([])).nodes if node.name in wanted],
-            pinned=set(load_versions or {}),
-        )
-        if wanted == {node.name for node in selected.nodes}:
-            # Nothing added or left out: Kedro runs the request as given (and kedro-viz's
-            # run tracking, which only follows unfiltered runs, keeps working).
+        everything = combine(registry.values())
+        planned = [node for node in everything.nodes if node.name in set(plan.node_names)]
+        planned = [_variant(node, selected) for node in planned]
+        check_parquet_inputs(catalog, planned, pinned=set(load_versions or {}))
+        wanted = {node.name for node in planned}
+        common = {"runner": runner, "load_versions": load_versions}
+        common["only_missing_outputs"] = only_missing_outputs
+        whole = [name for name, pipe in registry.items() if set(pipe.nodes) == set(planned)]
+        if whole:
+            # The plan is a registered pipeline (a plain `kedro run` is `__default__`):
+            # Kedro runs it unfiltered, and kedro-viz's run status follows the run.
+            name = "__default__" if "__default__" in whole else whole[0]
+            return self._kedro_run(
+                pipeline_names=None if name == "__default__" else [name], **common
+            )
+        if wanted == {node.name for node in selected.nodes} and _summable(registry, names):
+            # Nothing added or left out: Kedro runs the request as given.
             return self._kedro_run(
                 pipeline_names=pipeline_names or ([pipeline_name] if pipeline_name else None),
-                runner=runner,
-                load_versions=load_versions,
-                only_missing_outputs=only_missing_outputs,
                 namespaces=namespaces,
                 **{key: filters[key] for key in _FILTERS},
+                **common,
             )
-        everything = sum(registry.values(), Pipeline([]))
-        owners = [
-            name
-            for name, pipe in registry.items()
-            if name != "__default__" and wanted & {node.name for node in pipe.nodes}
-        ]
         return self._kedro_run(
-            pipeline_names=owners,
-            runner=runner,
-            node_names=[node.name for node in everything.nodes if node.name in wanted],
-            load_versions=load_versions,
-            only_missing_outputs=only_missing_outputs,
+            pipeline_names=_owners(planned, registry),
+            node_names=[node.name for node in planned],
+            **common,
         )
+
+
+def _variant(node: Node, selected: Pipeline) -> Node:
+    """``node``, or the node of its name that the user's pipelines hold (the default
+    pipeline's report rather than the report pipeline's)."""
+    return next((chosen for chosen in selected.nodes if chosen.name == node.name), node)
+
+
+def _summable(registry: dict[str, Pipeline], names: list[str]) -> bool:
+    """Whether Kedro's own ``+`` takes the pipelines ``names`` (no two nodes of one name)."""
+    nodes = [node for name in names for node in registry[name].nodes]
+    return len({node.name for node in nodes}) == len(set(nodes))
+
+
+def _owners(planned: list[Node], registry: dict[str, Pipeline]) -> list[str]:
+    """Registered pipelines that hold the ``planned`` nodes and no other node of their names
+    (Kedro adds them up, then keeps the planned nodes by name)."""
+    names = {node.name: node for node in planned}
+    usable = [
+        name
+        for name, pipe in registry.items()
+        if all(names.get(node.name, node) == node for node in pipe.nodes)
+    ]
+    owners = [
+        name
+        for name in usable
+        if name != "__default__" and set(planned) & set(registry[name].nodes)
+    ]
+    covered = {node for name in owners for node in registry[name].nodes}
+    if not set(planned) <= covered and "__default__" in usable:
+        owners = [
+            "__default__",
+            *(name for name in owners if _summable(registry, ["__default__", name])),
+        ]
+    return owners
 
 
 #: A Parquet file starts and ends with these bytes; a truncated one lacks the end.

@@ -169,9 +169,7 @@ class ModelRuns:
 
 
 def model_of(dataset_name: str) -> str | None:
-    """The model a dataset belongs to: ``<model>_metrics``, ``<model>.<output>``."""
-    if dataset_name.endswith(METRICS_SUFFIX) and "." not in dataset_name:
-        return dataset_name.removesuffix(METRICS_SUFFIX)
+    """The model a dataset belongs to: ``<model>.<output>`` (``<model>.metrics``)."""
     namespace, dot, _ = dataset_name.rpartition(".")
     return namespace if dot and "." not in namespace else None
 

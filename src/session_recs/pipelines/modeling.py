@@ -2,7 +2,8 @@
 
 Pipelines instantiate it once per model with ``namespace=<model name>``; parameters
 ``<model name>.model`` (``kind`` and ``options``) choose the model, and the outputs are
-``<model name>.recommender`` and ``<model name>_metrics``.
+``<model name>.recommender``, ``<model name>.metrics`` and ``<model name>.query_ranks``
+(all inside the model's namespace, which kedro-viz draws as one collapsible group).
 """
 
 from __future__ import annotations
@@ -89,10 +90,9 @@ def model_pipelines(
     function of the name).
 
     The split's outputs (and ``extra_inputs``), ``params:evaluation`` and
-    ``params:dataset`` are shared, not
-    namespaced; ``metrics`` and ``query_ranks`` become ``<name>_metrics`` and
-    ``<name>_query_ranks`` (outputs the report reads from outside the namespace);
-    everything else becomes ``<name>.<dataset>`` and ``params:<name>.model``.
+    ``params:dataset`` are shared, not namespaced; everything else becomes
+    ``<name>.<dataset>`` (``<name>.recommender``, ``<name>.metrics``,
+    ``<name>.query_ranks``) and ``params:<name>.model``.
     """
     template = template or model_template()
     template_of = (lambda _: template) if isinstance(template, Pipeline) else template
@@ -103,7 +103,6 @@ def model_pipelines(
                 namespace=name,
                 inputs=SHARED_INPUTS | set(extra_inputs),
                 parameters={"params:evaluation", "params:dataset"},
-                outputs={"metrics": f"{name}_metrics", "query_ranks": f"{name}_query_ranks"},
             )
             for name in names
         ),

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
+
+from kedro.pipeline import Node, Pipeline
 
 from session_recs.models.registry import (
     BASELINE_MODELS,
@@ -60,6 +62,20 @@ def reading_other_namespaces() -> Iterator[None]:
         yield
 
 
+def combine(pipelines: Iterable[Pipeline]) -> Pipeline:
+    """The sum of ``pipelines``, where nodes of one name that differ in what they read
+    (the default pipeline's report, over the models a plain run fits, and the report
+    pipeline's, over every model) count once: the one that reads the most. Kedro's own
+    ``+`` refuses two nodes of one name."""
+    chosen: dict[str, Node] = {}
+    for pipeline in pipelines:
+        for node in pipeline.nodes:
+            kept = chosen.get(node.name)
+            if kept is None or len(node.inputs) > len(kept.inputs):
+                chosen[node.name] = node
+    return Pipeline(list(chosen.values()))
+
+
 __all__ = [
     "BASELINE_MODELS",
     "DATA_TAG",
@@ -72,6 +88,7 @@ __all__ = [
     "TUNED_SUFFIX",
     "TUNE_TAG",
     "W2V_MODELS",
+    "combine",
     "pipeline_of",
     "reading_other_namespaces",
     "refit_of",

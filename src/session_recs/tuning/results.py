@@ -23,9 +23,14 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from session_recs.core.errors import DataValidationError
+from session_recs.evaluation import plotly_theme
 from session_recs.tuning.search_settings import METRICS, SearchSettings, metric_key
 
 _FINISHED = ("TERMINATED", "ERROR")
+#: The interactive curves' best trial and the others (Okabe-Ito's vermillion and sky blue,
+#: the others half transparent): both read on kedro-viz's light and dark themes.
+BEST_LINE = plotly_theme.OKABE_ITO[5]
+TRIAL_LINE = "rgba(86, 180, 233, 0.5)"
 HISTORY_COLUMNS = ["trial_id", "attempt", "epoch", "node_id", "node_ip", "time_total_s"]
 
 
@@ -229,7 +234,7 @@ def curves_chart(
     )
     if history.empty:
         figure.add_annotation(text="no trial reported a result", showarrow=False)
-        return figure
+        return plotly_theme.theme_neutral(figure)
     final = history[history["attempt"] == history.groupby("trial_id")["attempt"].transform("max")]
     last = final.groupby("trial_id")[metric].last()
     best_trial = last.idxmax() if last.notna().any() else None
@@ -248,8 +253,7 @@ def curves_chart(
                 y=trial[metric],
                 mode="lines+markers",
                 name=f"{trial_id} (best)" if best else str(trial_id),
-                line={"color": "#d62728" if best else "rgba(31, 119, 180, 0.35)",
-                      "width": 3 if best else 1},
+                line={"color": BEST_LINE if best else TRIAL_LINE, "width": 3 if best else 1},
                 hovertemplate=(
                     f"{trial_id}<br>epoch %{{x}}: %{{y:.4f}}<br>{configs.get(trial_id, '')}"
                     "<extra></extra>"
@@ -260,7 +264,7 @@ def curves_chart(
     figure.update_layout(
         title=f"{settings.model}: {final['trial_id'].nunique()} trials ({settings.preset})"
     )
-    return figure
+    return plotly_theme.theme_neutral(figure)
 
 
 def parameters_figure(table: pd.DataFrame, settings: SearchSettings) -> Figure:

@@ -23,6 +23,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from session_recs.pipelines.namespaces import BASELINE_MODELS, W2V_MODELS
+
 from ...conftest import latest_version
 from ...servers import loopback_server
 from .conftest import SEARCH_GRID, save_artifact
@@ -51,7 +53,7 @@ TABLES = {
     "sessions": 10,
     "train_sessions": 10,
     "test_pairs": 10,
-    "most_popular_metrics": 20,
+    "most_popular.metrics": 20,
     "model_comparison": 30,
     "tune_results": math.prod(len(values) for values in SEARCH_GRID.values()),  # nrows: 30
     "tune_history": 20,
@@ -68,6 +70,8 @@ CHARTS = {
     "model_comparison_chart": "model_comparison_chart.json",
     "tune_curves_chart": "tune_curves_chart.json",
 }
+#: The models the default pipeline fits and reports.
+DEFAULT_MODELS = (*BASELINE_MODELS, *W2V_MODELS)
 #: Names the default view shows: its top-level nodes and the (collapsed) model namespaces.
 DEFAULT_VIEW = {
     "ingest_interactions",
@@ -213,15 +217,14 @@ def wait_for(what: str, find, timeout: float = 60) -> Any:
     return found
 
 
-def open_graph(driver, url: str, query: str = "") -> dict[str, Any]:
-    """Load kedro-viz at ``url`` (``query``: e.g. ``?pid=tune``) without its
+def open_graph(driver, url: str, query: str = "", theme: str = "light") -> dict[str, Any]:
+    """Load kedro-viz at ``url`` (``query``: e.g. ``?pid=tune``) in ``theme`` without its
     feature tour; node name → its SVG element once the flowchart is drawn."""
     from selenium.webdriver.common.by import By
 
     driver.get(f"{url}/api/main")  # the app's origin, to set its saved settings first
-    driver.execute_script(
-        "localStorage.setItem('KedroViz', JSON.stringify({showFeatureHints: false}))"
-    )
+    settings = json.dumps({"showFeatureHints": False, "theme": theme})
+    driver.execute_script(f"localStorage.setItem('KedroViz', JSON.stringify({settings}))")
     driver.get(f"{url}/{query}")
     nodes = wait_for(
         "the flowchart", lambda: driver.find_elements(By.CSS_SELECTOR, "g.pipeline-node")
@@ -288,6 +291,97 @@ def test_browser_shows_the_graph_and_a_plot_preview(
     shot = tmp_path / "kedro-viz-tune.png"
     assert browser.save_screenshot(str(shot))
     save_artifact(shot, artifacts_dir)
+
+
+#: What the interactive chart's preview draws, read from the page: each bar's fill (a
+#: hatched bar's from its pattern), each error bar's stroke, the plot's background and every
+#: text's box on the page.
+CHART_LOOK = """
+const svg = document.querySelector('.pipeline-metadata .pipeline-plotly-chart .main-svg');
+const root = svg.parentNode;
+const fill = (element) => {
+  const value = getComputedStyle(element).fill;
+  const id = (value.match(/url\\("?(#[^")]+)"?\\)/) || [])[1];
+  return id ? getComputedStyle(root.querySelector(`${id} rect`)).fill : value;
+};
+return {
+  bars: [...root.querySelectorAll('g.trace.bars g.point path')].map(fill),
+  errors: [...root.querySelectorAll('g.errorbar path')].map(p => getComputedStyle(p).stroke),
+  background: svg.style.background || getComputedStyle(svg).backgroundColor,
+  texts: [...root.querySelectorAll('text')].filter(t => t.textContent.trim())
+    .map(t => [t.textContent, ...Object.values(t.getBoundingClientRect().toJSON())]),
+};
+"""
+
+
+def rgb(css: str) -> tuple[float, ...]:
+    """``rgb(r, g, b)`` → its channels in [0, 1]."""
+    return tuple(int(v) / 255 for v in css[css.index("(") + 1 : css.index(")")].split(",")[:3])
+
+
+def luminance(colour: tuple[float, ...]) -> float:
+    """WCAG's relative luminance."""
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in colour]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(one: str, two: str) -> float:
+    """WCAG's contrast ratio of two CSS colours (1 to 21)."""
+    low, high = sorted((luminance(rgb(one)), luminance(rgb(two))))
+    return (high + 0.05) / (low + 0.05)
+
+
+def overlapping(texts: list[list[Any]]) -> list[tuple[str, str]]:
+    """Pairs of texts whose boxes on the page overlap (by more than half a pixel)."""
+    boxes = [(t[0], t[5], t[6], t[7], t[8]) for t in texts if t[3] > 0]  # left, top, right, bottom
+    return [
+        (a[0], b[0])
+        for i, a in enumerate(boxes)
+        for b in boxes[i + 1 :]
+        if min(a[3], b[3]) - max(a[1], b[1]) > 0.5 and min(a[4], b[4]) - max(a[2], b[2]) > 0.5
+    ]
+
+
+def test_the_comparison_chart_reads_on_the_light_and_the_dark_theme(
+    searched_run, viz_url, browser, tmp_path, artifacts_dir
+):
+    """model_comparison_chart's preview, in the light theme and after switching to the dark:
+    error bars that stand out from the background, no near-black bar, no text over another.
+    The screenshots are docs/images/kedro-viz-default.png and kedro-viz-dark.png."""
+    from selenium.webdriver.common.by import By
+
+    from session_recs.evaluation.plotly_theme import OKABE_ITO
+
+    nodes = open_graph(browser, viz_url, theme="light")
+    browser.execute_script(
+        "arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))",
+        nodes["model_comparison_chart"],
+    )
+    chart = ".pipeline-metadata .pipeline-plotly-chart .main-svg"
+    wait_for("the chart preview", lambda: browser.find_elements(By.CSS_SELECTOR, chart))
+    palette = {tuple(int(c[i : i + 2], 16) / 255 for i in (1, 3, 5)) for c in OKABE_ITO}
+    for theme, background in (("light", "rgb(238, 238, 238)"), ("dark", "rgb(17, 17, 17)")):
+        if theme == "dark":  # the toolbar's theme button, as a user switches
+            browser.find_element(
+                By.CSS_SELECTOR, "[data-test='global-toolbar-theme-btn-light']"
+            ).click()
+        look = wait_for(
+            f"the chart on the {theme} theme",
+            lambda bg=background: (
+                (found := browser.execute_script(CHART_LOOK))["background"] == bg and found
+            ),
+        )
+        models = len(DEFAULT_MODELS)
+        assert len(look["bars"]) == len(look["errors"]) == 2 * models, theme  # two panels
+        assert {rgb(fill) for fill in look["bars"]} <= palette, theme
+        assert min(luminance(rgb(fill)) for fill in look["bars"]) > 0.1, theme  # no black
+        assert min(contrast(stroke, background) for stroke in look["errors"]) >= 3, theme
+        names = [t[0] for t in look["texts"]]
+        assert set(DEFAULT_MODELS) <= set(names), theme  # every model named once
+        assert overlapping(look["texts"]) == [], theme
+        shot = tmp_path / f"kedro-viz-{'default' if theme == 'light' else theme}.png"
+        assert browser.save_screenshot(str(shot))
+        save_artifact(shot, artifacts_dir)
 
 
 def test_build_writes_a_static_site_with_previews(searched_run):

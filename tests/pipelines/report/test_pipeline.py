@@ -26,7 +26,7 @@ def report_outputs(parameters, planted_split, split_data, baseline_outputs) -> d
     results = {}
     for name in MODEL_NAMESPACES:
         for table in ("metrics", "query_ranks"):
-            results[f"{name}_{table}"] = baseline_outputs.get(f"{name}_{table}")
+            results[f"{name}.{table}"] = baseline_outputs.get(f"{name}.{table}")
     searches = {f"{model}.tune_results": None for model in SEARCHABLE_MODELS}
     return run_pipeline(
         report.create_pipeline(),
@@ -36,7 +36,7 @@ def report_outputs(parameters, planted_split, split_data, baseline_outputs) -> d
         **searches,
         tune_results=None,
         dataset_profile=planted_split["dataset_profile"],
-        input_versions={"markov_metrics": "2026-01-01T00.00.00.000Z"},
+        input_versions={"markov.metrics": "2026-01-01T00.00.00.000Z"},
     )
 
 
@@ -71,7 +71,7 @@ def test_the_report_lists_every_model_with_its_dataset_and_draws_the_plot(report
         assert f"| {name} " in markdown
         assert f"<th>{name}</th>" in html
     assert "Hyperparameter search" not in markdown
-    assert "input versions: 2026-01-01T00.00.00.000Z: 1 dataset (markov_metrics)" in markdown
+    assert "input versions: 2026-01-01T00.00.00.000Z: 1 dataset (markov.metrics)" in markdown
     comparison = report_outputs["model_comparison"]
     not_run = re.search(r"^Not run yet: (.*)\.$", markdown, flags=re.M).group(1).split(", ")
     assert set(not_run) == set(comparison.loc[comparison.protocol == "not_run", "model"])
@@ -100,7 +100,7 @@ def test_a_report_with_no_model_measured_says_so_in_one_line(
 ):
     """A fresh clone's `kedro run --pipelines=report`: a report naming every model as not
     run, and one warning line saying what to run."""
-    results = {f"{name}_{table}": None for name in MODEL_NAMESPACES
+    results = {f"{name}.{table}": None for name in MODEL_NAMESPACES
                for table in ("metrics", "query_ranks")}  # fmt: skip
     outputs = run_pipeline(
         report.create_pipeline(),

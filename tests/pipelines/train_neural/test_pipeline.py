@@ -32,7 +32,7 @@ def test_each_namespace_fits_records_its_epochs_and_measures_it(neural_outputs, 
     history = neural_outputs[f"{name}.training_history"]
     assert history["epoch"].tolist() == list(range(1, SMALL[name]["epochs"] + 1))
     assert len(neural_outputs[f"{name}.learning_curve"].axes) >= 1
-    metrics = neural_outputs[f"{name}_metrics"]
+    metrics = neural_outputs[f"{name}.metrics"]
     assert set(metrics["model_kind"]) == {name}
     assert (metrics.loc[metrics.metric == "recall", "n_queries"] == 60).all()
     recall = metrics[metrics.metric == "recall"].set_index(["context", "k"])["value"]

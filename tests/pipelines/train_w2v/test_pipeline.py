@@ -39,7 +39,7 @@ def test_each_preset_records_one_history_row_per_epoch_and_its_curve(presets, na
     assert (history["loss"] > 0).all()
     assert history["recall@10"].between(0, 1).all()
     assert len(presets[f"{name}.learning_curve"].axes) >= 1
-    metrics = presets[f"{name}_metrics"]
+    metrics = presets[f"{name}.metrics"]
     assert set(metrics["model_kind"]) == {"word2vec"}
     recall = metrics.query("metric == 'recall' and context == 'last_item'")["value"]
     assert recall.between(0, 1).all() and recall.max() > 0
@@ -57,7 +57,7 @@ def test_word2vec_search_trains_its_options_with_from_search_off(searched_params
     )
     model = outputs[f"{SEARCHED_MODEL}.recommender"]
     assert model.params()["epochs"] == 2 and len(model.history) == 2
-    assert len(outputs[f"{SEARCHED_MODEL}_metrics"]) > 0
+    assert len(outputs[f"{SEARCHED_MODEL}.metrics"]) > 0
 
 
 def test_word2vec_search_trains_the_best_configuration_of_a_search(searched_params, split_data):

@@ -55,7 +55,7 @@ def test_the_best_configuration_is_refitted_and_evaluated_as_tuned(
     )
     model = outputs["markov_tuned.recommender"]
     assert model.params()["context_window"] == 2
-    metrics = outputs["markov_tuned_metrics"]
+    metrics = outputs["markov_tuned.metrics"]
     assert set(metrics["model_kind"]) == {"markov"}
     assert (
         metrics.query("metric == 'mrr' and k == 5 and context == 'last_item'")["value"].iloc[0]

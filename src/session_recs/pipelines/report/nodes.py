@@ -10,7 +10,14 @@ from matplotlib.figure import Figure
 from pydantic import Field
 
 from session_recs.core.config import Settings
-from session_recs.evaluation import breakdown, charts, compare, reporting, search_results
+from session_recs.evaluation import (
+    breakdown,
+    charts,
+    compare,
+    plotly_theme,
+    reporting,
+    search_results,
+)
 from session_recs.evaluation.next_event import EvaluationConfig
 from session_recs.evaluation.profile import split_line
 from session_recs.evaluation.provenance import decide_exclude_query, split_fingerprints
@@ -85,7 +92,10 @@ def break_down_by_items_seen(
 def chart_model_comparison(comparison: pd.DataFrame, report: ReportConfig) -> Any:
     """The interactive comparison chart (plotly): kedro-viz previews it."""
     report = ReportConfig.model_validate(report)
-    return charts.comparison_chart(comparison, report.k, report.references)
+    # kedro-viz draws it over its light or dark theme: colours that read on both.
+    return plotly_theme.theme_neutral(
+        charts.comparison_chart(comparison, report.k, report.references)
+    )
 
 
 def versions_line(versions: dict[str, str] | None) -> str:

@@ -1,4 +1,13 @@
-"""<model>_metrics → model_comparison, its Markdown/HTML report and plot."""
+"""<model>.metrics → model_comparison, its Markdown/HTML report and plot.
+
+The named pipeline (``kedro run --pipelines=report``, also part of ``tune``) reports every
+model namespace and search there is; the default pipeline reports the models a plain
+``kedro run`` fits (:func:`report_pipeline`, built in ``pipeline_registry.py``). Their nodes
+share names and outputs, so no pipeline holds both: :func:`~session_recs.pipelines.
+namespaces.combine` keeps the widest where pipelines are added up.
+"""
+
+from collections.abc import Iterable
 
 from kedro.pipeline import Node, Pipeline
 
@@ -20,12 +29,23 @@ from .nodes import (
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Build the report pipeline."""
+    """Build the report pipeline: every model namespace and every search."""
+    return report_pipeline(MODEL_NAMESPACES, (SEARCHED_MODEL, *SEARCHABLE_MODELS))
+
+
+def report_pipeline(models: Iterable[str], searches: Iterable[str] = ()) -> Pipeline:
+    """The report over ``models`` (reading each one's ``<model>.metrics`` and
+    ``<model>.query_ranks``) and the tune results of ``searches``."""
     with reading_other_namespaces():
-        return _report_nodes()
+        return _report_nodes(tuple(models), tuple(searches))
 
 
-def _report_nodes() -> Pipeline:
+def _search_results(model: str) -> str:
+    """The dataset of ``model``'s tune results (FF19's search keeps its unprefixed name)."""
+    return "tune_results" if model == SEARCHED_MODEL else f"{model}.tune_results"
+
+
+def _report_nodes(models: tuple[str, ...], searches: tuple[str, ...]) -> Pipeline:
     return Pipeline(
         [
             Node(
@@ -48,7 +68,7 @@ def _report_nodes() -> Pipeline:
                 compile_model_comparison,
                 inputs={
                     "conditions": "report_conditions",
-                    **{name: f"{name}_metrics" for name in MODEL_NAMESPACES},
+                    **{name: f"{name}.metrics" for name in models},
                 },
                 outputs="model_comparison",
                 name="compile_model_comparison",
@@ -66,7 +86,7 @@ def _report_nodes() -> Pipeline:
                 inputs={
                     "report": "params:report",
                     "conditions": "report_conditions",
-                    **{name: f"{name}_query_ranks" for name in MODEL_NAMESPACES},
+                    **{name: f"{name}.query_ranks" for name in models},
                 },
                 outputs="model_significance",
                 name="test_against_best",
@@ -77,7 +97,7 @@ def _report_nodes() -> Pipeline:
                 inputs={
                     "report": "params:report",
                     "conditions": "report_conditions",
-                    **{name: f"{name}_query_ranks" for name in MODEL_NAMESPACES},
+                    **{name: f"{name}.query_ranks" for name in models},
                 },
                 outputs="model_accuracy_by_items_seen",
                 name="break_down_by_items_seen",
@@ -94,8 +114,7 @@ def _report_nodes() -> Pipeline:
                     "input_versions": "input_versions",
                     "conditions": "report_conditions",
                     "by_items_seen": "model_accuracy_by_items_seen",
-                    SEARCHED_MODEL: "tune_results",
-                    **{model: f"{model}.tune_results" for model in SEARCHABLE_MODELS},
+                    **{model: _search_results(model) for model in searches},
                 },
                 outputs=[
                     "model_comparison_report",

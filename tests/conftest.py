@@ -36,7 +36,7 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 #: it for a second pass: ``pytest -m neural``) and say why they are skipped elsewhere.
 needs_torch = pytest.mark.skipif(
     importlib.util.find_spec("torch") is None,
-    reason='needs PyTorch: pip install -e ".[neural]" (README, "Neural models")',
+    reason='needs PyTorch: pip install -e ".[neural]" (README, "Run")',
 )
 NEURAL_KINDS = ("gru4rec", "sasrec")
 

@@ -33,30 +33,47 @@ PREFIXES = ("kedro ", "python -m session_recs ", "python benchmarks/", "pip inst
 
 
 def documented_commands() -> list[str]:
-    """The README's commands: ``bash`` block lines (split at ``&&``) and inline spans."""
+    """The README's commands: ``bash`` block lines (split at ``&&``) and inline spans; and
+    the project's commands in the ``bash`` blocks of the reference pages it links
+    (docs/*.md, whose other tools' commands, e.g. ``ray start``, are left alone)."""
     commands = []
-    blocks = re.findall(r"```bash\n(.*?)```", README, flags=re.S)
-    for block in blocks:
-        for raw_line in block.splitlines():
-            line = re.sub(r"\s+#.*$", "", raw_line).strip()
-            if line and not line.startswith("#"):
-                commands += [part.strip() for part in line.split("&&")]
+    for block in re.findall(r"```bash\n(.*?)```", README, flags=re.S):
+        commands += _block_commands(block)
     prose = re.sub(r"```.*?```", "", README, flags=re.S)
     for span in re.findall(r"`([^`\n]+)`", prose):
         # Table cells show synopses (`[--pipelines=...]`, `up|down`), not commands.
         if span.startswith(PREFIXES) and not re.search(r"\[-|\||\.\.\.|…", span):
             commands += [part.strip() for part in span.split("&&")]
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        for block in re.findall(r"```bash\n(.*?)```", page.read_text(), flags=re.S):
+            commands += [
+                command
+                for command in _block_commands(block)
+                if re.sub(r"^(\w+=\S*\s+)+", "", command).startswith(PREFIXES)
+            ]
     return sorted(set(commands))
+
+
+def _block_commands(block: str) -> list[str]:
+    commands = []
+    for raw_line in block.splitlines():
+        line = re.sub(r"\s+#.*$", "", raw_line).strip()
+        if line and not line.startswith("#"):
+            commands += [part.strip() for part in line.split("&&")]
+    return commands
 
 
 COMMANDS = documented_commands()
 
 
 def readme_sources() -> set[str]:
-    """The sources the README's "Your own data" entries declare (run by test_own_data)."""
-    section = README[README.index("**Your own data.**") :]
-    block = re.search(r"```yaml\n(.*?)```", section, flags=re.S).group(1)
-    return set(yaml.safe_load(textwrap.dedent(block)))
+    """The sources the README and docs/datasets.md declare as examples of "your own data"
+    (the page's entries are run by test_own_data)."""
+    page = (ROOT / "docs" / "datasets.md").read_text()
+    section = page[page.index("**Your own data.**") :]
+    blocks = [re.search(r"```yaml\n(.*?)```", section, flags=re.S).group(1)]
+    blocks += re.findall(r"```yaml\n(.*?)```", README, flags=re.S)
+    return {name for block in blocks for name in yaml.safe_load(textwrap.dedent(block))}
 
 
 def test_the_quickstart_is_two_commands_and_ci_runs_the_second():
@@ -166,6 +183,10 @@ def test_every_documented_command_parses_and_names_real_things(
             paths.pop(at)
             ini = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]
             markers = {line.split(":")[0] for line in ini["ini_options"]["markers"]}
+            for conftest in (ROOT / "tests").rglob("conftest.py"):
+                markers |= set(
+                    re.findall(r'addinivalue_line\("markers", "(\w+)', conftest.read_text())
+                )
             words = set(re.findall(r"\w+", expression)) - {"not", "and", "or"}
             assert words <= markers, command
         assert all((ROOT / path).exists() for path in paths), command

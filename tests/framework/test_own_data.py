@@ -1,6 +1,6 @@
-"""Your own data in one catalog entry: the README's entries, one per shape, run as written.
+"""Your own data in one catalog entry: the entries of docs/datasets.md (which the README links), one per shape, run as written.
 
-Each entry of the README's "Your own data" YAML block is added to a fresh project's
+Each entry of docs/datasets.md's "Your own data" YAML block is added to a fresh project's
 catalog as it stands (nothing else changes), a file of that shape is written where the
 entry points, and the data pipelines run. The inferred choices must be the right ones.
 """
@@ -21,12 +21,13 @@ from ..conftest import ROOT, latest_version, run_in_process
 #: Commands run end to end as a user runs them (in process): the slow layer.
 pytestmark = pytest.mark.slow
 
-README = (ROOT / "README.md").read_text()
+#: The page that lists one catalog entry per shape of data (the README links it).
+DATASETS_PAGE = (ROOT / "docs" / "datasets.md").read_text()
 
 
 def readme_entries() -> dict[str, dict]:
-    """The catalog entries of the README's "Your own data" block, by name."""
-    section = README[README.index("**Your own data.**") :]
+    """The catalog entries of docs/datasets.md's "Your own data" block, by name."""
+    section = DATASETS_PAGE[DATASETS_PAGE.index("**Your own data.**") :]
     block = re.search(r"```yaml\n(.*?)```", section, flags=re.S).group(1)
     return yaml.safe_load(textwrap.dedent(block))
 
@@ -35,7 +36,7 @@ ENTRIES = readme_entries()
 
 
 def entry_lines(name: str) -> int:
-    """Lines of configuration the README's entry for ``name`` takes."""
+    """Lines of configuration the page's entry for ``name`` takes."""
     block = yaml.safe_dump({name: ENTRIES[name]}, default_flow_style=None, sort_keys=False)
     return len(block.strip().splitlines())
 
@@ -58,7 +59,7 @@ def clicks(n_sessions: int, seed: int = 0, lengths=(3, 8)) -> pd.DataFrame:
 
 
 def add_source(project: Path, name: str) -> dict:
-    """The README's entry for ``name``, added to the project's catalog as written."""
+    """The page's entry for ``name``, added to the project's catalog as written."""
     catalog_file = project / "conf" / "base" / "catalog.yml"
     text = catalog_file.read_text()
     entry = yaml.safe_dump({name: ENTRIES[name]}, sort_keys=False)

@@ -95,7 +95,7 @@ class Extra:
 
 EXTRAS = {
     "neural": Extra(
-        "torch", "PyTorch", 'pip install -e ".[neural]" (CPU-only build: README, "Neural models")'
+        "torch", "PyTorch", 'pip install -e ".[neural]" (CPU-only build first: README, "Run")'
     ),
 }
 

@@ -9,7 +9,8 @@ WARNING (:func:`notebook_logging`); info.log still gets every record.
 
 :func:`require` stops a notebook whose data has not been made yet with one line naming
 what to run (a :class:`NotReady`, shown without a traceback). :func:`render` executes
-the notebooks on the project's data and writes each as HTML (``docs/notebooks/``).
+the notebooks on the project's data and writes each as HTML (``docs/notebooks/``), one
+self-contained file with its plots as PNG images.
 """
 
 from __future__ import annotations
@@ -117,9 +118,16 @@ def load_ipython_extension(ipython: Any) -> None:
     load_kedro(ipython)
 
 
-def render(notebooks: list[Path], output: Path) -> list[Path]:
-    """Execute each notebook in a fresh kernel of this interpreter (in its own folder) and
-    write it as ``<output>/<name>.html``; :class:`NotReady` in a cell ends it in one line."""
+def _missing_extra(error: ImportError) -> ConfigError:
+    return ConfigError(
+        f"render-notebooks needs the jupyter extra ({error.name} is missing): "
+        'pip install -e ".[jupyter]"'
+    )
+
+
+def execute(notebooks: list[Path], log: logging.Logger) -> list[Any]:
+    """Each notebook executed in a fresh kernel of this interpreter, in its own folder;
+    :class:`NotReady` in a cell ends it all in one line."""
     try:
         import nbformat
         from ipykernel.kernelspec import write_kernel_spec
@@ -127,41 +135,24 @@ def render(notebooks: list[Path], output: Path) -> list[Path]:
         from jupyter_client.manager import KernelManager
         from nbclient import NotebookClient
         from nbclient.exceptions import CellExecutionError
-        from nbconvert import HTMLExporter
     except ImportError as error:
-        raise ConfigError(
-            f"render-notebooks needs the jupyter extra ({error.name} is missing): "
-            'pip install -e ".[jupyter]"'
-        ) from None
-    output.mkdir(parents=True, exist_ok=True)
-    # Jupyter's own notices (a kernel on TCP, images without alt text, zmq contexts left
-    # to the garbage collector) are nothing to act on: errors only.
-    quiet = logging.getLogger(f"{__name__}.jupyter")
-    quiet.setLevel(logging.ERROR)
-    written = []
+        raise _missing_extra(error) from None
+    executed = []
     with tempfile.TemporaryDirectory() as kernels:
-        (Path(kernels) / "offline.html.j2").write_text(OFFLINE_TEMPLATE)
-        exporter = HTMLExporter(
-            log=quiet,
-            extra_template_paths=[kernels],
-            template_file="offline.html.j2",
-            exclude_input_prompt=True,
-            exclude_output_prompt=True,
-        )
         # This interpreter's kernel, whatever kernels Jupyter has installed.
         write_kernel_spec(Path(kernels) / "session-recs")
         spec_manager = KernelSpecManager(kernel_dirs=[kernels])
         for path in notebooks:
             notebook = nbformat.read(path, as_version=4)
             kernel = KernelManager(
-                kernel_name="session-recs", kernel_spec_manager=spec_manager, log=quiet
+                kernel_name="session-recs", kernel_spec_manager=spec_manager, log=log
             )
             client = NotebookClient(
                 notebook,
                 km=kernel,
                 timeout=CELL_TIMEOUT_S,
                 resources={"metadata": {"path": str(path.parent.resolve())}},
-                log=quiet,
+                log=log,
             )
             try:
                 # The kernel's own stderr holds its start-up notices; cells print through
@@ -177,6 +168,34 @@ def render(notebooks: list[Path], output: Path) -> list[Path]:
                     client.kc.stop_channels()
                 if kernel.is_alive():
                     kernel.shutdown_kernel(now=True)
+            executed.append(notebook)
+    return executed
+
+
+def render(notebooks: list[Path], output: Path) -> list[Path]:
+    """Execute the notebooks (:func:`execute`), then write each as
+    ``<output>/<name>.html``: nothing is written unless all of them ran."""
+    # Jupyter's own notices (a kernel on TCP, images without alt text, zmq contexts left
+    # to the garbage collector) are nothing to act on: errors only.
+    quiet = logging.getLogger(f"{__name__}.jupyter")
+    quiet.setLevel(logging.ERROR)
+    executed = execute(notebooks, quiet)
+    try:
+        from nbconvert import HTMLExporter
+    except ImportError as error:
+        raise _missing_extra(error) from None
+    output.mkdir(parents=True, exist_ok=True)
+    written = []
+    with tempfile.TemporaryDirectory() as templates:
+        (Path(templates) / "offline.html.j2").write_text(OFFLINE_TEMPLATE)
+        exporter = HTMLExporter(
+            log=quiet,
+            extra_template_paths=[templates],
+            template_file="offline.html.j2",
+            exclude_input_prompt=True,
+            exclude_output_prompt=True,
+        )
+        for path, notebook in zip(notebooks, executed, strict=True):
             html, _ = exporter.from_notebook_node(notebook)
             target = output / f"{path.stem}.html"
             target.write_text(html, encoding="utf-8")

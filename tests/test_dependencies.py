@@ -53,7 +53,10 @@ def _imported(folder: str) -> set[str]:
 
 @pytest.mark.parametrize(
     ("folder", "groups"),
-    [("src", (None, "mlflow", "neural")), ("tests", (None, "test", "mlflow", "neural"))],
+    [
+        ("src", (None, "mlflow", "neural", "jupyter")),
+        ("tests", (None, "test", "mlflow", "neural")),
+    ],
 )
 def test_every_imported_package_is_declared(folder, groups):
     declared = {_name(r.name) for group in groups for r in _requirements(group, here=False)}
@@ -87,7 +90,7 @@ def test_the_constraints_pin_every_declared_package_inside_its_bounds():
             name, _, version = line.partition("==")
             pins[_name(name)] = version.strip()
     outside, missing = [], []
-    for group in (None, "test", "mlflow"):
+    for group in (None, "test", "mlflow", "jupyter"):
         for requirement in _requirements(group):
             version = pins.get(_name(requirement.name))
             if version is None:

@@ -239,6 +239,18 @@ def _empty_zip() -> bytes:
     return buffer.getvalue()
 
 
+def _with_notebook_without_comparison(project: Path) -> None:
+    """notebooks/03 (and the src/ folder Kedro's notebook extension wants), no report."""
+    from ..conftest import ROOT
+
+    (project / "notebooks").mkdir()
+    shutil.copy(ROOT / "notebooks" / "03_model_comparison.ipynb", project / "notebooks")
+    (project / "src").mkdir(exist_ok=True)
+    shutil.rmtree(project / "data" / "08_reporting" / "demo", ignore_errors=True)
+
+
+COMMANDS.add("render-notebooks")
+
 # (id, files to write or a setup function, command arguments, a fragment of the one line)
 CASES: list[tuple[str, Any, tuple[str, ...], str]] = [
     # YAML syntax
@@ -947,6 +959,12 @@ CASES: list[tuple[str, Any, tuple[str, ...], str]] = [
         _replace_latest(MODEL_FILE, _empty_zip()),
         ("--nodes=most_popular.evaluate_recommender",),
         "most_popular.npz: a zip archive without state.json",
+    ),
+    (
+        "notebook-before-the-models-ran",
+        _with_notebook_without_comparison,
+        ("render-notebooks", "notebooks/03_model_comparison.ipynb", "--output=html"),
+        "model_comparison not made yet for dataset 'demo': run `kedro run`",
     ),
 ]
 

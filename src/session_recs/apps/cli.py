@@ -37,6 +37,7 @@ from kedro_viz.launchers.cli.main import viz as kedro_viz
 from kedro_viz.launchers.cli.run import run as kedro_viz_run
 
 from session_recs.apps.cml import cml_cluster
+from session_recs.apps.notebooks import render_notebooks
 from session_recs.apps.user_errors import OneLineCommand, OneLineGroup, friendly_errors
 from session_recs.core.config import OptionError
 from session_recs.core.errors import ConfigError
@@ -211,6 +212,7 @@ cli.add_command(
 
 
 cli.add_command(cml_cluster)
+cli.add_command(render_notebooks)
 
 
 @contextlib.contextmanager

@@ -1,4 +1,5 @@
-"""Your own data in one catalog entry: the entries of docs/datasets.md (which the README links), one per shape, run as written.
+"""Your own data in one catalog entry: docs/datasets.md's entries (the README links it),
+one per shape, run as written.
 
 Each entry of docs/datasets.md's "Your own data" YAML block is added to a fresh project's
 catalog as it stands (nothing else changes), a file of that shape is written where the

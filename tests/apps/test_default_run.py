@@ -99,10 +99,10 @@ def test_the_report_lists_every_model_and_draws_its_plots(demo_run):
     assert markdown.index("## The dataset") < markdown.index("## last_pair protocol")
     # The versions of what it read: all made by this run, saved under the run's version.
     version = demo_run.output("08_reporting", "model_comparison.md").parent.name
-    # Every model's metrics and query ranks, the dataset profile, the comparison and tests,
-    # and what the profile was made from in this run (sessions, sessionize_log and the
-    # three split tables).
-    read = len(RUN) * 2 + 3 + 5
+    # Every model's metrics and query ranks, the dataset profile, the comparison, tests and
+    # accuracy by items seen, and what the profile was made from in this run (sessions,
+    # sessionize_log and the three split tables).
+    read = len(RUN) * 2 + 4 + 5
     assert f"input versions: {version}: {read} datasets (association_rules.metrics, " in (markdown)
     assert "Hyperparameter search" not in markdown
     assert demo_run.output("08_reporting", "model_comparison.png").read_bytes().startswith(PNG)

@@ -37,7 +37,7 @@ def cases() -> list[Case]:
     moments = [
         ("data preparation", "Dataset demo: report.k", 0.3, ""),
         ("during an epoch", "gru4rec:", 1.0, ""),
-        ("between epochs", "1/2 [", 0.0, ""),
+        ("between epochs", "1/2 epoch", 0.0, ""),
         ("saving the model", "slow save:", 0.5, "gru4rec.npz"),
         ("evaluation", "gru4rec.fit_recommender", 0.0, ""),
     ]

@@ -23,9 +23,10 @@ def test_an_epoch_bar_off_a_terminal_logs_at_most_a_line_per_epoch_named_after_i
             bar.update(1)
         bar.close()
     lines = [r.getMessage() for r in caplog.records]
-    # 20 epochs 4 s apart: a line when 10 s have passed since the last (every third epoch),
-    # and the last epoch's when the bar closes.
-    assert len(lines) == 7
+    # 20 epochs 4 s apart: the first epoch's line, then one when 10 s have passed since
+    # the last (every third epoch), and the last epoch's when the bar closes.
+    assert len(lines) == 8
+    assert lines[0].startswith("word2vec_ff19_tuned: 1/20 epoch in ")
     assert all(line.startswith("word2vec_ff19_tuned: ") for line in lines)
     assert lines[-1].startswith("word2vec_ff19_tuned: 20/20 epoch in ")
     assert lines[-1].endswith("recall@10=0.1900")

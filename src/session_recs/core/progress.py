@@ -47,9 +47,10 @@ def bar_label(default: str) -> str:
 
 
 class LineProgress:
-    """A progress bar off a terminal: a log line at most every ``every_s`` seconds, and one
-    when the bar closes (``label: 12/20 epoch in 3.1 s, recall@10=0.5200``). Takes the
-    calls tqdm takes here (``update``, ``set_postfix``, ``close``, ``n``)."""
+    """A progress bar off a terminal: a log line at the first step (training has started),
+    then at most every ``every_s`` seconds, and one when the bar closes (``label: 12/20
+    epoch in 3.1 s, recall@10=0.5200``). Takes the calls tqdm takes here (``update``,
+    ``set_postfix``, ``close``, ``n``)."""
 
     def __init__(self, total: int | None, desc: str, unit: str, every_s: float = 10.0) -> None:
         self.total, self.desc, self.unit, self.every_s = total, desc, unit, every_s
@@ -62,7 +63,7 @@ class LineProgress:
     def update(self, n: int = 1) -> None:
         self.n += n
         now = time.perf_counter()
-        if now - self.last >= self.every_s:
+        if not self.lines or now - self.last >= self.every_s:  # the first, then throttled
             self._line(now)
 
     def set_postfix(self, values: Mapping[str, Any], refresh: bool = False) -> None:

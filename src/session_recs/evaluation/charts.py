@@ -134,6 +134,10 @@ def comparison_chart(comparison: pd.DataFrame, k: int, references: Mapping[str, 
                     annotation_text=name, annotation_font_size=9,
                 )  # fmt: skip
         figure.update_xaxes(title_text=f"Recall@{k} (95% CI)", row=row, col=1)
+    # Every model's name as a tick (kedro-viz's small preview would thin them to a few).
+    for row, (_, part) in enumerate(groups, start=1):
+        names = part["model"].astype(str).tolist()
+        figure.update_yaxes(tickmode="array", tickvals=names, row=row, col=1)
     figure.update_yaxes(automargin=True)
     return _finish(figure, height)
 

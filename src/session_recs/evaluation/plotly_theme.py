@@ -63,6 +63,8 @@ def theme_neutral(figure: Any, font_size: int = 11) -> Any:
     figure.update_annotations(font_size=font_size)
     figure.update_traces(
         error_x={"color": NEUTRAL, "thickness": 1.5, "width": 3},
+        # a hatching drawn over the bar's own colour, in a shade that reads on any colour
+        marker_pattern={"fillmode": "overlay", "fgcolor": HATCH},
         selector={"type": "bar"},
     )
     return figure

@@ -423,7 +423,8 @@ def _without_missing_extras(nodes: list[Node]) -> tuple[list[Node], str]:
         refit_of(name) or name for name in ((node.namespace or "").split(".")[0] for node in neural)
     }
     models = ", ".join(sorted(names))
-    if len(neural) == len(nodes):
+    # Asked for alone (the report that ends the tune pipeline aside): refuse, saying why.
+    if all(NEURAL_TAG in node.tags or "report" in node.tags for node in nodes):
         raise ConfigError(f"{models} {'need' if len(names) > 1 else 'needs'} {why}.")
     kept = [node for node in nodes if NEURAL_TAG not in node.tags]
     return kept, f"Skipping {models}: they need {why}."

@@ -302,7 +302,9 @@ const root = svg.parentNode;
 const fill = (element) => {
   const value = getComputedStyle(element).fill;
   const id = (value.match(/url\\("?(#[^")]+)"?\\)/) || [])[1];
-  return id ? getComputedStyle(root.querySelector(`${id} rect`)).fill : value;
+  // A hatched bar fills with a pattern: its background rect holds the bar's colour.
+  const base = id && root.querySelector(`${id} rect`);
+  return base ? getComputedStyle(base).fill : value;
 };
 return {
   bars: [...root.querySelectorAll('g.trace.bars g.point path')].map(fill),

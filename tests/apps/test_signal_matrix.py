@@ -39,7 +39,7 @@ SIGINT, SIGTERM = signal.SIGINT, signal.SIGTERM
 CASES = [
     Case("run", "ingest", RUN, "Dataset demo: report.k", SIGINT, True, BOUND_S, 0.3),
     Case("run", "save", RUN, "slow save:", SIGTERM, False, BOUND_S, 0.5, "train_sessions"),
-    Case("run", "fit", RUN, "word2vec:", SIGINT, True, BOUND_S, 1.0),
+    Case("run", "fit", RUN, "word2vec_ff19_tuned: 1/", SIGINT, True, BOUND_S, 1.0),
     Case(
         "run",
         "evaluation (kedro run)",

@@ -64,7 +64,7 @@ logger = logging.getLogger(__name__)
 CONFIG_PATTERNS = ["mlflow*", "mlflow*/**", "**/mlflow*"]
 #: The OmegaConf resolver mlflow.yml names the experiment with: ``${session_recs.dataset:}``.
 DATASET_RESOLVER = "session_recs.dataset"
-METRICS_SUFFIX = "_metrics"
+METRICS_SUFFIX = ".metrics"
 ARTIFACT_LAYER = "reporting"
 HISTORY = ".training_history"
 RECOMMENDER = ".recommender"
@@ -175,8 +175,8 @@ def model_of(dataset_name: str) -> str | None:
 
 
 def _is_metrics(dataset_name: str) -> bool:
-    """A model's metrics table, by either spelling: ``<model>_metrics``, ``<model>.metrics``."""
-    return dataset_name.endswith(METRICS_SUFFIX) or dataset_name.endswith(".metrics")
+    """A model's metrics table: ``<model>.metrics``."""
+    return dataset_name.endswith(METRICS_SUFFIX)
 
 
 _open: ModelRuns | None = None  # the model runs of the kedro run in progress

@@ -94,9 +94,11 @@ def test_the_model_serves_again_after_the_signals(model_folder, tmp_path):
     record_next_run(COMMAND, "ok: serves again")
 
 
-def test_mlflow_models_serve_leaves_its_server_running_on_sigterm(model_folder, tmp_path):
-    """What the command fixes, recorded: MLflow's own command dies on SIGTERM (-15, no
-    line) and its uvicorn server keeps answering until its group is killed."""
+def test_mlflow_models_serve_dies_on_sigterm_without_a_line(model_folder, tmp_path):
+    """What the command fixes, recorded: MLflow's own command dies on SIGTERM (-15) without
+    a line saying what stopped. Whether its uvicorn server outlives it depends on how MLflow
+    starts uvicorn (exec'd or a child, which varies with the environment), so only the exit
+    is recorded; the group is killed afterwards either way."""
     stopped = interrupt_server(
         lambda port: [
             *(sys.executable, "-m", "mlflow", "models", "serve", "-m", str(model_folder)),
@@ -110,4 +112,3 @@ def test_mlflow_models_serve_leaves_its_server_running_on_sigterm(model_folder, 
     )
     assert stopped.code == -signal.SIGTERM
     assert stopped.error_lines == []
-    assert stopped.still_answers

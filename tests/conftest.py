@@ -249,12 +249,15 @@ def run_in_process(project: Path, *args: str) -> CliResult:
     An exception the command did not turn into a one-line error is kept in ``exception``
     (a subprocess would print its traceback).
     """
+    import kedro.framework.project
     from click.testing import CliRunner
-    from kedro.framework.project import configure_project
 
     from session_recs.apps.cli import cli
 
-    configure_project("session_recs")
+    if kedro.framework.project.PACKAGE_NAME != "session_recs":
+        # Once per process, as the CLI does: configuring again would drop Kedro's loaded
+        # pipelines, which it otherwise keeps for the same --pipelines filter.
+        kedro.framework.project.configure_project("session_recs")
     records: list[logging.LogRecord] = []
     handler = logging.Handler(level=logging.INFO)
     handler.emit = records.append

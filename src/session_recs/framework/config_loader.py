@@ -57,6 +57,7 @@ from session_recs.framework.conf_files import (
     shown,
     unresolved,
 )
+from session_recs.framework.parsed_conf import read_folder
 
 DATASET_BLOCKS = "datasets"
 DATASET = "dataset"
@@ -346,10 +347,17 @@ class ProjectConfigLoader(OmegaConfigLoader):
         top = Path(str(self.conf_source)).parent
         if self._protocol == "file" and (slip := folder_as_file(folder, patterns, key, top)):
             raise slip
-        try:
-            configs = super()._read_dir_configs(
-                conf_path, patterns, key, processed_files, read_environment_variables
+        def parse(processed: set) -> dict[Path, Any]:
+            return super(ProjectConfigLoader, self)._read_dir_configs(
+                conf_path, patterns, key, processed, read_environment_variables
             )
+
+        try:
+            if self._protocol == "file" and not read_environment_variables:
+                # Parsed once per process while the files stay the same (parsed_conf).
+                configs = read_folder(folder, patterns, key, processed_files, parse)
+            else:
+                configs = parse(processed_files)
         except (yaml.YAMLError, UnicodeDecodeError, AttributeError, OmegaConfBaseException):
             # Kedro names no file for most of these (and fails on a list before its checks)
             bad = self._bad_file(folder, patterns, key, top)

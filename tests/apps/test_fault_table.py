@@ -1358,7 +1358,12 @@ def test_the_tables_of_mistakes_hold_at_least_250_cases():
 
 
 SERVE_CASES = [
-    ("a run that does not exist", "runs:/0123abcd/model", (), "not found; expected runs:/<run id>/model"),
+    (
+        "a run that does not exist",
+        "runs:/0123abcd/model",
+        (),
+        "not found; expected runs:/<run id>/model",
+    ),
     ("a folder without a model", "data", (), "'MLmodel'"),
     ("a registered model that does not exist", "models:/nope/1", (), "name=nope not found"),
     ("a port out of range", "MODEL", ("--port", "70000"), "is not in the range 1<=x<=65535"),

@@ -347,6 +347,7 @@ class ProjectConfigLoader(OmegaConfigLoader):
         top = Path(str(self.conf_source)).parent
         if self._protocol == "file" and (slip := folder_as_file(folder, patterns, key, top)):
             raise slip
+
         def parse(processed: set) -> dict[Path, Any]:
             return super(ProjectConfigLoader, self)._read_dir_configs(
                 conf_path, patterns, key, processed, read_environment_variables

@@ -207,3 +207,37 @@ def test_learning_curve_figure_plots_metrics_and_loss(grouped):
     assert [line.get_label() for line in loss.get_lines()] == ["loss"]
     assert len(loss.get_lines()[0].get_xdata()) == SMALL["epochs"]
     assert isinstance(learning_curve_figure(pd.DataFrame()), Figure)
+
+
+def test_the_written_gensim_defaults_are_gensims_own():
+    """word2vec.GENSIM_DEFAULTS (the preset=None base, written out so that checking a run's
+    options does not import gensim) equals gensim's Word2Vec signature."""
+    import inspect
+
+    from gensim.models import Word2Vec
+
+    from session_recs.models.word2vec import GENSIM_DEFAULTS, GENSIM_PARAMS
+
+    parameters = inspect.signature(Word2Vec.__init__).parameters
+    assert {name: parameters[name].default for name in GENSIM_PARAMS} == GENSIM_DEFAULTS
+
+
+def test_checking_a_runs_model_options_does_not_import_gensim():
+    """Every run builds each model namespace's model to check its options; gensim (about a
+    second to import) is left for the runs that train or load a Word2Vec."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from session_recs.models import build_model\n"
+        "from session_recs.pipelines.train_w2v import pipeline\n"
+        "model = build_model('word2vec', {'preset': 'ff19_tuned', 'window': 7})\n"
+        "assert model.gensim_params['window'] == 7\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'gensim'))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "[]"

@@ -76,8 +76,8 @@ def test_several_models_in_one_run_refit_as_tuned_rows_of_the_report(demo_projec
     assert "Token authentication" not in log and "A new study created" not in log
     wait_until(lambda: not (ray_processes() - before), 30, "the search's Ray to stop")
 
-    result = run_cli(demo_project, "run", "--pipelines=report")
-    assert result.returncode == 0, output(result)[-3000:]
+    # The tune pipeline ends with the report over every model, the tuned refits included.
+    assert "compile_model_comparison" in log and "render_model_comparison" in log, log[-3000:]
     report = newest(demo_project, "08_reporting", "model_comparison.md").read_text()
     section = report.split("## Tuned models", 1)[1]
     for model in MODELS:

@@ -10,33 +10,17 @@ error bars, other axes and grid lines in a mid grey, and a transparent backgroun
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-from session_recs.evaluation.palette import NEUTRAL, OKABE_ITO
+from session_recs.evaluation.palette import NEUTRAL
 
 GRID = "rgba(128, 128, 128, 0.25)"
 TRANSPARENT = "rgba(0, 0, 0, 0)"
 
 
-#: Bar hatchings that tell apart the models that share a colour (past the eighth model):
-#: none for the first eight, then one per round of the palette.
-PATTERNS = ("", "/", ".", "x", "\\", "+", "-", "|")
-#: The hatching's colour, drawn over the bar's: dark enough on every palette colour.
+#: The hatching's colour, drawn over the bar's (the hatchings themselves are
+#: :mod:`session_recs.evaluation.palette`'s, per model): dark enough on every palette colour.
 HATCH = "rgba(0, 0, 0, 0.45)"
-
-
-def colours(names: Iterable[Any]) -> dict[str, str]:
-    """A colour per name, by the names' sorted order (the same in every chart of a run)."""
-    ordered = sorted({str(name) for name in names})
-    return {name: OKABE_ITO[i % len(OKABE_ITO)] for i, name in enumerate(ordered)}
-
-
-def patterns(names: Iterable[Any]) -> dict[str, str]:
-    """A bar hatching per name, in :func:`colours`' order: with the colour, one look per
-    name for up to 64 names (eight colours, eight hatchings)."""
-    ordered = sorted({str(name) for name in names})
-    return {name: PATTERNS[(i // len(OKABE_ITO)) % len(PATTERNS)] for i, name in enumerate(ordered)}
 
 
 def theme_neutral(figure: Any, font_size: int = 11) -> Any:

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from gensim.models import Word2Vec
-from gensim.models.callbacks import CallbackAny2Vec
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -24,6 +22,9 @@ from session_recs.core.metrics import per_query_metrics, target_ranks
 from session_recs.core.progress import bar_label, progress_bar
 from session_recs.models.base import DENSE_MEMORY_MB
 from session_recs.models.ranking import block_rows, top_k
+
+if TYPE_CHECKING:  # gensim is imported by what trains (models/word2vec.py, at fit)
+    from gensim.models import Word2Vec
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:
@@ -37,8 +38,13 @@ def cosine_block(queries: np.ndarray, unit_items: np.ndarray) -> np.ndarray:
     return unit_rows(queries).astype(np.float32) @ unit_items.T.astype(np.float32)
 
 
-class EpochMetrics(CallbackAny2Vec):
+class EpochMetrics:
     """Per-epoch loss, time and validation Recall@K / MRR@K of a gensim Word2Vec model.
+
+    A gensim callback by its methods (gensim 4 calls ``on_train_begin``,
+    ``on_epoch_begin``, ``on_epoch_end`` and ``on_train_end``, as on its
+    ``CallbackAny2Vec``), so that building a model, which every run does to check its
+    options, does not import gensim.
 
     ``queries`` and ``targets`` are the validation pairs as vocabulary keys (tokens); a
     key missing from the vocabulary is never recommended (targets) or gets the most

@@ -22,7 +22,6 @@ Recall@K / MRR@K after every epoch, on the live vectors (no model copy);
 
 from __future__ import annotations
 
-import inspect
 import time
 import typing
 from collections.abc import Mapping, Sequence
@@ -30,8 +29,6 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
-from gensim.models import KeyedVectors, Word2Vec
-from gensim.models.callbacks import CallbackAny2Vec
 from pydantic import Field, create_model
 
 from session_recs.core.config import Settings
@@ -45,6 +42,10 @@ from session_recs.models.base import (
     preset_or_options,
 )
 from session_recs.models.epoch_metrics import EpochMetrics, cosine_block, unit_rows
+
+if typing.TYPE_CHECKING:  # gensim is imported where a model trains or loads (see below)
+    from gensim.models import KeyedVectors
+    from gensim.models.callbacks import CallbackAny2Vec
 
 _FF19_DEFAULT = {
     "sg": 1,
@@ -179,7 +180,7 @@ class Word2VecRecommender(Recommender):
         overrides = {name: getattr(options, name) for name in GENSIM_PARAMS}
         self.gensim_params = _checked_gensim_params(
             {
-                **_gensim_defaults(),
+                **GENSIM_DEFAULTS,
                 **PRESETS.get(options.preset or "", {}),
                 **{k: v for k, v in overrides.items() if v is not None},
             }
@@ -223,6 +224,8 @@ class Word2VecRecommender(Recommender):
             # The order recommend() breaks ties in: more popular first, then first seen.
             tie_order=tokens[np.lexsort((np.arange(len(tokens)), -counts))],
         )
+        from gensim.models import Word2Vec
+
         model = Word2Vec(**params, seed=self.options.seed, workers=self.options.workers)
         model.build_vocab(corpus)
         started = time.perf_counter()
@@ -257,6 +260,8 @@ class Word2VecRecommender(Recommender):
         self.wv = None
         if saved is not None:
             vectors = np.asarray(saved["vectors"], dtype=np.float32)
+            from gensim.models import KeyedVectors
+
             self.wv = KeyedVectors(vectors.shape[1])
             self.wv.add_vectors([str(key) for key in saved["keys"]], vectors)
 
@@ -287,10 +292,14 @@ class Word2VecRecommender(Recommender):
         }
 
 
-def _gensim_defaults() -> dict[str, Any]:
-    """gensim's own Word2Vec defaults for :data:`GENSIM_PARAMS` (the ``preset=None`` base)."""
-    parameters = inspect.signature(Word2Vec.__init__).parameters
-    return {name: parameters[name].default for name in GENSIM_PARAMS}
+#: gensim 4's own Word2Vec defaults for :data:`GENSIM_PARAMS` (the ``preset=None`` base),
+#: written out so that building a model (every run does, to check its options) does not
+#: import gensim; tests/models/test_word2vec.py holds them equal to gensim's signature.
+GENSIM_DEFAULTS: dict[str, Any] = {
+    "vector_size": 100, "window": 5, "negative": 5, "epochs": 5, "min_count": 5,
+    "ns_exponent": 0.75, "alpha": 0.025, "min_alpha": 0.0001, "sample": 0.001, "sg": 0,
+    "hs": 0, "cbow_mean": 1,
+}  # fmt: skip
 
 
 def _checked_gensim_params(params: dict[str, Any]) -> dict[str, Any]:

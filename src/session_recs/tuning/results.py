@@ -23,13 +23,13 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from session_recs.core.errors import DataValidationError
-from session_recs.evaluation import plotly_theme
+from session_recs.evaluation import palette, plotly_theme
 from session_recs.tuning.search_settings import METRICS, SearchSettings, metric_key
 
 _FINISHED = ("TERMINATED", "ERROR")
 #: The interactive curves' best trial and the others (Okabe-Ito's vermillion and sky blue,
 #: the others half transparent): both read on kedro-viz's light and dark themes.
-BEST_LINE = plotly_theme.OKABE_ITO[5]
+BEST_LINE = palette.OKABE_ITO[5]
 TRIAL_LINE = "rgba(86, 180, 233, 0.5)"
 HISTORY_COLUMNS = ["trial_id", "attempt", "epoch", "node_id", "node_ip", "time_total_s"]
 

@@ -352,7 +352,7 @@ def test_the_comparison_chart_reads_on_the_light_and_the_dark_theme(
     The screenshots are docs/images/kedro-viz-default.png and kedro-viz-dark.png."""
     from selenium.webdriver.common.by import By
 
-    from session_recs.evaluation.plotly_theme import OKABE_ITO
+    from session_recs.evaluation.palette import OKABE_ITO
 
     nodes = open_graph(browser, viz_url, theme="light")
     browser.execute_script(

@@ -1,4 +1,9 @@
-"""Nodes of the train_w2v pipeline beyond the shared fit/evaluate template."""
+"""Nodes of the train_w2v pipeline beyond the shared fit/evaluate template.
+
+gensim is imported by the nodes that train or plot, not here: every command loads the
+pipeline registry, and a run that trains no Word2Vec should not pay gensim's import (about
+a second).
+"""
 
 from __future__ import annotations
 
@@ -10,20 +15,21 @@ from matplotlib.figure import Figure
 from session_recs.core.errors import ConfigError
 from session_recs.models import ModelSpec
 from session_recs.models.base import Recommender
-from session_recs.models.epoch_metrics import learning_curve_figure
-from session_recs.models.word2vec import Word2VecRecommender
 from session_recs.pipelines.modeling import fit_recommender
 from session_recs.pipelines.namespaces import SEARCHED_MODEL
 from session_recs.pipelines.tune.nodes import require_complete
 
 
-def extract_training_history(recommender: Word2VecRecommender) -> pd.DataFrame:
-    """Per-epoch loss and validation metrics recorded while training."""
+def extract_training_history(recommender: Recommender) -> pd.DataFrame:
+    """Per-epoch loss and validation metrics recorded while training (a
+    :class:`~session_recs.models.word2vec.Word2VecRecommender`'s ``history``)."""
     return recommender.history
 
 
 def plot_learning_curve(history: pd.DataFrame, *, model: str = "") -> Figure:
     """Validation metrics and loss per epoch, titled with the model's name."""
+    from session_recs.models.epoch_metrics import learning_curve_figure
+
     return learning_curve_figure(history, title=f"{model} learning curve".strip())
 
 

@@ -117,7 +117,7 @@ BAD_DATASETS = [
         {},
         "dataset: nosuch\n",
         "Unknown dataset 'nosuch' (conf/local/parameters.yml). Known datasets: aotm, demo, "
-        "online_retail, recsys15, rsc15_100k.",
+        "online_retail, otto_synthetic, recsys15, rsc15_100k.",
     ),
 ]
 

@@ -241,3 +241,27 @@ def test_checking_a_runs_model_options_does_not_import_gensim():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == "[]"
+
+
+def test_the_streamed_corpus_trains_what_a_list_of_sessions_trains():
+    """The sessions reach gensim one at a time (SessionCorpus), in the order a list of
+    every session's tokens would, so a seeded one-worker fit gives the same vectors."""
+    from gensim.models import Word2Vec
+
+    from session_recs.models.base import SessionData
+    from session_recs.models.word2vec import SessionCorpus
+
+    sessions = two_groups(seed=4) + [["a0", "b0", "a1"]] * 3
+    train = long_sessions(sessions)
+    model = Word2VecRecommender(**SMALL).fit(train)
+    index = model.fitted_index()
+    corpus = SessionCorpus(
+        np.array([str(i) for i in index.ids], dtype=object), SessionData.from_long(train, index)
+    )
+    assert list(corpus) == list(corpus) == sessions  # restartable, every session in order
+    params = {**model.gensim_params, "seed": 0, "workers": 1}
+    listed = Word2Vec(**params)
+    listed.build_vocab(sessions)
+    listed.train(sessions, total_examples=listed.corpus_count, epochs=listed.epochs)
+    assert model.wv.index_to_key == listed.wv.index_to_key
+    np.testing.assert_array_equal(model.wv.vectors, listed.wv.vectors)

@@ -134,6 +134,27 @@ _RESOLVED: dict[str, Any] = {
 GensimParams = create_model("GensimParams", __base__=Settings, **_RESOLVED)
 
 
+class SessionCorpus:
+    """The training sessions as gensim's corpus, streamed: each pass (the vocabulary's,
+    then one per epoch) yields one session's tokens at a time from the sessions' arrays,
+    so no list of every session's tokens is ever held (at 10^8 events it would take
+    gigabytes). gensim reads it in the same order as a list, so a seeded one-worker fit
+    is the same."""
+
+    def __init__(self, tokens: np.ndarray, sessions: SessionData) -> None:
+        self.tokens = tokens
+        self.sessions = sessions
+
+    def __len__(self) -> int:
+        return len(self.sessions.starts)
+
+    def __iter__(self) -> typing.Iterator[list[str]]:
+        items, tokens = self.sessions.items, self.tokens
+        for start, stop in zip(self.sessions.starts, self.sessions.stops, strict=True):
+            session = items[start:stop]
+            yield tokens[session[session >= 0]].tolist()
+
+
 class Word2VecRecommender(Recommender):
     """Items ranked by cosine similarity of gensim Word2Vec embeddings to the query.
 
@@ -199,11 +220,7 @@ class Word2VecRecommender(Recommender):
                 "word2vec: two different item ids have the same text form, so gensim "
                 "cannot tell them apart; make column 'item_id' strings."
             )
-        items = sessions.items
-        corpus = [
-            tokens[items[a:b][items[a:b] >= 0]].tolist()
-            for a, b in zip(sessions.starts, sessions.stops, strict=True)
-        ]
+        corpus = SessionCorpus(tokens, sessions)
         params = self.gensim_params
         counts = self.fitted_popularity()
         if not (counts >= params["min_count"]).any():

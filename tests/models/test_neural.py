@@ -171,3 +171,27 @@ def test_bpr_max_loss_also_learns_with_or_without_sampled_negatives(data, n_samp
     )
     assert np.isfinite(model.history["loss"]).all()
     assert model.history["recall@10"].iloc[-1] > 0.6
+
+
+@pytest.mark.parametrize("kind", ["gru4rec", "sasrec"])
+def test_a_fit_says_its_size_what_the_models_are_meant_for_and_how_long_it_will_take(
+    kind, data, caplog
+):
+    """No silent hours-long run: one line before training (events, sessions, items,
+    epochs, the size the CPU models are meant for), one after the first epoch (its time,
+    and all epochs' at that rate)."""
+    import logging
+
+    train, _ = data
+    with caplog.at_level(logging.INFO, logger="session_recs.models.neural.training"):
+        fit(kind, train, epochs=2)
+    lines = [r.getMessage() for r in caplog.records if r.name.endswith("neural.training")]
+    assert len(lines) == 2, lines
+    events = int((train.groupby("session_id").size()).sum())
+    assert lines[0].startswith(f"{kind} trains on CPU: {events:,} events of 600 sessions")
+    assert "meant for up to about 1,000,000 training events" in lines[0]
+    assert "expect hours" not in lines[0]
+    assert lines[1].startswith(f"{kind}: epoch 1 of 2 took ")
+    took = float(lines[1].split(" took ")[1].split(" s;")[0])
+    estimate = float(lines[1].split("take about ")[1].split(" s")[0])
+    assert estimate == pytest.approx(2 * took, abs=1)

@@ -7,6 +7,7 @@ See :mod:`session_recs.models.neural` for the models.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -34,6 +35,12 @@ from session_recs.models.sparse import ranges
 EpochCallback = Callable[[Mapping[str, float]], None]
 #: Queries the network reads at once while scoring (its activations: chunk x max_len x width).
 ENCODE_CHUNK = 1024
+
+logger = logging.getLogger(__name__)
+
+#: What the neural models are meant for on a CPU: about 10^4 training events a second per
+#: epoch on 2 cores (docs/models.md), so 10^6 events take minutes an epoch, 10^7 hours.
+MEANT_FOR_EVENTS = 10**6
 
 
 @contextlib.contextmanager
@@ -175,6 +182,20 @@ class NeuralRecommender(Recommender):
                 f"{self.name}: no training session has two or more items, so there is no "
                 "next item to learn; check the split outputs (train_sessions)."
             )
+        events = int(sessions.lengths[trainable].sum())
+        epochs = self.options.epochs
+        logger.info(
+            "%s trains on CPU: %s events of %s sessions, %s items, %d epochs (the neural "
+            "models are meant for up to about %s training events: about 10^4 a second per "
+            "epoch on 2 cores)%s",
+            self.name,
+            f"{events:,}",
+            f"{int(trainable.sum()):,}",
+            f"{len(self.fitted_index()):,}",
+            epochs,
+            f"{MEANT_FOR_EVENTS:,}",
+            "; this is more, expect hours" if events > MEANT_FOR_EVENTS else ".",
+        )
         rng = np.random.default_rng(self.options.seed)
         validation = self._validation_set()
         records: list[dict[str, float]] = []
@@ -199,6 +220,16 @@ class NeuralRecommender(Recommender):
                     }
                     record.update(self._validate(validation))
                     records.append(record)
+                    if epoch == 1 and epochs > 1:
+                        took = time.perf_counter() - epoch_started
+                        logger.info(
+                            "%s: epoch 1 of %d took %.1f s; all %d take about %.0f s.",
+                            self.name,
+                            epochs,
+                            took,
+                            epochs,
+                            took * epochs,
+                        )
                     self.history = pd.DataFrame(records, columns=self._history_columns())
                     bar.set_postfix(self._postfix(record), refresh=False)
                     bar.update(1)

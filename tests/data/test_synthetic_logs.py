@@ -84,7 +84,12 @@ def test_chunks_bound_the_rows_held_and_the_same_settings_give_the_same_file(tmp
 
 @pytest.mark.parametrize(
     ("values", "key"),
-    [({"events": 0}, "events"), ({"items": 1}, "items"), ({"p_sequential": 1.5}, "p_sequential")],
+    [
+        ({"events": 0}, "events"),
+        ({"items": 1}, "items"),
+        ({"p_sequential": 1.5}, "p_sequential"),
+        ({"seed": -1}, "seed"),
+    ],
 )
 def test_a_bad_setting_is_named(values, key):
     with pytest.raises(OptionError) as caught:

@@ -47,7 +47,7 @@ class LogShape(Settings):
 
     events: int = Field(1_000_000, ge=1)
     items: int = Field(100_000, ge=2)
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     mean_session_length: float = Field(16.8, ge=1)
     length_sigma: float = Field(1.2, gt=0, le=4)
     zipf_exponent: float = Field(0.9, ge=0, le=3)

@@ -89,6 +89,7 @@ def test_chunks_bound_the_rows_held_and_the_same_settings_give_the_same_file(tmp
         ({"items": 1}, "items"),
         ({"p_sequential": 1.5}, "p_sequential"),
         ({"seed": -1}, "seed"),
+        ({"items": 10**9}, "items"),
     ],
 )
 def test_a_bad_setting_is_named(values, key):

@@ -46,7 +46,8 @@ class LogShape(Settings):
     """What :func:`write_log` generates."""
 
     events: int = Field(1_000_000, ge=1)
-    items: int = Field(100_000, ge=2)
+    #: Up to 10^8: its tables (popularity, hidden order) take 32 bytes an item.
+    items: int = Field(100_000, ge=2, le=10**8)
     seed: int = Field(0, ge=0)
     mean_session_length: float = Field(16.8, ge=1)
     length_sigma: float = Field(1.2, gt=0, le=4)

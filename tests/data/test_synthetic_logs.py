@@ -90,6 +90,8 @@ def test_chunks_bound_the_rows_held_and_the_same_settings_give_the_same_file(tmp
         ({"p_sequential": 1.5}, "p_sequential"),
         ({"seed": -1}, "seed"),
         ({"items": 10**9}, "items"),
+        ({"type_shares": (0, 0, 0)}, "type_shares"),
+        ({"type_shares": (1, -1, 0)}, "type_shares.1"),
     ],
 )
 def test_a_bad_setting_is_named(values, key):

@@ -12,7 +12,7 @@ from session_recs.apps.user_errors import OneLineCommand, friendly_errors
 from session_recs.core.config import OptionError
 from session_recs.core.errors import ConfigError
 
-#: make-demo's shapes: the file each writes by default and its default size.
+#: make-demo's shapes and the file each writes by default.
 DEMO_SHAPES = {
     "online-retail": Path("data/01_raw/demo_online_retail.parquet"),
     "otto": Path("data/01_raw/otto_synthetic.parquet"),
@@ -73,8 +73,13 @@ def make_demo(
             f"--output {output} already exists; pass --force to replace it (it may be real "
             "data: the demo table is data/01_raw/demo_online_retail.parquet)."
         )
-    flags = {"n_events": "--events", "events": "--events", "n_items": "--items"}
-    flags.update({"items": "--items", "seed": "--seed"})
+    flags = {
+        "n_events": "--events",
+        "events": "--events",
+        "n_items": "--items",
+        "items": "--items",
+        "seed": "--seed",
+    }
     try:
         if shape == "otto":
             _write_otto(output, events, items, seed)

@@ -28,18 +28,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from session_recs.core.config import Settings
 
 TYPES = ("clicks", "carts", "orders")
 #: Columns of the written table, as in OTTO's own Parquet exports.
 COLUMNS = ("session", "aid", "ts", "type")
+
+
+Share = Annotated[float, Field(ge=0)]
 
 
 class LogShape(Settings):
@@ -53,11 +57,19 @@ class LogShape(Settings):
     length_sigma: float = Field(1.2, gt=0, le=4)
     zipf_exponent: float = Field(0.9, ge=0, le=3)
     p_sequential: float = Field(0.5, ge=0, le=1)
-    type_shares: tuple[float, float, float] = (0.90, 0.08, 0.02)
+    #: Shares of clicks, carts and orders (any scale: they are normalised).
+    type_shares: tuple[Share, Share, Share] = (0.90, 0.08, 0.02)
     start: str = "2022-07-31"
     days: int = Field(28, ge=1)
     mean_gap_s: float = Field(60.0, gt=0)
     chunk_events: int = Field(5_000_000, ge=1)
+
+    @field_validator("type_shares")
+    @classmethod
+    def _some_share(cls, shares: tuple[float, float, float]) -> tuple[float, float, float]:
+        if sum(shares) <= 0:
+            raise ValueError("at least one share above 0")
+        return shares
 
 
 class _Items:
@@ -122,7 +134,8 @@ def _chunk(
     session_start = begin + rng.random(n_sessions) * shape.days * 86_400
     gaps = rng.exponential(shape.mean_gap_s, events)
     gaps[starts] = 0.0
-    within = np.cumsum(gaps) - np.repeat(np.cumsum(gaps)[starts], lengths)
+    elapsed = np.cumsum(gaps)
+    within = elapsed - np.repeat(elapsed[starts], lengths)
     ts = np.floor(np.repeat(session_start, lengths) + within).astype(np.int64)
     kind = np.searchsorted(
         np.cumsum(shape.type_shares), rng.random(events) * sum(shape.type_shares)

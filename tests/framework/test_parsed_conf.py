@@ -84,3 +84,17 @@ def test_a_readers_merge_does_not_reach_the_next_reader(conf):
     base, *_ = loader(conf)._read_raw_config("parameters")
     base[next(iter(base))]["tampered"] = True
     assert "tampered" not in loader(conf)["parameters"]
+
+
+def test_a_folder_named_relatively_reads_what_its_absolute_name_read(conf, monkeypatch):
+    """A loader made with ``conf`` (inside the project, as the CLI does) after one made
+    with the absolute path: the kept parse serves both, each naming its files."""
+    parsed = parse_counter(monkeypatch)
+    first = loader(conf)["parameters"]
+    monkeypatch.chdir(conf.parent)
+    parsed.clear()
+    relative = loader(Path("conf"))
+    assert relative["parameters"] == first
+    assert parsed == []
+    base, *_ = relative._read_raw_config("parameters")
+    assert all(Path(path).is_absolute() and Path(path).is_relative_to(conf) for path in base)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -52,6 +53,8 @@ def read_folder(
     fingerprint = _fingerprint(folder)
     if fingerprint is None:
         return read(processed_files)
+    # Kedro names files by absolute path (fsspec's local paths), whatever the folder given.
+    folder = Path(os.path.abspath(folder))
     cache_key = (tuple(patterns), key, fingerprint)
     if cache_key not in _kept:
         processed: set[Path] = set()

@@ -320,6 +320,33 @@ CASES: list[tuple[str, Any, tuple[str, ...], str]] = [
         "NoSuchDataset",
     ),
     (
+        "catalog-table-load-as-unknown",
+        {
+            LOCAL_CATALOG: "sessions:\n  type: session_recs.framework.tables.TableDataset\n"
+            "  filepath: data/03_primary/demo/sessions.parquet\n  load_as: arrow\n"
+        },
+        (SPLIT,),
+        "load_as: 'arrow'; expected one of pandas, table",
+    ),
+    (
+        "catalog-engine-setting-unknown",
+        {
+            LOCAL_CATALOG: "sessions:\n  type: session_recs.framework.tables.TableDataset\n"
+            "  filepath: data/03_primary/demo/sessions.parquet\n  engine: {memory: 4GB}\n"
+        },
+        (SPLIT,),
+        "engine: unknown setting(s) ['memory']; expected memory_limit, threads, spill",
+    ),
+    (
+        "catalog-engine-threads-zero",
+        {
+            LOCAL_CATALOG: "sessions:\n  type: session_recs.framework.tables.TableDataset\n"
+            "  filepath: data/03_primary/demo/sessions.parquet\n  engine: {threads: 0}\n"
+        },
+        (SPLIT,),
+        "engine.threads = 0: expected a whole number >= 1",
+    ),
+    (
         # The project's dataset types moved to session_recs.framework (CHANGELOG).
         "catalog-type-at-its-old-path",
         {LOCAL_CATALOG: "sessions:\n  type: session_recs.data.datasets.OptionalDataset\n"},

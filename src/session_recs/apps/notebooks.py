@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import pandas as pd
 import yaml
 
 from session_recs.apps.user_errors import friendly_errors
@@ -49,6 +50,16 @@ class NotReady(SessionRecsError):
 
     def _render_traceback_(self) -> list[str]:
         return [f"{type(self).__name__}: {self}"]
+
+
+def frame(data: Any) -> pd.DataFrame:
+    """A loaded dataset as a DataFrame: a table of the columnar engine (what the data
+    layer's entries load from ``engine.min_rows`` rows) is run, without its ``_row``."""
+    if isinstance(data, pd.DataFrame):
+        return data
+    if "_row" in data.columns:
+        data = data.drop("_row")
+    return data.to_pandas()
 
 
 def require(catalog: Any, names: Iterable[str], run: str) -> None:

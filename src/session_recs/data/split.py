@@ -171,20 +171,38 @@ def _train_rows(sessions, lengths, train_ids, prefix_ids) -> pd.DataFrame:
     return sessions.loc[keep, _columns(sessions)].reset_index(drop=True)
 
 
-def _latest_first(sessions: pd.DataFrame, candidates: np.ndarray, starts, lengths) -> np.ndarray:
+class Choice(NamedTuple):
+    """Which sessions go where, as session ids (rows of the per-session arrays).
+
+    Training holds ``train_ids`` whole and the prefixes (all but the last item) of
+    ``prefix_ids``; pairs are taken in the order given (ff19: the draw's order).
+    """
+
+    train_ids: np.ndarray
+    prefix_ids: np.ndarray
+    validation_ids: np.ndarray
+    test_ids: np.ndarray
+
+
+def _latest_first(candidates: np.ndarray, last_time: np.ndarray | None) -> np.ndarray:
     """Candidate session ids ordered by last timestamp, latest last (ties: session order)."""
-    if "timestamp" not in sessions.columns:
+    if last_time is None:
         return candidates
-    last_time = sessions["timestamp"].to_numpy()[starts + lengths - 1]
     return candidates[np.argsort(last_time[candidates], kind="stable")]
 
 
-def split_sessions(sessions: pd.DataFrame, config: SplitConfig) -> Split:
-    """Split a session table (as written by sessionize) according to ``config``."""
-    if sessions.empty:
-        raise DataValidationError("There are no sessions to split.")
-    starts, lengths = _bounds(sessions)
+def choose_sessions(
+    config: SplitConfig,
+    lengths: np.ndarray,
+    last_time: np.ndarray | None = None,
+    is_test: np.ndarray | None = None,
+) -> Choice:
+    """The split's choice of sessions from one value per session: ``lengths``, the last
+    event's time (None without timestamps) and whether the source marked it test (None
+    without a ``split`` column). Every engine splits through this one function."""
     n_sessions = len(lengths)
+    if not n_sessions:
+        raise DataValidationError("There are no sessions to split.")
     if lengths.min() < 2:
         raise ConfigError(
             f"{int((lengths < 2).sum()):,} session(s) have a single item, which cannot form a "
@@ -216,53 +234,59 @@ def split_sessions(sessions: pd.DataFrame, config: SplitConfig) -> Split:
             # validation: its last item is not in training either.
             rest = np.setdiff1d(all_ids, index, assume_unique=True)
             test_ids = np.r_[test_ids, rest]
-        train = _train_rows(sessions, lengths, np.zeros(0, dtype=np.int64), all_ids)
-    else:
-        if config.strategy == "predefined":
-            if "split" not in sessions.columns:
-                raise ConfigError(
-                    "split.strategy='predefined' needs a 'split' column ('train'/'test'): "
-                    "give the source as train and test files (session_recs.framework.datasets."
-                    "InteractionsDataset with `train:` and `test:`)."
-                )
-            is_test = sessions["split"].to_numpy()[starts] == "test"
-            test_ids = all_ids[is_test]
-            pool = _latest_first(sessions, all_ids[~is_test], starts, lengths)
-        else:
-            ordered = _latest_first(sessions, all_ids, starts, lengths)
-            if config.cutoff is not None:
-                if "timestamp" not in sessions.columns:
-                    raise ConfigError(
-                        "split.cutoff needs session timestamps, and this data has none."
-                    )
-                last_time = sessions["timestamp"].to_numpy()[starts + lengths - 1]
-                after = last_time[ordered] > np.datetime64(pd.Timestamp(config.cutoff))
-                test_ids, pool = ordered[after], ordered[~after]
-            else:
-                n_test = math.ceil(config.test_fraction * n_sessions)
-                test_ids, pool = ordered[n_sessions - n_test :], ordered[: n_sessions - n_test]
-        n_validation = math.ceil(config.validation_fraction * len(pool))
-        validation_ids = pool[len(pool) - n_validation :]
-        train_only = pool[: len(pool) - n_validation]
-        no_validation = config.validation_fraction > 0 and not len(validation_ids)
-        if not len(test_ids) or no_validation or not len(train_only):
-            raise DataValidationError(
-                f"split.strategy={config.strategy!r} left an empty part: {len(train_only):,} "
-                f"training, {len(validation_ids):,} validation and {len(test_ids):,} test "
-                "sessions. Adjust the fractions or cutoff."
-            )
-        if not n_validation:
-            logger.info(
-                "split.validation_fraction = 0: no validation pairs; all %s non-test sessions "
-                "train. Models that monitor training record no validation metric; the tune "
-                "pipeline needs validation pairs.",
-                f"{len(pool):,}",
-            )
-        prefix_ids = validation_ids if config.validation_prefix_in_train else validation_ids[:0]
-        train = _train_rows(sessions, lengths, np.sort(train_only), prefix_ids)
-        test_ids = np.sort(test_ids)
-        validation_ids = np.sort(validation_ids)
+        return Choice(np.zeros(0, dtype=np.int64), all_ids, validation_ids, test_ids)
 
+    if config.strategy == "predefined":
+        if is_test is None:
+            raise ConfigError(
+                "split.strategy='predefined' needs a 'split' column ('train'/'test'): "
+                "give the source as train and test files (session_recs.framework.datasets."
+                "InteractionsDataset with `train:` and `test:`)."
+            )
+        test_ids = all_ids[is_test]
+        pool = _latest_first(all_ids[~is_test], last_time)
+    else:
+        ordered = _latest_first(all_ids, last_time)
+        if config.cutoff is not None:
+            if last_time is None:
+                raise ConfigError("split.cutoff needs session timestamps, and this data has none.")
+            after = last_time[ordered] > np.datetime64(pd.Timestamp(config.cutoff))
+            test_ids, pool = ordered[after], ordered[~after]
+        else:
+            n_test = math.ceil(config.test_fraction * n_sessions)
+            test_ids, pool = ordered[n_sessions - n_test :], ordered[: n_sessions - n_test]
+    n_validation = math.ceil(config.validation_fraction * len(pool))
+    validation_ids = pool[len(pool) - n_validation :]
+    train_only = pool[: len(pool) - n_validation]
+    no_validation = config.validation_fraction > 0 and not len(validation_ids)
+    if not len(test_ids) or no_validation or not len(train_only):
+        raise DataValidationError(
+            f"split.strategy={config.strategy!r} left an empty part: {len(train_only):,} "
+            f"training, {len(validation_ids):,} validation and {len(test_ids):,} test "
+            "sessions. Adjust the fractions or cutoff."
+        )
+    if not n_validation:
+        logger.info(
+            "split.validation_fraction = 0: no validation pairs; all %s non-test sessions "
+            "train. Models that monitor training record no validation metric; the tune "
+            "pipeline needs validation pairs.",
+            f"{len(pool):,}",
+        )
+    prefix_ids = validation_ids if config.validation_prefix_in_train else validation_ids[:0]
+    return Choice(np.sort(train_only), prefix_ids, np.sort(validation_ids), np.sort(test_ids))
+
+
+def split_sessions(sessions: pd.DataFrame, config: SplitConfig) -> Split:
+    """Split a session table (as written by sessionize) according to ``config``."""
+    if sessions.empty:
+        raise DataValidationError("There are no sessions to split.")
+    starts, lengths = _bounds(sessions)
+    last = starts + lengths - 1
+    last_time = sessions["timestamp"].to_numpy()[last] if "timestamp" in sessions.columns else None
+    is_test = sessions["split"].to_numpy()[starts] == "test" if "split" in sessions else None
+    choice = choose_sessions(config, lengths, last_time, is_test)
+    train = _train_rows(sessions, lengths, choice.train_ids, choice.prefix_ids)
+    validation_ids, test_ids = choice.validation_ids, choice.test_ids
     return Split(
         train_sessions=train,
         validation_pairs=_pairs(sessions, np.asarray(validation_ids), starts, lengths),

@@ -25,13 +25,76 @@ def _share(mask: np.ndarray) -> float:
     return float(mask.mean()) if len(mask) else 0.0
 
 
-def _repeat_share(sessions: pd.DataFrame) -> float:
-    """Share of events whose item already occurred earlier in the same session."""
-    return _share(sessions.duplicated(["session_id", "item_id"]).to_numpy())
+def session_stats(sessions: pd.DataFrame) -> dict[str, Any]:
+    """The session table's own numbers: events, sessions, items, session lengths, the
+    share of repeated items and the time span (with timestamps). The columnar engine's
+    twin is :func:`session_recs.data.columnar.session_stats_table`."""
+    lengths = sessions.groupby("session_id", sort=False).size().to_numpy()
+    first = last = None
+    if "timestamp" in sessions.columns and sessions["timestamp"].notna().any():
+        first, last = sessions["timestamp"].min(), sessions["timestamp"].max()
+    return shaped_stats(
+        len(sessions),
+        lengths,
+        int(sessions["item_id"].nunique()),
+        int(sessions.duplicated(["session_id", "item_id"]).sum()),
+        first,
+        last,
+    )
+
+
+def session_stats_table(sessions: Any) -> dict[str, Any]:
+    """:func:`session_stats` of a columnar engine's session table (an Ibis table)."""
+    from ibis import _
+
+    from session_recs.data.engine import errors
+
+    with errors("profiling the sessions", sessions._find_backend()):
+        return _stats_of_table(sessions, _)
+
+
+def _stats_of_table(sessions: Any, _: Any) -> dict[str, Any]:
+    lengths = sessions.group_by("session_id").aggregate(n=_.count()).n.execute().to_numpy()
+    pairs = sessions.select("session_id", "item_id").distinct().count().execute()
+    values: dict[str, Any] = {"events": _.count(), "items": _.item_id.nunique()}
+    if "timestamp" in sessions.columns:
+        values.update(first=_.timestamp.min(), last=_.timestamp.max())
+    row = sessions.aggregate(**values).execute().iloc[0]
+    events = int(row["events"])
+    return shaped_stats(
+        events, lengths, int(row["items"]), events - int(pairs), row.get("first"), row.get("last")
+    )
+
+
+def shaped_stats(  # noqa: PLR0917 (one value per number of the profile)
+    events: int, lengths: np.ndarray, items: int, repeats: int, first: Any, last: Any
+) -> dict[str, Any]:
+    """The profile's session numbers from their parts (either engine computes them)."""
+    stats: dict[str, Any] = {
+        "events": events,
+        "sessions": len(lengths),
+        "items": items,
+        "session_length": {
+            "mean": round(float(lengths.mean()), 2),
+            **{
+                f"p{int(q * 100)}": float(value)
+                for q, value in zip(QUANTILES, np.quantile(lengths, QUANTILES), strict=True)
+            },
+        },
+        "repeated_item_share": round(repeats / events if events else 0.0, 4),
+    }
+    if first is not None and not pd.isna(first):
+        first, last = pd.Timestamp(first), pd.Timestamp(last)
+        stats["time_span"] = {
+            "first": str(first),
+            "last": str(last),
+            "days": round((last - first).total_seconds() / 86400, 1),
+        }
+    return stats
 
 
 def dataset_profile(
-    sessions: pd.DataFrame,
+    sessions: pd.DataFrame | dict[str, Any],
     train_sessions: pd.DataFrame,
     test_pairs: pd.DataFrame,
     test_sessions: pd.DataFrame,
@@ -42,22 +105,14 @@ def dataset_profile(
     """The profile of a split dataset, as plain numbers (a JSON-ready dict); with
     ``sessionize_log``, also the interactions read and what each filter dropped; with the
     split's settings (``split``); and the content fingerprints of its training sessions
-    and test data, which every model's metrics also carry."""
-    lengths = sessions.groupby("session_id", sort=False).size().to_numpy()
+    and test data, which every model's metrics also carry. ``sessions``: the session
+    table, or its :func:`session_stats` computed elsewhere."""
+    stats = dict(sessions) if isinstance(sessions, dict) else session_stats(sessions)
+    span = stats.pop("time_span", None)
     known = pd.Index(train_sessions["item_id"].unique())
     revealed = test_sessions[test_sessions["position"] > 0]
     profile: dict[str, Any] = {
-        "events": len(sessions),
-        "sessions": len(lengths),
-        "items": int(sessions["item_id"].nunique()),
-        "session_length": {
-            "mean": round(float(lengths.mean()), 2),
-            **{
-                f"p{int(q * 100)}": float(value)
-                for q, value in zip(QUANTILES, np.quantile(lengths, QUANTILES), strict=True)
-            },
-        },
-        "repeated_item_share": round(_repeat_share(sessions), 4),
+        **stats,
         "train": {
             "events": len(train_sessions),
             "sessions": int(train_sessions["session_id"].nunique()),
@@ -90,13 +145,8 @@ def dataset_profile(
     if split is not None:
         profile["split"] = dict(split)
     profile["fingerprints"] = split_fingerprints(train_sessions, test_pairs, test_sessions)
-    if "timestamp" in sessions.columns and sessions["timestamp"].notna().any():
-        first, last = sessions["timestamp"].min(), sessions["timestamp"].max()
-        profile["time_span"] = {
-            "first": str(first),
-            "last": str(last),
-            "days": round((last - first).total_seconds() / 86400, 1),
-        }
+    if span is not None:
+        profile["time_span"] = span
     return profile
 
 

@@ -59,6 +59,7 @@ from session_recs.data.readers import (
     read_recsys15_clicks,
     read_table,
 )
+from session_recs.framework import tables
 
 SPLITS = ("train", "test")
 LOAD_ARGS = ("sep", "encoding", "sheet_name")
@@ -94,6 +95,14 @@ def _file_of(part: Any) -> Any:
     if isinstance(part, Mapping) and set(part) == {"filepath"}:
         return part["filepath"]
     return part
+
+
+def _is_parquet(path: Path) -> bool:
+    try:
+        with path.open("rb") as file:
+            return file.read(4) == b"PAR1"
+    except OSError:
+        return False
 
 
 class SourceDataset(AbstractDataset[None, pd.DataFrame]):
@@ -228,8 +237,11 @@ class InteractionsDataset(SourceDataset):
         load_args: dict[str, Any] | None = None,
         timestamp_unit: str | None = None,
         metadata: dict[str, Any] | None = None,
+        engine: dict[str, Any] | None = None,
     ) -> None:
-        """Check the entry; nothing is read until ``load``."""
+        """Check the entry; nothing is read until ``load``. With ``engine`` (the columnar
+        engine's settings, as :class:`~session_recs.framework.tables.TableDataset`'s), a
+        Parquet file loads as a lazy table instead of a DataFrame."""
         name = type(self).__name__
         given = {"filepath": filepath, "train": _file_of(train), "test": _file_of(test)}
         if filepath is not None and (train is not None or test is not None):
@@ -279,6 +291,12 @@ class InteractionsDataset(SourceDataset):
                 ) from None
         self._set_mapping(columns, timestamp_unit)
         self.metadata = metadata
+        self._engine = None if engine is None else tables.checked_engine(engine, name)
+        if self._engine is not None and "filepath" not in self._paths:
+            raise ConfigError(
+                f"{name}: engine reads one Parquet file ('filepath'); train and test files "
+                "are read by pandas: remove engine from the entry."
+            )
 
     def _read(self, path: Path) -> pd.DataFrame:
         """The file mapped onto the schema; its id columns are read as text, as written."""
@@ -288,8 +306,11 @@ class InteractionsDataset(SourceDataset):
         )
         return self._map(table, path)
 
-    def load(self) -> pd.DataFrame:
-        """The interactions of the file, or of train then test with a ``split`` column."""
+    def load(self) -> Any:
+        """The interactions of the file, or of train then test with a ``split`` column;
+        with ``engine``, a lazy table of the Parquet file."""
+        if self._engine is not None and tables.engine_takes(self._paths["filepath"], self._engine):
+            return self._table(self._paths["filepath"])
         if "filepath" in self._paths:
             return self._read(self._paths["filepath"])
         parts = [self._read(self._paths[split]).assign(split=split) for split in SPLITS]
@@ -302,6 +323,22 @@ class InteractionsDataset(SourceDataset):
                 for part in parts
             ]
         return pd.concat(parts, ignore_index=True).astype({"split": "str"})
+
+    def _table(self, path: Path) -> Any:
+        from session_recs.data import engine as columnar_engine
+
+        if self._file_format not in (None, "parquet") or not _is_parquet(path):
+            raise ConfigError(
+                f"{type(self).__name__}({path}): engine reads Parquet files, and this one is "
+                "not Parquet: remove engine from the entry (pandas reads it)."
+            )
+        settings = self._engine or {}
+        connection = columnar_engine.shared(
+            settings.get("memory_limit"), settings.get("threads"), settings.get("spill")
+        )
+        return columnar_engine.interactions_from_parquet(
+            connection, path, self._columns, self._timestamp_unit
+        )
 
     def _describe(self) -> dict[str, Any]:
         return {

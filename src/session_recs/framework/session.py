@@ -19,6 +19,7 @@ from kedro.framework.project import pipelines
 from kedro.framework.session import KedroSession
 from kedro.io.core import AbstractVersionedDataset
 from kedro.pipeline import Node, Pipeline
+from kedro_datasets.pandas import ParquetDataset
 
 from session_recs.core.errors import ConfigError, unreadable_version
 from session_recs.framework.run_plan import check_filters, plan_run
@@ -189,7 +190,7 @@ def check_parquet_inputs(catalog: Any, nodes: list[Any], pinned: set[str]) -> No
             dataset = catalog[name]
             if not isinstance(dataset, AbstractVersionedDataset):
                 continue
-            if type(dataset).__name__ != "ParquetDataset":
+            if not isinstance(dataset, ParquetDataset):
                 continue
             path = Path(str(dataset._get_load_path()))
         except Exception:

@@ -9,21 +9,25 @@ import pandas as pd
 
 from session_recs.data.split import SplitConfig, split_sessions
 from session_recs.evaluation.next_event import EvaluationConfig
-from session_recs.evaluation.profile import dataset_profile
+from session_recs.evaluation.profile import dataset_profile, session_stats_table
 from session_recs.evaluation.provenance import decide_exclude_query
 
 logger = logging.getLogger(__name__)
 
 
-def split_next_event(
-    sessions: pd.DataFrame, params: SplitConfig
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Split sessions into train sessions, validation pairs, test pairs and test sessions."""
-    return tuple(split_sessions(sessions, SplitConfig.model_validate(params)))
+def split_next_event(sessions: Any, params: SplitConfig) -> tuple[Any, Any, Any, Any]:
+    """Split sessions into train sessions, validation pairs, test pairs and test sessions
+    (on the columnar engine when the catalog hands over a table, as by default)."""
+    config = SplitConfig.model_validate(params)
+    if isinstance(sessions, pd.DataFrame):
+        return tuple(split_sessions(sessions, config))
+    from session_recs.data import columnar  # the engine is imported where it runs
+
+    return tuple(columnar.split_table(sessions, config))
 
 
 def profile_split_dataset(  # noqa: PLR0917 (a node: Kedro passes inputs by position)
-    sessions: pd.DataFrame,
+    sessions: Any,
     train_sessions: pd.DataFrame,
     test_pairs: pd.DataFrame,
     test_sessions: pd.DataFrame,
@@ -37,8 +41,9 @@ def profile_split_dataset(  # noqa: PLR0917 (a node: Kedro passes inputs by posi
     split = SplitConfig.model_validate(split)
     setting = EvaluationConfig(exclude_query=exclude_query).exclude_query
     decide_exclude_query(setting, train_sessions)
+    stats = sessions if isinstance(sessions, pd.DataFrame) else session_stats_table(sessions)
     return dataset_profile(
-        sessions,
+        stats,
         train_sessions,
         test_pairs,
         test_sessions,

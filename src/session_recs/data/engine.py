@@ -12,8 +12,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
-import os
-import secrets
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -58,16 +56,13 @@ def shared(
 
 
 def write_parquet(table: Any, path: str | Path) -> None:
-    """Run ``table`` and write it as Parquet at ``path``, whole or not at all: into a hidden
-    sibling first, renamed onto ``path`` once complete."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.partial")
-    try:
-        table.to_parquet(partial)
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
+    """Run ``table`` and write it as Parquet at ``path``, whole or not at all, through the
+    project's atomic saves (:mod:`session_recs.data.atomic`): the engine writes the hidden
+    file the atomic opener made, which is published when the write is complete."""
+    from session_recs.data.atomic import AtomicLocalFileSystem
+
+    with AtomicLocalFileSystem(auto_mkdir=True).open(str(path), "wb") as handle:
+        table.to_parquet(handle.temp)
 
 
 def read_interactions(con: Any, path: str | Path) -> Any:
@@ -118,7 +113,10 @@ def interactions_from_parquet(
                 "integer or text ids and datetime or integer epoch timestamps; read this "
                 "source with its pandas dataset."
             )
-    return raw.select(**fields).select(*[f for f in INTERACTION_ORDER if f in fields], ROW)
+    if "split" in raw.columns:  # carried over, as to_interactions does
+        fields["split"] = raw["split"].cast("string")
+    order = [f for f in INTERACTION_ORDER if f in fields]
+    return raw.select(**fields).select(*order, *(["split"] if "split" in fields else []), ROW)
 
 
 def _epoch_unit(column: Any) -> str:

@@ -27,7 +27,6 @@ from kedro.io.core import get_filepath_str
 from kedro_datasets.pandas import ParquetDataset
 
 from session_recs.core.errors import ConfigError
-from session_recs.data.atomic import AtomicLocalFileSystem
 
 #: The columnar engine's settings a catalog entry may give (``engine: {...}``).
 ENGINE_SETTINGS = ("memory_limit", "threads", "spill", "min_rows")
@@ -148,16 +147,15 @@ class TableDataset(ParquetDataset):
         if ROW in data.columns:  # the row order is the file's own
             data = data.drop(ROW)
         path = get_filepath_str(self._get_save_path(), self._protocol)
+        if self._protocol != "file":
+            raise ConfigError(
+                f"TableDataset({path}): a table of the columnar engine is saved to local "
+                "files only; give a local filepath."
+            )
         from session_recs.data.engine import errors, release, write_parquet
 
         with errors(f"writing {path}", data._find_backend()):
-            if isinstance(self._fs, AtomicLocalFileSystem):
-                # The run's save path (session_recs.data.atomic): the engine writes the
-                # hidden file the atomic opener made, published when the block ends whole.
-                with self._fs.open(path, **self._fs_open_args_save) as handle:
-                    data.to_parquet(handle.temp)
-            else:
-                write_parquet(data, Path(path))
+            write_parquet(data, path)
         release(data)
         self._invalidate_cache()
 

@@ -139,3 +139,34 @@ def test_small_tables_stay_with_pandas_and_large_ones_go_to_the_engine(tmp_path)
         else:
             assert not isinstance(table, pd.DataFrame)
             assert table.count().execute() == 60_000 and "_row" in table.columns
+
+
+def test_a_table_entry_on_a_remote_filesystem_says_what_it_does(tmp_path, caplog):
+    """load_as: table on a remote path loads a DataFrame and says so; an engine table is
+    not saved there (one line), and nothing is written."""
+    import fsspec
+    from kedro.io.core import DatasetError
+
+    from session_recs.core.errors import ConfigError
+    from session_recs.data import engine
+    from session_recs.framework.tables import TableDataset
+
+    frame = pd.DataFrame({"session_id": [0, 0, 1], "item_id": ["a", "b", "a"]})
+    memory = fsspec.filesystem("memory")
+    with memory.open("/remote/sessions.parquet", "wb") as handle:
+        frame.to_parquet(handle)
+    with caplog.at_level("WARNING", logger="session_recs.framework.tables"):
+        remote = TableDataset(
+            filepath="memory:///remote/sessions.parquet", load_as="table", engine={"min_rows": 0}
+        )
+    (record,) = caplog.records
+    assert "load_as: table reads local files only" in record.getMessage()
+    assert "memory file loads as a DataFrame" in record.getMessage()
+    pd.testing.assert_frame_equal(remote.load(), frame)
+
+    table = engine.connect(spill=tmp_path / "spill").create_table("t", frame)
+    target = TableDataset(filepath="memory:///remote/out.parquet")
+    with pytest.raises(DatasetError, match="saved to local files only; give a local filepath") as e:
+        target.save(table)
+    assert isinstance(e.value.__cause__, ConfigError)  # the one line the command prints
+    assert not memory.exists("/remote/out.parquet")

@@ -46,6 +46,9 @@ class _State:
     installed: int = 0
     deferred: int = 0
     on_first: Callable[[str], None] | None = None
+    # The Stopped last raised, until taken: native code that runs Python's handlers while it
+    # waits (DuckDB) replaces it with an error of its own (see `swallowed`).
+    last: Stopped | None = None
 
 
 _state = _State()
@@ -61,7 +64,18 @@ def _handler(signum: int, frame: Any) -> None:
         stop(name)
         return
     _state.raised = name
-    raise Stopped(name)
+    _state.last = Stopped(name)
+    raise _state.last
+
+
+def swallowed() -> Stopped | None:
+    """The :class:`Stopped` this process's handler raised last, if nothing took it yet: for
+    code that catches a native library's "interrupted" error (DuckDB runs the handler while
+    a query runs, then raises its own InterruptException in place of ours), to raise the
+    signal's own stop instead. None when no signal was behind it (the library was told
+    to stop some other way)."""
+    stop, _state.last = _state.last, None
+    return stop
 
 
 def signal_of(stop: KeyboardInterrupt) -> str:
@@ -122,6 +136,7 @@ def stop_signals() -> Iterator[None]:
         _state.installed -= 1
         if not _state.installed:
             _state.received, _state.deferred, _state.on_first = None, 0, None
+            _state.last = None
         sys.unraisablehook = unraisable
         for signum, old in previous.items():
             signal.signal(signum, old)

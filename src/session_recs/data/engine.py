@@ -21,6 +21,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import pandas as pd
 
+from session_recs.core import interrupts
 from session_recs.core.errors import ConfigError, DataValidationError
 from session_recs.data.interactions import _LATEST_SECONDS, _UNIT_BOUNDS, _UNIT_SECONDS
 
@@ -62,7 +63,9 @@ def write_parquet(table: Any, path: str | Path) -> None:
     from session_recs.data.atomic import AtomicLocalFileSystem
 
     with AtomicLocalFileSystem(auto_mkdir=True).open(str(path), "wb") as handle:
-        table.to_parquet(handle.temp)
+        # Into the hidden file itself: DuckDB's own temporary file (tmp_<name>, renamed
+        # when its write completes) would outlive a write a signal stops.
+        table.to_parquet(handle.temp, use_tmp_file=False)
 
 
 def read_interactions(con: Any, path: str | Path) -> Any:
@@ -162,12 +165,28 @@ def _settings(con: Any) -> tuple[str, str]:
 @contextlib.contextmanager
 def errors(what: str, con: Any = None) -> Iterator[None]:
     """The engine's failures in one line saying ``what`` it was doing: memory (its
-    limit and spill folder), a full disk (which folder), anything else (its first line)."""
+    limit and spill folder), a full disk (which folder), anything else (its first line).
+    A query cut short by SIGINT or SIGTERM stops as the signal does
+    (:mod:`session_recs.core.interrupts`), not as a failure."""
     import duckdb
     from ibis.common.exceptions import IbisError
 
     try:
         yield
+    except (duckdb.InterruptException, RuntimeError) as exc:
+        # A signal stopped the query: DuckDB ran the handler, which raised the command's
+        # Stopped, and raised an error of its own in its place ("Query interrupted", the
+        # Stopped as its context). The signal's stop goes on, never as a failure of the
+        # data; interrupted another way (the connection's interrupt()), a KeyboardInterrupt.
+        stop = _stop_behind(exc) or interrupts.swallowed()
+        if stop is None and not isinstance(exc, duckdb.InterruptException):
+            raise
+        # DuckDB stops waiting, but its threads would run the query on to its end: stop them.
+        with contextlib.suppress(Exception):
+            con.con.interrupt()
+        if stop is not None:
+            raise stop from None
+        raise KeyboardInterrupt(f"the columnar engine was interrupted while {what}") from None
     except duckdb.OutOfMemoryException as exc:
         limit, spill = _settings(con)
         raise DataValidationError(
@@ -190,6 +209,19 @@ def errors(what: str, con: Any = None) -> Iterator[None]:
         raise DataValidationError(
             f"The columnar engine failed while {what}: {_first_line(exc)}."
         ) from None
+
+
+def _stop_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt (a signal's Stopped) an error was raised in place of."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            interrupts.swallowed()  # taken: not raised again by a later query
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -18,6 +18,7 @@ saved as before. A catalog entry::
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,6 +28,8 @@ from kedro.io.core import get_filepath_str
 from kedro_datasets.pandas import ParquetDataset
 
 from session_recs.core.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 #: The columnar engine's settings a catalog entry may give (``engine: {...}``).
 ENGINE_SETTINGS = ("memory_limit", "threads", "spill", "min_rows")
@@ -119,6 +122,13 @@ class TableDataset(ParquetDataset):
         super().__init__(**kwargs)
         self._load_as = load_as
         self._row_order = bool(row_order)
+        if load_as == "table" and self._protocol != "file":
+            logger.warning(
+                "%s: load_as: table reads local files only (the columnar engine reads local "
+                "Parquet); this %s file loads as a DataFrame, in memory",
+                name,
+                self._protocol,
+            )
 
     def connection(self) -> Any:
         """The process's engine for this entry's settings."""

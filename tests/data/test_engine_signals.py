@@ -29,8 +29,10 @@ def long_query(tmp_path):
 
 @pytest.fixture(autouse=True)
 def last_signal_restored(monkeypatch):
-    """The signals sent here are not remembered as the process's last one."""
+    """The signals sent here are not remembered as the process's last one, nor left to be
+    taken by a later test."""
     monkeypatch.setattr(interrupts._state, "raised", interrupts._state.raised)
+    monkeypatch.setattr(interrupts._state, "last", None)
 
 
 def signal_soon(signum: int, after_s: float = 0.5) -> threading.Timer:
@@ -82,3 +84,11 @@ def test_a_write_a_signal_stops_leaves_no_file(tmp_path):
             engine.write_parquet(long_rows, folder / "table.parquet")
     assert sorted(p.name for p in folder.iterdir()) == ["kept.parquet"]
     assert (folder / "kept.parquet").read_bytes() == b"an earlier version"
+
+
+def test_an_error_with_no_signal_behind_it_is_left_as_it_is(tmp_path):
+    """A RuntimeError of the code under the engine's error block (no stop in its chain) is
+    neither a stop nor an engine failure, even after an earlier stop was taken."""
+    interrupts._state.last = Stopped("SIGINT")  # raised earlier, never taken
+    with pytest.raises(RuntimeError, match="not a signal"), engine.errors("counting"):
+        raise RuntimeError("not a signal")

@@ -178,8 +178,9 @@ def errors(what: str, con: Any = None) -> Iterator[None]:
         # Stopped, and raised an error of its own in its place ("Query interrupted", the
         # Stopped as its context). The signal's stop goes on, never as a failure of the
         # data; interrupted another way (the connection's interrupt()), a KeyboardInterrupt.
-        stop = _stop_behind(exc) or interrupts.swallowed()
-        if stop is None and not isinstance(exc, duckdb.InterruptException):
+        interrupted = isinstance(exc, duckdb.InterruptException)
+        stop = _stop_behind(exc) or (interrupts.swallowed() if interrupted else None)
+        if stop is None and not interrupted:
             raise
         # DuckDB stops waiting, but its threads would run the query on to its end: stop them.
         with contextlib.suppress(Exception):

@@ -71,8 +71,8 @@ def _handler(signum: int, frame: Any) -> None:
 def swallowed() -> Stopped | None:
     """The :class:`Stopped` this process's handler raised last, if nothing took it yet: for
     code that catches a native library's "interrupted" error (DuckDB runs the handler while
-    a query runs, then raises its own InterruptException in place of ours), to raise the
-    signal's own stop instead. None when no signal was behind it (the library was told
+    a query runs, then raises an error of its own in place of ours), to raise the signal's
+    own stop instead. None when no signal was behind it (the library was told
     to stop some other way)."""
     stop, _state.last = _state.last, None
     return stop

@@ -54,7 +54,7 @@ def _imported(folder: str) -> set[str]:
 @pytest.mark.parametrize(
     ("folder", "groups"),
     [
-        ("src", (None, "mlflow", "neural", "jupyter")),
+        ("src", (None, "mlflow", "neural", "jupyter", "spark")),
         ("tests", (None, "test", "mlflow", "neural")),
     ],
 )

@@ -335,7 +335,32 @@ CASES: list[tuple[str, Any, tuple[str, ...], str]] = [
             "  filepath: data/03_primary/demo/sessions.parquet\n  engine: {memory: 4GB}\n"
         },
         (SPLIT,),
-        "engine: unknown setting(s) ['memory']; expected memory_limit, threads, spill",
+        "engine: unknown setting(s) ['memory']; expected backend, memory_limit, threads, spill",
+    ),
+    (
+        "globals-engine-backend-unknown",
+        {"conf/local/globals.yml": "engine: {backend: polars}\n"},
+        (SPLIT,),
+        "engine.backend = 'polars': expected one of duckdb, spark",
+    ),
+    (
+        # DuckDB's setting left in a Spark engine (an env that replaced only the backend)
+        "globals-engine-duckdb-setting-on-spark",
+        {"conf/local/globals.yml": "engine: {backend: spark, memory_limit: 4GB}\n"},
+        (SPLIT,),
+        "engine.memory_limit is a setting of backend duckdb, and this entry's backend is spark",
+    ),
+    (
+        "globals-engine-spark-master-on-duckdb",
+        {"conf/local/globals.yml": "engine: {master: 'spark://127.0.0.1:7077'}\n"},
+        (SPLIT,),
+        "engine.master is a setting of backend spark, and this entry's backend is duckdb",
+    ),
+    (
+        "globals-engine-conf-not-spark",
+        {"conf/local/globals.yml": "engine: {backend: spark, conf: {executor.memory: 2g}}\n"},
+        (SPLIT,),
+        "engine.conf must map Spark settings (spark.*) to values",
     ),
     (
         "catalog-engine-threads-zero",

@@ -27,10 +27,10 @@ DOCUMENTS = {"03_primary": "sessionize_log", "05_model_input": "dataset_profile"
 
 def engine_for_any_size(project: Path) -> None:
     """The engine for every table, however small (the catalog leaves small ones to pandas)."""
-    catalog = project / "conf/base/catalog.yml"
-    text = catalog.read_text()
+    settings = project / "conf/base/globals.yml"
+    text = settings.read_text()
     assert "min_rows: 2000000" in text
-    catalog.write_text(text.replace("min_rows: 2000000", "min_rows: 0"))
+    settings.write_text(text.replace("min_rows: 2000000", "min_rows: 0"))
 
 
 def pandas_catalog(project: Path) -> None:
@@ -40,7 +40,7 @@ def pandas_catalog(project: Path) -> None:
     text = catalog.read_text()
     text = text.replace("  <<: *table\n  load_as: table\n", "  <<: *parquet\n")
     text = text.replace("  <<: *table\n", "  <<: *parquet\n")
-    text = text.replace("    engine: *engine\n", "")
+    text = text.replace("    engine: ${globals:engine}\n", "")
     assert "*table" not in text
     catalog.write_text(text)
 

@@ -119,7 +119,7 @@ def _labelled(events: Any, config: SessionizeConfig) -> tuple[Any, list[str], li
         _require(pd.DataFrame(columns=columns), "timestamp", "sessionize.strategy='time_gap'")
         partition = [_.split, _.session_key] if split_key else [_.session_key]
         window = ibis.window(group_by=partition, order_by=[_.timestamp, _[ROW]])
-        events = events.mutate(_ns=epoch_ns(_.timestamp))
+        events = events.mutate(_ns=epoch_ns(events.timestamp))
         events = events.mutate(_previous=_._ns.lag().over(window))
         limit = int(config.gap_minutes * 60e9)
         new = (_._previous.isnull() | ((_._ns - _._previous) > limit)).cast("int64")

@@ -1,4 +1,5 @@
-"""The columnar engine: an embedded DuckDB that spills to disk, run through Ibis.
+"""The columnar engine: an embedded DuckDB that spills to disk, run through Ibis (or a
+Spark cluster, :mod:`session_recs.data.spark`, chosen by the settings' ``backend``).
 
 :func:`connect` opens one (a memory limit, threads, a spill folder) and :func:`shared`
 keeps one per setting for the process, so a table one dataset loads can be saved by
@@ -56,6 +57,23 @@ def shared(
     return connect(memory_limit, threads, spill)
 
 
+def connection(settings: Mapping[str, Any]) -> Any:
+    """The process's engine for a catalog entry's checked ``engine`` settings
+    (:func:`session_recs.framework.tables.checked_engine`): DuckDB, or Spark with
+    ``backend: spark`` (:mod:`session_recs.data.spark`)."""
+    if settings.get("backend", "duckdb") == "spark":
+        from session_recs.data import spark
+
+        conf = tuple(sorted((str(k), str(v)) for k, v in (settings.get("conf") or {}).items()))
+        return spark.shared(settings.get("master"), conf)
+    return shared(settings.get("memory_limit"), settings.get("threads"), settings.get("spill"))
+
+
+def is_spark(con: Any) -> bool:
+    """Whether an Ibis connection is Spark's (else DuckDB's)."""
+    return getattr(con, "name", "") == "pyspark"
+
+
 def write_parquet(table: Any, path: str | Path) -> None:
     """Run ``table`` and write it as Parquet at ``path``, whole or not at all, through the
     project's atomic saves (:mod:`session_recs.data.atomic`): the engine writes the hidden
@@ -63,13 +81,31 @@ def write_parquet(table: Any, path: str | Path) -> None:
     from session_recs.data.atomic import AtomicLocalFileSystem
 
     with AtomicLocalFileSystem(auto_mkdir=True).open(str(path), "wb") as handle:
+        if is_spark(table._find_backend()):
+            from session_recs.data import spark
+
+            spark.write_parquet(table, handle.temp)
+            return
         # Into the hidden file itself: DuckDB's own temporary file (tmp_<name>, renamed
         # when its write completes) would outlive a write a signal stops.
         table.to_parquet(handle.temp, use_tmp_file=False)
 
 
+def read_table(con: Any, path: str | Path) -> Any:
+    """A Parquet file as a table of the engine (without its row order)."""
+    if is_spark(con):
+        from session_recs.data import spark
+
+        return spark.read_parquet(con, path, row_order=False)
+    return con.read_parquet(str(path))
+
+
 def read_interactions(con: Any, path: str | Path) -> Any:
     """An interaction table written as Parquet, with its row order as ``_row``."""
+    if is_spark(con):
+        from session_recs.data import spark
+
+        return spark.read_parquet(con, path, row_order=True)
     table = con.read_parquet(str(path), file_row_number=True)
     return table.rename({ROW: "file_row_number"})
 
@@ -138,7 +174,17 @@ def _from_epoch(column: Any, unit: str, name: str) -> Any:
             f"Column '{name}' (timestamp) read as epoch {unit} gives dates outside 1970-2100 "
             f"(values {low:.6g} .. {high:.6g}); set timestamp_unit in the catalog entry."
         )
-    return make_timestamp_ns(column.cast("int64") * per_unit)
+    nanoseconds = column.cast("int64") * per_unit
+    if is_spark(column._find_backend()):  # Spark's timestamps are to the microsecond
+        return timestamp_micros(nanoseconds // 1000)
+    return make_timestamp_ns(nanoseconds)
+
+
+def epoch_ns(column: Any) -> Any:
+    """Nanoseconds since the epoch of a timestamp column, on its engine."""
+    if is_spark(column._find_backend()):
+        return unix_micros(column) * 1000
+    return duckdb_epoch_ns(column)
 
 
 @ibis.udf.scalar.builtin
@@ -146,9 +192,19 @@ def make_timestamp_ns(value: dt.int64) -> dt.Timestamp(scale=9):  # type: ignore
     """A nanosecond timestamp from nanoseconds since the epoch (DuckDB's)."""
 
 
-@ibis.udf.scalar.builtin
-def epoch_ns(value: dt.timestamp) -> dt.int64:
+@ibis.udf.scalar.builtin(name="epoch_ns")
+def duckdb_epoch_ns(value: dt.timestamp) -> dt.int64:
     """Nanoseconds since the epoch (DuckDB's ``epoch_ns``)."""
+
+
+@ibis.udf.scalar.builtin
+def timestamp_micros(value: dt.int64) -> dt.timestamp:
+    """A timestamp from microseconds since the epoch (Spark's)."""
+
+
+@ibis.udf.scalar.builtin
+def unix_micros(value: dt.timestamp) -> dt.int64:
+    """Microseconds since the epoch (Spark's)."""
 
 
 def _settings(con: Any) -> tuple[str, str]:
@@ -210,6 +266,17 @@ def errors(what: str, con: Any = None) -> Iterator[None]:
         raise DataValidationError(
             f"The columnar engine failed while {what}: {_first_line(exc)}."
         ) from None
+    except KeyboardInterrupt:
+        if con is not None and is_spark(con):  # the cluster's jobs stop with the run
+            with contextlib.suppress(Exception):
+                con._session.sparkContext.cancelAllJobs()
+        raise
+    except Exception as exc:
+        if not type(exc).__module__.startswith(("pyspark", "py4j")):
+            raise
+        from session_recs.data import spark
+
+        raise DataValidationError(spark.failure(what, exc)) from None
 
 
 def _stop_behind(exc: BaseException) -> KeyboardInterrupt | None:
@@ -256,13 +323,22 @@ TEMPORARY = "session_recs_"
 
 def temporary(con: Any, kind: str, table: Any) -> Any:
     """``table`` run once and held by the engine (spilled to disk past its memory limit)
-    as a temporary table, until :func:`release`."""
+    as a temporary table, until :func:`release` (on Spark, a cached table)."""
+    if is_spark(con):
+        from session_recs.data import spark
+
+        return spark.cache(table)
     return con.create_table(ibis.util.gen_name(f"{TEMPORARY}{kind}"), table, temp=True)
 
 
 def release(table: Any) -> None:
     """Drop a table :func:`temporary` made (anything else is left alone): a process that
     runs many pipelines (a notebook, kedro-viz, the tests) does not keep them."""
+    from session_recs.data import spark
+
+    if spark.is_cache(table):
+        spark.release(table)
+        return
     op = table.op()
     name = str(getattr(op, "name", ""))
     if type(op).__name__ == "DatabaseTable" and TEMPORARY in name:

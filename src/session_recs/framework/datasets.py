@@ -332,10 +332,7 @@ class InteractionsDataset(SourceDataset):
                 f"{type(self).__name__}({path}): engine reads Parquet files, and this one is "
                 "not Parquet: remove engine from the entry (pandas reads it)."
             )
-        settings = self._engine or {}
-        connection = columnar_engine.shared(
-            settings.get("memory_limit"), settings.get("threads"), settings.get("spill")
-        )
+        connection = columnar_engine.connection(self._engine or {})
         return columnar_engine.interactions_from_parquet(
             connection, path, self._columns, self._timestamp_unit
         )

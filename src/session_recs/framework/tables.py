@@ -32,14 +32,20 @@ from session_recs.core.errors import ConfigError
 logger = logging.getLogger(__name__)
 
 #: The columnar engine's settings a catalog entry may give (``engine: {...}``).
-ENGINE_SETTINGS = ("memory_limit", "threads", "spill", "min_rows")
+ENGINE_SETTINGS = ("backend", "memory_limit", "threads", "spill", "min_rows", "master", "conf")
+#: The engines (``engine.backend``) and the settings only one of them takes.
+BACKENDS = ("duckdb", "spark")
+ONLY = {
+    "duckdb": ("memory_limit", "threads", "spill"),
+    "spark": ("master", "conf"),
+}
 #: Tables of fewer rows load as DataFrames: pandas is faster on them, in little memory.
 MIN_ROWS = 2_000_000
 
 
 def checked_engine(engine: Any, name: str) -> dict[str, Any]:
     """An entry's ``engine`` mapping, its values as the engine takes them; one line for a
-    setting it does not know."""
+    setting it does not know or that the chosen backend does not take."""
     if not isinstance(engine, Mapping):
         raise ConfigError(
             f"{name}: engine must be a mapping of {', '.join(ENGINE_SETTINGS)}, got {engine!r}."
@@ -49,6 +55,23 @@ def checked_engine(engine: Any, name: str) -> dict[str, Any]:
         raise ConfigError(
             f"{name}: engine: unknown setting(s) {unknown}; expected {', '.join(ENGINE_SETTINGS)}."
         )
+    backend = engine.get("backend", "duckdb")
+    if backend not in BACKENDS:
+        raise ConfigError(
+            f"{name}: engine.backend = {backend!r}: expected one of {', '.join(BACKENDS)}."
+        )
+    other = next(b for b in BACKENDS if b != backend)
+    misplaced = [key for key in ONLY[other] if engine.get(key) is not None]
+    if misplaced:
+        raise ConfigError(
+            f"{name}: engine.{misplaced[0]} is a setting of backend {other}, and this entry's "
+            f"backend is {backend}"
+            + (
+                " (give Spark's own settings in engine.conf, e.g. spark.executor.memory)."
+                if backend == "spark"
+                else "."
+            )
+        )
     for key, least in (("threads", 1), ("min_rows", 0)):
         value = engine.get(key)
         if value is not None and (
@@ -57,8 +80,28 @@ def checked_engine(engine: Any, name: str) -> dict[str, Any]:
             raise ConfigError(
                 f"{name}: engine.{key} = {value!r}: expected a whole number >= {least}."
             )
+    conf = engine.get("conf")
+    if conf is not None and (
+        not isinstance(conf, Mapping)
+        or any(not str(k).startswith("spark.") or isinstance(v, Mapping) for k, v in conf.items())
+    ):
+        raise ConfigError(
+            f"{name}: engine.conf must map Spark settings (spark.*) to values, got {conf!r}."
+        )
+    master = engine.get("master")
+    if master is not None and (not isinstance(master, str) or not master.strip()):
+        raise ConfigError(
+            f"{name}: engine.master = {master!r}: expected a Spark master URL such as "
+            "spark://127.0.0.1:7077 or local[*]."
+        )
     return {
-        key: (value if key in ("threads", "min_rows") else str(value))
+        key: (
+            value
+            if key in ("threads", "min_rows")
+            else dict(value)
+            if key == "conf"
+            else str(value)
+        )
         for key, value in engine.items()
         if value is not None
     }
@@ -134,9 +177,7 @@ class TableDataset(ParquetDataset):
         """The process's engine for this entry's settings."""
         from session_recs.data import engine as columnar_engine  # ibis: only when used
 
-        return columnar_engine.shared(
-            self._engine.get("memory_limit"), self._engine.get("threads"), self._engine.get("spill")
-        )
+        return columnar_engine.connection(self._engine)
 
     def load(self) -> Any:
         if self._load_as == "pandas" or self._protocol != "file":
@@ -144,11 +185,13 @@ class TableDataset(ParquetDataset):
         path = get_filepath_str(self._get_load_path(), self._protocol)
         if not engine_takes(path, self._engine):
             return super().load()
-        if self._row_order:
-            from session_recs.data.engine import read_interactions
+        from session_recs.data.engine import errors, read_interactions, read_table
 
-            return read_interactions(self.connection(), path)
-        return self.connection().read_parquet(path)
+        con = self.connection()
+        with errors(f"reading {path}", con):
+            if self._row_order:
+                return read_interactions(con, path)
+            return read_table(con, path)
 
     def save(self, data: Any) -> None:
         if not is_table(data):

@@ -1,0 +1,231 @@
+"""The data layer on a real Spark standalone cluster (a master and 2 workers on 127.0.0.1,
+started from PySpark's wheel, Java from Debian's packages): the same expressions as on
+DuckDB give the pandas path's outputs, case for case (the parity tests of
+test_columnar.py, run again here on the cluster), FF19's Online Retail sessions, and
+``kedro run --env=spark`` writes the same files as the default run.
+
+The driver tells the executors to run Python at a path that does not exist
+(``spark.pyspark.python``): every test passing proves the workers need no Python and no
+copy of this package (SQL only; tables from the driver travel as Arrow).
+
+Marker ``spark``: .ci/run installs the spark extra and runs ``pytest -m spark``; without
+PySpark or Java the tests are skipped, saying why.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from session_recs.data import engine
+
+from ..conftest import latest_version, run_cli
+from .test_columnar import (
+    test_a_column_the_columnar_reader_cannot_take_is_named,
+    test_an_otto_shaped_log_reads_as_the_pandas_interactions,
+    test_online_retail_gives_ff19s_sessions_and_split,
+    test_sessionize_gives_the_pandas_sessions_and_log,
+    test_split_gives_the_pandas_train_pairs_and_test_sessions,
+    test_the_item_catalog_is_the_pandas_one,
+)
+
+__all__ = [  # collected here again, with this module's `con` (the cluster)
+    "test_a_column_the_columnar_reader_cannot_take_is_named",
+    "test_an_otto_shaped_log_reads_as_the_pandas_interactions",
+    "test_online_retail_gives_ff19s_sessions_and_split",
+    "test_sessionize_gives_the_pandas_sessions_and_log",
+    "test_split_gives_the_pandas_train_pairs_and_test_sessions",
+    "test_the_item_catalog_is_the_pandas_one",
+]
+
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        importlib.util.find_spec("pyspark") is None,
+        reason='needs PySpark: pip install -e ".[spark]" (docs/scale.md, "On a Spark cluster")',
+    ),
+    pytest.mark.skipif(
+        shutil.which("java") is None, reason="needs Java 17 (Debian: openjdk-17-jre-headless)"
+    ),
+    pytest.mark.timeout(600),
+]
+
+#: The executors are told to run a Python that does not exist: nothing may need one.
+NO_PYTHON = "/nonexistent/python3"
+#: One executor of one core on each worker, for every application.
+PER_APPLICATION = {
+    "spark.cores.max": "2",
+    "spark.executor.cores": "1",
+    "spark.executor.memory": "1g",
+}
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory):
+    from session_recs.data.spark_cluster import local_cluster
+
+    folder = tmp_path_factory.mktemp("spark")
+    # Two workers of 2 cores: each application takes one core on each (below), so a
+    # `kedro run` in a subprocess runs beside this process's own session.
+    with local_cluster(workers=2, cores=2, memory="2g", folder=folder) as c:
+        assert c.workers_alive() == 2
+        yield c
+
+
+def spark_settings(master: str) -> dict:
+    return {
+        "backend": "spark",
+        "master": master,
+        "conf": {
+            **PER_APPLICATION,
+            "spark.driver.host": "127.0.0.1",
+            "spark.pyspark.python": NO_PYTHON,
+        },
+    }
+
+
+def executors(context) -> int:
+    """The executors registered with a SparkContext (its block managers but the driver's)."""
+    return int(context._jsc.sc().getExecutorMemoryStatus().size()) - 1
+
+
+@pytest.fixture(scope="module")
+def con(cluster):
+    connection = engine.connection(spark_settings(cluster.master))
+    context = connection._session.sparkContext
+    assert context.master == cluster.master
+    # Executors register after the session starts: one on each worker, within a minute.
+    deadline = time.monotonic() + 60
+    while executors(context) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert executors(context) == 2
+    return connection
+
+
+# --- kedro run --env=spark ---------------------------------------------------------------
+
+TABLES = {
+    "02_intermediate": ["interactions"],
+    "03_primary": ["sessions", "item_catalog"],
+    "05_model_input": ["train_sessions", "validation_pairs", "test_pairs", "test_sessions"],
+}
+
+
+def outputs(project: Path) -> dict[str, pd.DataFrame]:
+    return {
+        name: pd.read_parquet(latest_version(project / "data" / layer / "demo" / f"{name}.parquet"))
+        for layer, names in TABLES.items()
+        for name in names
+    }
+
+
+def kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
+    """``kedro run ARGS`` in ``project`` (the project's CLI, as the installed package)."""
+    return run_cli(project, "run", *args, timeout=540)
+
+
+def point_at(project: Path, master: str) -> None:
+    """conf/spark/globals.yml (the shipped file) aimed at ``master``, executors told to run
+    a Python that does not exist."""
+    globals_yml = project / "conf" / "spark" / "globals.yml"
+    text = globals_yml.read_text()
+    assert "master: spark://127.0.0.1:7077" in text
+    text = text.replace("spark://127.0.0.1:7077", master)
+    text = text.replace("    spark.executor.memory: 2g\n", "")
+    added = {**PER_APPLICATION, "spark.pyspark.python": NO_PYTHON}
+    globals_yml.write_text(text + "".join(f"    {k}: {v}\n" for k, v in added.items()))
+
+
+def test_kedro_run_env_spark_writes_the_default_runs_files(cluster, project):
+    data = ("--pipelines=ingest,sessionize,split",)
+    default = kedro(project, *data)
+    assert default.returncode == 0, default.stderr[-2000:]
+    expected = outputs(project)
+    point_at(project, cluster.master)
+    on_spark = kedro(project, "--env=spark", *data)
+    assert on_spark.returncode == 0, on_spark.stderr[-3000:]
+    assert "Traceback" not in on_spark.stderr
+    got = outputs(project)
+    for name, frame in expected.items():
+        pd.testing.assert_frame_equal(frame, got[name], check_dtype=True, obj=name)
+    assert len(got["sessions"]) > 40_000 and len(got["test_pairs"]) > 100
+    # Two versions of each table, both whole; the second one Spark's.
+    versions = list((project / "data/03_primary/demo/sessions.parquet").iterdir())
+    assert len(versions) == 2
+    assert not [p for p in project.rglob(".*parts-*")]  # Spark's part files are gathered
+
+
+def test_a_spark_master_nobody_answers_is_one_line_and_nothing_is_written(project):
+    first = kedro(project, "--pipelines=ingest,sessionize")
+    assert first.returncode == 0, first.stderr[-2000:]
+    before = sorted(str(p) for p in (project / "data").rglob("*"))
+    point_at(project, "spark://127.0.0.1:9")  # the discard port: nothing listens
+    run = kedro(project, "--env=spark", "--pipelines=sessionize")
+    assert run.returncode == 1
+    errors = [line for line in run.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, run.stderr[-2000:]
+    assert re.search(r"engine.master = 'spark://127.0.0.1:9': no Spark master answers", errors[0])
+    assert "conf/spark/globals.yml" in errors[0]
+    assert "Traceback" not in run.stderr
+    assert sorted(str(p) for p in (project / "data").rglob("*")) == before
+
+
+def test_the_sessionize_log_on_spark_is_the_default_runs(cluster, project):
+    """The log of what each filter dropped is counted by the engine too."""
+    default = kedro(project, "--pipelines=ingest,sessionize")
+    assert default.returncode == 0, default.stderr[-2000:]
+    point_at(project, cluster.master)
+    on_spark = kedro(project, "--env=spark", "--pipelines=sessionize")
+    assert on_spark.returncode == 0, on_spark.stderr[-2000:]
+    logs = sorted((project / "data/03_primary/demo/sessionize_log.json").glob("*/*.json"))
+    assert len(logs) == 2
+    first, second = (json.loads(path.read_text()) for path in logs)
+    assert first == second and first["dropped"]
+
+
+def test_ctrl_c_during_a_spark_query_stops_the_run_and_leaves_the_data_as_it_was(cluster, project):
+    first = kedro(project, "--pipelines=ingest")
+    assert first.returncode == 0, first.stderr[-2000:]
+    before = sorted(str(p) for p in (project / "data").rglob("*"))
+    point_at(project, cluster.master)
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "COLUMNS": "200"}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "session_recs", "run", "--env=spark", "--pipelines=sessionize"],
+        cwd=project,
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    lines = []
+    try:
+        assert run.stderr is not None
+        for line in run.stderr:  # the first count is answered: Spark's queries are running
+            lines.append(line)
+            if "rows with a missing value" in line:
+                run.send_signal(signal.SIGINT)
+                break
+        lines += run.stderr.readlines()
+        assert run.wait(timeout=120) == 1, "".join(lines)[-2000:]
+    finally:
+        if run.poll() is None:
+            run.kill()
+    errors = [line for line in lines if line.startswith("Error:")]
+    assert errors == [
+        "Error: Stopped by SIGINT: the outputs saved before are whole and kept; run the "
+        "command again to go on.\n"
+    ], "".join(lines)[-2000:]
+    assert not any("Traceback" in line for line in lines)
+    assert sorted(str(p) for p in (project / "data").rglob("*")) == before

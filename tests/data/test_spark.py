@@ -229,3 +229,25 @@ def test_ctrl_c_during_a_spark_query_stops_the_run_and_leaves_the_data_as_it_was
     ], "".join(lines)[-2000:]
     assert not any("Traceback" in line for line in lines)
     assert sorted(str(p) for p in (project / "data").rglob("*")) == before
+
+
+def test_the_default_pipeline_on_spark_scores_every_model_as_the_default_run(cluster, project):
+    """`kedro run --env=spark`, the whole default pipeline: the models fit on the tables
+    Spark wrote (on the driver, as on DuckDB) and score exactly as in the default run."""
+    default = kedro(project)
+    assert default.returncode == 0, default.stderr[-2000:]
+    point_at(project, cluster.master)
+    on_spark = kedro(project, "--env=spark")
+    assert on_spark.returncode == 0, on_spark.stderr[-3000:]
+    folder = project / "data/07_model_output/demo"
+    metrics = sorted(folder.glob("*_metrics.parquet"))
+    assert len(metrics) >= 5
+    for path in metrics:
+        versions = sorted(p for p in path.iterdir() if p.is_dir())
+        assert len(versions) == 2, path
+        # Everything but the measured speed: scores, intervals, the splits' fingerprints.
+        first, second = (
+            pd.read_parquet(v / path.name).drop(columns="predictions_per_s") for v in versions
+        )
+        assert len(first) > 0 and first["value"].gt(0).any()
+        pd.testing.assert_frame_equal(first, second, obj=path.name)

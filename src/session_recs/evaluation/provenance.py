@@ -88,7 +88,7 @@ class RepeatEvidence:
     def of(cls, sessions: pd.DataFrame) -> RepeatEvidence:
         """Counted on a long session table (rows in session order)."""
         ids = sessions["session_id"].to_numpy()
-        items = sessions["item_id"].to_numpy()
+        items = pd.factorize(sessions["item_id"])[0]  # codes: no Python string per event
         same = ids[1:] == ids[:-1]
         return cls(int(same.sum()), int((same & (items[1:] == items[:-1])).sum()))
 

@@ -221,7 +221,9 @@ class Recommender(ABC):
                 f"{self.name}: the training sessions are empty; nothing to learn from. "
                 "Check the split outputs (train_sessions)."
             )
-        codes, uniques = pd.factorize(train["item_id"].to_numpy())
+        # On the column itself: an Arrow-backed text column is hashed as it is, where its
+        # to_numpy() would make a Python string per event (about 60 bytes each).
+        codes, uniques = pd.factorize(train["item_id"])
         self.index = ItemIndex(np.asarray(uniques, dtype=object))
         sessions = SessionData.from_long(train, self.index, codes=codes)
         self.popularity = np.bincount(sessions.items, minlength=len(self.index)).astype(np.float64)

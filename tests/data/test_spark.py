@@ -251,3 +251,19 @@ def test_the_default_pipeline_on_spark_scores_every_model_as_the_default_run(clu
         )
         assert len(first) > 0 and first["value"].gt(0).any()
         pd.testing.assert_frame_equal(first, second, obj=path.name)
+
+
+def test_spark_without_java_is_one_line_naming_what_it_needs(project):
+    first = kedro(project, "--pipelines=ingest")
+    assert first.returncode == 0, first.stderr[-2000:]
+    before = sorted(str(p) for p in (project / "data").rglob("*"))
+    point_at(project, "local[1]")  # Spark in the driver: no cluster, Java all the same
+    run = run_cli(
+        project, "run", "--env=spark", "--pipelines=sessionize", env={"JAVA_HOME": "/nonexistent"}
+    )
+    assert run.returncode == 1
+    errors = [line for line in run.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "Traceback" not in run.stderr, run.stderr[-2000:]
+    assert "Spark could not start its driver (engine.master = 'local[1]')" in errors[0]
+    assert "Spark needs Java 17" in errors[0] and "found: /nonexistent" in errors[0]
+    assert sorted(str(p) for p in (project / "data").rglob("*")) == before

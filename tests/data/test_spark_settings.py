@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import socket
+import sys
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -118,3 +119,12 @@ def test_a_spark_engine_keeps_its_settings_as_given():
     engine = {"backend": "spark", "master": "local[2]", "min_rows": 0, "conf": {"spark.x": 1}}
     assert checked_engine(engine, "E") == engine | {"conf": {"spark.x": 1}}
     assert checked_engine({}, "E") == {}
+
+
+def test_spark_without_pyspark_says_which_extra_to_install(monkeypatch):
+    from session_recs.data import spark
+
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)
+    with pytest.raises(ConfigError, match=r'needs PySpark: pip install -e "\.\[spark\]"'):
+        spark.connect("local[1]")

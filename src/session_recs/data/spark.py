@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import shutil
 import signal
 import socket
@@ -119,6 +120,15 @@ def connect(master: str | None = None, conf: Mapping[str, Any] | None = None) ->
     before = signal.getsignal(signal.SIGINT) if main else None
     try:
         session = builder.getOrCreate()
+    except Exception as exc:
+        if not type(exc).__module__.startswith(("pyspark", "py4j")):
+            raise
+        java = os.environ.get("JAVA_HOME") or shutil.which("java") or "none on PATH"
+        raise ConfigError(
+            f"Spark could not start its driver (engine.master = {master!r}): "
+            f"{first_line(exc)}. Spark needs Java 17: JAVA_HOME or "
+            f"java on PATH (found: {java}); on Debian, apt-get install openjdk-17-jre-headless."
+        ) from None
     finally:
         if main and before is not None:
             signal.signal(signal.SIGINT, before)
@@ -255,15 +265,22 @@ def release(table: Any) -> None:
             table.release()
 
 
+def _text(exc: BaseException) -> str:
+    java = getattr(exc, "java_exception", None)
+    return str(java.getMessage()) if java is not None else str(exc)
+
+
+def first_line(exc: BaseException) -> str:
+    """A Spark error's own first line (a Java error's message, not Py4J's call)."""
+    lines = [line.strip() for line in _text(exc).strip().splitlines() if line.strip()]
+    return lines[0].rstrip(".") if lines else type(exc).__name__
+
+
 def failure(what: str, exc: BaseException) -> str:
     """One line for a failure of Spark while doing ``what``."""
-    java = getattr(exc, "java_exception", None)
-    text = str(java.getMessage()) if java is not None else str(exc)
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    first = lines[0] if lines else type(exc).__name__
-    if "no space left" in text.lower():
+    if "no space left" in _text(exc).lower():
         return (
             f"The disk filled up while Spark was {what}: free space in the workers' "
             "spark.local.dir, or give engine.conf a spark.local.dir on a larger disk."
         )
-    return f"Spark failed while {what}: {first} (Spark's log: {LOG})"
+    return f"Spark failed while {what}: {first_line(exc)} (Spark's log: {LOG})"

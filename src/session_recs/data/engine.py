@@ -42,10 +42,15 @@ def connect(
         options["memory_limit"] = memory_limit
     if threads:
         options["threads"] = threads
-    folder = Path(spill) if spill else Path(tempfile.gettempdir()) / "session_recs_spill"
+    folder = Path(spill) if spill else default_spill()
     folder.mkdir(parents=True, exist_ok=True)
     options["temp_directory"] = str(folder)
     return ibis.duckdb.connect(**options)
+
+
+def default_spill() -> Path:
+    """Where the engine spills when no folder is set: the system's temporary folder."""
+    return Path(tempfile.gettempdir()) / "session_recs_spill"
 
 
 @functools.cache

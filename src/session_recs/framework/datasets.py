@@ -199,7 +199,12 @@ class OnlineRetailDataset(_RawFileDataset):
 
 
 class RecSys15ClicksDataset(_RawFileDataset):
-    """RecSys Challenge 2015 ``yoochoose-clicks.dat`` via ``read_recsys15_clicks``."""
+    """RecSys Challenge 2015 ``yoochoose-clicks.dat`` via ``read_recsys15_clicks``.
+
+    With ``engine`` (the columnar engine's settings), a file of at least ``min_rows``
+    lines is streamed into Parquet (:mod:`session_recs.data.streamed`, in bounded memory,
+    kept in the engine's spill folder for the next run) and loads as a lazy table.
+    """
 
     COLUMNS: ClassVar[dict[str, str]] = {
         "session_key": "SessionId",
@@ -208,6 +213,37 @@ class RecSys15ClicksDataset(_RawFileDataset):
     }
     _reader = staticmethod(read_recsys15_clicks)
     _format = "RecSys15 yoochoose clicks"
+
+    def __init__(
+        self,
+        filepath: str,
+        columns: dict[str, str] | None = None,
+        timestamp_unit: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        engine: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(filepath, columns, timestamp_unit, metadata)
+        name = type(self).__name__
+        self._engine = None if engine is None else tables.checked_engine(engine, name)
+
+    def load(self) -> Any:
+        """The clicks as interactions: a DataFrame, or a lazy table of the engine."""
+        from session_recs.data import streamed
+
+        settings = self._engine
+        if settings is None or not self._filepath.is_file():
+            return super().load()
+        if streamed.estimated_rows(self._filepath) < settings.get("min_rows", tables.MIN_ROWS):
+            return super().load()
+        from session_recs.data import engine as columnar_engine
+
+        folder = Path(settings.get("spill") or columnar_engine.default_spill())
+        parquet = streamed.recsys15_parquet(self._filepath, folder)
+        connection = columnar_engine.connection(settings)
+        with columnar_engine.errors(f"reading {self._filepath}", connection):
+            return columnar_engine.interactions_from_parquet(
+                connection, parquet, self._columns, self._timestamp_unit
+            )
 
 
 class AotmDataset(_RawFileDataset):

@@ -5,13 +5,15 @@ per event (about 60 bytes each), which at 2.2e8 events is 13 GB."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import tracemalloc
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from session_recs.evaluation.provenance import RepeatEvidence
+from session_recs.evaluation.provenance import RepeatEvidence, fingerprint
 from session_recs.models import ModelSpec
 
 EVENTS = 200_000
@@ -63,3 +65,22 @@ def test_counting_repeated_items_costs_no_python_string_per_event(train):
     same = ids[1:] == ids[:-1]
     assert evidence.transitions == int(same.sum()) == EVENTS - EVENTS // 10
     assert evidence.repeats == int((same & (items[1:] == items[:-1])).sum()) > 0
+
+
+def test_the_training_fingerprint_hashes_each_distinct_item_once(train):
+    digest = None
+
+    def hashed():
+        nonlocal digest
+        digest = fingerprint((train, ("session_id", "item_id")))
+
+    assert peak_bytes_per_event(hashed) < 20  # 8-byte hashes; per row, 36
+    # The same digest as hashing every row's text (what earlier runs recorded).
+    reference = hashlib.sha256()
+    reference.update(json.dumps([["session_id", "item_id"], EVENTS]).encode())
+    for column in ("session_id", "item_id"):
+        rows = pd.util.hash_pandas_object(train[column], index=False).to_numpy()
+        reference.update(np.ascontiguousarray(rows).tobytes())
+    assert digest == reference.hexdigest()[:16]
+    with_missing = train.head(100).assign(item_id=lambda f: f["item_id"].where(f.index != 3))
+    assert fingerprint((with_missing, ("item_id",))) != fingerprint((train.head(100), ("item_id",)))

@@ -58,9 +58,20 @@ def fingerprint(*frames: tuple[pd.DataFrame, Sequence[str]]) -> str:
             values = frame[column]
             if not pd.api.types.is_numeric_dtype(values):
                 values = values.astype("str")
-            hashed = pd.util.hash_pandas_object(values, index=False).to_numpy()
-            digest.update(np.ascontiguousarray(hashed).tobytes())
+            digest.update(np.ascontiguousarray(_row_hashes(values)).tobytes())
     return digest.hexdigest()[:_DIGITS]
+
+
+def _row_hashes(values: pd.Series) -> np.ndarray:
+    """pandas' hash of each value; text through its distinct values (each hashed once),
+    not one Python string per row."""
+    if pd.api.types.is_numeric_dtype(values):
+        return pd.util.hash_pandas_object(values, index=False).to_numpy()
+    codes, uniques = pd.factorize(values)
+    if len(codes) and codes.min() < 0:  # a missing value: hashed as it is
+        return pd.util.hash_pandas_object(values, index=False).to_numpy()
+    distinct = pd.util.hash_pandas_object(pd.Series(uniques, dtype=values.dtype), index=False)
+    return distinct.to_numpy()[codes]
 
 
 def split_fingerprints(

@@ -58,6 +58,7 @@ handlers:
   file: {{class: logging.FileHandler, filename: "{{log}}", formatter: timed, mode: w}}
 loggers:
   kedro: {{level: INFO}}
+  kedro.pipeline.node: {{level: INFO}}
   session_recs: {{level: INFO}}
 root: {{handlers: [file], level: WARNING}}
 """
@@ -111,16 +112,17 @@ class MemorySampler(threading.Thread):
 
 
 NODE_EVENT = re.compile(
-    r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO \S+ (Running|Completed) node: ([^\s:]+)"
+    r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO \S+ "
+    # Kedro 1.x: "Running node: <name>: ..." and "Completed 3 out of 9 tasks: <name>"
+    r"(Running|Completed) (?:node|\d+ out of \d+ tasks): ([^\s:]+)"
 )
 
 
 def node_intervals(log: Path) -> list[tuple[str, float, float]]:
-    """(node, start, end) in epoch seconds from Kedro's 'Running/Completed node' lines.
-
-    The sequential runner runs one node at a time, so each 'Completed' closes the latest
-    'Running' (whose line shows the node's name without its namespace).
-    """
+    """(node, start, end) in epoch seconds from Kedro's 'Running node' and 'Completed ...
+    tasks' lines (the project's logging.yml hides the first: the benchmarks' LOGGING shows
+    it). The sequential runner runs one node at a time, so each 'Completed' closes the
+    latest 'Running'; the name is the Completed line's, with its namespace."""
     started = None
     intervals = []
     for line in log.read_text(errors="replace").splitlines():

@@ -80,17 +80,24 @@ class ItemKNN(RowLookup):
         by_item = incidence.T.tocsr()
         support = np.diff(by_item.indptr).astype(np.float64)
         lengths = np.diff(incidence.indptr).astype(np.float64)
+        # Each item's factor of the norm, computed once (not once per co-occurring pair).
+        left = np.power(support + options.shrinkage, options.alpha)
+        right = np.power(support + options.shrinkage, 1.0 - options.alpha)
         blocks = []
         for lo, hi in itertools.pairwise(work_cuts(by_item @ lengths, self.PAIRS_PER_BLOCK)):
-            together = (by_item[lo:hi] @ incidence).tocoo()
-            rows, cols = together.row + lo, together.col
+            together = (by_item[lo:hi] @ incidence).tocsr()
+            rows = np.repeat(np.arange(lo, hi), np.diff(together.indptr))
+            cols = together.indices
             off_diagonal = rows != cols
             rows, cols = rows[off_diagonal], cols[off_diagonal]
-            norm = np.power(support[rows] + options.shrinkage, options.alpha) * np.power(
-                support[cols] + options.shrinkage, 1.0 - options.alpha
-            )
+            norm = left[rows] * right[cols]
+            kept = np.bincount(rows - lo, minlength=hi - lo)
             similarity = sp.csr_matrix(
-                (together.data[off_diagonal] / np.maximum(norm, 1e-12), (rows - lo, cols)),
+                (
+                    together.data[off_diagonal] / np.maximum(norm, 1e-12),
+                    cols,
+                    np.r_[0, np.cumsum(kept)],
+                ),
                 shape=together.shape,
             )
             blocks.append(prune_rows(similarity, options.neighbours))

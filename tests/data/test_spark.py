@@ -267,3 +267,13 @@ def test_spark_without_java_is_one_line_naming_what_it_needs(project):
     assert "Spark could not start its driver (engine.master = 'local[1]')" in errors[0]
     assert "Spark needs Java 17" in errors[0] and "found: /nonexistent" in errors[0]
     assert sorted(str(p) for p in (project / "data").rglob("*")) == before
+
+
+def test_a_second_master_in_a_process_whose_session_runs_on_another_is_refused(con, cluster):
+    """Spark keeps one session per process: a different master would be ignored."""
+    from session_recs.core.errors import ConfigError
+    from session_recs.data import spark
+
+    with pytest.raises(ConfigError, match=r"already runs a Spark session on 'spark://127"):
+        spark.connect("local[2]")
+    assert con._session.sparkContext.master == cluster.master  # still there, unchanged

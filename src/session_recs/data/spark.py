@@ -132,6 +132,13 @@ def connect(master: str | None = None, conf: Mapping[str, Any] | None = None) ->
     finally:
         if main and before is not None:
             signal.signal(signal.SIGINT, before)
+    running = session.sparkContext.master
+    if master and running != master:  # getOrCreate hands back a session already running
+        raise ConfigError(
+            f"engine.master = {master!r}, but this process already runs a Spark session on "
+            f"{running!r}, which Spark keeps: stop it first (spark.stop()) or set "
+            "engine.master to it."
+        )
     return ibis.pyspark.connect(session)
 
 

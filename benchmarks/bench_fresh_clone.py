@@ -39,20 +39,26 @@ def time_once(args: list[str]) -> float:
         project = copy_project(
             ROOT, Path(folder) / "project", [ROOT / "data/01_raw/demo_online_retail.parquet"]
         )
-        env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "RAY_USAGE_STATS_ENABLED": "0"}
-        start = time.perf_counter()
-        result = subprocess.run(
-            [sys.executable, "-m", "session_recs", *args],
-            cwd=project,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        seconds = time.perf_counter() - start
-        if result.returncode != 0:
-            raise SystemExit(f"{' '.join(args)} failed:\n{result.stderr[-3000:]}")
-        return seconds
+        return timed_command(project, args)
+
+
+def timed_command(project: Path, args: list[str]) -> float:
+    """Seconds of ``python -m session_recs ARGS`` in ``project`` (the project's CLI: the
+    copy's code is the installed package); exits with the command's error if it fails."""
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "RAY_USAGE_STATS_ENABLED": "0"}
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "session_recs", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed:\n{result.stderr[-3000:]}")
+    return seconds
 
 
 def main() -> None:

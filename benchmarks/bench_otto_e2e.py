@@ -19,16 +19,13 @@ Usage: python benchmarks/bench_otto_e2e.py [--events 10000000] [--items 1800000]
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from bench_scale import LOGGING, MemorySampler, node_intervals
+from bench_scale import run_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("sequential_rules", "markov", "item_knn", "session_knn", "vstan")
@@ -48,39 +45,6 @@ def log_file(cache: Path, events: int, items: int, seed: int) -> Path:
     return path
 
 
-def run(project: Path, fraction: float, log: Path) -> dict:
-    """The run, timed and measured."""
-    logging_yml = project / "bench_logging.yml"
-    logging_yml.write_text(LOGGING.replace("{log}", str(log)))
-    env = {
-        **os.environ,
-        "KEDRO_DISABLE_TELEMETRY": "true",
-        "KEDRO_LOGGING_CONFIG": str(logging_yml),
-    }
-    command = ["/usr/bin/time", "-v", sys.executable, "-m", "session_recs", "run"]
-    command += ["--pipelines=ingest,sessionize,split,baseline", f"--namespaces={','.join(MODELS)}"]
-    command += [f"--params=dataset=otto_synthetic,split.test_fraction={fraction:.6f}"]
-    started = time.time()
-    process = subprocess.Popen(
-        command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    sampler = MemorySampler(process.pid)
-    sampler.start()
-    _, stderr = process.communicate()
-    wall = time.time() - started
-    sampler.stop.set()
-    sampler.join()
-    if process.returncode:
-        raise SystemExit(f"the run failed ({process.returncode}):\n{stderr[-4000:]}")
-    peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", stderr)[1])
-    nodes = []
-    for name, begin, end in node_intervals(log):
-        during = [rss for t, rss in sampler.samples if begin <= t <= end + 0.2]
-        nodes.append((name, end - begin, max(during, default=0)))
-    tree_peak = max((rss for _, rss in sampler.samples), default=0)
-    return {"wall": wall, "peak": max(tree_peak, peak_kb * 1024), "nodes": nodes}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000_000)
@@ -97,10 +61,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         project = copy_project(ROOT, Path(folder) / "project")
         shutil.copy(source, project / "data/01_raw/otto_synthetic.parquet")
-        result = run(project, fraction, Path(folder) / "kedro.log")
+        args = ("--pipelines=ingest,sessionize,split,baseline", f"--namespaces={','.join(MODELS)}")
+        args += (f"--params=dataset=otto_synthetic,split.test_fraction={fraction:.6f}",)
+        result = run_pipeline(project, Path(folder) / "kedro.log", args)
+    peak = max(result["tree_peak"], result["main_max_rss"]) / 1e9
     print(
         f"{args.events:,} events, {args.items:,} items, test_fraction {fraction:.6f}: "
-        f"{result['wall']:.0f} s, peak {result['peak'] / 1e9:.2f} GB"
+        f"{result['wall_s']:.0f} s, peak {peak:.2f} GB"
     )
     print("| node | seconds | peak memory |\n| --- | --- | --- |")
     for name, seconds, peak in result["nodes"]:

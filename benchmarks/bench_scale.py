@@ -138,8 +138,11 @@ def node_intervals(log: Path) -> list[tuple[str, float, float]]:
     return intervals
 
 
-def run_pipeline(project: Path, log: Path) -> dict:
-    """``python -m session_recs run --params=dataset=online_retail``, timed and measured."""
+def run_pipeline(
+    project: Path, log: Path, args: tuple[str, ...] = ("--params=dataset=online_retail",)
+) -> dict:
+    """``python -m session_recs run ARGS`` (default: the whole pipeline on
+    online_retail), timed and measured."""
     logging_yml = project / "bench_logging.yml"
     logging_yml.write_text(LOGGING.replace("{log}", str(log)))
     env = {
@@ -148,8 +151,7 @@ def run_pipeline(project: Path, log: Path) -> dict:
         "RAY_USAGE_STATS_ENABLED": "0",
         "KEDRO_LOGGING_CONFIG": str(logging_yml),
     }
-    command = ["/usr/bin/time", "-v", sys.executable, "-m", "session_recs", "run"]
-    command.append("--params=dataset=online_retail")
+    command = ["/usr/bin/time", "-v", sys.executable, "-m", "session_recs", "run", *args]
     start = time.time()
     process = subprocess.Popen(
         command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
+
+from bench_fresh_clone import timed_command
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SESSION_RECS_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -68,23 +67,9 @@ def project_for(way: str, dataset: str, master: str, folder: Path) -> Path:
 
 
 def run(project: Path, dataset: str, way: str) -> float:
-    # `kedro run ...` through the project's CLI (the copy's code is the installed package)
+    """Seconds of `kedro run --pipelines=ingest,sessionize,split` one way."""
     args = ["run", "--pipelines=ingest,sessionize,split", f"--params=dataset={dataset}"]
-    args += ["--env=spark"] if way == "spark" else []
-    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"}
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "session_recs", *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    seconds = time.perf_counter() - started
-    if done.returncode:
-        raise SystemExit(f"{dataset}/{way} failed:\n{done.stderr[-3000:]}")
-    return seconds
+    return timed_command(project, args + (["--env=spark"] if way == "spark" else []))
 
 
 def main() -> None:

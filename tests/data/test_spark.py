@@ -277,3 +277,17 @@ def test_a_second_master_in_a_process_whose_session_runs_on_another_is_refused(c
     with pytest.raises(ConfigError, match=r"already runs a Spark session on 'spark://127"):
         spark.connect("local[2]")
     assert con._session.sparkContext.master == cluster.master  # still there, unchanged
+
+
+def test_a_setting_the_driver_jvm_refuses_is_one_line_pointing_at_engine_conf(project):
+    point_at(project, "local[1]")
+    globals_yml = project / "conf" / "spark" / "globals.yml"
+    globals_yml.write_text(globals_yml.read_text() + "    spark.driver.memory: lots\n")
+    run = kedro(project, "--env=spark", "--pipelines=ingest,sessionize")
+    assert run.returncode == 1
+    # Java prints its own "Error: Could not create the Java Virtual Machine." before ours.
+    errors = [line for line in run.stderr.splitlines() if line.startswith("Error: ConfigError")]
+    assert len(errors) == 1 and "Traceback" not in run.stderr, run.stderr[-2000:]
+    assert "did not start with the settings given" in errors[0]
+    assert "check engine.conf (e.g. spark.driver.memory)" in errors[0]
+    assert "Invalid maximum heap size: -Xmxlots" in run.stderr  # Java's own reason, above

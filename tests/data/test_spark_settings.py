@@ -128,3 +128,14 @@ def test_spark_without_pyspark_says_which_extra_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyspark.sql", None)
     with pytest.raises(ConfigError, match=r'needs PySpark: pip install -e "\.\[spark\]"'):
         spark.connect("local[1]")
+
+
+def test_a_full_disk_under_spark_names_spark_local_dir():
+    from session_recs.data.spark import failure
+
+    error = RuntimeError("Job aborted: java.io.IOException: No space left on device")
+    said = failure("writing sessions.parquet", error)
+    assert said.startswith("The disk filled up while Spark was writing sessions.parquet")
+    assert "spark.local.dir" in said and "\n" not in said
+    other = failure("splitting", RuntimeError("[TABLE_OR_VIEW_NOT_FOUND] x\n  at line 2"))
+    assert other.startswith("Spark failed while splitting: [TABLE_OR_VIEW_NOT_FOUND] x (")

@@ -123,11 +123,9 @@ def connect(master: str | None = None, conf: Mapping[str, Any] | None = None) ->
     except Exception as exc:
         if not type(exc).__module__.startswith(("pyspark", "py4j")):
             raise
-        java = os.environ.get("JAVA_HOME") or shutil.which("java") or "none on PATH"
         raise ConfigError(
             f"Spark could not start its driver (engine.master = {master!r}): "
-            f"{first_line(exc)}. Spark needs Java 17: JAVA_HOME or "
-            f"java on PATH (found: {java}); on Debian, apt-get install openjdk-17-jre-headless."
+            f"{first_line(exc)}. {_start_hint(exc)}"
         ) from None
     finally:
         if main and before is not None:
@@ -270,6 +268,24 @@ def release(table: Any) -> None:
     if type(table).__name__ == "CachedTable":
         with contextlib.suppress(Exception):
             table.release()
+
+
+def _start_hint(exc: BaseException) -> str:
+    """What to check when the driver does not start: Java when no JVM came up, else the
+    settings handed to Spark."""
+    home = os.environ.get("JAVA_HOME")
+    java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
+    if "JAVA_GATEWAY" in _text(exc) and not (java and Path(java).is_file()):
+        return (
+            f"Spark needs Java 17: JAVA_HOME or java on PATH (found: {home or 'none'}); on "
+            "Debian, apt-get install openjdk-17-jre-headless."
+        )
+    if "JAVA_GATEWAY" in _text(exc):  # Java is there: its JVM refused the settings
+        return (
+            f"{java} did not start with the settings given (the lines Java printed above "
+            "say why): check engine.conf (e.g. spark.driver.memory)."
+        )
+    return f"Check engine.conf and engine.master (Spark's log: {LOG})."
 
 
 def _text(exc: BaseException) -> str:

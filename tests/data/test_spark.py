@@ -291,3 +291,27 @@ def test_a_setting_the_driver_jvm_refuses_is_one_line_pointing_at_engine_conf(pr
     assert "did not start with the settings given" in errors[0]
     assert "check engine.conf (e.g. spark.driver.memory)" in errors[0]
     assert "Invalid maximum heap size: -Xmxlots" in run.stderr  # Java's own reason, above
+
+
+def test_times_finer_than_a_microsecond_are_named_on_spark(con, tmp_path, caplog):
+    """Spark's timestamps stop at the microsecond: a log that has finer ones is told."""
+    frame = pd.DataFrame(
+        {
+            "session_key": [1, 1],
+            "item_id": ["a", "b"],
+            "timestamp": pd.to_datetime([0, 1_000_000_123], unit="ns"),
+        }
+    )
+    frame.to_parquet(tmp_path / "fine.parquet")
+    frame.assign(timestamp=pd.to_datetime([0, 1_000_000_000], unit="ns")).to_parquet(
+        tmp_path / "plain.parquet"
+    )
+    with caplog.at_level("WARNING", logger="session_recs.data.spark"):
+        engine.read_interactions(con, tmp_path / "plain.parquet")
+        assert not caplog.records
+        table = engine.read_interactions(con, tmp_path / "fine.parquet")
+    (record,) = caplog.records
+    assert "fine.parquet: column 'timestamp' holds times finer than a microsecond" in (
+        record.getMessage()
+    )
+    assert table.count().execute() == 2

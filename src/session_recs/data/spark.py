@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import shutil
 import signal
@@ -39,6 +40,8 @@ from typing import Any
 import ibis.expr.datatypes as dt
 
 from session_recs.core.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 #: Spark settings the engine always sets (a catalog's ``engine.conf`` adds to them).
 BASE_CONF = {
@@ -163,6 +166,7 @@ def read_parquet(con: Any, path: str | Path, row_order: bool = True) -> Any:
         if pa.types.is_timestamp(field.type):
             scales[field.name] = SCALES[field.type.unit]
             if field.type.unit == "ns":
+                _warn_below_microseconds(frame, field.name, path)
                 column = F.timestamp_micros(F.expr(f"`{field.name}` div 1000"))
         columns.append(column.alias(field.name))
     if row_order:
@@ -173,6 +177,21 @@ def read_parquet(con: Any, path: str | Path, row_order: bool = True) -> Any:
     # The file's unit stays in the table's type, and the written file has it again (gather).
     typed = {column: table[column].cast(dt.Timestamp(scale=n)) for column, n in scales.items()}
     return table.mutate(**typed)
+
+
+def _warn_below_microseconds(frame: Any, name: str, path: str | Path) -> None:
+    """One line when a nanosecond column holds times finer than Spark's microseconds:
+    Spark keeps them to the microsecond, so its outputs may differ from DuckDB's."""
+    from pyspark.sql import functions as F
+
+    finer = frame.where(F.col(f"`{name}`") % 1000 != 0).limit(1).count()
+    if finer:
+        logger.warning(
+            "%s: column '%s' holds times finer than a microsecond; Spark keeps them to the "
+            "microsecond, so sessions and ties may differ from the default engine's",
+            path,
+            name,
+        )
 
 
 def write_parquet(table: Any, target: str | Path) -> None:

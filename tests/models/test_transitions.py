@@ -162,17 +162,3 @@ def test_history_weight_favours_items_already_in_the_session():
     scores = model.score(with_history)[0]
     assert scores[model.index.encode(["h"])[0]] == pytest.approx(1.0)
     assert scores[model.index.encode(["p"])[0]] == pytest.approx(1.0)
-
-
-def test_sequential_rules_counted_in_chunks_equal_one_build():
-    rng = np.random.default_rng(0)
-    rows = [(s, p, f"i{rng.integers(50)}") for s in range(300) for p in range(rng.integers(2, 30))]
-    table = pd.DataFrame(rows, columns=["session_id", "position", "item_id"])
-
-    class Chunked(SequentialRules):
-        PAIRS_PER_CHUNK = 500  # dozens of chunks instead of one
-
-    one = SequentialRules(steps=20, pruning=0, backward_weight=0.5).fit(table)
-    chunked = Chunked(steps=20, pruning=0, backward_weight=0.5).fit(table)
-    assert one.matrix.nnz == chunked.matrix.nnz > 1000
-    np.testing.assert_allclose(chunked.matrix.toarray(), one.matrix.toarray(), rtol=1e-12)

@@ -24,12 +24,11 @@ import pandas as pd
 
 from session_recs.core import interrupts
 from session_recs.core.errors import ConfigError, DataValidationError
+from session_recs.core.tables import ROW  # the interactions' row order (the source's)
 from session_recs.data.interactions import _LATEST_SECONDS, _UNIT_BOUNDS, _UNIT_SECONDS
 
 #: The interaction schema's columns, in order (:mod:`session_recs.data.interactions`).
 INTERACTION_ORDER = ("session_key", "item_id", "timestamp", "order", "invoice", "quantity")
-#: The interactions' row order (the source's), a column the pandas path keeps as its index.
-ROW = "_row"
 
 
 def connect(
@@ -253,8 +252,8 @@ def errors(what: str, con: Any = None) -> Iterator[None]:
         limit, spill = _settings(con)
         raise DataValidationError(
             f"The columnar engine ran out of memory while {what} (memory_limit {limit}, "
-            f"spilling to {spill}): {_first_line(exc)}. Raise engine.memory_limit in the "
-            "catalog's _engine, or give engine.spill a folder on a disk with room."
+            f"spilling to {spill}): {_first_line(exc)}. Raise engine.memory_limit in "
+            "conf/base/globals.yml, or give engine.spill a folder on a disk with room."
         ) from None
     except (duckdb.IOException, OSError) as exc:
         if "space left" not in str(exc).lower() and getattr(exc, "errno", None) != errno.ENOSPC:
@@ -264,7 +263,7 @@ def errors(what: str, con: Any = None) -> Iterator[None]:
         _, spill = _settings(con)
         raise DataValidationError(
             f"The disk filled up while the columnar engine was {what} (spilling to {spill}): "
-            "free space there, or set engine.spill in the catalog's _engine to a folder on a "
+            "free space there, or set engine.spill in conf/base/globals.yml to a folder on a "
             "larger disk."
         ) from None
     except (duckdb.Error, IbisError) as exc:

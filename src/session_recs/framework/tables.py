@@ -23,11 +23,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-import pandas as pd
 from kedro.io.core import get_filepath_str
 from kedro_datasets.pandas import ParquetDataset
 
 from session_recs.core.errors import ConfigError
+from session_recs.core.tables import ROW, is_table
 
 logger = logging.getLogger(__name__)
 
@@ -124,19 +124,6 @@ def engine_takes(path: str | Path, engine: Mapping[str, Any]) -> bool:
     return rows is None or rows >= engine.get("min_rows", MIN_ROWS)
 
 
-#: The row-order column of a table loaded with ``row_order`` (session_recs.data.engine.ROW).
-ROW = "_row"
-
-
-def is_table(data: Any) -> bool:
-    """Whether ``data`` is a columnar engine's table (not a DataFrame)."""
-    return (
-        not isinstance(data, pd.DataFrame)
-        and hasattr(data, "to_parquet")
-        and hasattr(data, "_find_backend")
-    )
-
-
 class TableDataset(ParquetDataset):
     """Versioned Parquet, saved from a DataFrame or a columnar table; loaded as a
     DataFrame (``load_as: pandas``, the default) or a lazy table (``load_as: table``)."""
@@ -183,7 +170,9 @@ class TableDataset(ParquetDataset):
         if self._load_as == "pandas" or self._protocol != "file":
             return super().load()
         path = get_filepath_str(self._get_load_path(), self._protocol)
-        if not engine_takes(path, self._engine):
+        if parquet_rows(path) is None or not engine_takes(path, self._engine):
+            # A saved table whose footer cannot be read fails in pandas, which the run
+            # reports as for any saved dataset (naming an older version to load).
             return super().load()
         from session_recs.data.engine import errors, read_interactions, read_table
 

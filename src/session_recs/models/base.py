@@ -32,6 +32,7 @@ import scipy.sparse as sp
 
 from session_recs.core.config import Settings
 from session_recs.core.errors import ConfigError, DataValidationError
+from session_recs.core.tables import is_table, to_frame
 from session_recs.models.ranking import (
     backfill,
     block_rows,
@@ -212,21 +213,26 @@ class Recommender(ABC):
     def fit(self, train: pd.DataFrame, validation_pairs: pd.DataFrame | None = None) -> Self:
         """Learn from a long session table (``session_id``, ``position``, ``item_id``).
 
-        ``validation_pairs`` is only used by models that monitor training
-        (``monitors_validation``); an empty table (a split without validation) trains them
-        all the same, with no validation metric, and says so in one line.
+        ``train`` may be a table of the columnar engine (``train_sessions`` of at least
+        ``engine.min_rows`` rows, or any on Spark): a model that counts on the engine
+        (``counts_on_engine``) fits from it there, holding only what it keeps; any other
+        reads it into memory first. ``validation_pairs`` is only used by models that
+        monitor training (``monitors_validation``); an empty table (a split without
+        validation) trains them all the same, with no validation metric, and says so in
+        one line.
         """
-        if train is None or len(train) == 0:
+        on_engine = is_table(train) and self.counts_on_engine
+        if on_engine:
+            logger.info("%s: counting on the columnar engine", self.name)
+        else:
+            train = to_frame(train)
+        ids, popularity, sessions = self._items(train, on_engine)
+        if not len(ids):
             raise DataValidationError(
                 f"{self.name}: the training sessions are empty; nothing to learn from. "
                 "Check the split outputs (train_sessions)."
             )
-        # On the column itself: an Arrow-backed text column is hashed as it is, where its
-        # to_numpy() would make a Python string per event (about 60 bytes each).
-        codes, uniques = pd.factorize(train["item_id"])
-        self.index = ItemIndex(np.asarray(uniques, dtype=object))
-        sessions = SessionData.from_long(train, self.index, codes=codes)
-        self.popularity = np.bincount(sessions.items, minlength=len(self.index)).astype(np.float64)
+        self.index, self.popularity = ItemIndex(ids), popularity
         self.validation_pairs = validation_pairs
         if self.monitors_validation and validation_pairs is not None and not len(validation_pairs):
             logger.info(
@@ -235,12 +241,40 @@ class Recommender(ABC):
                 self.name,
             )
         self._popular = popularity_order(self.popularity)
-        self._fit(sessions)
+        if sessions is None:
+            self._fit_table(train)
+        else:
+            self._fit(sessions)
         return self
+
+    @staticmethod
+    def _items(train: Any, on_engine: bool) -> tuple[np.ndarray, np.ndarray, SessionData | None]:
+        """The item ids in order of first appearance, their training counts, and (in
+        memory) the encoded sessions."""
+        if on_engine:
+            from session_recs.models.pair_counts import item_index
+
+            return (*item_index(train), None)
+        if train is None or not len(train):
+            return np.zeros(0, dtype=object), np.zeros(0), None
+        # On the column itself: an Arrow-backed text column is hashed as it is, where its
+        # to_numpy() would make a Python string per event (about 60 bytes each).
+        codes, uniques = pd.factorize(train["item_id"])
+        ids = np.asarray(uniques, dtype=object)
+        sessions = SessionData.from_long(train, ItemIndex(ids), codes=codes)
+        return ids, np.bincount(sessions.items, minlength=len(ids)).astype(np.float64), sessions
 
     @abstractmethod
     def _fit(self, sessions: SessionData) -> None:
         """Learn from encoded training sessions (``self.validation_pairs`` may be set)."""
+
+    #: Whether :meth:`_fit_table` learns from a table of the columnar engine, counting
+    #: there (:mod:`session_recs.models.pair_counts`) with the same result as :meth:`_fit`.
+    counts_on_engine: ClassVar[bool] = False
+
+    def _fit_table(self, table: Any) -> None:
+        """Learn from a table of training sessions on the engine (``counts_on_engine``)."""
+        raise NotImplementedError(f"{type(self).__name__} fits in memory only.")
 
     def candidates(self, queries: QueryBatch) -> sp.csr_matrix:
         """Sparse (n_queries x n_items) scores of the items with evidence; entries <= 0 and

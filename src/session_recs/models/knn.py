@@ -31,6 +31,7 @@ import scipy.sparse as sp
 from pydantic import Field
 
 from session_recs.core.config import Settings
+from session_recs.core.tables import to_frame
 from session_recs.models.base import QueryBatch, Recommender, SessionData
 from session_recs.models.sparse import prune_rows, ranges, session_item_counts, work_cuts
 from session_recs.models.transitions import STEP_WEIGHTS, ContextOptions, RowLookup
@@ -238,6 +239,7 @@ class SessionKNN(Recommender):
 
     def fit(self, train: pd.DataFrame, validation_pairs: pd.DataFrame | None = None) -> Self:
         """As :meth:`Recommender.fit`; a ``timestamp`` column orders sessions by recency."""
+        train = to_frame(train)  # an engine's table: read into memory
         self._last_seen = _last_seen(train) if train is not None else None
         return super().fit(train, validation_pairs)
 

@@ -37,6 +37,7 @@ import pandas as pd
 from pydantic import Field
 
 from session_recs.core.config import Settings
+from session_recs.core.tables import to_frame
 from session_recs.models.knn import SessionKNN, SessionKNNOptions
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ class STAN(SessionKNN):
 
     def fit(self, train: pd.DataFrame, validation_pairs: pd.DataFrame | None = None) -> Self:
         """As :meth:`SessionKNN.fit`; the ``timestamp`` column dates the neighbours."""
+        train = to_frame(train)  # an engine's table: read into memory
         self._has_times = train is not None and "timestamp" in train.columns
         if not self._has_times and self.options.lambda_snh is not None:
             log.warning(

@@ -114,9 +114,16 @@ class MarkovChain(RowLookup):
 
     name: ClassVar[str] = "markov"
 
+    counts_on_engine: ClassVar[bool] = True
+
     def _fit(self, sessions: SessionData) -> None:
         a, b = successor_pairs(sessions, 1)
         self.matrix = count_matrix(a, b, 1.0, len(self.fitted_index()))
+
+    def _fit_table(self, table: Any) -> None:
+        from session_recs.models.pair_counts import successor_scores
+
+        self.matrix = successor_scores(table, [1.0], n_items=len(self.fitted_index()))
 
 
 #: Weight of something ``t`` steps away (1 = adjacent): of a sequential rule over ``t``
@@ -159,46 +166,46 @@ class SequentialRules(RowLookup):
     search_settings: ClassVar[tuple[type, ...]] = (_RuleOptions, ContextOptions)
     options: SequentialRulesOptions
 
-    def _fit(self, sessions: SessionData) -> None:
-        n = len(self.fitted_index())
+    counts_on_engine: ClassVar[bool] = True
+
+    def _weights(self) -> tuple[list[float], list[float]]:
+        """The weight of a rule over each distance from 1 (up to ``steps``, stopping at the
+        first that weighs nothing: ``linear`` from 10 positions on), and of the same rule
+        counted backwards (none without ``backward_weight``)."""
         options = self.options
-        total = sp.csr_matrix((n, n))
-        rows: list[np.ndarray] = []
-        cols: list[np.ndarray] = []
-        weights: list[np.ndarray] = []
-        pending = 0
-
-        def flush() -> sp.csr_matrix:
-            # Pairs are counted in chunks so memory stays bounded on long sessions x steps.
-            chunk = count_matrix(
-                np.concatenate(rows), np.concatenate(cols), np.concatenate(weights), n
-            )
-            rows.clear()
-            cols.clear()
-            weights.clear()
-            return total + chunk
-
+        weights: list[float] = []
         for distance in range(1, options.steps + 1):
             weight = float(STEP_WEIGHTS[options.weighting](np.asarray([float(distance)]))[0])
-            a, b = successor_pairs(sessions, distance)
-            if not len(a) or weight <= 0:  # `linear` gives nothing from 10 positions on
+            if weight <= 0:
                 break
-            rows.append(a)
-            cols.append(b)
-            weights.append(np.full(len(a), weight))
-            if options.backward_weight:
-                rows.append(b)
-                cols.append(a)
-                weights.append(np.full(len(a), options.backward_weight * weight))
-            pending += len(a) * (2 if options.backward_weight else 1)
-            if pending >= self.PAIRS_PER_CHUNK:
-                total, pending = flush(), 0
-        if rows:
-            total = flush()
-        self.matrix = prune_rows(total, options.pruning)
+            weights.append(weight)
+        backward = [options.backward_weight * w for w in weights] if options.backward_weight else []
+        return weights, backward
 
-    #: Pairs held in memory at once while fitting (about 24 bytes each).
-    PAIRS_PER_CHUNK: ClassVar[int] = 20_000_000
+    def _fit(self, sessions: SessionData) -> None:
+        """Sum each distance's count matrix times its weight, distance by distance (the
+        order :mod:`session_recs.models.pair_counts` sums in, so both fits agree to the bit);
+        one distance's pairs are held at a time."""
+        n = len(self.fitted_index())
+        weights, backward = self._weights()
+        total = sp.csr_matrix((n, n))
+        for distance, weight in enumerate(weights, start=1):
+            a, b = successor_pairs(sessions, distance)
+            if not len(a):
+                break
+            counts = count_matrix(a, b, 1.0, n)
+            total = total + counts * weight
+            if backward:
+                total = total + counts.T.tocsr() * backward[distance - 1]
+        self.matrix = prune_rows(total, self.options.pruning)
+
+    def _fit_table(self, table: Any) -> None:
+        from session_recs.models.pair_counts import successor_scores
+
+        weights, backward = self._weights()
+        self.matrix = successor_scores(
+            table, weights, backward, self.options.pruning, len(self.fitted_index())
+        )
 
 
 class _AssociationOptions(Settings):

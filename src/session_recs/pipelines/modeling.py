@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pandas as pd
 from kedro.pipeline import Node, Pipeline
 
+from session_recs.core.tables import is_table, to_frame
 from session_recs.evaluation.next_event import EvaluationConfig, evaluate_with_ranks
 from session_recs.models import ModelSpec, Recommender
 
@@ -22,8 +23,15 @@ SHARED_INPUTS = {"train_sessions", "validation_pairs", "test_pairs", "test_sessi
 def fit_recommender(
     train_sessions: pd.DataFrame, validation_pairs: pd.DataFrame, model: ModelSpec
 ) -> Recommender:
-    """Build the model that ``model`` (kind + options) describes and fit it."""
-    return ModelSpec.model_validate(model).build().fit(train_sessions, validation_pairs)
+    """Build the model that ``model`` (kind + options) describes and fit it (on the
+    columnar engine when ``train_sessions`` is its table and the model counts there)."""
+    recommender = ModelSpec.model_validate(model).build()
+    if not is_table(train_sessions):
+        return recommender.fit(train_sessions, validation_pairs)
+    from session_recs.data.engine import errors
+
+    with errors(f"fitting {recommender.name}", train_sessions._find_backend()):
+        return recommender.fit(train_sessions, validation_pairs)
 
 
 def evaluate_recommender(  # noqa: PLR0917 (a node: Kedro passes inputs by position)
@@ -39,7 +47,7 @@ def evaluate_recommender(  # noqa: PLR0917 (a node: Kedro passes inputs by posit
     carrying what they were measured on (dataset, split fingerprints, settings, options)."""
     return evaluate_with_ranks(
         recommender,
-        train_sessions,
+        to_frame(train_sessions),
         test_pairs,
         test_sessions,
         EvaluationConfig.model_validate(evaluation),

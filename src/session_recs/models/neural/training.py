@@ -22,6 +22,7 @@ from torch import nn
 from session_recs.core.config import Settings
 from session_recs.core.errors import ConfigError, DataValidationError
 from session_recs.core.progress import bar_label, progress_bar
+from session_recs.core.tables import to_frame
 from session_recs.models.base import (
     NOT_GIVEN,
     QueryBatch,
@@ -169,6 +170,7 @@ class NeuralRecommender(Recommender):
         return ["epoch", "loss", "seconds", f"recall@{k}", f"mrr@{k}", "eval_seconds"]
 
     def fit(self, train: pd.DataFrame, validation_pairs: pd.DataFrame | None = None) -> Self:
+        train = to_frame(train)  # an engine's table: read into memory
         self._train_table = train  # the validation queries' sessions so far
         try:
             return super().fit(train, validation_pairs)

@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 from pydantic import Field
 
 from session_recs.core.config import Settings
+from session_recs.core.tables import to_frame
 from session_recs.evaluation import (
     breakdown,
     charts,
@@ -47,6 +48,7 @@ def describe_report_conditions(  # noqa: PLR0917 (a node: Kedro passes inputs by
     fingerprints of the latest split (read from the data, not assumed) and the evaluation
     settings in force that change what is measured (``exclude_query: auto`` decided with
     its evidence)."""
+    train_sessions = to_frame(train_sessions)
     settings = EvaluationConfig(exclude_query=exclude_query, unknown_targets=unknown_targets)
     exclude, why = decide_exclude_query(settings.exclude_query, train_sessions)
     conditions = compare.report_conditions(

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from session_recs.core.tables import to_frame
 from session_recs.data.split import SplitConfig, split_sessions
 from session_recs.evaluation.next_event import EvaluationConfig
 from session_recs.evaluation.profile import dataset_profile, session_stats_table
@@ -39,6 +40,7 @@ def profile_split_dataset(  # noqa: PLR0917 (a node: Kedro passes inputs by posi
     what sessionize dropped on the way, the split's settings and fingerprints; logs how
     ``evaluation.exclude_query: auto`` is decided on this split, with its evidence."""
     split = SplitConfig.model_validate(split)
+    train_sessions = to_frame(train_sessions)
     setting = EvaluationConfig(exclude_query=exclude_query).exclude_query
     decide_exclude_query(setting, train_sessions)
     stats = sessions if isinstance(sessions, pd.DataFrame) else session_stats_table(sessions)

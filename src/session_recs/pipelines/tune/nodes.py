@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from session_recs.core.errors import ConfigError, DataValidationError
 from session_recs.core.interrupts import Stopped, signal_of
+from session_recs.core.tables import to_frame
 from session_recs.evaluation.next_event import EvaluationConfig
 from session_recs.evaluation.provenance import decide_exclude_query
 from session_recs.models import ModelSpec, Recommender
@@ -83,6 +84,8 @@ def run_model_search(
     """
     from session_recs.tuning.runner import plan, run_search
     from session_recs.tuning.trial_runs import tune_callbacks
+
+    train_sessions = to_frame(train_sessions)  # every trial fits in memory
 
     if not len(validation_pairs):
         raise ConfigError(

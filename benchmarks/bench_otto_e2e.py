@@ -61,9 +61,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         project = copy_project(ROOT, Path(folder) / "project")
         shutil.copy(source, project / "data/01_raw/otto_synthetic.parquet")
-        args = ("--pipelines=ingest,sessionize,split,baseline", f"--namespaces={','.join(MODELS)}")
-        args += (f"--params=dataset=otto_synthetic,split.test_fraction={fraction:.6f}",)
-        result = run_pipeline(project, Path(folder) / "kedro.log", args)
+        run = ("--pipelines=ingest,sessionize,split,baseline", f"--namespaces={','.join(MODELS)}")
+        run += (f"--params=dataset=otto_synthetic,split.test_fraction={fraction:.6f}",)
+        result = run_pipeline(project, Path(folder) / "kedro.log", run)
     peak = max(result["tree_peak"], result["main_max_rss"]) / 1e9
     print(
         f"{args.events:,} events, {args.items:,} items, test_fraction {fraction:.6f}: "

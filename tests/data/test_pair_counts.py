@@ -1,10 +1,12 @@
-"""The transition models fitted from a table of the columnar engine (their counting run
-by the engine, session_recs.models.pair_counts) equal the same models fitted in memory from
-the same file, to the bit: item index, popularity and every matrix entry, with ties at
-the pruning cut, repeats, text ids that look alike, and every weighting. test_spark.py
+"""The rule and item-kNN models fitted from a table of the columnar engine (their counting
+run by the engine, session_recs.models.pair_counts) equal the same models fitted in memory
+from the same file, to the bit: item index, popularity and every matrix entry, with ties
+at the pruning cut, repeats, text ids that look alike, every weighting and norm. test_spark.py
 runs these again on a Spark cluster."""
 
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 import pandas as pd
@@ -13,6 +15,7 @@ import pytest
 from session_recs.core.errors import DataValidationError
 from session_recs.data import engine
 from session_recs.models import build_model
+from session_recs.models.knn import ItemKNN
 from session_recs.models.queries import pair_set
 from session_recs.models.transitions import MarkovChain, SequentialRules
 
@@ -40,6 +43,13 @@ def training_sessions(seed: int = 0, sessions: int = 400) -> pd.DataFrame:
     return frame
 
 
+@pytest.fixture(autouse=True)
+def every_model_counts_on_every_engine(monkeypatch):
+    """item_knn counts on Spark only (DuckDB's self-join is slower than its sparse product
+    in memory): its engine path is tested on DuckDB too."""
+    monkeypatch.setattr(ItemKNN, "counts_on_engines", ("duckdb", "pyspark"))
+
+
 def both(con, tmp_path, frame: pd.DataFrame):
     """The frame as the split writes it: read back by pandas, and as the engine's table."""
     path = tmp_path / "train_sessions.parquet"
@@ -59,7 +69,8 @@ def identical(in_memory, on_engine) -> None:
     assert got.data.tobytes() == want.data.tobytes()  # the same floating-point sums
 
 
-RULES = [
+#: The models whose counting runs on the engine, with options that change what they count.
+COUNTING = [
     ("markov", {}),
     ("sequential_rules", {}),
     ("sequential_rules", {"steps": 20, "pruning": 0, "backward_weight": 0.5}),
@@ -67,15 +78,23 @@ RULES = [
     ("sequential_rules", {"steps": 7, "pruning": 1, "weighting": "same"}),
     ("sequential_rules", {"steps": 12, "pruning": 5, "weighting": "log", "backward_weight": 2}),
     ("sequential_rules", {"steps": 9, "pruning": 2, "weighting": "quadratic"}),
+    ("item_knn", {}),
+    ("item_knn", {"neighbours": 0}),
+    ("item_knn", {"alpha": 1.0, "shrinkage": 10.0, "neighbours": 5}),
+    ("item_knn", {"alpha": 0.75, "shrinkage": 3.0, "neighbours": 1}),
 ]
 
 
-@pytest.mark.parametrize(("kind", "options"), RULES)
-def test_a_transition_model_fitted_on_the_engine_is_the_in_memory_one(con, tmp_path, kind, options):
+@pytest.mark.parametrize(("kind", "options"), COUNTING)
+def test_a_counting_model_fitted_on_the_engine_is_the_in_memory_one(
+    con, tmp_path, caplog, kind, options
+):
     frame, table = both(con, tmp_path, training_sessions())
     in_memory = build_model(kind, options).fit(frame)
     assert in_memory.matrix.nnz >= 50
+    caplog.set_level(logging.INFO, logger="session_recs.models.base")
     on_engine = build_model(kind, options).fit(table)
+    assert f"{kind}: counting on the columnar engine" in caplog.text
     identical(in_memory, on_engine)
     queries = frame.groupby("session_id").tail(1).head(50)
     pairs = queries.rename(columns={"item_id": "query_item"}).assign(target_item="?")
@@ -136,3 +155,20 @@ def test_the_engine_failing_during_a_fit_is_one_line_naming_the_model(con, tmp_p
         DataValidationError, match="^The columnar engine .* fitting sequential_rules"
     ):
         fit_recommender(table, pd.DataFrame(), model)
+
+
+@pytest.mark.parametrize(
+    ("kind", "options"),
+    [("sequential_rules", {"steps": 20, "pruning": 4, "backward_weight": 0.5}), ("item_knn", {})],
+)
+def test_counts_combined_in_many_blocks_of_items_equal_one(
+    con, tmp_path, monkeypatch, kind, options
+):
+    from session_recs.models import pair_counts
+
+    frame, table = both(con, tmp_path, training_sessions())
+    whole = build_model(kind, options).fit(table)
+    monkeypatch.setattr(pair_counts, "PAIRS_PER_BLOCK", 200)  # dozens of blocks
+    blocks = build_model(kind, options).fit(table)
+    identical(whole, blocks)
+    identical(build_model(kind, options).fit(frame), blocks)

@@ -2,7 +2,7 @@
 started from PySpark's wheel, Java from Debian's packages): the same expressions as on
 DuckDB give the pandas path's outputs, case for case (the parity tests of
 test_columnar.py, run again here on the cluster), FF19's Online Retail sessions, the
-transition models counted on the cluster equal to the bit to their in-memory fits (those of
+rule and item-kNN models counted on the cluster equal to the bit to their in-memory fits (those of
 test_pair_counts.py), and ``kedro run --env=spark`` writes the same files and scores every
 model as the default run.
 
@@ -42,15 +42,15 @@ from .test_columnar import (
     test_the_item_catalog_is_the_pandas_one,
 )
 from .test_pair_counts import (
+    test_a_counting_model_fitted_on_the_engine_is_the_in_memory_one,
     test_a_model_that_fits_in_memory_reads_the_table_into_the_same_frame,
-    test_a_transition_model_fitted_on_the_engine_is_the_in_memory_one,
     test_pruning_keeps_the_lower_item_number_among_equal_rules,
 )
 
 __all__ = [  # collected here again, with this module's `con` (the cluster)
     "test_a_column_the_columnar_reader_cannot_take_is_named",
+    "test_a_counting_model_fitted_on_the_engine_is_the_in_memory_one",
     "test_a_model_that_fits_in_memory_reads_the_table_into_the_same_frame",
-    "test_a_transition_model_fitted_on_the_engine_is_the_in_memory_one",
     "test_an_otto_shaped_log_reads_as_the_pandas_interactions",
     "test_online_retail_gives_ff19s_sessions_and_split",
     "test_pruning_keeps_the_lower_item_number_among_equal_rules",

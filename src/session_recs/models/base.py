@@ -214,14 +214,14 @@ class Recommender(ABC):
         """Learn from a long session table (``session_id``, ``position``, ``item_id``).
 
         ``train`` may be a table of the columnar engine (``train_sessions`` of at least
-        ``engine.min_rows`` rows, or any on Spark): a model that counts on the engine
-        (``counts_on_engine``) fits from it there, holding only what it keeps; any other
-        reads it into memory first. ``validation_pairs`` is only used by models that
-        monitor training (``monitors_validation``); an empty table (a split without
+        ``engine.min_rows`` rows, or any on Spark): a model that counts on that engine
+        (``counts_on_engines``) fits from it there, holding only what it keeps; any
+        other reads it into memory first. ``validation_pairs`` is only used by models
+        that monitor training (``monitors_validation``); an empty table (a split without
         validation) trains them all the same, with no validation metric, and says so in
         one line.
         """
-        on_engine = is_table(train) and self.counts_on_engine
+        on_engine = is_table(train) and train._find_backend().name in self.counts_on_engines
         if on_engine:
             logger.info("%s: counting on the columnar engine", self.name)
         else:
@@ -268,12 +268,13 @@ class Recommender(ABC):
     def _fit(self, sessions: SessionData) -> None:
         """Learn from encoded training sessions (``self.validation_pairs`` may be set)."""
 
-    #: Whether :meth:`_fit_table` learns from a table of the columnar engine, counting
-    #: there (:mod:`session_recs.models.pair_counts`) with the same result as :meth:`_fit`.
-    counts_on_engine: ClassVar[bool] = False
+    #: The engines (Ibis backends: ``duckdb``, ``pyspark``) on whose tables
+    #: :meth:`_fit_table` learns, counting there (:mod:`session_recs.models.pair_counts`)
+    #: with the same result as :meth:`_fit`; from any other, the table is read into memory.
+    counts_on_engines: ClassVar[tuple[str, ...]] = ()
 
     def _fit_table(self, table: Any) -> None:
-        """Learn from a table of training sessions on the engine (``counts_on_engine``)."""
+        """Learn from a table of training sessions on the engine (``counts_on_engines``)."""
         raise NotImplementedError(f"{type(self).__name__} fits in memory only.")
 
     def candidates(self, queries: QueryBatch) -> sp.csr_matrix:

@@ -14,23 +14,34 @@ Every result equals what the in-memory fit computes from the same rows, to the b
   ``d`` positions after ``a`` for each ``d``, combined as ``sum_d n_d * w_d`` in ascending
   ``d`` (``+ n'_d * backward_d`` for the pairs counted backwards), the order in which
   :class:`~session_recs.models.transitions.SequentialRules` adds its per-distance count
-  matrices, so the floating-point sums are the same; pruned to each row's strongest
-  ``keep`` entries, ties to the lower item number, as
-  :func:`~session_recs.models.sparse.prune_rows` does.
+  matrices; pruned to each row's strongest ``keep`` entries
+  (:func:`~session_recs.models.sparse.prune_rows`);
+- :func:`session_support` and :func:`cooccurrence_similarity`: how many sessions hold
+  each item, and each pair of distinct items, normalised and pruned as
+  :class:`~session_recs.models.knn.ItemKNN` does.
+
+The engine does the counting, which is what outgrows memory: integer counts per item
+pair, held as the engine's cached table (spilled to disk by DuckDB). The floating-point
+weights, norms and pruning are numpy's, on one block of rows (items) at a time, with the
+same operations as the in-memory fit, so the results are equal by construction and the
+fit holds one block of counts and the pruned matrix.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from session_recs.core.errors import DataValidationError
 from session_recs.core.tables import ROW
+from session_recs.models.sparse import prune_rows, work_cuts
 
+#: Counted item pairs fetched from the engine and combined at once (about 40 bytes each).
+PAIRS_PER_BLOCK = 20_000_000
 #: The columns a table of training sessions must hold for the engine's counts.
 NEEDED = ("session_id", "item_id", ROW)
 
@@ -77,6 +88,7 @@ def successor_scores(
 
     _checked(table)
     steps = len(weights)
+    n_items = len(item_index(table)[0]) if n_items is None else n_items
     events = table.select("session_id", "item_id", ROW)
     codes = _codes(events).select("item_id", "code")
     coded = events.join(codes, "item_id").select("session_id", ROW, "code")
@@ -88,38 +100,87 @@ def successor_scores(
     parts = []
     for d in range(1, steps + 1):
         later = ahead.filter(ahead[f"b{d}"].notnull())
-        parts.append(later.select(a=later["a"], b=later[f"b{d}"], d=ibis.literal(d)))
+        parts.append(later.select(a=later["a"], b=later[f"b{d}"], d=ibis.literal(d, "int8")))
         if backward:
-            parts.append(later.select(a=later[f"b{d}"], b=later["a"], d=ibis.literal(-d)))
+            parts.append(later.select(a=later[f"b{d}"], b=later["a"], d=ibis.literal(-d, "int8")))
     pairs = ibis.union(*parts, distinct=False)
-    counts = {
-        f"n{d}": (pairs["d"] == d).cast("int64").sum()
-        for d in [*range(1, steps + 1), *(range(-1, -steps - 1, -1) if backward else ())]
-    }
-    grouped = pairs.group_by(["a", "b"]).aggregate(**counts)
-    # The weights travel as a one-row table of doubles: as SQL literals, DuckDB would read
-    # them as decimals and round them again.
-    given = {f"w{d}": [float(w)] for d, w in enumerate(weights, start=1)}
-    given.update({f"w{-d}": [float(w)] for d, w in enumerate(backward, start=1)})
-    grouped = grouped.cross_join(ibis.memtable(pd.DataFrame(given)))
-    value: Any = None
-    for d in range(1, steps + 1):
-        for side in (d, -d) if backward else (d,):
-            term = grouped[f"n{side}"].cast("float64") * grouped[f"w{side}"]
-            value = term if value is None else value + term
-    scored = grouped.select("a", "b", value=value)
-    if keep > 0:
-        rank = ibis.row_number().over(
-            group_by="a", order_by=[scored["value"].desc(), scored["b"].asc()]
-        )
-        scored = scored.filter(rank < keep)
-    arrow = scored.to_pyarrow()
-    if n_items is None:
-        n_items = len(item_index(table)[0])
-    rows = arrow["a"].to_numpy().astype(np.int64)
-    cols = arrow["b"].to_numpy().astype(np.int64)
-    matrix = sp.csr_matrix(
-        (arrow["value"].to_numpy().astype(np.float64), (rows, cols)), shape=(n_items, n_items)
+    counts = pairs.group_by(["a", "b", "d"]).aggregate(n=pairs.count())
+
+    def combine(block: Any, lo: int, hi: int) -> sp.csr_matrix:
+        row, col = block["a"].to_numpy() - lo, block["b"].to_numpy()
+        distance, n = block["d"].to_numpy(), block["n"].to_numpy().astype(np.float64)
+        total = sp.csr_matrix((hi - lo, n_items))
+        for d in range(1, steps + 1):
+            for side, weight in ((d, weights[d - 1]), (-d, backward[d - 1] if backward else 0)):
+                if side < 0 and not backward:
+                    continue
+                chosen = distance == side
+                counted = sp.csr_matrix(
+                    (n[chosen], (row[chosen], col[chosen])), shape=(hi - lo, n_items)
+                )
+                total = total + counted * weight
+        return prune_rows(total, keep)
+
+    return _by_blocks(counts, n_items, combine)
+
+
+def _distinct_items_per_session(table: Any) -> Any:
+    """(session_id, code): each item a session holds, once."""
+    events = table.select("session_id", "item_id")
+    codes = _codes(table).select("item_id", "code")
+    return events.join(codes, "item_id").select("session_id", "code").distinct()
+
+
+def session_support(table: Any, n_items: int) -> np.ndarray:
+    """How many training sessions hold each item (float64, by item number)."""
+    _checked(table)
+    held = _distinct_items_per_session(table)
+    arrow = held.group_by("code").aggregate(n=held.count()).to_pyarrow()
+    support = np.zeros(n_items, dtype=np.float64)
+    support[arrow["code"].to_numpy().astype(np.int64)] = arrow["n"].to_numpy()
+    return support
+
+
+def cooccurrence_similarity(
+    table: Any, left: np.ndarray, right: np.ndarray, keep: int = 0, floor: float = 1e-12
+) -> sp.csr_matrix:
+    """The (items x items) matrix of ``c(a, b) / max(left[a] * right[b], floor)`` for
+    ``a != b``, ``c`` the number of sessions holding both; each row pruned to its ``keep``
+    largest entries (0: all), ties to the lower item number."""
+    _checked(table)
+    n_items = len(left)
+    held = _distinct_items_per_session(table)
+    other = held.view()
+    pairs = held.join(other, held["session_id"] == other["session_id"]).select(
+        a=held["code"], b=other["code"]
     )
-    matrix.sum_duplicates()
-    return matrix
+    pairs = pairs.filter(pairs["a"] != pairs["b"])
+    counts = pairs.group_by(["a", "b"]).aggregate(n=pairs.count())
+
+    def combine(block: Any, lo: int, hi: int) -> sp.csr_matrix:
+        row, col = block["a"].to_numpy(), block["b"].to_numpy()
+        norm = left[row] * right[col]
+        similarity = block["n"].to_numpy().astype(np.float64) / np.maximum(norm, floor)
+        matrix = sp.csr_matrix((similarity, (row - lo, col)), shape=(hi - lo, n_items))
+        return prune_rows(matrix, keep)
+
+    return _by_blocks(counts, n_items, combine)
+
+
+def _by_blocks(
+    counts: Any, n_items: int, combine: Callable[[Any, int, int], sp.csr_matrix]
+) -> sp.csr_matrix:
+    """Run ``counts`` (rows keyed by item ``a``) once into the engine's cache, then
+    ``combine`` the rows of each range of items [lo, hi) holding about
+    :data:`PAIRS_PER_BLOCK` of them, stacked in item order."""
+    with counts.cache() as cached:
+        per_item = cached.group_by("a").aggregate(m=cached.count()).to_pyarrow()
+        work = np.zeros(n_items, dtype=np.float64)
+        work[per_item["a"].to_numpy().astype(np.int64)] = per_item["m"].to_numpy()
+        blocks = []
+        for lo, hi in itertools.pairwise(work_cuts(work, PAIRS_PER_BLOCK)):
+            block = cached.filter((cached["a"] >= int(lo)) & (cached["a"] < int(hi)))
+            blocks.append(combine(block.to_pyarrow(), int(lo), int(hi)))
+    if not blocks:
+        return sp.csr_matrix((n_items, n_items))
+    return sp.vstack(blocks, format="csr") if len(blocks) > 1 else blocks[0]

@@ -114,7 +114,7 @@ class MarkovChain(RowLookup):
 
     name: ClassVar[str] = "markov"
 
-    counts_on_engine: ClassVar[bool] = True
+    counts_on_engines: ClassVar[tuple[str, ...]] = ("duckdb", "pyspark")
 
     def _fit(self, sessions: SessionData) -> None:
         a, b = successor_pairs(sessions, 1)
@@ -166,7 +166,7 @@ class SequentialRules(RowLookup):
     search_settings: ClassVar[tuple[type, ...]] = (_RuleOptions, ContextOptions)
     options: SequentialRulesOptions
 
-    counts_on_engine: ClassVar[bool] = True
+    counts_on_engines: ClassVar[tuple[str, ...]] = ("duckdb", "pyspark")
 
     def _weights(self) -> tuple[list[float], list[float]]:
         """The weight of a rule over each distance from 1 (up to ``steps``, stopping at the

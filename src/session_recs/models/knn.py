@@ -75,7 +75,7 @@ class ItemKNN(RowLookup):
     PAIRS_PER_BLOCK: ClassVar[int] = 20_000_000
 
     #: On Spark only: on one machine, the sparse product in memory counts co-occurrences
-    #: 7x faster than DuckDB's self-join and aggregate (94 s against 693 s for 9x10^6
+    #: 6x faster than DuckDB's self-join and aggregate (112 s against 658 s for 9x10^6
     #: training events, docs/scale.md), so DuckDB's table is read into memory instead.
     counts_on_engines: ClassVar[tuple[str, ...]] = ("pyspark",)
 

@@ -92,3 +92,30 @@ def test_an_error_with_no_signal_behind_it_is_left_as_it_is(tmp_path):
     interrupts._state.last = Stopped("SIGINT")  # raised earlier, never taken
     with pytest.raises(RuntimeError, match="not a signal"), engine.errors("counting"):
         raise RuntimeError("not a signal")
+
+
+@pytest.mark.timeout(120, method="thread")
+def test_a_signal_during_a_fit_on_the_engine_stops_it_as_the_signal(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from session_recs.pipelines.modeling import fit_recommender
+
+    rng = np.random.default_rng(0)
+    events = 3_000_000  # counted for several seconds on 2 cores
+    frame = pd.DataFrame(
+        {
+            "session_id": np.repeat(np.arange(events // 20), 20),
+            "position": np.tile(np.arange(20, dtype=np.int32), events // 20),
+            "item_id": pd.Series(rng.integers(0, 200_000, events).astype(str), dtype="str"),
+        }
+    )
+    path = tmp_path / "train_sessions.parquet"
+    frame.to_parquet(path)
+    con = engine.connect(memory_limit="1GB", threads=2, spill=tmp_path / "spill")
+    table = engine.read_interactions(con, path)
+    with pytest.raises(Stopped) as stopped, stop_signals():
+        signal_soon(signal.SIGINT)
+        fit_recommender(table, pd.DataFrame(), {"kind": "sequential_rules", "options": {}})
+    assert stopped.value.signal == "SIGINT"
+    assert int(con.sql("SELECT 41 + 1 AS x").execute()["x"].iloc[0]) == 42

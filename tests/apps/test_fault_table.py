@@ -1426,16 +1426,23 @@ SERVE_CASES = [
 @pytest.mark.parametrize(
     ("uri", "options", "fragment"), [c[1:] for c in SERVE_CASES], ids=[c[0] for c in SERVE_CASES]
 )
-def test_serve_mlflow_refuses_what_it_cannot_serve_in_one_line(
-    prepared, tmp_path, uri, options, fragment
+def test_serve_mlflow_refuses_what_it_cannot_serve_in_one_line(  # noqa: PLR0917 (fixtures)
+    prepared, tmp_path, monkeypatch, uri, options, fragment
 ):
-    """MLflow's server prints a traceback for these; serve-mlflow checks them first."""
+    """MLflow's server prints a traceback for these; serve-mlflow checks them first.
+
+    The store is the project's mlruns/ folder (conf/mlflow/mlflow.yml), which MLflow 3
+    refuses unless MLFLOW_ALLOW_FILE_STORE is set: serve-mlflow sets it as the tracking hook
+    does, so a user who never set it gets MLflow's answer for the model, not that refusal.
+    """
     import socket
 
     pytest.importorskip("mlflow", reason='serve-mlflow needs the mlflow extra (".[mlflow]")')
     from session_recs.models.pyfunc import save_model
 
     project = _set_up(prepared, tmp_path / "p", {})
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", (project / "mlruns").as_uri())
     if uri == "MODEL":
         uri = str(tmp_path / "served")
         save_model(_latest(project, MODEL_FILE), Path(uri), model="most_popular")

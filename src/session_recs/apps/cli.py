@@ -329,6 +329,9 @@ def serve_mlflow(model_uri: str, host: str, port: int) -> None:
     """
     if importlib.util.find_spec("mlflow") is None:
         raise ConfigError('serve-mlflow needs MLflow: pip install -e ".[mlflow]".')
+    # As the tracking hook: the project's store is the mlruns/ folder, which MLflow 3
+    # refuses (models:/ URIs included) unless asked; the server inherits the setting.
+    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     _check_servable(model_uri, host, port)
     serve = [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri]
     command = [*serve, "--env-manager", "local", "--host", host, "--port", str(port)]

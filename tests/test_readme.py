@@ -18,6 +18,7 @@ import runpy
 import shlex
 import sys
 import textwrap
+import urllib.parse
 import warnings
 
 import click
@@ -199,6 +200,11 @@ def test_every_documented_command_parses_and_names_real_things(
         mlflow_cli = pytest.importorskip("mlflow.cli", reason="the mlflow extra is not installed")
         name, params = parse(mlflow_cli.cli, tokens[1:])
         assert name == "serve" and params["host"] == "127.0.0.1", command
+    elif tokens[0] == "curl" and "-d" not in tokens:  # the service: a click of a session
+        url = urllib.parse.urlsplit(f"http://{tokens[2]}")
+        query = urllib.parse.parse_qs(url.query)
+        assert (url.hostname, url.path) == ("127.0.0.1", "/v1/recommend"), command
+        assert {"session_id", "item"} <= set(query) <= {"session_id", "item", "k"}, command
     elif tokens[0] == "curl":  # a request to the served model: its JSON body
         body = json.loads(tokens[tokens.index("-d") + 1])
         assert all(isinstance(row["items"], list) for row in body["dataframe_records"])

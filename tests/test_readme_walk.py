@@ -12,6 +12,7 @@ search): CI runs it in its ``pytest -m soak`` stage.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import shlex
@@ -93,10 +94,57 @@ def _serve_then_stop(project: Path, tokens: list[str]) -> str:
     return output
 
 
+def _start_service(project: Path, tokens: list[str]) -> subprocess.Popen:
+    """``python -m session_recs serve ...``: started, and waited for until it answers."""
+    port = tokens[tokens.index("--port") + 1]
+    server = subprocess.Popen(
+        [sys.executable, *tokens[1:]],
+        cwd=project,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5):
+                return server
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                _stop_service(server)
+                raise AssertionError("the service never answered") from None
+            time.sleep(0.2)
+
+
+def _stop_service(server: subprocess.Popen) -> None:
+    """SIGTERM stops the service in one line, exit code 1."""
+    server.send_signal(signal.SIGTERM)
+    try:
+        output = server.communicate(timeout=60)[0]
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+    assert server.returncode == 1, output[-3000:]
+    assert "Traceback" not in output and "Error: Stopped by SIGTERM" in output, output[-3000:]
+
+
+def _ask_service(tokens: list[str]) -> dict:
+    """A ``curl`` line: the service answers its URL with a session's top items."""
+    url = next(token for token in tokens if token.startswith("127.0.0.1:"))
+    with urllib.request.urlopen(f"http://{url}", timeout=30) as answer:
+        body = json.load(answer)
+    assert body["items"] and body["ignored"] == [], body  # the README's item is known
+    return body
+
+
 def test_the_readme_runs_in_order_on_a_fresh_copy(tmp_path):
     project = copy_project(tmp_path / "project")
     (project / "src").mkdir()  # a clone's source folder (Kedro's CLI wants it; code: installed)
     walked = []
+    services: list[subprocess.Popen] = []
     for commands in walked_lines():
         needs = [
             extra
@@ -113,6 +161,15 @@ def test_the_readme_runs_in_order_on_a_fresh_copy(tmp_path):
         for command in commands:
             tokens = shlex.split(command)
             if tokens[0] in ("pip", "pytest"):
+                continue
+            if tokens[:4] == ["python", "-m", "session_recs", "serve"]:
+                services.append(_start_service(project, tokens))
+                walked.append(command)
+                continue
+            if tokens[0] == "curl":  # asks the service the line before started
+                _ask_service(tokens)
+                _stop_service(services.pop())
+                walked.append(command)
                 continue
             if tokens[:3] == ["kedro", "viz", "run"]:
                 _serve_then_stop(project, tokens)
@@ -134,3 +191,5 @@ def test_the_readme_runs_in_order_on_a_fresh_copy(tmp_path):
     assert len(list(reports.iterdir())) >= 3  # the default run, the report, the search
     recommend = next(c for c in walked if "recommend" in c)
     assert recommend.startswith("python -m session_recs recommend")
+    assert not services, "a service the README starts is never asked"
+    assert any(c.startswith("python -m session_recs serve ") for c in walked)

@@ -35,6 +35,8 @@ CASES = {
     "association_rules_pruned": ("association_rules", {"pruning": 5, "context_window": 2}),
     "item_knn": ("item_knn", {"neighbours": 10}),
     "session_knn": ("session_knn", {"k": 20, "sample_size": 200}),
+    # A sample smaller than the union of a session's items' recent sessions: the cut counts.
+    "session_knn_small_sample": ("session_knn", {"k": 8, "sample_size": 15, "m": 4}),
     "session_knn_cosine": (
         "session_knn",
         {"k": 50, "similarity": "cosine", "position_lambda": None, "weighting": "same"},

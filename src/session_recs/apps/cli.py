@@ -6,7 +6,7 @@ code 1 instead of a traceback. Every other command reports such problems the sam
 
 Ctrl-C and SIGTERM end ``run``, ``viz run`` (kedro-viz's, whose server it stops) and
 ``serve-mlflow`` (MLflow's scoring server, stopped with its workers) with one line and
-exit code 1 (:func:`_stopped_in_one_line`).
+exit code 1 (:func:`stopped_in_one_line`).
 
 (Over 400 lines: Kedro loads a project's commands from one module, so every command lives
 here with its own option checks, and the servers it starts share the stop handling.)
@@ -39,9 +39,15 @@ from kedro_viz.launchers.cli.run import run as kedro_viz_run
 from session_recs.apps.cml import cml_cluster
 from session_recs.apps.make_demo import make_demo
 from session_recs.apps.notebooks import render_notebooks
-from session_recs.apps.user_errors import OneLineCommand, OneLineGroup, friendly_errors
+from session_recs.apps.service.command import serve
+from session_recs.apps.user_errors import (
+    OneLineCommand,
+    OneLineGroup,
+    friendly_errors,
+    stopped_in_one_line,
+)
 from session_recs.core.errors import ConfigError
-from session_recs.core.interrupts import deferred, signal_of, stop_signals
+from session_recs.core.interrupts import deferred
 from session_recs.framework.conf_files import yaml_problem
 
 #: Seconds a stopped server gets to shut down gracefully (then it is killed): within the
@@ -138,36 +144,13 @@ def _run(**kwargs: Any) -> Any:
     if kwargs.get("runner"):
         _check_runner(kwargs["runner"])
     kept = ": the outputs saved before are whole and kept; run the command again to go on."
-    with warnings.catch_warnings(), _stopped_in_one_line(kept):
+    with warnings.catch_warnings(), stopped_in_one_line(kept):
         # `--pipeline` is what our users type (and what the mission's docs say): no warning.
         warnings.filterwarnings("ignore", message="Option '--pipeline' is deprecated")
         run = kedro_run.callback
         if run is None:  # click allows a command without one; Kedro's run has one
             raise RuntimeError("kedro's run command has no callback")
         return run(**kwargs)
-
-
-def _close_progress_bars() -> None:
-    """End the lines of the progress bars a stop left open, so its message starts a line."""
-    from tqdm import tqdm
-
-    for bar in list(getattr(tqdm, "_instances", ())):
-        with contextlib.suppress(Exception):
-            bar.close()
-
-
-@contextlib.contextmanager
-def _stopped_in_one_line(after: str) -> Iterator[None]:
-    """SIGINT and SIGTERM stop the block (:func:`~session_recs.core.interrupts.stop_signals`);
-    the command then ends with "Error: Stopped by <signal>" and the stop's own advice (e.g.
-    a resume command) or ``after``, and exit code 1."""
-    with stop_signals():
-        try:
-            yield
-        except KeyboardInterrupt as stop:
-            _close_progress_bars()
-            advice = getattr(stop, "advice", "") or after
-            raise click.ClickException(f"Stopped by {signal_of(stop)}{advice}") from None
 
 
 def _end_group(leader: subprocess.Popen) -> None:
@@ -247,7 +230,7 @@ def _viz_until_stopped(start: Callable[..., Any]) -> Callable[..., Any]:
 
     def run(**kwargs: Any) -> None:
         after = ": kedro viz is stopped; it saves nothing, every saved version is as it was."
-        with _stopped_in_one_line(after):
+        with stopped_in_one_line(after):
             try:
                 with _children_without_ctrl_c():
                     start(**kwargs)
@@ -336,7 +319,7 @@ def serve_mlflow(model_uri: str, host: str, port: int) -> None:
     serve = [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri]
     command = [*serve, "--env-manager", "local", "--host", host, "--port", str(port)]
     stopped = f": the server on {host}:{port} is stopped; serving saves nothing."
-    with _stopped_in_one_line(stopped):
+    with stopped_in_one_line(stopped):
         # In a session of its own: a signal reaches it through this command alone, which
         # stops the whole server (MLflow's command and the uvicorn it starts).
         with deferred():
@@ -438,3 +421,7 @@ def recommend(  # noqa: PLR0917 (click passes options as arguments)
 
 # `--params` exactly as `kedro run` parses it (e.g. --params=dataset=online_retail).
 recommend.params.append(_kedro_run_option("params"))
+
+# The service: `--params` as `kedro run` parses it (e.g. --params=dataset=rsc15_100k).
+serve.params.append(_kedro_run_option("params"))
+cli.add_command(serve)

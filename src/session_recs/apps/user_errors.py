@@ -17,7 +17,7 @@ import contextlib
 import errno
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from session_recs.core.errors import (
     SessionRecsError,
     unreadable_version,
 )
+from session_recs.core.interrupts import signal_of, stop_signals
 
 #: Kedro's ParameterValidationError lists one failed check per line in this form.
 _PARAMETER_LINE = re.compile(
@@ -290,3 +291,26 @@ class OneLineGroup(_OneLineUsage, click.Group):
             raise
         except click.UsageError as exc:
             raise _usage_line(exc) from None
+
+
+def _close_progress_bars() -> None:
+    """End the lines of the progress bars a stop left open, so its message starts a line."""
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", ())):
+        with contextlib.suppress(Exception):
+            bar.close()
+
+
+@contextlib.contextmanager
+def stopped_in_one_line(after: str) -> Iterator[None]:
+    """SIGINT and SIGTERM stop the block (:func:`~session_recs.core.interrupts.stop_signals`);
+    the command then ends with "Error: Stopped by <signal>" and the stop's own advice (e.g.
+    a resume command) or ``after``, and exit code 1."""
+    with stop_signals():
+        try:
+            yield
+        except KeyboardInterrupt as stop:
+            _close_progress_bars()
+            advice = getattr(stop, "advice", "") or after
+            raise click.ClickException(f"Stopped by {signal_of(stop)}{advice}") from None

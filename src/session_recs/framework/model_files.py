@@ -50,6 +50,13 @@ class RecommenderDataset(AbstractVersionedDataset[Recommender, Recommender]):
         fs_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
+        self._arguments: dict[str, Any] = {
+            "filepath": filepath,
+            "retrain": retrain,
+            "credentials": credentials,
+            "fs_args": fs_args,
+            "metadata": metadata,
+        }
         protocol, path = get_protocol_and_path(filepath, version)
         fs_args = deepcopy(fs_args) or {}
         if protocol == "file":
@@ -64,6 +71,17 @@ class RecommenderDataset(AbstractVersionedDataset[Recommender, Recommender]):
             exists_function=self._fs.exists,
             glob_function=self._fs.glob,
         )
+
+    def at_version(self, version: str | None = None) -> RecommenderDataset:
+        """This dataset anew, loading ``version`` (None: the newest saved by now). Kedro
+        resolves a dataset's latest version once and keeps it, which a long-lived reader
+        (the service's model swap) must not."""
+        return RecommenderDataset(**deepcopy(self._arguments), version=Version(version, None))
+
+    @property
+    def folder(self) -> str:
+        """Where the versions are saved (``<model>.npz/<version>/<model>.npz``)."""
+        return get_filepath_str(self._filepath, self._protocol)
 
     def load(self) -> Recommender:
         path = get_filepath_str(self._get_load_path(), self._protocol)

@@ -282,6 +282,15 @@ class Recommender(ABC):
         items not stored mean 'no evidence'. Sparse models implement this."""
         raise NotImplementedError(f"{type(self).__name__} scores densely: use score().")
 
+    def session_candidates(self, query: QueryBatch) -> tuple[np.ndarray, np.ndarray]:
+        """The items one query has evidence for (ascending) and their scores: the one row
+        of :meth:`candidates` (:mod:`session_recs.models.single` answers one session)."""
+        row = sp.csr_matrix(self.candidates(query))
+        if not row.has_canonical_format:
+            row = row.copy()
+            row.sum_duplicates()
+        return row.indices.astype(np.int64), np.asarray(row.data, dtype=np.float64)
+
     def score(self, queries: QueryBatch) -> np.ndarray:
         """Dense scores (n_queries x n_items); higher is better, <= 0 means 'no evidence'.
 

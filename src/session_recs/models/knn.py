@@ -33,6 +33,7 @@ from pydantic import Field
 from session_recs.core.config import Settings
 from session_recs.core.tables import to_frame
 from session_recs.models.base import QueryBatch, Recommender, SessionData
+from session_recs.models.single import session_knn_candidates
 from session_recs.models.sparse import prune_rows, ranges, session_item_counts, work_cuts
 from session_recs.models.transitions import STEP_WEIGHTS, ContextOptions, RowLookup
 
@@ -349,6 +350,9 @@ class SessionKNN(Recommender):
         # The latest click of a repeated item sets its weight and step (as in V-SKNN).
         latest = _last_per_key(rows * len(self.fitted_index()) + items)
         return rows[latest], items[latest], weight[latest], back[latest] + 1.0
+
+    def session_candidates(self, query: QueryBatch) -> tuple[np.ndarray, np.ndarray]:
+        return session_knn_candidates(self, query)  # the same sums on 1-D arrays
 
     def candidates(self, queries: QueryBatch) -> sp.csr_matrix:
         index = self.fitted_index()

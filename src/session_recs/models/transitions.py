@@ -84,6 +84,24 @@ class RowLookup(Recommender):
             scores = scores + options.history_weight * history
         return sp.csr_matrix(scores)
 
+    def session_candidates(self, query: QueryBatch) -> tuple[np.ndarray, np.ndarray]:
+        """With only the last item read: its matrix row (1.0 x the row, as the product)."""
+        options = self.options
+        if (
+            options.context_window > 1
+            or options.history_weight > 0
+            or type(self)._rows is not (RowLookup._rows)
+        ):
+            return super().session_candidates(query)
+        item = int(query.last_item[0])
+        matrix = self.matrix
+        start, stop = matrix.indptr[item], matrix.indptr[item + 1]
+        items = matrix.indices[start:stop].astype(np.int64)
+        scores = np.asarray(matrix.data[start:stop], dtype=np.float64)
+        if len(items) > 1 and not (items[1:] > items[:-1]).all():
+            return super().session_candidates(query)
+        return items, scores
+
     def params(self) -> dict[str, Any]:
         return dict(self.options.model_dump())
 

@@ -1,0 +1,163 @@
+"""One session answered without the batch machinery: what a service does per click.
+
+:func:`recommend_one` returns exactly what :meth:`Recommender.recommend` returns for a
+batch of that one session (the same items in the same order, the same scores), at a
+fraction of its fixed cost: no sparse matrices are built for a single row, no blocks
+or threads are planned. A model gets there in two steps:
+
+1. :meth:`Recommender.session_candidates`: the items it has evidence for and their
+   scores. By default, the one row of :meth:`Recommender.candidates`; the rule models
+   reading one item (:class:`~session_recs.models.transitions.RowLookup` with
+   ``context_window=1``) take their matrix row, and the session kNN family
+   (:func:`session_knn_candidates`) finds its neighbours and counts their votes on 1-D
+   arrays, summing in the order the sparse products sum (so the floats are equal too).
+2. :func:`rank_one`: the top ``k`` of them as :func:`~session_recs.models.ranking.
+   sparse_top_k` ranks a row (score, then the model's tie rank, then item index), then
+   the most popular items the row lacks, as :func:`~session_recs.models.ranking.backfill`.
+
+Models that score every item (Word2Vec, the neural models) and those with their own
+``recommend`` (most_popular, FF19's association rules) answer through the batched path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from session_recs.models.base import QueryBatch, Recommender, SessionData
+
+
+def one_query(items: np.ndarray) -> QueryBatch:
+    """The query of one session of known item indices (oldest first)."""
+    items = np.asarray(items, dtype=np.int64)
+    context = SessionData(items, np.zeros(1, np.int64), np.full(1, len(items), np.int64))
+    return QueryBatch(items[-1:], context)
+
+
+def recommend_one(
+    model: Recommender, items: np.ndarray, k: int, *, exclude_query: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` item indices and scores after one session of known ``items`` (indices,
+    oldest first; the last is the query item), as ``model.recommend`` answers it."""
+    query = one_query(items)
+    if type(model).recommend is not Recommender.recommend or model.dense_scores:
+        recs = model.recommend(query, k, exclude_query=exclude_query, threads=1)
+        return recs.items[0], recs.scores[0]
+    k = min(int(k), len(model.fitted_index()) - (1 if exclude_query else 0))
+    found, scores = model.session_candidates(query)
+    exclude = int(query.last_item[0]) if exclude_query else None
+    return rank_one(model, query, found, scores, k=k, exclude=exclude)
+
+
+def rank_one(
+    model: Recommender,
+    query: QueryBatch,
+    items: np.ndarray,
+    scores: np.ndarray,
+    *,
+    k: int,
+    exclude: int | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best of one query's candidates (``items`` ascending, their ``scores``),
+    completed from the popularity order."""
+    keep = scores > 0
+    if exclude is not None:
+        keep &= items != exclude
+    items, scores = items[keep].astype(np.int64), scores[keep].astype(np.float64)
+    keys = scores + 1.0
+    if len(keys) > k:
+        threshold = -np.partition(-keys, k - 1)[k - 1]
+        chosen = keys >= threshold
+        items, scores, keys = items[chosen], scores[chosen], keys[chosen]
+    order = np.argsort(-keys, kind="stable")  # equal keys: item index order
+    ordered = keys[order]
+    same = ordered[1:] == ordered[:-1]
+    tied = np.r_[same, False] | np.r_[False, same]
+    if tied.any():
+        tie = np.zeros(len(order), dtype=np.float64)
+        tie[tied] = model.tie_rank(query, np.zeros(int(tied.sum()), np.int64), items[order][tied])
+        order = order[np.lexsort((tie, -ordered))]
+    order = order[:k]
+    top = np.full(k, -1, dtype=np.int64)
+    top_scores = np.zeros(k, dtype=np.float64)
+    top[: len(order)], top_scores[: len(order)] = items[order], scores[order]
+    need = k - len(order)
+    if need:
+        pool = model._popular[: k + 1]
+        free = ~np.isin(pool, top[: len(order)])
+        if exclude is not None:
+            free &= pool != exclude
+        top[len(order) :] = pool[free][:need]
+    return top, top_scores
+
+
+def session_knn_candidates(model: Any, query: QueryBatch) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`~session_recs.models.knn.SessionKNN.candidates` for one query, on 1-D
+    arrays: (items, scores). ``model`` is one of the session kNN family."""
+    knn = model.neighbourhood()
+    rows, items, weight, step = model._query_items(query)
+    if not len(rows):
+        return np.zeros(0, np.int64), np.zeros(0)
+    # Similarity: the query's weight on each session that holds its items (query @
+    # sessions_of_item: items ascending, each item's sessions in order, summed in turn).
+    postings = model._sessions_of_item
+    starts, stops = postings.indptr[items], postings.indptr[items + 1]
+    lengths = stops - starts
+    at = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+    sessions, similar = _summed(
+        postings.indices[at], np.repeat(weight, lengths) * postings.data[at]
+    )
+    # The most recent sample_size sessions are the first (sessions are numbered newest first).
+    sessions, similar = sessions[: knn.sample_size], similar[: knn.sample_size]
+    kept = similar != 0
+    sessions, similar = sessions[kept], similar[kept]
+    if model._recency is not None:
+        similar = similar * model._recency[sessions]
+    if knn.similarity == "cosine":
+        norm = np.sqrt(np.bincount(np.zeros(len(weight), np.int64), weight * weight))
+        similar = similar / (norm * np.sqrt(model._distinct[sessions]))
+    sessions, similar = _pruned(sessions, similar, knn.k)
+    if not len(sessions):
+        return np.zeros(0, np.int64), np.zeros(0)
+    # The neighbours' (item, last position) rows, in neighbour order.
+    neighbours = model._neighbours
+    starts, stops = neighbours.indptr[sessions], neighbours.indptr[sessions + 1]
+    lengths = stops - starts
+    at = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+    voted, position = neighbours.indices[at], neighbours.data[at]
+    segment = np.cumsum(lengths) - lengths
+    where = np.minimum(np.searchsorted(items, voted), len(items) - 1)
+    shared = items[where] == voted
+    anchor = np.maximum.reduceat(np.where(shared, position, 0), segment)
+    nearest = np.minimum.reduceat(np.where(shared, step[where], np.inf), segment)
+    pair_weight = similar
+    if model._weighs_steps():
+        pair_weight = pair_weight * model._step_weights(nearest.astype(np.float64))
+    if knn.position_lambda is None:
+        values: Any = np.ones(len(voted))
+    else:
+        pair_weight = np.where(anchor > 0, pair_weight, 0.0)
+        offset = model._position_reach - anchor.astype(np.intp)
+        values = model._position_decay.take(position + np.repeat(offset, lengths))
+    found, scores = _summed(voted, np.repeat(pair_weight, lengths) * values)
+    return found, scores * model._item_weight[found]
+
+
+def _summed(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct keys ascending and their values summed in array order (as a sparse
+    product's accumulator adds them)."""
+    distinct, inverse = np.unique(keys, return_inverse=True)
+    return distinct, np.bincount(inverse, values, minlength=len(distinct))
+
+
+def _pruned(columns: np.ndarray, values: np.ndarray, keep: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`~session_recs.models.sparse.prune_rows` of one row: the ``keep`` largest
+    values, among equal ones at the cut the leftmost columns, in column order."""
+    if len(values) <= keep:
+        return columns, values
+    cut = -np.partition(-values, keep - 1)[keep - 1]
+    above, at = values > cut, values == cut
+    room = keep - int(above.sum())
+    mask = above | (at & (np.cumsum(at) <= room))
+    return columns[mask], values[mask]

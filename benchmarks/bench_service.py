@@ -51,6 +51,8 @@ LUA = ROOT / "benchmarks" / "wrk_replay.lua"
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 K = 20
+#: Clicks the service keeps per session (serve's default --session-items).
+SESSION_ITEMS = 50
 #: Sessions answered click by click at once in the replay file (the interleave).
 WINDOW = 512
 
@@ -109,7 +111,8 @@ def fit(model: str, train: pd.DataFrame, folder: Path) -> Path:
 
 
 def model_times(path: Path, sessions: list[list[str]], clicks: int = 20_000) -> np.ndarray:
-    """Milliseconds the served model takes for each click's session so far."""
+    """Milliseconds the served model takes for each click's session so far (its last
+    ``SESSION_ITEMS`` clicks, as the service keeps them)."""
     from session_recs.apps.service.models import open_model_file
 
     served = open_model_file(path).current
@@ -117,7 +120,7 @@ def model_times(path: Path, sessions: list[list[str]], clicks: int = 20_000) -> 
     for items in sessions:
         for at in range(1, len(items) + 1):
             start = time.perf_counter()
-            served.answer(items[:at], K)
+            served.answer(items[max(at - SESSION_ITEMS, 0) : at], K)
             times.append(time.perf_counter() - start)
         if len(times) >= clicks:
             break

@@ -6,7 +6,7 @@ fraction of its fixed cost: no sparse matrices are built for a single row, no bl
 or threads are planned. A model gets there in two steps:
 
 1. :meth:`Recommender.session_candidates`: the items it has evidence for and their
-   scores. By default, the one row of :meth:`Recommender.candidates`; the rule models
+   scores (in any order). By default, the one row of :meth:`Recommender.candidates`; the rule models
    reading one item (:class:`~session_recs.models.transitions.RowLookup` with
    ``context_window=1``) take their matrix row, and the session kNN family
    (:func:`session_knn_candidates`) finds its neighbours and counts their votes on 1-D
@@ -21,6 +21,7 @@ Models that score every item (Word2Vec, the neural models) and those with their 
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -59,8 +60,8 @@ def rank_one(
     k: int,
     exclude: int | None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` best of one query's candidates (``items`` ascending, their ``scores``),
-    completed from the popularity order."""
+    """The ``k`` best of one query's candidates (``items``, in any order, and their
+    ``scores``), completed from the popularity order."""
     keep = scores > 0
     if exclude is not None:
         keep &= items != exclude
@@ -70,14 +71,18 @@ def rank_one(
         threshold = -np.partition(-keys, k - 1)[k - 1]
         chosen = keys >= threshold
         items, scores, keys = items[chosen], scores[chosen], keys[chosen]
-    order = np.argsort(-keys, kind="stable")  # equal keys: item index order
+    # By key (high first), then item index; the model's tie rank, asked about tied
+    # candidates only, goes between the two.
+    order = np.lexsort((items, -keys))
     ordered = keys[order]
+    tied = np.zeros(len(order), dtype=bool)
     same = ordered[1:] == ordered[:-1]
-    tied = np.r_[same, False] | np.r_[False, same]
+    tied[1:] |= same
+    tied[:-1] |= same
     if tied.any():
         tie = np.zeros(len(order), dtype=np.float64)
         tie[tied] = model.tie_rank(query, np.zeros(int(tied.sum()), np.int64), items[order][tied])
-        order = order[np.lexsort((tie, -ordered))]
+        order = order[np.lexsort((items[order], tie, -ordered))]
     order = order[:k]
     top = np.full(k, -1, dtype=np.int64)
     top_scores = np.zeros(k, dtype=np.float64)
@@ -92,24 +97,89 @@ def rank_one(
     return top, top_scores
 
 
+_SCRATCH = threading.local()
+
+
+def _scratch(size: int) -> np.ndarray:
+    """This thread's table of at least ``size`` int64 cells (contents left over: a user
+    writes every cell it reads)."""
+    table = getattr(_SCRATCH, "table", None)
+    if table is None or len(table) < size:
+        table = _SCRATCH.table = np.empty(size, dtype=np.int64)
+    return table
+
+
+def _summed(keys: np.ndarray, values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct ``keys`` (all below ``size``, in no particular order) and their values
+    summed in array order, as a sparse product's accumulator adds them. A scratch table
+    numbers the distinct keys without sorting: each key's cell is written with one of its
+    positions (whichever write lands), that occurrence names the key once, then the cell
+    is rewritten with the key's number for ``bincount``."""
+    table = _scratch(size)
+    positions = np.arange(len(keys))
+    table[keys] = positions
+    distinct = keys[table[keys] == positions]
+    table[distinct] = np.arange(len(distinct))
+    return distinct, np.bincount(table[keys], values, minlength=len(distinct))
+
+
+def _positions_in(items: np.ndarray, wanted: np.ndarray, size: int) -> np.ndarray:
+    """Where each of ``wanted`` is in ``items`` (distinct, all below ``size``), else -1:
+    one read per wanted item from a table of this thread's that holds -1 everywhere
+    but while it is used."""
+    table = getattr(_SCRATCH, "where", None)
+    if table is None or len(table) < size:
+        table = _SCRATCH.where = np.full(size, -1, dtype=np.int64)
+    table[items] = np.arange(len(items))
+    try:
+        return table[wanted]
+    finally:
+        table[items] = -1
+
+
+def _query_items(model: Any, context: np.ndarray) -> tuple[np.ndarray, ...]:
+    """:meth:`SessionKNN._query_items` of one session: (item, weight, step) of its
+    distinct known recent items, items ascending."""
+    m = model.neighbourhood().m
+    if m is not None:
+        context = context[-m:]
+    length = len(context)
+    forward = np.arange(length)
+    weight = model._position_weights(forward + 1.0, np.full(length, float(length)))
+    keep = (context >= 0) & (weight > 0)
+    items, weight, back = context[keep], weight[keep], (length - 1 - forward)[keep]
+    # The latest click of a repeated item sets its weight and step.
+    distinct, from_end = np.unique(items[::-1], return_index=True)
+    latest = len(items) - 1 - from_end
+    return distinct, weight[latest], back[latest] + 1.0
+
+
+def _gathered(matrix: Any, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The stored (columns, values) of ``rows`` of a CSR matrix, concatenated in row
+    order, and each row's length."""
+    starts, stops = matrix.indptr[rows], matrix.indptr[rows + 1]
+    lengths = stops - starts
+    at = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+    return matrix.indices[at], matrix.data[at], lengths
+
+
 def session_knn_candidates(model: Any, query: QueryBatch) -> tuple[np.ndarray, np.ndarray]:
     """:meth:`~session_recs.models.knn.SessionKNN.candidates` for one query, on 1-D
     arrays: (items, scores). ``model`` is one of the session kNN family."""
     knn = model.neighbourhood()
-    rows, items, weight, step = model._query_items(query)
-    if not len(rows):
-        return np.zeros(0, np.int64), np.zeros(0)
+    context = query.context.items[query.context.starts[0] : query.context.stops[0]]
+    items, weight, step = _query_items(model, context)
+    empty = np.zeros(0, np.int64), np.zeros(0)
+    if not len(items):
+        return empty
     # Similarity: the query's weight on each session that holds its items (query @
     # sessions_of_item: items ascending, each item's sessions in order, summed in turn).
     postings = model._sessions_of_item
-    starts, stops = postings.indptr[items], postings.indptr[items + 1]
-    lengths = stops - starts
-    at = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
-    sessions, similar = _summed(
-        postings.indices[at], np.repeat(weight, lengths) * postings.data[at]
-    )
-    # The most recent sample_size sessions are the first (sessions are numbered newest first).
-    sessions, similar = sessions[: knn.sample_size], similar[: knn.sample_size]
+    held, ones, lengths = _gathered(postings, items)
+    sessions, similar = _summed(held, np.repeat(weight, lengths) * ones, postings.shape[1])
+    # Sessions are numbered newest first: the most recent sample_size are the lowest.
+    order = np.argsort(sessions)[: knn.sample_size]
+    sessions, similar = sessions[order], similar[order]
     kept = similar != 0
     sessions, similar = sessions[kept], similar[kept]
     if model._recency is not None:
@@ -119,16 +189,13 @@ def session_knn_candidates(model: Any, query: QueryBatch) -> tuple[np.ndarray, n
         similar = similar / (norm * np.sqrt(model._distinct[sessions]))
     sessions, similar = _pruned(sessions, similar, knn.k)
     if not len(sessions):
-        return np.zeros(0, np.int64), np.zeros(0)
+        return empty
     # The neighbours' (item, last position) rows, in neighbour order.
-    neighbours = model._neighbours
-    starts, stops = neighbours.indptr[sessions], neighbours.indptr[sessions + 1]
-    lengths = stops - starts
-    at = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
-    voted, position = neighbours.indices[at], neighbours.data[at]
+    voted, position, lengths = _gathered(model._neighbours, sessions)
     segment = np.cumsum(lengths) - lengths
-    where = np.minimum(np.searchsorted(items, voted), len(items) - 1)
-    shared = items[where] == voted
+    where = _positions_in(items, voted, len(model._popular))
+    shared = where >= 0
+    where = np.maximum(where, 0)
     anchor = np.maximum.reduceat(np.where(shared, position, 0), segment)
     nearest = np.minimum.reduceat(np.where(shared, step[where], np.inf), segment)
     pair_weight = similar
@@ -140,15 +207,8 @@ def session_knn_candidates(model: Any, query: QueryBatch) -> tuple[np.ndarray, n
         pair_weight = np.where(anchor > 0, pair_weight, 0.0)
         offset = model._position_reach - anchor.astype(np.intp)
         values = model._position_decay.take(position + np.repeat(offset, lengths))
-    found, scores = _summed(voted, np.repeat(pair_weight, lengths) * values)
+    found, scores = _summed(voted, np.repeat(pair_weight, lengths) * values, len(model._popular))
     return found, scores * model._item_weight[found]
-
-
-def _summed(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct keys ascending and their values summed in array order (as a sparse
-    product's accumulator adds them)."""
-    distinct, inverse = np.unique(keys, return_inverse=True)
-    return distinct, np.bincount(inverse, values, minlength=len(distinct))
 
 
 def _pruned(columns: np.ndarray, values: np.ndarray, keep: int) -> tuple[np.ndarray, np.ndarray]:

@@ -290,6 +290,9 @@ def build_app(
 
     async def metrics_text(request: Request) -> Response:
         with contextlib.suppress(StoreUnavailable):
+            refresh = getattr(store, "refresh", None)
+            if refresh is not None:  # a networked store's own counts
+                await refresh()
             metrics.sessions.set(await store.size())
         return Response(metrics.text(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
@@ -320,6 +323,8 @@ def build_app(
             )
         if poll_s > 0:
             tasks.append(loop.create_task(_poll(holder, poll_s)))
+        with contextlib.suppress(StoreUnavailable):  # down: the store logs it, requests 503
+            await store.check()
         try:
             yield
         finally:

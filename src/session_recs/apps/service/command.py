@@ -31,6 +31,16 @@ def _check_address(host: str, port: int) -> None:
             ) from None
 
 
+def _redis_store(url: str, bounds: Any) -> Any:
+    """The Redis store at ``url``, or a ConfigError naming what is wrong with it."""
+    from session_recs.apps.service.redis_store import RedisStore
+
+    try:
+        return RedisStore(url, bounds)
+    except ValueError as exc:
+        raise ConfigError(f"--redis {url}: {str(exc).rstrip('.')}.") from None
+
+
 @click.command()
 @click.option(
     "--model",
@@ -82,6 +92,14 @@ def _check_address(host: str, port: int) -> None:
     help="Look for a newer saved model every this many seconds (0: only on SIGHUP or "
     "POST /v1/admin/reload).",
 )
+@click.option(
+    "--redis",
+    "redis_url",
+    default=None,
+    metavar="URL",
+    help="Keep the sessions in this Redis (redis://127.0.0.1:6379/0), shared by every "
+    "replica that uses it, instead of in this process.",
+)
 @click.option("--access-log", is_flag=True, help="Log every request (slower).")
 @env_option
 @friendly_errors
@@ -96,6 +114,7 @@ def serve(  # noqa: PLR0917 (click passes options as arguments)
     session_items: int,
     max_k: int,
     poll: float,
+    redis_url: str | None,
     access_log: bool,
     env: str | None,
     params: dict[str, Any],
@@ -115,6 +134,8 @@ def serve(  # noqa: PLR0917 (click passes options as arguments)
     from session_recs.apps.service.models import open_catalog_model, open_model_file
     from session_recs.apps.service.store import MemoryStore, StoreBounds
 
+    bounds = StoreBounds(ttl_s=ttl, max_sessions=max_sessions, max_items=session_items)
+    store = MemoryStore(bounds) if redis_url is None else _redis_store(redis_url, bounds)
     _check_address(host, port)
     if model_file is not None:
         holder = open_model_file(model_file, model)
@@ -122,12 +143,12 @@ def serve(  # noqa: PLR0917 (click passes options as arguments)
         holder = open_catalog_model(
             model or "session_knn", load_version=load_version, env=env, params=params
         )
-    store = MemoryStore(StoreBounds(ttl_s=ttl, max_sessions=max_sessions, max_items=session_items))
     app = build_app(holder, store, max_k=max_k, poll_s=poll)
     served = holder.current
     click.echo(
         f"Serving {served.model} {served.version} (dataset {served.dataset}) on "
-        f"http://{host}:{port}: GET /v1/recommend?session_id=S&item=I&k=K; Ctrl-C stops.",
+        f"http://{host}:{port} (sessions in {store.kind}): GET /v1/recommend?session_id=S&"
+        "item=I&k=K; Ctrl-C stops.",
         err=True,
     )
     config = uvicorn.Config(

@@ -13,7 +13,9 @@ For each model (session_knn and sequential_rules by default):
    each request sends a session id and its next item, the service keeps the session. At
    each offered rate (``--rates``, requests per second, paced on a fixed schedule) wrk
    reports the achieved rate and p50 / p90 / p99; then the largest rate whose p90 is
-   under 7 ms and p99 under 20 ms is looked for between the rates tried.
+   under 7 ms and p99 under 20 ms is looked for between the rates tried;
+4. at ``--swap-rate`` (500/s), save a newer version beside the served one halfway through
+   and swap it in (``POST /v1/admin/reload``): the requests that failed, if any.
 
 wrk and the service share this machine's cores, as the issue's numbers assume.
 
@@ -34,6 +36,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import warnings
@@ -104,10 +107,37 @@ def fit(model: str, train: pd.DataFrame, folder: Path) -> Path:
     start = time.perf_counter()
     fitted = build_model(spec["kind"], spec.get("options") or {}).fit(train)
     print(f"{model}: fitted on {len(train):,} events in {time.perf_counter() - start:.1f} s")
-    path = folder / f"{model}.npz"
+    path = folder / f"{model}.npz" / FIRST / f"{model}.npz"  # as the catalog saves
+    path.parent.mkdir(parents=True)
     with open(path, "wb") as file:
         write_model(fitted, file)
     return path
+
+
+FIRST, SECOND = "2026-01-01T00.00.00.000Z", "2026-01-02T00.00.00.000Z"
+
+
+def swap_under_load(url: str, model_file: Path, paths: Path, args: argparse.Namespace) -> dict:
+    """wrk at ``--swap-rate`` requests/s while a newer version is saved beside the served
+    one and swapped in (``POST /v1/admin/reload``) halfway: the failed requests, and the
+    versions served before and after."""
+    newer = model_file.parents[1] / SECOND / model_file.name
+    result: dict = {}
+
+    def load() -> None:
+        seconds, rate = args.seconds, args.swap_rate
+        result.update(wrk(url, paths, rate, seconds, args.connections, args.threads))
+
+    loading = threading.Thread(target=load)
+    loading.start()
+    time.sleep(args.seconds / 2)
+    newer.parent.mkdir()
+    shutil.copy(model_file, newer)
+    request = urllib.request.Request(f"{url}/v1/admin/reload", data=b"", method="POST")
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        swapped = json.load(answer)
+    loading.join()
+    return {**result, "swapped_to": swapped["version"], "swapped": swapped["swapped"]}
 
 
 def model_times(path: Path, sessions: list[list[str]], clicks: int = 20_000) -> np.ndarray:
@@ -146,7 +176,8 @@ def replay_file(sessions: list[list[str]], path: Path) -> int:
 @contextlib.contextmanager
 def service(model_file: Path, log: Path):
     port = free_port()
-    command = [sys.executable, "-m", "session_recs", "serve", "--model-file", str(model_file)]
+    folder = model_file.parents[1]  # <model>.npz/: the service follows its newest version
+    command = [sys.executable, "-m", "session_recs", "serve", "--model-file", str(folder)]
     command += ["--port", str(port), "--max-k", "100"]
     with log.open("w") as output:
         process = subprocess.Popen(
@@ -197,6 +228,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--swap-rate", type=float, default=500, help="requests/s during a swap")
     parser.add_argument("--events", type=int, default=0, help="an OTTO-shaped log instead")
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/session_recs_logs"))
@@ -229,6 +261,13 @@ def main() -> None:
                     )
                 best = max((r["rate"] for r in rows if r["model"] == model and meets(r)), default=0)
                 print(f"  {model}: largest rate with p90 < 7 ms and p99 < 20 ms: {best:.0f}/s")
+                swap = swap_under_load(url, model_file, paths, args)
+                print(
+                    f"  swap under {args.swap_rate:.0f}/s: {swap['requests']:,} requests, "
+                    f"failed {swap['failed']}, non-2xx {swap['non_2xx']}, swapped "
+                    f"{swap['swapped']} to {swap['swapped_to']}, p99 {swap['p99_ms']:.2f} ms",
+                    flush=True,
+                )
     print("\n| model | offered/s | achieved/s | p50 ms | p90 ms | p99 ms | failed |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:

@@ -56,6 +56,12 @@ def _redis_store(url: str, bounds: Any) -> Any:
     help="Serve this saved model file, or the newest version in a versioned folder "
     "(<model>.npz/), instead of the catalog's.",
 )
+@click.option(
+    "--model-uri",
+    default=None,
+    help="Serve a model logged to MLflow (runs:/<run id>/model, models:/<name>/<version>) "
+    "instead of the catalog's (the mlflow extra).",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port", "-p", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port."
@@ -107,6 +113,7 @@ def serve(  # noqa: PLR0917 (click passes options as arguments)
     model: str | None,
     load_version: str | None,
     model_file: Path | None,
+    model_uri: str | None,
     host: str,
     port: int,
     ttl: float,
@@ -131,13 +138,21 @@ def serve(  # noqa: PLR0917 (click passes options as arguments)
     import uvicorn
 
     from session_recs.apps.service.app import build_app
-    from session_recs.apps.service.models import open_catalog_model, open_model_file
+    from session_recs.apps.service.models import (
+        open_catalog_model,
+        open_mlflow_model,
+        open_model_file,
+    )
     from session_recs.apps.service.store import MemoryStore, StoreBounds
 
     bounds = StoreBounds(ttl_s=ttl, max_sessions=max_sessions, max_items=session_items)
     store = MemoryStore(bounds) if redis_url is None else _redis_store(redis_url, bounds)
     _check_address(host, port)
-    if model_file is not None:
+    if model_file is not None and model_uri is not None:
+        raise ConfigError("serve: give --model-file or --model-uri, not both.")
+    if model_uri is not None:
+        holder = open_mlflow_model(model_uri, model)
+    elif model_file is not None:
         holder = open_model_file(model_file, model)
     else:
         holder = open_catalog_model(

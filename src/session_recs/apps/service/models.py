@@ -197,6 +197,48 @@ def open_model_file(path: Path, model: str | None = None) -> ModelHolder:
     return ModelHolder(served, source)
 
 
+def open_mlflow_model(uri: str, model: str | None = None) -> ModelHolder:
+    """A session-recs model logged to MLflow (``runs:/<run id>/model``,
+    ``models:/<name>/<version>`` or an MLflow model folder): its recommender artifact is
+    read as a model file (no code in it runs) and answers as the logged model's
+    ``model`` and ``version``. The URI names one version: no newer one is looked for."""
+    import os
+
+    import yaml
+
+    from session_recs.core.errors import ConfigError
+
+    try:
+        from mlflow.artifacts import download_artifacts
+        from mlflow.exceptions import MlflowException
+    except ImportError:
+        raise ConfigError('--model-uri needs MLflow: pip install -e ".[mlflow]".') from None
+    # As the tracking hook: the project's store is the mlruns/ folder, which MLflow 3
+    # refuses unless asked.
+    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    expected = (
+        "expected runs:/<run id>/model, models:/<name>/<version> or a folder with an MLmodel "
+        "file (with MLFLOW_TRACKING_URI set to the store the run was logged to)"
+    )
+    try:
+        local = Path(download_artifacts(artifact_uri=uri))
+        spec = yaml.safe_load((local / "MLmodel").read_text()) or {}
+    except (MlflowException, OSError, yaml.YAMLError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"--model-uri {uri}: {reason}; {expected}.") from None
+    flavor = (spec.get("flavors") or {}).get("python_function") or {}
+    artifact = ((flavor.get("artifacts") or {}).get("recommender") or {}).get("path")
+    if not artifact:
+        raise ConfigError(
+            f"--model-uri {uri}: not a session-recs model (its MLmodel names no recommender "
+            "artifact); log one with a tracked `kedro run --env=mlflow`."
+        )
+    config = flavor.get("config") or {}
+    source = FileSource(local / artifact, model or str(config.get("model") or "model"))
+    served = source.load(str(config.get("version") or "unversioned"))
+    return ModelHolder(served, None)
+
+
 class SwapFailed(Exception):
     """A newer version could not be loaded; the old model still serves."""
 

@@ -39,7 +39,7 @@ from kedro_viz.launchers.cli.run import run as kedro_viz_run
 from session_recs.apps.cml import cml_cluster
 from session_recs.apps.make_demo import make_demo
 from session_recs.apps.notebooks import render_notebooks
-from session_recs.apps.service.command import serve
+from session_recs.apps.service.command import check_address, serve
 from session_recs.apps.user_errors import (
     OneLineCommand,
     OneLineGroup,
@@ -268,7 +268,6 @@ cli.add_command(kedro_viz)
 def _check_servable(model_uri: str, host: str, port: int) -> None:
     """Refuse, in one line, a model MLflow cannot find and an address already taken, before
     starting the server (whose own messages for them are tracebacks)."""
-    import socket
 
     from mlflow.exceptions import MlflowException
     from mlflow.models import get_model_info
@@ -282,16 +281,7 @@ def _check_servable(model_uri: str, host: str, port: int) -> None:
             "models:/<name>/<version> or a folder with an MLmodel file (with "
             "MLFLOW_TRACKING_URI set to the tracking store the run was logged to)."
         ) from None
-    with socket.socket() as probe:
-        # As uvicorn binds: a port left in TIME_WAIT by an earlier server is free to use.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise ConfigError(
-                f"serve-mlflow --host {host} --port {port}: cannot listen there "
-                f"({exc.strerror or exc}); pick a free port with --port."
-            ) from None
+    check_address("serve-mlflow", host, port)
 
 
 @cli.command("serve-mlflow")

@@ -17,8 +17,9 @@ from session_recs.core.errors import ConfigError
 logger = logging.getLogger(__name__)
 
 
-def _check_address(host: str, port: int) -> None:
-    """Refuse an address the service cannot listen on, in one line, before loading."""
+def check_address(command: str, host: str, port: int) -> None:
+    """Refuse, in one line naming ``command``, an address a server cannot listen on,
+    before anything slow starts (a server's own message for it is a traceback)."""
     with socket.socket() as probe:
         # As uvicorn binds: a port left in TIME_WAIT by an earlier server is free to use.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -26,7 +27,7 @@ def _check_address(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as exc:
             raise ConfigError(
-                f"serve --host {host} --port {port}: cannot listen there "
+                f"{command} --host {host} --port {port}: cannot listen there "
                 f"({exc.strerror or exc}); pick a free port with --port."
             ) from None
 
@@ -147,7 +148,7 @@ def serve(  # noqa: PLR0917 (click passes options as arguments)
 
     bounds = StoreBounds(ttl_s=ttl, max_sessions=max_sessions, max_items=session_items)
     store = MemoryStore(bounds) if redis_url is None else _redis_store(redis_url, bounds)
-    _check_address(host, port)
+    check_address("serve", host, port)
     if model_file is not None and model_uri is not None:
         raise ConfigError("serve: give --model-file or --model-uri, not both.")
     if model_uri is not None:

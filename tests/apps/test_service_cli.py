@@ -136,6 +136,25 @@ BAD_STARTS = [
     ("ttl-zero", ("--ttl", "0"), "--ttl"),
     ("no-sessions", ("--max-sessions", "0"), "--max-sessions"),
     ("unknown-version", ("--load-version", "1999"), "Cannot load version '1999'"),
+    # Options the chosen source or store would not use: refused, never ignored.
+    (
+        "version-of-a-file",
+        ("--model-file", "x.npz", "--load-version", "1"),
+        "--load-version picks the catalog's model; --model-file names the model itself",
+    ),
+    (
+        "params-of-an-mlflow-model",
+        ("--model-uri", "models:/x/1", "--params=dataset=online_retail"),
+        "--params picks the catalog's model; --model-uri names the model itself",
+    ),
+    ("env-of-a-file", ("--model-file", "x.npz", "--env", "local"), "--env picks the catalog's"),
+    ("poll-an-mlflow-model", ("--model-uri", "models:/x/1", "--poll", "5"), "--poll looks for"),
+    (
+        "max-sessions-with-redis",
+        ("--redis", "redis://127.0.0.1:1/0", "--max-sessions", "10"),
+        "--max-sessions bounds the in-process store",
+    ),
+    ("file-and-uri", ("--model-uri", "m", "--model-file", "x"), "give --model-file or --model-uri"),
 ]
 
 

@@ -12,7 +12,7 @@ from session_recs.apps.service.models import open_mlflow_model
 from session_recs.core.errors import ConfigError
 from session_recs.models import pyfunc as serving
 
-from ..conftest import free_port, mlflow_tracking, run_in_process
+from ..conftest import mlflow_tracking
 from . import test_serving
 from .test_service import call, click, running
 
@@ -81,13 +81,3 @@ def test_what_is_not_a_logged_session_recs_model_is_refused_in_one_line(
     message = str(refused.value)
     assert message.startswith(f"--model-uri {uri}: ") and fragment in message, message
     assert "\n" not in message
-
-
-@pytest.mark.slow
-def test_serve_refuses_a_model_file_and_an_mlflow_uri_together(demo_run, mlflow, tmp_path):
-    project = demo_run.copy_to(tmp_path / "p")
-    options = ("--model-uri", "models:/x/1", "--model-file", "x.npz", "--port", str(free_port()))
-    result = run_in_process(project, "serve", *options)
-    assert result.exception is None and result.exit_code == 1, result.output[-2000:]
-    [line] = result.error_lines
-    assert "give --model-file or --model-uri, not both" in line, line

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from kedro.framework.cli.utils import env_option
 
 from session_recs.apps.user_errors import friendly_errors, stopped_in_one_line
@@ -30,6 +31,38 @@ def check_address(command: str, host: str, port: int) -> None:
                 f"{command} --host {host} --port {port}: cannot listen there "
                 f"({exc.strerror or exc}); pick a free port with --port."
             ) from None
+
+
+def _refuse_unused_options(
+    model_file: Path | None, model_uri: str | None, redis: str | None
+) -> None:
+    """An option given that the chosen source or store would not use is refused in one
+    line, never ignored."""
+    given = {
+        name
+        for name in ("load_version", "env", "params", "max_sessions", "poll")
+        if click.get_current_context().get_parameter_source(name)
+        in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    }
+    if model_file is not None and model_uri is not None:
+        raise ConfigError("serve: give --model-file or --model-uri, not both.")
+    source = "--model-file" if model_file is not None else "--model-uri" if model_uri else None
+    catalog_only = sorted(given & {"load_version", "env", "params"})
+    if source and catalog_only:
+        option = "--" + catalog_only[0].replace("_", "-")
+        raise ConfigError(
+            f"serve: {option} picks the catalog's model; {source} names the model itself. "
+            f"Drop {option}, or serve from the catalog with --model."
+        )
+    if model_uri is not None and "poll" in given:
+        raise ConfigError(
+            "serve: --poll looks for newer saved versions; an MLflow URI names one version."
+        )
+    if redis is not None and "max_sessions" in given:
+        raise ConfigError(
+            "serve: --max-sessions bounds the in-process store; with --redis, Redis bounds "
+            "the sessions (its maxmemory and an LRU policy)."
+        )
 
 
 def _redis_store(url: str, bounds: Any) -> Any:
@@ -146,11 +179,10 @@ def serve(  # noqa: PLR0917 (click passes options as arguments)
     )
     from session_recs.apps.service.store import MemoryStore, StoreBounds
 
+    _refuse_unused_options(model_file, model_uri, redis_url)
     bounds = StoreBounds(ttl_s=ttl, max_sessions=max_sessions, max_items=session_items)
     store = MemoryStore(bounds) if redis_url is None else _redis_store(redis_url, bounds)
     check_address("serve", host, port)
-    if model_file is not None and model_uri is not None:
-        raise ConfigError("serve: give --model-file or --model-uri, not both.")
     if model_uri is not None:
         holder = open_mlflow_model(model_uri, model)
     elif model_file is not None:

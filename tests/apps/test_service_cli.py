@@ -149,6 +149,7 @@ BAD_STARTS = [
     ),
     ("env-of-a-file", ("--model-file", "x.npz", "--env", "local"), "--env picks the catalog's"),
     ("poll-an-mlflow-model", ("--model-uri", "models:/x/1", "--poll", "5"), "--poll looks for"),
+    ("poll-a-pinned-version", ("--load-version", "1999", "--poll", "5"), "--load-version pins one"),
     (
         "max-sessions-with-redis",
         ("--redis", "redis://127.0.0.1:1/0", "--max-sessions", "10"),

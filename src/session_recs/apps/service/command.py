@@ -54,6 +54,11 @@ def _refuse_unused_options(
             f"serve: {option} picks the catalog's model; {source} names the model itself. "
             f"Drop {option}, or serve from the catalog with --model."
         )
+    if "load_version" in given and "poll" in given:
+        raise ConfigError(
+            "serve: --poll looks for newer saved versions; --load-version pins one. "
+            "Drop one of them."
+        )
     if model_uri is not None and "poll" in given:
         raise ConfigError(
             "serve: --poll looks for newer saved versions; an MLflow URI names one version."

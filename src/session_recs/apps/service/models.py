@@ -142,10 +142,6 @@ class FileSource:
         self.model = model or Path(self.path.name).stem
         self.dataset_name = folder.parent.name if versioned else "unknown"
         self._versioned = versioned
-        self.pinned = None
-
-    def describe(self) -> str:
-        return str(self.path)
 
     def _file(self, version: str) -> Path:
         if self.follows:

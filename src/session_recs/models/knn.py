@@ -352,7 +352,7 @@ class SessionKNN(Recommender):
         return rows[latest], items[latest], weight[latest], back[latest] + 1.0
 
     def session_candidates(self, query: QueryBatch) -> tuple[np.ndarray, np.ndarray]:
-        return session_knn_candidates(self, query)  # the same sums on 1-D arrays
+        return session_knn_candidates(self, query)  # the same sums, one session
 
     def candidates(self, queries: QueryBatch) -> sp.csr_matrix:
         index = self.fitted_index()

@@ -9,8 +9,9 @@ or threads are planned. A model gets there in two steps:
    scores (in any order). By default, the one row of :meth:`Recommender.candidates`; the rule models
    reading one item (:class:`~session_recs.models.transitions.RowLookup` with
    ``context_window=1``) take their matrix row, and the session kNN family
-   (:func:`session_knn_candidates`) finds its neighbours and counts their votes on 1-D
-   arrays, summing in the order the sparse products sum (so the floats are equal too).
+   (:func:`session_knn_candidates`) finds its neighbours and counts their votes in
+   compiled loops (:mod:`session_recs.models.kernels`), summing in the order the sparse
+   products sum (so the floats are equal too).
 2. :func:`rank_one`: the top ``k`` of them as :func:`~session_recs.models.ranking.
    sparse_top_k` ranks a row (score, then the model's tie rank, then item index), then
    the most popular items the row lacks, as :func:`~session_recs.models.ranking.backfill`.
@@ -21,7 +22,6 @@ Models that score every item (Word2Vec, the neural models) and those with their 
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import numpy as np
@@ -62,15 +62,9 @@ def rank_one(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` best of one query's candidates (``items``, in any order, and their
     ``scores``), completed from the popularity order."""
-    keep = scores > 0
-    if exclude is not None:
-        keep &= items != exclude
-    items, scores = items[keep].astype(np.int64), scores[keep].astype(np.float64)
-    keys = scores + 1.0
-    if len(keys) > k:
-        threshold = -np.partition(-keys, k - 1)[k - 1]
-        chosen = keys >= threshold
-        items, scores, keys = items[chosen], scores[chosen], keys[chosen]
+    from session_recs.models import kernels  # numba: imported by the serving path only
+
+    items, scores, keys = kernels.best_keys(items, scores, k, -1 if exclude is None else exclude)
     # By key (high first), then item index; the model's tie rank, asked about tied
     # candidates only, goes between the two.
     order = np.lexsort((items, -keys))
@@ -97,46 +91,6 @@ def rank_one(
     return top, top_scores
 
 
-_SCRATCH = threading.local()
-
-
-def _scratch(size: int) -> np.ndarray:
-    """This thread's table of at least ``size`` int64 cells (contents left over: a user
-    writes every cell it reads)."""
-    table = getattr(_SCRATCH, "table", None)
-    if table is None or len(table) < size:
-        table = _SCRATCH.table = np.empty(size, dtype=np.int64)
-    return table
-
-
-def _summed(keys: np.ndarray, values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct ``keys`` (all below ``size``, in no particular order) and their values
-    summed in array order, as a sparse product's accumulator adds them. A scratch table
-    numbers the distinct keys without sorting: each key's cell is written with one of its
-    positions (whichever write lands), that occurrence names the key once, then the cell
-    is rewritten with the key's number for ``bincount``."""
-    table = _scratch(size)
-    positions = np.arange(len(keys))
-    table[keys] = positions
-    distinct = keys[table[keys] == positions]
-    table[distinct] = np.arange(len(distinct))
-    return distinct, np.bincount(table[keys], values, minlength=len(distinct))
-
-
-def _positions_in(items: np.ndarray, wanted: np.ndarray, size: int) -> np.ndarray:
-    """Where each of ``wanted`` is in ``items`` (distinct, all below ``size``), else -1:
-    one read per wanted item from a table of this thread's that holds -1 everywhere
-    but while it is used."""
-    table = getattr(_SCRATCH, "where", None)
-    if table is None or len(table) < size:
-        table = _SCRATCH.where = np.full(size, -1, dtype=np.int64)
-    table[items] = np.arange(len(items))
-    try:
-        return table[wanted]
-    finally:
-        table[items] = -1
-
-
 def _query_items(model: Any, context: np.ndarray) -> tuple[np.ndarray, ...]:
     """:meth:`SessionKNN._query_items` of one session: (item, weight, step) of its
     distinct known recent items, items ascending."""
@@ -154,32 +108,24 @@ def _query_items(model: Any, context: np.ndarray) -> tuple[np.ndarray, ...]:
     return distinct, weight[latest], back[latest] + 1.0
 
 
-def _gathered(matrix: Any, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The stored (columns, values) of ``rows`` of a CSR matrix, concatenated in row
-    order, and each row's length."""
-    starts, stops = matrix.indptr[rows], matrix.indptr[rows + 1]
-    lengths = stops - starts
-    at = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
-    return matrix.indices[at], matrix.data[at], lengths
-
-
 def session_knn_candidates(model: Any, query: QueryBatch) -> tuple[np.ndarray, np.ndarray]:
     """:meth:`~session_recs.models.knn.SessionKNN.candidates` for one query, on 1-D
     arrays: (items, scores). ``model`` is one of the session kNN family."""
+    from session_recs.models import kernels  # numba: imported by the serving path only
+
     knn = model.neighbourhood()
     context = query.context.items[query.context.starts[0] : query.context.stops[0]]
     items, weight, step = _query_items(model, context)
     empty = np.zeros(0, np.int64), np.zeros(0)
     if not len(items):
         return empty
+    postings, neighbours = model._sessions_of_item, model._neighbours
     # Similarity: the query's weight on each session that holds its items (query @
-    # sessions_of_item: items ascending, each item's sessions in order, summed in turn).
-    postings = model._sessions_of_item
-    held, ones, lengths = _gathered(postings, items)
-    sessions, similar = _summed(held, np.repeat(weight, lengths) * ones, postings.shape[1])
-    # Sessions are numbered newest first: the most recent sample_size are the lowest.
-    order = np.argsort(sessions)[: knn.sample_size]
-    sessions, similar = sessions[order], similar[order]
+    # sessions_of_item: items ascending, each item's sessions in order, summed in turn),
+    # for the sample_size most recent of them (sessions are numbered newest first).
+    sessions, similar = kernels.lowest_columns(
+        postings.indptr, postings.indices, items, weight, knn.sample_size
+    )
     kept = similar != 0
     sessions, similar = sessions[kept], similar[kept]
     if model._recency is not None:
@@ -190,25 +136,20 @@ def session_knn_candidates(model: Any, query: QueryBatch) -> tuple[np.ndarray, n
     sessions, similar = _pruned(sessions, similar, knn.k)
     if not len(sessions):
         return empty
-    # The neighbours' (item, last position) rows, in neighbour order.
-    voted, position, lengths = _gathered(model._neighbours, sessions)
-    segment = np.cumsum(lengths) - lengths
-    where = _positions_in(items, voted, len(model._popular))
-    shared = where >= 0
-    where = np.maximum(where, 0)
-    anchor = np.maximum.reduceat(np.where(shared, position, 0), segment)
-    nearest = np.minimum.reduceat(np.where(shared, step[where], np.inf), segment)
+    # The neighbours' (item -> last position) rows, in neighbour order: where the query
+    # and each neighbour last met, then the votes.
+    rows = (neighbours.indptr, neighbours.indices, neighbours.data, sessions)
+    anchor, nearest = kernels.shared_positions(*rows, items, step)
     pair_weight = similar
     if model._weighs_steps():
-        pair_weight = pair_weight * model._step_weights(nearest.astype(np.float64))
+        pair_weight = pair_weight * model._step_weights(nearest)
     if knn.position_lambda is None:
-        values: Any = np.ones(len(voted))
+        offset, decay = np.zeros(len(sessions), np.intp), np.zeros(0)
     else:
         pair_weight = np.where(anchor > 0, pair_weight, 0.0)
-        offset = model._position_reach - anchor.astype(np.intp)
-        values = model._position_decay.take(position + np.repeat(offset, lengths))
-    found, scores = _summed(voted, np.repeat(pair_weight, lengths) * values, len(model._popular))
-    return found, scores * model._item_weight[found]
+        offset, decay = model._position_reach - anchor, model._position_decay
+    slot = kernels.slots(len(model._item_weight))
+    return kernels.votes(*rows, pair_weight, offset, decay, model._item_weight, slot)
 
 
 def _pruned(columns: np.ndarray, values: np.ndarray, keep: int) -> tuple[np.ndarray, np.ndarray]:

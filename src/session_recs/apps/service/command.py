@@ -188,34 +188,34 @@ def serve(  # noqa: PLR0917 (click passes options as arguments)
     bounds = StoreBounds(ttl_s=ttl, max_sessions=max_sessions, max_items=session_items)
     store = MemoryStore(bounds) if redis_url is None else _redis_store(redis_url, bounds)
     check_address("serve", host, port)
-    if model_uri is not None:
-        holder = open_mlflow_model(model_uri, model)
-    elif model_file is not None:
-        holder = open_model_file(model_file, model)
-    else:
-        holder = open_catalog_model(
-            model or "session_knn", load_version=load_version, env=env, params=params
-        )
-    app = build_app(holder, store, max_k=max_k, poll_s=poll)
-    served = holder.current
-    click.echo(
-        f"Serving {served.model} {served.version} (dataset {served.dataset}) on "
-        f"http://{host}:{port} (sessions in {store.kind}): GET /v1/recommend?session_id=S&"
-        "item=I&k=K; Ctrl-C stops.",
-        err=True,
-    )
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_level="warning",
-        access_log=access_log,
-        lifespan="on",
-        timeout_graceful_shutdown=5,
-    )
-    server = uvicorn.Server(config)
     stopped = f": the service on {host}:{port} is stopped; the sessions it held are dropped."
-    with stopped_in_one_line(stopped):
+    with stopped_in_one_line(stopped):  # a model's load (and its first answer) too
+        if model_uri is not None:
+            holder = open_mlflow_model(model_uri, model)
+        elif model_file is not None:
+            holder = open_model_file(model_file, model)
+        else:
+            holder = open_catalog_model(
+                model or "session_knn", load_version=load_version, env=env, params=params
+            )
+        app = build_app(holder, store, max_k=max_k, poll_s=poll)
+        served = holder.current
+        click.echo(
+            f"Serving {served.model} {served.version} (dataset {served.dataset}) on "
+            f"http://{host}:{port} (sessions in {store.kind}): GET /v1/recommend?session_id=S&"
+            "item=I&k=K; Ctrl-C stops.",
+            err=True,
+        )
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=access_log,
+            lifespan="on",
+            timeout_graceful_shutdown=5,
+        )
+        server = uvicorn.Server(config)
         server.run()
     if not server.started:  # uvicorn logged why (e.g. the port was taken meanwhile)
         sys.exit(1)

@@ -62,7 +62,7 @@ class ServedModel:
             )
         ]
         popular = np.argsort(-recommender.fitted_popularity(), kind="stable")
-        return cls(
+        served = cls(
             recommender,
             model,
             version,
@@ -71,6 +71,9 @@ class ServedModel:
             ids=ids,
             popular=popular,
         )
+        if ids:  # one answer now compiles or loads its kernels, not the first click
+            served.answer([ids[int(popular[0])]], 1)
+        return served
 
     @property
     def most_k(self) -> int:

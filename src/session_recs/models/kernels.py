@@ -1,0 +1,217 @@
+"""Compiled loops for one session's kNN answer (:mod:`session_recs.models.single`).
+
+A click served online touches 10^3-10^4 stored entries (the query items' recent
+sessions, then the neighbours' items). On 1-D numpy arrays each step is a pass of its
+own plus a scratch table that numbers the keys; here, one compiled pass (numba) adds each
+entry into the key's slot as it goes. The sums are those of the batched path bit for bit:
+every key's terms are added one by one, in the order the sparse product adds them (rows
+in the order given, each row's entries in stored order), from 0.0, and each term is the
+same product of the same two factors.
+
+numba compiles each kernel on its first call (3.6 s for the three, once; then loaded from
+the cache in ``__pycache__`` beside this file, 1.4 s with numba's import), so only the
+single-session path imports it; the service answers one session as it loads a model,
+before its first click.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from numba import njit
+
+_SLOTS = threading.local()
+
+
+def slots(size: int) -> np.ndarray:
+    """This thread's table of ``size`` or more int32 cells, -1 everywhere but while a
+    kernel below uses it (each resets what it wrote)."""
+    table = getattr(_SLOTS, "table", None)
+    if table is None or len(table) < size:
+        table = _SLOTS.table = np.full(size, -1, dtype=np.int32)
+    return table
+
+
+@njit(cache=True, nogil=True)
+def _push(heap: np.ndarray, size: int, key: int) -> None:
+    """Put ``key`` into the min-heap ``heap[:size]`` (which has room for it)."""
+    at = size
+    while at > 0:
+        parent = (at - 1) // 2
+        if heap[parent] <= key:
+            break
+        heap[at] = heap[parent]
+        at = parent
+    heap[at] = key
+
+
+@njit(cache=True, nogil=True)
+def _pop(heap: np.ndarray, size: int) -> int:
+    """Take the smallest key out of the min-heap ``heap[:size]``."""
+    top, last = heap[0], heap[size - 1]
+    size -= 1
+    at = 0
+    while True:
+        child = 2 * at + 1
+        if child >= size:
+            break
+        if child + 1 < size and heap[child + 1] < heap[child]:
+            child += 1
+        if heap[child] >= last:
+            break
+        heap[at] = heap[child]
+        at = child
+    if size > 0:
+        heap[at] = last
+    return top
+
+
+@njit(cache=True, nogil=True)
+def lowest_columns(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    rows: np.ndarray,
+    weights: np.ndarray,
+    limit: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``limit`` lowest columns stored in any of ``rows`` of a CSR matrix (each row's
+    columns ascending, its values 1.0), ascending, and for each the sum of the weights of
+    the rows holding it, added in row order: ``weights @ matrix[rows]`` cut to its first
+    ``limit`` stored columns, by a merge of the rows (VMIS-kNN's walk over the postings)."""
+    n_rows = len(rows)
+    cursor = np.empty(n_rows, dtype=np.int64)
+    stop = np.empty(n_rows, dtype=np.int64)
+    heap = np.empty(n_rows, dtype=np.int64)  # column * n_rows + row: ties in row order
+    size = 0
+    for r in range(n_rows):
+        cursor[r], stop[r] = indptr[rows[r]], indptr[rows[r] + 1]
+        if cursor[r] < stop[r]:
+            _push(heap, size, np.int64(indices[cursor[r]]) * n_rows + r)
+            size += 1
+    room = min(limit, np.sum(stop - cursor))
+    columns = np.empty(room, dtype=np.int64)
+    sums = np.zeros(room, dtype=np.float64)
+    n = 0
+    while size > 0:
+        key = _pop(heap, size)
+        size -= 1
+        column, r = key // n_rows, key % n_rows
+        if n == 0 or columns[n - 1] != column:
+            if n == room:
+                break
+            columns[n] = column
+            n += 1
+        sums[n - 1] += weights[r] * 1.0
+        cursor[r] += 1
+        if cursor[r] < stop[r]:
+            _push(heap, size, np.int64(indices[cursor[r]]) * n_rows + r)
+            size += 1
+    return columns[:n], sums[:n]
+
+
+@njit(cache=True, nogil=True)
+def shared_positions(  # noqa: PLR0917 (a compiled kernel takes its arrays by position)
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    positions: np.ndarray,
+    rows: np.ndarray,
+    items: np.ndarray,
+    steps: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each of ``rows`` (sessions: item -> last position, items ascending), the latest
+    position of an item it shares with the query ``items`` (ascending; 0 if none) and the
+    fewest ``steps`` back the query clicked one of them (inf if none): a merge of each
+    row with the query."""
+    anchor = np.zeros(len(rows), dtype=np.int64)
+    nearest = np.full(len(rows), np.inf)
+    for r in range(len(rows)):
+        e, stop, i = indptr[rows[r]], indptr[rows[r] + 1], 0
+        while e < stop and i < len(items):
+            if indices[e] < items[i]:
+                e += 1
+            elif indices[e] > items[i]:
+                i += 1
+            else:
+                anchor[r] = max(anchor[r], positions[e])
+                nearest[r] = min(nearest[r], steps[i])
+                e += 1
+                i += 1
+    return anchor, nearest
+
+
+@njit(cache=True, nogil=True)
+def votes(  # noqa: PLR0917 (a compiled kernel takes its arrays by position)
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    positions: np.ndarray,
+    rows: np.ndarray,
+    weights: np.ndarray,
+    offsets: np.ndarray,
+    decay: np.ndarray,
+    item_weight: np.ndarray,
+    slot: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The neighbours' votes: each item of each of ``rows`` gets the row's weight, times
+    ``decay[position + offset]`` when ``decay`` is not empty (else 1.0), summed per item in
+    row order, then times the item's weight; as (items in first-seen order, scores)."""
+    total = 0
+    for r in range(len(rows)):
+        total += indptr[rows[r] + 1] - indptr[rows[r]]
+    keys = np.empty(total, dtype=np.int64)
+    sums = np.zeros(total, dtype=np.float64)
+    decayed = len(decay) > 0
+    n = 0
+    for r in range(len(rows)):
+        weight = weights[r]
+        for e in range(indptr[rows[r]], indptr[rows[r] + 1]):
+            key = indices[e]
+            at = slot[key]
+            if at < 0:
+                at = n
+                slot[key] = n
+                keys[n] = key
+                n += 1
+            if decayed:
+                sums[at] += weight * decay[positions[e] + offsets[r]]
+            else:
+                sums[at] += weight * 1.0
+    for i in range(n):
+        slot[keys[i]] = -1
+        sums[i] = sums[i] * item_weight[keys[i]]
+    return keys[:n], sums[:n]
+
+
+@njit(cache=True, nogil=True)
+def best_keys(
+    items: np.ndarray, scores: np.ndarray, k: int, exclude: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The candidates (``items``, ``scores``) with a positive score, ``exclude`` left
+    out, whose key (score + 1.0, as the sparse ranking keys a row) is among the ``k``
+    largest, all of those tied at the cut included: (items, scores, keys)."""
+    kept = np.empty(len(items), dtype=np.int64)
+    kept_scores = np.empty(len(items), dtype=np.float64)
+    keys = np.empty(len(items), dtype=np.float64)
+    if k < 1:
+        return kept[:0], kept_scores[:0], keys[:0]
+    largest = np.empty(k, dtype=np.float64)  # a min-heap of the k largest keys so far
+    n = 0
+    for i in range(len(items)):
+        if scores[i] > 0 and items[i] != exclude:
+            kept[n], kept_scores[n] = items[i], scores[i]
+            keys[n] = kept_scores[n] + 1.0
+            if n < k:
+                _push(largest, n, keys[n])
+            elif keys[n] > largest[0]:
+                _pop(largest, k)
+                _push(largest, k - 1, keys[n])
+            n += 1
+    if n > k:
+        threshold = largest[0]
+        chosen = 0
+        for i in range(n):
+            if keys[i] >= threshold:
+                kept[chosen], kept_scores[chosen], keys[chosen] = kept[i], kept_scores[i], keys[i]
+                chosen += 1
+        n = chosen
+    return kept[:n], kept_scores[:n], keys[:n]

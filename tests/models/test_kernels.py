@@ -1,0 +1,95 @@
+"""The compiled loops of one session's answer (session_recs.models.kernels), against
+numpy on hand-built and random arrays: the same keys, and sums added in the same order
+(terms chosen so that another order gives other bits)."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from session_recs.models import kernels
+
+
+def postings(rows: list[list[int]], n_columns: int) -> sp.csr_matrix:
+    """A CSR matrix of 1.0 at each row's (ascending) columns."""
+    indptr = np.r_[0, np.cumsum([len(row) for row in rows])].astype(np.int32)
+    indices = np.array([c for row in rows for c in row], dtype=np.int32)
+    return sp.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(len(rows), n_columns))
+
+
+def test_lowest_columns_sums_each_column_in_row_order_up_to_the_limit():
+    matrix = postings([[0, 2, 5, 9], [2, 3, 9], [1, 2, 4, 9]], 10)
+    rows = np.array([0, 1, 2], dtype=np.int64)
+    # 1e16 + 1.0 - 1e16 is 0.0 in this order, 1.0 in others: column 2's sum shows the order.
+    weights = np.array([1e16, 1.0, -1e16])
+    columns, sums = kernels.lowest_columns(matrix.indptr, matrix.indices, rows, weights, 4)
+    assert columns.tolist() == [0, 1, 2, 3]
+    assert sums.tolist() == [1e16, -1e16, 0.0, 1.0]
+    reference = np.bincount(
+        matrix.indices, np.repeat(weights, np.diff(matrix.indptr)), minlength=10
+    )
+    everything = kernels.lowest_columns(matrix.indptr, matrix.indices, rows, weights, 100)
+    assert everything[0].tolist() == [0, 1, 2, 3, 4, 5, 9]
+    assert everything[1].tobytes() == reference[everything[0]].tobytes()
+    # Rows asked in another order (and a row twice): the sums follow that order.
+    again = kernels.lowest_columns(
+        matrix.indptr, matrix.indices, np.array([2, 0, 0]), np.array([-1e16, 1e16, 1.0]), 3
+    )
+    assert again[0].tolist() == [0, 1, 2] and again[1].tolist() == [1e16 + 1.0, -1e16, 1.0]
+
+
+def test_shared_positions_finds_the_latest_shared_position_and_the_nearest_step():
+    # Sessions as item -> last position: items ascending in each row.
+    indptr = np.array([0, 3, 5, 7], dtype=np.int32)
+    indices = np.array([1, 4, 7, 2, 3, 4, 8], dtype=np.int32)
+    positions = np.array([5, 2, 3, 1, 2, 4, 9], dtype=np.int32)
+    items = np.array([1, 4, 8], dtype=np.int64)
+    steps = np.array([3.0, 1.0, 2.0])
+    anchor, nearest = kernels.shared_positions(
+        indptr, indices, positions, np.array([0, 1, 2]), items, steps
+    )
+    assert anchor.tolist() == [5, 0, 9]
+    assert nearest.tolist() == [1.0, np.inf, 1.0]
+
+
+def test_votes_sum_each_item_in_row_order_then_weigh_it_and_leave_the_table_clean():
+    indptr = np.array([0, 2, 4], dtype=np.int32)
+    indices = np.array([1, 3, 1, 2], dtype=np.int32)
+    positions = np.array([1, 2, 1, 2], dtype=np.int32)
+    slot = kernels.slots(5)
+    item_weight = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    decay = np.array([0.5, 1.0, 0.25, 0.125])
+    items, sums = kernels.votes(
+        indptr, indices, positions, np.array([1, 0]), np.array([1e16, -1e16]),
+        np.array([0, 1]), decay, item_weight, slot,
+    )  # fmt: skip
+    # Row 1 first: item 1 gets 1e16 * decay[1], item 2 1e16 * decay[2]; then row 0, whose
+    # offset 1 moves its positions one cell along the decay.
+    assert items.tolist() == [1, 2, 3]
+    assert sums.tolist() == [(1e16 - 1e16 * 0.25) * 2.0, 1e16 * 0.25 * 3.0, -1e16 * 0.125 * 4.0]
+    assert (slot[:5] == -1).all()
+    plain = kernels.votes(
+        indptr, indices, positions, np.array([0, 1]), np.array([2.0, 3.0]),
+        np.array([0, 0]), np.zeros(0), item_weight, slot,
+    )  # fmt: skip
+    assert plain[0].tolist() == [1, 3, 2] and plain[1].tolist() == [10.0, 8.0, 9.0]
+
+
+def test_best_keys_keeps_the_k_largest_keys_with_every_tie_at_the_cut():
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        n = int(rng.integers(0, 60))
+        items = rng.permutation(100)[:n].astype(np.int64)
+        scores = rng.integers(-2, 6, n) / 4.0  # many ties, some not positive
+        k, exclude = int(rng.integers(1, 12)), int(rng.choice([-1, *items[:1]]))
+        got = kernels.best_keys(items, scores, k, exclude)
+        keep = (scores > 0) & (items != exclude)
+        want_items, want_scores = items[keep], scores[keep]
+        keys = want_scores + 1.0
+        if len(keys) > k:
+            chosen = keys >= np.sort(keys)[::-1][k - 1]
+            want_items, want_scores, keys = want_items[chosen], want_scores[chosen], keys[chosen]
+        assert got[0].tolist() == want_items.tolist()
+        assert got[1].tolist() == want_scores.tolist() and got[2].tolist() == keys.tolist()
+    empty = kernels.best_keys(np.array([1, 2]), np.array([1.0, 2.0]), 0, -1)
+    assert [len(part) for part in empty] == [0, 0, 0]

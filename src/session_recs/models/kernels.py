@@ -17,6 +17,7 @@ before its first click.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -34,7 +35,7 @@ def slots(size: int) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _push(heap: np.ndarray, size: int, key: int) -> None:
+def _push(heap: np.ndarray, size: int, key: Any) -> None:
     """Put ``key`` into the min-heap ``heap[:size]`` (which has room for it)."""
     at = size
     while at > 0:
@@ -47,7 +48,7 @@ def _push(heap: np.ndarray, size: int, key: int) -> None:
 
 
 @njit(cache=True, nogil=True)
-def _pop(heap: np.ndarray, size: int) -> int:
+def _pop(heap: np.ndarray, size: int) -> Any:
     """Take the smallest key out of the min-heap ``heap[:size]``."""
     top, last = heap[0], heap[size - 1]
     size -= 1

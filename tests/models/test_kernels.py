@@ -93,3 +93,30 @@ def test_best_keys_keeps_the_k_largest_keys_with_every_tie_at_the_cut():
         assert got[1].tolist() == want_scores.tolist() and got[2].tolist() == keys.tolist()
     empty = kernels.best_keys(np.array([1, 2]), np.array([1.0, 2.0]), 0, -1)
     assert [len(part) for part in empty] == [0, 0, 0]
+
+
+def test_largest_keeps_a_row_as_prune_rows_does():
+    from session_recs.models.sparse import prune_rows
+
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        n = int(rng.integers(0, 40))
+        columns = np.sort(rng.permutation(1000)[:n]).astype(np.int64)
+        values = rng.integers(1, 6, n) / 8.0  # ties at every cut
+        keep = int(rng.integers(1, 12))
+        row = sp.csr_matrix((values, columns, [0, n]), shape=(1, 1000))
+        want = prune_rows(row, keep)
+        got = kernels.largest(columns, values, keep)
+        assert got[0].tolist() == want.indices.tolist()
+        assert got[1].tolist() == want.data.tolist()
+
+
+def test_latest_distinct_gives_each_known_item_its_latest_click():
+    context = np.array([5, -1, 3, 5, 7, 3, 9], dtype=np.int64)
+    weight = np.array([0.1, 0.2, 0.3, 0.4, 0.0, 0.6, 0.7])
+    items, weights, steps = kernels.latest_distinct(context, weight)
+    # 7's only click weighs 0: left out; 5 and 3 take their later clicks.
+    assert items.tolist() == [3, 5, 9]
+    assert weights.tolist() == [0.6, 0.4, 0.7]
+    assert steps.tolist() == [2.0, 4.0, 1.0]
+    assert [len(part) for part in kernels.latest_distinct(context[1:2], weight[1:2])] == [0] * 3

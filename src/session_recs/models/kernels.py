@@ -216,3 +216,60 @@ def best_keys(
                 chosen += 1
         n = chosen
     return kept[:n], kept_scores[:n], keys[:n]
+
+
+@njit(cache=True, nogil=True)
+def largest(columns: np.ndarray, values: np.ndarray, keep: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``keep`` largest ``values`` of one row and their ``columns`` (ascending), in
+    column order; among values equal to the cut, the leftmost columns (as
+    :func:`~session_recs.models.sparse.prune_rows` keeps a row)."""
+    if len(values) <= keep or keep < 1:  # keep < 1: all of them, as prune_rows
+        return columns, values
+    heap = np.empty(keep, dtype=np.float64)  # a min-heap of the keep largest so far
+    for i in range(len(values)):
+        if i < keep:
+            _push(heap, i, values[i])
+        elif values[i] > heap[0]:
+            _pop(heap, keep)
+            _push(heap, keep - 1, values[i])
+    cut = heap[0]
+    room = keep
+    for i in range(len(values)):
+        room -= values[i] > cut
+    kept_columns = np.empty(keep, dtype=columns.dtype)
+    kept_values = np.empty(keep, dtype=np.float64)
+    n = 0
+    for i in range(len(values)):
+        if values[i] > cut or (values[i] == cut and room > 0):
+            if values[i] == cut:
+                room -= 1
+            kept_columns[n], kept_values[n] = columns[i], values[i]
+            n += 1
+    return kept_columns[:n], kept_values[:n]
+
+
+@njit(cache=True, nogil=True)
+def latest_distinct(
+    context: np.ndarray, weight: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A session's distinct known items (``context`` >= 0) of positive ``weight``, items
+    ascending, each with the weight of its latest click and how many clicks back that
+    was (1 for the last click)."""
+    length = len(context)
+    found = np.empty(length, dtype=np.int64)  # positions, latest first
+    n = 0
+    for at in range(length - 1, -1, -1):
+        if context[at] >= 0 and weight[at] > 0:
+            found[n] = at
+            n += 1
+    order = np.argsort(context[found[:n]], kind="mergesort")  # ties: the latest first
+    items = np.empty(n, dtype=np.int64)
+    weights = np.empty(n, dtype=np.float64)
+    steps = np.empty(n, dtype=np.float64)
+    m = 0
+    for i in range(n):
+        at = found[order[i]]
+        if m == 0 or items[m - 1] != context[at]:
+            items[m], weights[m], steps[m] = context[at], weight[at], length - at
+            m += 1
+    return items[:m], weights[:m], steps[:m]

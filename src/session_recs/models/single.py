@@ -93,19 +93,17 @@ def rank_one(
 
 def _query_items(model: Any, context: np.ndarray) -> tuple[np.ndarray, ...]:
     """:meth:`SessionKNN._query_items` of one session: (item, weight, step) of its
-    distinct known recent items, items ascending."""
+    distinct known recent items, items ascending (the latest click of a repeated item
+    sets its weight and step)."""
+    from session_recs.models import kernels  # numba: imported by the serving path only
+
     m = model.neighbourhood().m
     if m is not None:
         context = context[-m:]
-    length = len(context)
-    forward = np.arange(length)
-    weight = model._position_weights(forward + 1.0, np.full(length, float(length)))
-    keep = (context >= 0) & (weight > 0)
-    items, weight, back = context[keep], weight[keep], (length - 1 - forward)[keep]
-    # The latest click of a repeated item sets its weight and step.
-    distinct, from_end = np.unique(items[::-1], return_index=True)
-    latest = len(items) - 1 - from_end
-    return distinct, weight[latest], back[latest] + 1.0
+    length = float(len(context))
+    forward = np.arange(1.0, length + 1.0)
+    weight = model._position_weights(forward, np.full(len(context), length))
+    return kernels.latest_distinct(context, weight)
 
 
 def session_knn_candidates(model: Any, query: QueryBatch) -> tuple[np.ndarray, np.ndarray]:
@@ -133,7 +131,7 @@ def session_knn_candidates(model: Any, query: QueryBatch) -> tuple[np.ndarray, n
     if knn.similarity == "cosine":
         norm = np.sqrt(np.bincount(np.zeros(len(weight), np.int64), weight * weight))
         similar = similar / (norm * np.sqrt(model._distinct[sessions]))
-    sessions, similar = _pruned(sessions, similar, knn.k)
+    sessions, similar = kernels.largest(sessions, similar, knn.k)
     if not len(sessions):
         return empty
     # The neighbours' (item -> last position) rows, in neighbour order: where the query
@@ -150,15 +148,3 @@ def session_knn_candidates(model: Any, query: QueryBatch) -> tuple[np.ndarray, n
         offset, decay = model._position_reach - anchor, model._position_decay
     slot = kernels.slots(len(model._item_weight))
     return kernels.votes(*rows, pair_weight, offset, decay, model._item_weight, slot)
-
-
-def _pruned(columns: np.ndarray, values: np.ndarray, keep: int) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`~session_recs.models.sparse.prune_rows` of one row: the ``keep`` largest
-    values, among equal ones at the cut the leftmost columns, in column order."""
-    if len(values) <= keep:
-        return columns, values
-    cut = -np.partition(-values, keep - 1)[keep - 1]
-    above, at = values > cut, values == cut
-    room = keep - int(above.sum())
-    mask = above | (at & (np.cumsum(at) <= room))
-    return columns[mask], values[mask]

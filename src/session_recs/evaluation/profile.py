@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from session_recs.evaluation.provenance import RepeatEvidence, split_fingerprints
 
@@ -23,6 +25,21 @@ QUANTILES = (0.0, 0.25, 0.5, 0.75, 0.95, 1.0)
 
 def _share(mask: np.ndarray) -> float:
     return float(mask.mean()) if len(mask) else 0.0
+
+
+def _text(values: Any) -> pa.Array:
+    """Item ids as one Arrow text array (no copy for pandas' Arrow-backed text)."""
+    array = pa.array(values, from_pandas=True)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return array.cast(pa.large_string())
+
+
+def _unseen_share(values: pd.Series, known: pa.Array) -> float:
+    """The share of ``values`` not among the ``known`` items, by Arrow's hash lookup
+    (pandas 3's ``isin`` on text took 10 s per call against 1.5 M training items)."""
+    seen = pc.is_in(_text(values), value_set=known).to_numpy(zero_copy_only=False)
+    return _share(~seen)
 
 
 def session_stats(sessions: pd.DataFrame) -> dict[str, Any]:
@@ -109,7 +126,7 @@ def dataset_profile(
     table, or its :func:`session_stats` computed elsewhere."""
     stats = dict(sessions) if isinstance(sessions, dict) else session_stats(sessions)
     span = stats.pop("time_span", None)
-    known = pd.Index(train_sessions["item_id"].unique())
+    known = _text(train_sessions["item_id"].unique())
     revealed = test_sessions[test_sessions["position"] > 0]
     profile: dict[str, Any] = {
         **stats,
@@ -121,16 +138,10 @@ def dataset_profile(
         "test": {
             "pairs": len(test_pairs),
             "sessions": int(test_sessions["session_id"].nunique()),
-            "unseen_target_share": round(
-                _share(~test_pairs["target_item"].isin(known).to_numpy()), 4
-            ),
-            "unseen_query_share": round(
-                _share(~test_pairs["query_item"].isin(known).to_numpy()), 4
-            ),
+            "unseen_target_share": round(_unseen_share(test_pairs["target_item"], known), 4),
+            "unseen_query_share": round(_unseen_share(test_pairs["query_item"], known), 4),
             "revealed_targets": len(revealed),
-            "unseen_revealed_target_share": round(
-                _share(~revealed["item_id"].isin(known).to_numpy()), 4
-            ),
+            "unseen_revealed_target_share": round(_unseen_share(revealed["item_id"], known), 4),
         },
     }
     if sessionize_log is not None:

@@ -9,7 +9,8 @@ process's peak memory (each fit in a fresh process), and whether the matrices ar
    engine path is forced on DuckDB (it counts on Spark only by default).
 
 Usage: python benchmarks/bench_engine_fits.py [--events 10000000] [--items 1800000]
-       [--models markov sequential_rules item_knn] [--cache /tmp/session_recs_logs]
+       [--models markov sequential_rules item_knn association_rules]
+       [--cache /tmp/session_recs_logs]
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ else:
 start = time.perf_counter()
 model = build_model(kind, {}).fit(train)
 seconds = time.perf_counter() - start
-m = model.matrix.tocsr()
+m = (model.matrix if model.matrix is not None else model._counts).tocsr()  # AR: its counts
 m.sort_indices()
 digest = hashlib.sha256(m.indptr.tobytes() + m.indices.tobytes() + m.data.tobytes()).hexdigest()
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -69,7 +70,11 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--items", type=int, default=1_800_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--models", nargs="+", default=["markov", "sequential_rules", "item_knn"])
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=["markov", "sequential_rules", "item_knn", "association_rules"],
+    )
     parser.add_argument("--cache", type=Path, default=Path("/tmp/session_recs_logs"))
     args = parser.parse_args()
     from session_recs.framework.project import copy_project

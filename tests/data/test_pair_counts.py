@@ -11,6 +11,7 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from session_recs.core.errors import DataValidationError
 from session_recs.data import engine
@@ -57,10 +58,16 @@ def both(con, tmp_path, frame: pd.DataFrame):
     return pd.read_parquet(path), engine.read_interactions(con, path)
 
 
+def learned(model) -> sp.csr_matrix:
+    """What a counting model keeps: its matrix (association_rules unpruned: its session x
+    item counts)."""
+    return model.matrix if model.matrix is not None else model._counts
+
+
 def identical(in_memory, on_engine) -> None:
     np.testing.assert_array_equal(on_engine.index.ids, in_memory.index.ids)
     np.testing.assert_array_equal(on_engine.popularity, in_memory.popularity)
-    want, got = in_memory.matrix.tocsr(), on_engine.matrix.tocsr()
+    want, got = learned(in_memory).tocsr(), learned(on_engine).tocsr()
     want.sort_indices()
     got.sort_indices()
     assert got.shape == want.shape
@@ -82,6 +89,10 @@ COUNTING = [
     ("item_knn", {"neighbours": 0}),
     ("item_knn", {"alpha": 1.0, "shrinkage": 10.0, "neighbours": 5}),
     ("item_knn", {"alpha": 0.75, "shrinkage": 3.0, "neighbours": 1}),
+    ("association_rules", {}),
+    ("association_rules", {"pruning": 4}),
+    ("association_rules", {"context_window": 3, "decay": 0.3}),
+    ("association_rules", {"pruning": 2, "context_window": 2, "history_weight": 0.2}),
 ]
 
 
@@ -91,7 +102,7 @@ def test_a_counting_model_fitted_on_the_engine_is_the_in_memory_one(
 ):
     frame, table = both(con, tmp_path, training_sessions())
     in_memory = build_model(kind, options).fit(frame)
-    assert in_memory.matrix.nnz >= 50
+    assert learned(in_memory).nnz >= 50
     caplog.set_level(logging.INFO, logger="session_recs.models.base")
     on_engine = build_model(kind, options).fit(table)
     assert f"{kind}: counting on the columnar engine" in caplog.text
@@ -99,9 +110,9 @@ def test_a_counting_model_fitted_on_the_engine_is_the_in_memory_one(
     queries = frame.groupby("session_id").tail(1).head(50)
     pairs = queries.rename(columns={"item_id": "query_item"}).assign(target_item="?")
     batch = pair_set(pairs, in_memory.index).queries
-    np.testing.assert_array_equal(
-        on_engine.recommend(batch, 20).items, in_memory.recommend(batch, 20).items
-    )
+    want, got = in_memory.recommend(batch, 20), on_engine.recommend(batch, 20)
+    np.testing.assert_array_equal(got.items, want.items)
+    assert got.scores.tobytes() == want.scores.tobytes()
 
 
 def test_pruning_keeps_the_lower_item_number_among_equal_rules(con, tmp_path):
@@ -140,6 +151,23 @@ def test_a_model_that_fits_in_memory_reads_the_table_into_the_same_frame(con, tm
     np.testing.assert_array_equal(from_table.index.ids, in_memory.index.ids)
     assert (from_table._sessions_of_item != in_memory._sessions_of_item).nnz == 0
     np.testing.assert_array_equal(from_table._recency, in_memory._recency)
+
+
+def test_ff19_association_rules_read_the_table_into_memory_and_rank_as_there(con, tmp_path, caplog):
+    """FF19's ties need every item's first positions in every session: that mode is fitted
+    in memory from the table (the clean mode counts on the engine, above)."""
+    frame, table = both(con, tmp_path, training_sessions(sessions=150))
+    caplog.set_level(logging.INFO, logger="session_recs.models.base")
+    in_memory = build_model("association_rules", {"mode": "ff19"}).fit(frame)
+    from_table = build_model("association_rules", {"mode": "ff19"}).fit(table)
+    assert "counting on the columnar engine" not in caplog.text
+    identical(in_memory, from_table)
+    queries = frame.groupby("session_id").tail(1).head(40)
+    pairs = queries.rename(columns={"item_id": "query_item"}).assign(target_item="?")
+    batch = pair_set(pairs, in_memory.index).queries
+    want, got = in_memory.recommend(batch, 10), from_table.recommend(batch, 10)
+    np.testing.assert_array_equal(got.items, want.items)
+    assert got.scores.tobytes() == want.scores.tobytes()
 
 
 def test_the_engine_failing_during_a_fit_is_one_line_naming_the_model(con, tmp_path):

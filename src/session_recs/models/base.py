@@ -221,7 +221,7 @@ class Recommender(ABC):
         validation) trains them all the same, with no validation metric, and says so in
         one line.
         """
-        on_engine = is_table(train) and train._find_backend().name in self.counts_on_engines
+        on_engine = is_table(train) and self.counts_on(train._find_backend().name)
         if on_engine:
             logger.info("%s: counting on the columnar engine", self.name)
         else:
@@ -272,6 +272,11 @@ class Recommender(ABC):
     #: :meth:`_fit_table` learns, counting there (:mod:`session_recs.models.pair_counts`)
     #: with the same result as :meth:`_fit`; from any other, the table is read into memory.
     counts_on_engines: ClassVar[tuple[str, ...]] = ()
+
+    def counts_on(self, engine: str) -> bool:
+        """Whether this model, with its options, counts on the engine ``engine`` (an Ibis
+        backend's name)."""
+        return engine in self.counts_on_engines
 
     def _fit_table(self, table: Any) -> None:
         """Learn from a table of training sessions on the engine (``counts_on_engines``)."""

@@ -184,3 +184,27 @@ def _by_blocks(
     if not blocks:
         return sp.csr_matrix((n_items, n_items))
     return sp.vstack(blocks, format="csr") if len(blocks) > 1 else blocks[0]
+
+
+def session_item_matrix(table: Any, n_items: int) -> sp.csr_matrix:
+    """The (sessions x items) matrix of how often each item occurs in each session
+    (float64), sessions numbered in the order of their first row, as
+    :meth:`~session_recs.models.sparse.SessionData.from_long` numbers them in a table that
+    holds each session's rows together: the in-memory fit's matrix, entry for entry."""
+    import ibis
+
+    _checked(table)
+    events = table.select("session_id", "item_id", ROW)
+    codes = _codes(events).select("item_id", "code")
+    firsts = events.group_by("session_id").aggregate(first=events[ROW].min())
+    numbered = firsts.mutate(row=ibis.row_number().over(order_by=firsts["first"]))
+    coded = events.join(codes, "item_id").join(numbered.select("session_id", "row"), "session_id")
+    cells = coded.group_by(["row", "code"]).aggregate(n=coded.count()).to_pyarrow()
+    n_sessions = int(firsts.count().execute())
+    return sp.csr_matrix(
+        (
+            cells["n"].to_numpy().astype(np.float64),
+            (cells["row"].to_numpy().astype(np.int64), cells["code"].to_numpy().astype(np.int64)),
+        ),
+        shape=(n_sessions, n_items),
+    )

@@ -259,8 +259,27 @@ class AssociationRules(RowLookup):
     search_settings: ClassVar[tuple[type, ...]] = (_AssociationOptions, ContextOptions)
     options: AssociationRulesOptions
 
+    counts_on_engines: ClassVar[tuple[str, ...]] = ("duckdb", "pyspark")
+
     def _fit(self, sessions: SessionData) -> None:
-        counts = session_item_counts(sessions, len(self.fitted_index()))
+        self._fit_counts(session_item_counts(sessions, len(self.fitted_index())))
+        if self.options.mode == "ff19":
+            self._first_position = self._first_positions(sessions)
+            self._width = float(sessions.lengths.max(initial=0) + 2)
+
+    def counts_on(self, engine: str) -> bool:
+        """The clean mode counts on the engine; FF19's, whose ties need every item's first
+        positions in every session, reads the training sessions into memory."""
+        return self.options.mode == "clean" and super().counts_on(engine)
+
+    def _fit_table(self, table: Any) -> None:
+        """The engine's count of each item in each session: the in-memory fit's matrix."""
+        from session_recs.models.pair_counts import session_item_matrix
+
+        self._fit_counts(session_item_matrix(table, len(self.fitted_index())))
+
+    def _fit_counts(self, counts: sp.csr_matrix) -> None:
+        """Learn from the (sessions x items) count matrix."""
         self._counts = counts
         self._counts_t = counts.T.tocsr()
         # What X.T @ X puts on the diagonal beyond the wanted count.
@@ -270,10 +289,7 @@ class AssociationRules(RowLookup):
         )
         self.matrix = None
         if self.options.pruning:
-            self.matrix = self._pruned_counts(counts, sessions.lengths)
-        if self.options.mode == "ff19":
-            self._first_position = self._first_positions(sessions)
-            self._width = float(sessions.lengths.max(initial=0) + 2)
+            self.matrix = self._pruned_counts(counts, np.asarray(counts.sum(axis=1)).ravel())
 
     #: Co-occurrence work (events summed over the sessions of each row's item) per block of
     #: rows while counting the pruned matrix; its memory follows that, not the whole matrix.

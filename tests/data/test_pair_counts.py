@@ -76,6 +76,17 @@ def identical(in_memory, on_engine) -> None:
     assert got.data.tobytes() == want.data.tobytes()  # the same floating-point sums
 
 
+def same_answers(in_memory, other, frame: pd.DataFrame, *, sessions: int, k: int) -> None:
+    """Both models rank the last item of the first ``sessions`` sessions alike: the same
+    items, and scores with the same bits."""
+    queries = frame.groupby("session_id").tail(1).head(sessions)
+    pairs = queries.rename(columns={"item_id": "query_item"}).assign(target_item="?")
+    batch = pair_set(pairs, in_memory.index).queries
+    want, got = in_memory.recommend(batch, k), other.recommend(batch, k)
+    np.testing.assert_array_equal(got.items, want.items)
+    assert got.scores.tobytes() == want.scores.tobytes()
+
+
 #: The models whose counting runs on the engine, with options that change what they count.
 COUNTING = [
     ("markov", {}),
@@ -107,12 +118,7 @@ def test_a_counting_model_fitted_on_the_engine_is_the_in_memory_one(
     on_engine = build_model(kind, options).fit(table)
     assert f"{kind}: counting on the columnar engine" in caplog.text
     identical(in_memory, on_engine)
-    queries = frame.groupby("session_id").tail(1).head(50)
-    pairs = queries.rename(columns={"item_id": "query_item"}).assign(target_item="?")
-    batch = pair_set(pairs, in_memory.index).queries
-    want, got = in_memory.recommend(batch, 20), on_engine.recommend(batch, 20)
-    np.testing.assert_array_equal(got.items, want.items)
-    assert got.scores.tobytes() == want.scores.tobytes()
+    same_answers(in_memory, on_engine, frame, sessions=50, k=20)
 
 
 def test_pruning_keeps_the_lower_item_number_among_equal_rules(con, tmp_path):
@@ -162,12 +168,7 @@ def test_ff19_association_rules_read_the_table_into_memory_and_rank_as_there(con
     from_table = build_model("association_rules", {"mode": "ff19"}).fit(table)
     assert "counting on the columnar engine" not in caplog.text
     identical(in_memory, from_table)
-    queries = frame.groupby("session_id").tail(1).head(40)
-    pairs = queries.rename(columns={"item_id": "query_item"}).assign(target_item="?")
-    batch = pair_set(pairs, in_memory.index).queries
-    want, got = in_memory.recommend(batch, 10), from_table.recommend(batch, 10)
-    np.testing.assert_array_equal(got.items, want.items)
-    assert got.scores.tobytes() == want.scores.tobytes()
+    same_answers(in_memory, from_table, frame, sessions=40, k=10)
 
 
 def test_the_engine_failing_during_a_fit_is_one_line_naming_the_model(con, tmp_path):

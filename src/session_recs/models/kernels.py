@@ -2,16 +2,17 @@
 
 A click served online touches 10^3-10^4 stored entries (the query items' recent
 sessions, then the neighbours' items). On 1-D numpy arrays each step is a pass of its
-own plus a scratch table that numbers the keys; here, one compiled pass (numba) adds each
-entry into the key's slot as it goes. The sums are those of the batched path bit for bit:
+own plus a scratch table that numbers the keys; here each step is one compiled pass
+(numba): a merge of sorted rows, or a sum into each key's slot as it goes. The sums are
+those of the batched path bit for bit:
 every key's terms are added one by one, in the order the sparse product adds them (rows
 in the order given, each row's entries in stored order), from 0.0, and each term is the
 same product of the same two factors.
 
-numba compiles each kernel on its first call (3.6 s for the three, once; then loaded from
-the cache in ``__pycache__`` beside this file, 1.4 s with numba's import), so only the
-single-session path imports it; the service answers one session as it loads a model,
-before its first click.
+numba compiles each kernel on its first call (a few seconds in all, once per checkout;
+then loaded from the cache in ``__pycache__`` beside this file, about 1.4 s with numba's
+import), so only the single-session path imports it; the service answers one session as
+it loads a model, before its first click.
 """
 
 from __future__ import annotations

@@ -107,8 +107,8 @@ def _query_items(model: Any, context: np.ndarray) -> tuple[np.ndarray, ...]:
 
 
 def session_knn_candidates(model: Any, query: QueryBatch) -> tuple[np.ndarray, np.ndarray]:
-    """:meth:`~session_recs.models.knn.SessionKNN.candidates` for one query, on 1-D
-    arrays: (items, scores). ``model`` is one of the session kNN family."""
+    """:meth:`~session_recs.models.knn.SessionKNN.candidates` for one query, in compiled
+    loops: (items, scores). ``model`` is one of the session kNN family."""
     from session_recs.models import kernels  # numba: imported by the serving path only
 
     knn = model.neighbourhood()

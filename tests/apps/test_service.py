@@ -54,9 +54,18 @@ def models() -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def running(holder: ModelHolder, store: MemoryStore | None = None, **options: Any) -> Iterator[str]:
-    """The app on uvicorn in a thread; yields its base URL; stops it."""
-    app = build_app(holder, store, **options)
+def running(
+    holder: ModelHolder,
+    store: MemoryStore | None = None,
+    *,
+    routes_only: bool = False,
+    **options: Any,
+) -> Iterator[str]:
+    """The app on uvicorn in a thread (``routes_only``: its Starlette routes for every
+    request, the click's path included); yields its base URL; stops it."""
+    app: Any = build_app(holder, store, **options)
+    if routes_only:
+        app = app.app
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
@@ -255,6 +264,50 @@ def test_every_bad_request_gets_a_4xx_in_one_line_and_the_service_stays_up(model
         if line.startswith("session_recs_requests_total") and 'status="200"' not in line
     )
     assert refused == len(BAD) + len(flood)
+
+
+#: Query strings whose reading differs between parsers: encoded UTF-8 and spaces, a
+#: repeated k (the last counts), blank values, a name without '=', empty pairs.
+QUERIES = [
+    "session_id=s1&item=a1&k=5",
+    "session_id=s1&item=b1&k=3&k=4",
+    "session_id=caf%C3%A9+1&item=a2",
+    "session_id=caf%C3%A9+1&item=a%2B3&k=2",
+    "session_id=s1&item=a1&k=",
+    "session_id=s2&&item=a3&k=2",
+    "session_id=s2&item=a1&flag",
+    "item=a1&session_id=s2&session_id=s3",
+    "session_id=s%FF&item=a1",
+    "session_id=s3;item=a1",
+    "",
+]
+
+
+def test_the_click_path_answers_byte_for_byte_as_the_starlette_route(models, tmp_path):
+    """GET /v1/recommend is answered straight from the HTTP scope (the hot path); the
+    same requests sent through Starlette's route, to a twin service, get the same
+    status, headers and body."""
+    answers = []
+    for routes_only in (False, True):
+        holder = holder_of(tmp_path / str(routes_only), models["session_knn"])
+        with running(holder, routes_only=routes_only) as url:
+            got = []
+            for query in QUERIES:
+                try:
+                    with urllib.request.urlopen(f"{url}/v1/recommend?{query}") as response:
+                        status, headers, body = response.status, response.headers, response.read()
+                except urllib.error.HTTPError as error:
+                    status, headers, body = error.code, error.headers, error.read()
+                got.append((status, headers["content-type"], headers["content-length"], body))
+            answers.append(got)
+    statuses = [200, 200, 200, 200, 400, 200, 400, 400, 200, 400, 400]
+    assert [status for status, *_ in answers[0]] == statuses
+    for query, fast, routed in zip(QUERIES, *answers, strict=True):
+        assert fast == routed, query
+    encoded = json.loads(answers[0][3][3])
+    assert (encoded["session_id"], encoded["ignored"]) == ("café 1", ["a+3"])
+    assert json.loads(answers[0][1][3])["items"][0] == "a1"  # k=3&k=4: 4 items
+    assert len(json.loads(answers[0][1][3])["items"]) == 4
 
 
 def test_health_and_metrics_say_what_is_served_and_how_many_sessions(models, tmp_path):

@@ -82,10 +82,12 @@ class ServedModel:
 
     def answer(self, items: Sequence[str], k: int) -> Answer:
         """The top ``k`` items after the session ``items`` (oldest first)."""
-        lookup = self.codes.get
-        codes = [lookup(item, -1) for item in items]
-        known = [code for code in codes if code >= 0]
-        ignored = [item for item, code in zip(items, codes, strict=True) if code < 0]
+        codes = list(map(self.codes.get, items))
+        known: list[int] = codes  # type: ignore[assignment]
+        ignored: list[str] = []
+        if None in codes:
+            known = [code for code in codes if code is not None]
+            ignored = [item for item, code in zip(items, codes, strict=True) if code is None]
         k = min(k, self.most_k)
         if not known:
             top = self.popular[:k]
@@ -93,8 +95,7 @@ class ServedModel:
         if not self.recommender.uses_context:
             known = known[-1:]
         top, scores = recommend_one(self.recommender, np.asarray(known, dtype=np.int64), k)
-        ids = self.ids
-        return Answer([ids[code] for code in top.tolist()], scores.tolist(), ignored)
+        return Answer(list(map(self.ids.__getitem__, top.tolist())), scores.tolist(), ignored)
 
     def identity(self) -> dict[str, str]:
         return {"model": self.model, "version": self.version, "dataset": self.dataset}

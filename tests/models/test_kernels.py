@@ -52,27 +52,57 @@ def test_shared_positions_finds_the_latest_shared_position_and_the_nearest_step(
     assert nearest.tolist() == [1.0, np.inf, 1.0]
 
 
-def test_votes_sum_each_item_in_row_order_then_weigh_it_and_leave_the_table_clean():
+def test_votes_sum_each_item_in_row_order_then_weigh_it():
     indptr = np.array([0, 2, 4], dtype=np.int32)
     indices = np.array([1, 3, 1, 2], dtype=np.int32)
     positions = np.array([1, 2, 1, 2], dtype=np.int32)
-    slot = kernels.slots(5)
     item_weight = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
     decay = np.array([0.5, 1.0, 0.25, 0.125])
     items, sums = kernels.votes(
         indptr, indices, positions, np.array([1, 0]), np.array([1e16, -1e16]),
-        np.array([0, 1]), decay, item_weight, slot,
+        np.array([0, 1]), decay, item_weight,
     )  # fmt: skip
     # Row 1 first: item 1 gets 1e16 * decay[1], item 2 1e16 * decay[2]; then row 0, whose
     # offset 1 moves its positions one cell along the decay.
     assert items.tolist() == [1, 2, 3]
     assert sums.tolist() == [(1e16 - 1e16 * 0.25) * 2.0, 1e16 * 0.25 * 3.0, -1e16 * 0.125 * 4.0]
-    assert (slot[:5] == -1).all()
     plain = kernels.votes(
         indptr, indices, positions, np.array([0, 1]), np.array([2.0, 3.0]),
-        np.array([0, 0]), np.zeros(0), item_weight, slot,
+        np.array([0, 0]), np.zeros(0), item_weight,
     )  # fmt: skip
     assert plain[0].tolist() == [1, 3, 2] and plain[1].tolist() == [10.0, 8.0, 9.0]
+
+
+def test_votes_of_many_rows_equal_numpy_whatever_the_items_collide_on():
+    """Thousands of entries over item codes up to 10^6, and codes that share their low
+    bits (multiples of 2^16), so that many share a cell of the hash table: the items come
+    out in first-seen order with numpy's sums, added in row order."""
+    rng = np.random.default_rng(3)
+    for codes in (rng.integers(0, 10**6, 500), np.arange(1, 400) * 2**16, np.arange(300)):
+        rows = [np.unique(rng.choice(codes, int(rng.integers(1, 60)))) for _ in range(80)]
+        matrix = postings([row.tolist() for row in rows], int(codes.max()) + 1)
+        positions = rng.integers(1, 40, matrix.nnz).astype(np.int32)
+        chosen = rng.permutation(80)[:50]
+        weights = rng.choice([1e16, -1e16, 1.0, 0.5], 50)
+        offsets = rng.integers(0, 5, 50)
+        decay = rng.random(50)
+        item_weight = rng.random(matrix.shape[1])
+        items, sums = kernels.votes(
+            matrix.indptr, matrix.indices, positions, chosen, weights, offsets, decay,
+            item_weight,
+        )  # fmt: skip
+        entries = np.concatenate([np.arange(*matrix.indptr[r : r + 2]) for r in chosen])
+        terms = np.repeat(weights, np.diff(matrix.indptr)[chosen])
+        terms = (
+            terms * decay[positions[entries] + np.repeat(offsets, np.diff(matrix.indptr)[chosen])]
+        )
+        keys = matrix.indices[entries]
+        first_seen = keys[np.sort(np.unique(keys, return_index=True)[1])]
+        want = np.zeros(matrix.shape[1])
+        for key, term in zip(keys, terms, strict=True):  # one by one, in row order
+            want[key] += term
+        assert items.tolist() == first_seen.tolist()
+        assert sums.tobytes() == (want[first_seen] * item_weight[first_seen]).tobytes()
 
 
 def test_best_keys_keeps_the_k_largest_keys_with_every_tie_at_the_cut():

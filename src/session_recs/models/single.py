@@ -146,5 +146,4 @@ def session_knn_candidates(model: Any, query: QueryBatch) -> tuple[np.ndarray, n
     else:
         pair_weight = np.where(anchor > 0, pair_weight, 0.0)
         offset, decay = model._position_reach - anchor, model._position_decay
-    slot = kernels.slots(len(model._item_weight))
-    return kernels.votes(*rows, pair_weight, offset, decay, model._item_weight, slot)
+    return kernels.votes(*rows, pair_weight, offset, decay, model._item_weight)

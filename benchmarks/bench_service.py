@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -202,11 +203,16 @@ def service(model_file: Path, log: Path):
         process.wait(timeout=60)
 
 
+#: Numbers each wrk run (its session ids' prefix).
+RUNS = itertools.count()
+
+
 def wrk(  # noqa: PLR0917 (wrk's own settings)
     url: str, paths: Path, rate: float, seconds: int, connections: int, threads: int
 ) -> dict:
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s"]
-    command += ["-s", str(LUA), url, "--", str(paths), str(rate), str(threads)]
+    # Each run's own session ids: a run never continues the sessions of the one before.
+    command += ["-s", str(LUA), url, "--", str(paths), str(rate), str(threads), f"w{next(RUNS)}-"]
     run = subprocess.run(command, capture_output=True, text=True, check=False)
     if run.returncode:
         raise SystemExit(f"wrk failed: {run.stdout[-2000:]}{run.stderr[-2000:]}")

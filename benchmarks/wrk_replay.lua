@@ -1,14 +1,20 @@
 -- wrk script: replay sessions click by click against `python -m session_recs serve`.
 --
---   wrk -t2 -c32 -d15s -s benchmarks/wrk_replay.lua http://127.0.0.1:8000 -- PATHS RATE 2
+--   wrk -t2 -c32 -d15s -s benchmarks/wrk_replay.lua http://127.0.0.1:8000 -- PATHS RATE 2 RUN
 --
--- (the last argument repeats -t: each thread's script sees only its own id)
+-- (the third argument repeats -t: each thread's script sees only its own id)
 --
 -- PATHS is a file of lines "N /v1/recommend?session_id=S&item=I&k=K", N the session's
 -- ordinal: the clicks of each session in order, sessions interleaved (so that a session's
 -- next click comes many requests after the one before). Thread t of T sends the sessions
 -- whose N mod T is t, in the file's order, starting over at the end with the session ids
 -- made new (a prefix per round), so that no replayed session grows past its real length.
+-- (wrk asks each thread for one request before the run and never sends it: that thread's
+-- first click is left out, once per run.)
+--
+-- RUN (optional) prefixes every session id of this run: give each wrk run against the
+-- same service its own, or a run continues the sessions the run before left in the
+-- service, which then answer longer sessions than the file's.
 --
 -- RATE (requests per second, all threads together; 0 or absent: as fast as possible)
 -- paces the requests on a fixed schedule: each thread sends its next request at
@@ -40,6 +46,7 @@ end
 function init(args)
     local paths_file, rate = args[1], tonumber(args[2] or "0") or 0
     local total = tonumber(args[3] or "1") or 1
+    run = args[4] or ""
     paths = {}
     for line in io.lines(paths_file) do
         local ordinal, path = line:match("^(%d+) (.+)$")
@@ -79,8 +86,12 @@ function request()
         round = round + 1
     end
     local path = paths[at]
+    local prefix = run
     if round > 0 then
-        path = path:gsub("session_id=", "session_id=r" .. round .. "-", 1)
+        prefix = prefix .. "r" .. round .. "-"
+    end
+    if prefix ~= "" then
+        path = path:gsub("session_id=", "session_id=" .. prefix, 1)
     end
     return wrk.format("GET", path)
 end

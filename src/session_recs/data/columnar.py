@@ -261,10 +261,12 @@ def _per_session(sessions: Any) -> pd.DataFrame:
     return frame
 
 
-def _pairs(sessions: Any, lengths: Any, chosen: np.ndarray) -> pd.DataFrame:
-    """(second-to-last, last) pairs of the ``chosen`` sessions, in that order."""
+def _pairs(sessions: Any, lengths: Any, *chosen: np.ndarray) -> list[pd.DataFrame]:
+    """(second-to-last, last) pairs of each array of ``chosen`` sessions, in its order: one
+    pass over the sessions for all of them."""
     ends = sessions.join(lengths, "session_id").filter(_.position >= _.length - 2)
-    wanted = ibis.memtable(pd.DataFrame({"session_id": np.unique(chosen).astype(np.int64)}))
+    every = np.unique(np.concatenate(chosen)).astype(np.int64)
+    wanted = ibis.memtable(pd.DataFrame({"session_id": every}))
     ends = ends.join(wanted, "session_id")
     frame = (
         ends.group_by("session_id")
@@ -275,8 +277,11 @@ def _pairs(sessions: Any, lengths: Any, chosen: np.ndarray) -> pd.DataFrame:
         .execute()
         .set_index("session_id")
     )
-    pairs = frame.reindex(pd.Index(np.asarray(chosen, dtype=np.int64), name="session_id"))
-    return pairs.reset_index()[list(PAIR_COLUMNS)]
+    pairs = []
+    for ids in chosen:
+        index = pd.Index(np.asarray(ids, dtype=np.int64), name="session_id")
+        pairs.append(frame.reindex(index).reset_index()[list(PAIR_COLUMNS)])
+    return pairs
 
 
 def split_table(sessions: Any, config: SplitConfig) -> Split:
@@ -320,9 +325,12 @@ def _split(sessions: Any, config: SplitConfig) -> Split:
     test_sessions = sessions.join(tested, "session_id").select(*columns)
     test_sessions = test_sessions.order_by(["session_id", "position"])
     length_table = ibis.memtable(summary[["session_id", "length"]])
+    validation_pairs, test_pairs = _pairs(
+        sessions, length_table, choice.validation_ids, choice.test_ids
+    )
     return Split(
         train_sessions=train,
-        validation_pairs=_pairs(sessions, length_table, choice.validation_ids),
-        test_pairs=_pairs(sessions, length_table, choice.test_ids),
+        validation_pairs=validation_pairs,
+        test_pairs=test_pairs,
         test_sessions=test_sessions,
     )

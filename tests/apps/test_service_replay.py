@@ -5,9 +5,11 @@ runs of one service (each run's own prefix)."""
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -17,12 +19,26 @@ from session_recs.models import build_model
 from .test_service import holder_of, running
 from .test_serving import planted_sessions
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-import bench_service  # a script of benchmarks/, not a package
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("wrk") is None, reason="wrk is not installed (.ci/run installs Debian's)"
-)
+def _script(name: str) -> ModuleType:
+    """A script of benchmarks/ (not a package) as a module."""
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+bench_service = _script("bench_service")
+
+pytestmark = [
+    pytest.mark.slow,  # a service and an outside load generator
+    pytest.mark.skipif(
+        shutil.which("wrk") is None, reason="wrk is not installed (.ci/run installs Debian's)"
+    ),
+]
 
 #: The replayed sessions: 5 clicks each on items the planted model knows.
 SESSIONS = [[f"a{(s + i) % 10}" for i in range(5)] for s in range(12)]

@@ -53,10 +53,11 @@ def test_wrk_replays_sessions_that_never_grow_past_their_length(tmp_path):
         # 2 s at 200 requests/s over 60 clicks: each run goes round the file several times.
         runs = [bench_service.wrk(url, paths, 200, 2, 4, 2) for _ in range(2)]
         held = {name: list(session.items) for name, session in store._sessions.items()}
-    for result in runs:
-        assert result["failed"] == 0 and result["requests"] >= 300, result
+    for result in runs:  # each run went round the file: its sessions under new ids
+        assert result["failed"] == 0 and result["requests"] > 60, result
+    assert any("-r1-" in name for name in held), sorted(held)[:5]
     for name, items in held.items():
-        number = int(name.rsplit("-s", 1)[-1].removeprefix("s"))
+        number = int(name.rsplit("-s", 1)[1])
         replayed = SESSIONS[number]
         # Each click once, in order. (wrk builds one request per thread before the run and
         # never sends it: a thread's first session may start at its second click.)

@@ -21,7 +21,6 @@ whose steps share the fitted matrices; split apart they would pass those matrice
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal, Self
 
@@ -32,7 +31,7 @@ from pydantic import Field
 
 from session_recs.core.config import Settings
 from session_recs.core.tables import to_frame
-from session_recs.models.base import QueryBatch, Recommender, SessionData
+from session_recs.models.base import QueryBatch, Recommender, SessionData, ranking_threads
 from session_recs.models.single import session_knn_candidates
 from session_recs.models.sparse import prune_rows, ranges, session_item_counts, work_cuts
 from session_recs.models.transitions import STEP_WEIGHTS, ContextOptions, RowLookup
@@ -71,13 +70,10 @@ class ItemKNN(RowLookup):
     search_settings: ClassVar[tuple[type, ...]] = (_ItemKNNOptions, ContextOptions)
     options: ItemKNNOptions
 
-    #: Co-occurrence work (items summed over the sessions of each row's item) per block of
-    #: rows while fitting: only one block of the full co-occurrence matrix is held.
-    PAIRS_PER_BLOCK: ClassVar[int] = 20_000_000
-
-    #: On Spark only: on one machine, the sparse product in memory counts co-occurrences
-    #: 6x faster than DuckDB's self-join and aggregate (112 s against 658 s for 9x10^6
-    #: training events, docs/scale.md), so DuckDB's table is read into memory instead.
+    #: On Spark only: on one machine, counting in memory (compiled rows, 2 threads) is far
+    #: faster than DuckDB's self-join and aggregate (docs/scale.md: 658 s on DuckDB, 112 s
+    #: by the sparse product this replaced, for 9x10^6 training events), so DuckDB's table
+    #: is read into memory instead.
     counts_on_engines: ClassVar[tuple[str, ...]] = ("pyspark",)
 
     def _norm_factors(self, support: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -94,32 +90,14 @@ class ItemKNN(RowLookup):
         self.matrix = cooccurrence_similarity(table, left, right, self.options.neighbours)
 
     def _fit(self, sessions: SessionData) -> None:
-        options = self.options
+        from session_recs.models.cooccurrence import item_similarity  # numba
+
         incidence = session_item_counts(sessions, len(self.fitted_index()))
         incidence.data[:] = 1.0
-        by_item = incidence.T.tocsr()
-        support = np.diff(by_item.indptr).astype(np.float64)
-        lengths = np.diff(incidence.indptr).astype(np.float64)
-        left, right = self._norm_factors(support)
-        blocks = []
-        for lo, hi in itertools.pairwise(work_cuts(by_item @ lengths, self.PAIRS_PER_BLOCK)):
-            together = (by_item[lo:hi] @ incidence).tocsr()
-            rows = np.repeat(np.arange(lo, hi), np.diff(together.indptr))
-            cols = together.indices
-            off_diagonal = rows != cols
-            rows, cols = rows[off_diagonal], cols[off_diagonal]
-            norm = left[rows] * right[cols]
-            kept = np.bincount(rows - lo, minlength=hi - lo)
-            similarity = sp.csr_matrix(
-                (
-                    together.data[off_diagonal] / np.maximum(norm, 1e-12),
-                    cols,
-                    np.r_[0, np.cumsum(kept)],
-                ),
-                shape=together.shape,
-            )
-            blocks.append(prune_rows(similarity, options.neighbours))
-        self.matrix = sp.vstack(blocks, format="csr") if len(blocks) > 1 else blocks[0]
+        left, right = self._norm_factors(np.diff(incidence.tocsc().indptr).astype(np.float64))
+        self.matrix = item_similarity(
+            incidence, left, right, self.options.neighbours, ranking_threads()
+        )
 
 
 # Weight of a query item at 1-based position i of the L items considered (L = last).

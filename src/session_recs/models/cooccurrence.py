@@ -123,8 +123,9 @@ def pruned_similarity(
         raise ValueError("pruned_similarity keeps at least one entry per row")
     n_items = incidence.shape[1]
     by_item = incidence.T.tocsr()
-    sessions = incidence.indptr.astype(np.int64), incidence.indices.astype(np.int32)
-    items = by_item.indptr.astype(np.int64), by_item.indices.astype(np.int32)
+    # No copies of the entries (int32 indices are scipy's own when they fit).
+    sessions = incidence.indptr.astype(np.int64), np.asarray(incidence.indices, np.int32)
+    items = by_item.indptr.astype(np.int64), np.asarray(by_item.indices, np.int32)
     work = by_item @ np.diff(incidence.indptr).astype(np.float64)
     cuts = work_cuts(work, WORK_PER_TASK)
     scratch = threading.local()

@@ -94,7 +94,8 @@ class ItemKNN(RowLookup):
 
         incidence = session_item_counts(sessions, len(self.fitted_index()))
         incidence.data[:] = 1.0
-        left, right = self._norm_factors(np.diff(incidence.tocsc().indptr).astype(np.float64))
+        support = np.bincount(incidence.indices, minlength=incidence.shape[1])
+        left, right = self._norm_factors(support.astype(np.float64))
         self.matrix = item_similarity(
             incidence, left, right, self.options.neighbours, ranking_threads()
         )

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from session_recs.core.errors import DataValidationError
 from session_recs.data import engine
-from session_recs.models import build_model
+from session_recs.models import build_model, pair_counts
 from session_recs.models.knn import ItemKNN
 from session_recs.models.queries import pair_set
 from session_recs.models.transitions import MarkovChain, SequentialRules
@@ -42,13 +42,6 @@ def training_sessions(seed: int = 0, sessions: int = 400) -> pd.DataFrame:
     frame["item_id"] = frame["item_id"].astype("str")
     frame["timestamp"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(len(frame)), "s")
     return frame
-
-
-@pytest.fixture(autouse=True)
-def every_model_counts_on_every_engine(monkeypatch):
-    """item_knn counts on Spark only (DuckDB's self-join is slower than its sparse product
-    in memory): its engine path is tested on DuckDB too."""
-    monkeypatch.setattr(ItemKNN, "counts_on_engines", ("duckdb", "pyspark"))
 
 
 def both(con, tmp_path, frame: pd.DataFrame):
@@ -188,16 +181,39 @@ def test_the_engine_failing_during_a_fit_is_one_line_naming_the_model(con, tmp_p
 
 @pytest.mark.parametrize(
     ("kind", "options"),
-    [("sequential_rules", {"steps": 20, "pruning": 4, "backward_weight": 0.5}), ("item_knn", {})],
+    [("sequential_rules", {"steps": 20, "pruning": 4, "backward_weight": 0.5})],
 )
 def test_counts_combined_in_many_blocks_of_items_equal_one(
     con, tmp_path, monkeypatch, kind, options
 ):
-    from session_recs.models import pair_counts
-
     frame, table = both(con, tmp_path, training_sessions())
     whole = build_model(kind, options).fit(table)
     monkeypatch.setattr(pair_counts, "PAIRS_PER_BLOCK", 200)  # dozens of blocks
     blocks = build_model(kind, options).fit(table)
     identical(whole, blocks)
     identical(build_model(kind, options).fit(frame), blocks)
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"neighbours": 0}, {"alpha": 1.0, "shrinkage": 10.0, "neighbours": 5}]
+)
+@pytest.mark.parametrize("pairs_per_block", [pair_counts.PAIRS_PER_BLOCK, 200])
+def test_item_knn_counted_by_the_engines_self_join_is_the_in_memory_matrix(
+    con, tmp_path, monkeypatch, options, pairs_per_block
+):
+    """On Spark item_knn counts each pair's sessions with the engine's self-join; on
+    DuckDB it takes each session's distinct items instead. The self-join, run on DuckDB
+    here, gives the in-memory matrix too."""
+    frame, table = both(con, tmp_path, training_sessions())
+    model = ItemKNN(**options).fit(frame)
+    left, right = model._norm_factors(pair_counts.session_support(table, len(model.index.ids)))
+    keep = model.options.neighbours
+    monkeypatch.setattr(pair_counts, "PAIRS_PER_BLOCK", pairs_per_block)  # 200: many blocks
+    got = pair_counts.cooccurrence_similarity(table, left, right, keep).tocsr()
+    want = model.matrix.tocsr()
+    got.sort_indices()
+    want.sort_indices()
+    np.testing.assert_array_equal(got.indptr, want.indptr)
+    np.testing.assert_array_equal(got.indices, want.indices)
+    assert got.data.tobytes() == want.data.tobytes()
+    assert want.nnz >= 50

@@ -41,4 +41,8 @@ def to_frame(data: Any) -> Any:
         scale: Any = getattr(schema[field.name], "scale", None)
         unit = _UNITS.get(scale) if pa.types.is_timestamp(field.type) else None
         fields.append(field.with_type(pa.timestamp(unit, field.type.tz)) if unit else field)
-    return arrow.cast(pa.schema(fields)).to_pandas()
+    if pa.schema(fields) != arrow.schema:
+        arrow = arrow.cast(pa.schema(fields))
+    # Each Arrow column is released as soon as it is converted: the table and the frame
+    # are never both whole in memory (a training table can be most of it).
+    return arrow.to_pandas(self_destruct=True, split_blocks=True)

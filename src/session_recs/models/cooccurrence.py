@@ -164,6 +164,7 @@ def item_similarity(
     pair (``keep <= 0``) by the sparse product, a block of rows at a time."""
     if keep > 0:
         return pruned_similarity(incidence, left, right, keep, threads)
+    incidence = incidence.astype(np.float64, copy=False)  # counts summed as floats
     by_item = incidence.T.tocsr()
     work = by_item @ np.diff(incidence.indptr).astype(np.float64)
     blocks = []

@@ -15,7 +15,7 @@ Both give only the items with evidence (:meth:`~session_recs.models.base.Recomme
 item kNN the rows of the query's items, session kNN its neighbours' items; a query's cost
 follows those, never the catalogue.
 
-About 470 lines: most are V-SKNN's vectorised neighbour search and voting, one algorithm
+About 490 lines: most are V-SKNN's vectorised neighbour search and voting, one algorithm
 whose steps share the fitted matrices; split apart they would pass those matrices around.
 """
 
@@ -70,11 +70,12 @@ class ItemKNN(RowLookup):
     search_settings: ClassVar[tuple[type, ...]] = (_ItemKNNOptions, ContextOptions)
     options: ItemKNNOptions
 
-    #: On Spark only: on one machine, counting in memory (compiled rows, 2 threads) is far
-    #: faster than DuckDB's self-join and aggregate (docs/scale.md: 658 s on DuckDB, 112 s
-    #: by the sparse product this replaced, for 9x10^6 training events), so DuckDB's table
-    #: is read into memory instead.
-    counts_on_engines: ClassVar[tuple[str, ...]] = ("pyspark",)
+    #: On Spark the sessions holding both items are counted on the cluster; on DuckDB the
+    #: engine hands over each event's session and item as integers (8 bytes an event,
+    #: not the table's rows as text) and they are counted in memory as :meth:`_fit` does:
+    #: DuckDB's own self-join and aggregate took 658 s where memory took 112 s for 9x10^6
+    #: training events (docs/scale.md).
+    counts_on_engines: ClassVar[tuple[str, ...]] = ("duckdb", "pyspark")
 
     def _norm_factors(self, support: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each item's two factors of the norm, from the sessions holding it (computed once
@@ -84,16 +85,26 @@ class ItemKNN(RowLookup):
         return left, np.power(support + options.shrinkage, 1.0 - options.alpha)
 
     def _fit_table(self, table: Any) -> None:
-        from session_recs.models.pair_counts import cooccurrence_similarity, session_support
+        from session_recs.models import pair_counts
 
-        left, right = self._norm_factors(session_support(table, len(self.fitted_index())))
-        self.matrix = cooccurrence_similarity(table, left, right, self.options.neighbours)
+        n_items = len(self.fitted_index())
+        if table._find_backend().name == "pyspark":  # counted on the cluster
+            left, right = self._norm_factors(pair_counts.session_support(table, n_items))
+            self.matrix = pair_counts.cooccurrence_similarity(
+                table, left, right, self.options.neighbours
+            )
+            return
+        self._fit_incidence(pair_counts.session_incidence(table, n_items))
 
     def _fit(self, sessions: SessionData) -> None:
-        from session_recs.models.cooccurrence import item_similarity  # numba
-
         incidence = session_item_counts(sessions, len(self.fitted_index()))
         incidence.data[:] = 1.0
+        self._fit_incidence(incidence)
+
+    def _fit_incidence(self, incidence: sp.csr_matrix) -> None:
+        """The matrix from the binary sessions x items ``incidence``."""
+        from session_recs.models.cooccurrence import item_similarity  # numba
+
         support = np.bincount(incidence.indices, minlength=incidence.shape[1])
         left, right = self._norm_factors(support.astype(np.float64))
         self.matrix = item_similarity(

@@ -186,11 +186,11 @@ def _by_blocks(
     return sp.vstack(blocks, format="csr") if len(blocks) > 1 else blocks[0]
 
 
-def session_item_matrix(table: Any, n_items: int) -> sp.csr_matrix:
-    """The (sessions x items) matrix of how often each item occurs in each session
-    (float64), sessions numbered in the order of their first row, as
+def _numbered_events(table: Any) -> tuple[Any, Any]:
+    """(events with their session's number ``row`` and item number ``code``, the sessions'
+    first rows): sessions numbered in the order of their first row, as
     :meth:`~session_recs.models.sparse.SessionData.from_long` numbers them in a table that
-    holds each session's rows together: the in-memory fit's matrix, entry for entry."""
+    holds each session's rows together."""
     import ibis
 
     _checked(table)
@@ -199,6 +199,14 @@ def session_item_matrix(table: Any, n_items: int) -> sp.csr_matrix:
     firsts = events.group_by("session_id").aggregate(first=events[ROW].min())
     numbered = firsts.mutate(row=ibis.row_number().over(order_by=firsts["first"]))
     coded = events.join(codes, "item_id").join(numbered.select("session_id", "row"), "session_id")
+    return coded, firsts
+
+
+def session_item_matrix(table: Any, n_items: int) -> sp.csr_matrix:
+    """The (sessions x items) matrix of how often each item occurs in each session
+    (float64), sessions numbered as :func:`_numbered_events` numbers them: the in-memory
+    fit's matrix, entry for entry."""
+    coded, firsts = _numbered_events(table)
     cells = coded.group_by(["row", "code"]).aggregate(n=coded.count()).to_pyarrow()
     n_sessions = int(firsts.count().execute())
     return sp.csr_matrix(
@@ -208,3 +216,19 @@ def session_item_matrix(table: Any, n_items: int) -> sp.csr_matrix:
         ),
         shape=(n_sessions, n_items),
     )
+
+
+def session_incidence(table: Any, n_items: int) -> sp.csr_matrix:
+    """Which items each training session holds: a boolean (sessions x items) matrix,
+    sessions numbered as :func:`_numbered_events` numbers them. The engine hands over
+    every event's (session number, item number) as two int32 columns, 8 bytes an event
+    where the table's rows in memory take about 40, and the matrix merges repeats."""
+    coded, firsts = _numbered_events(table)
+    cells = coded.select(row=coded["row"].cast("int32"), code=coded["code"].cast("int32"))
+    arrow = cells.to_pyarrow()
+    rows = arrow["row"].to_numpy().astype(np.int32, copy=False)
+    codes = arrow["code"].to_numpy().astype(np.int32, copy=False)
+    del arrow
+    n_sessions = int(firsts.count().execute())
+    held = np.ones(len(rows), dtype=bool)  # repeats merge into one True
+    return sp.csr_matrix((held, (rows, codes)), shape=(n_sessions, n_items))

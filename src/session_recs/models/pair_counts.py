@@ -18,7 +18,9 @@ Every result equals what the in-memory fit computes from the same rows, to the b
   (:func:`~session_recs.models.sparse.prune_rows`);
 - :func:`session_support` and :func:`cooccurrence_similarity`: how many sessions hold
   each item, and each pair of distinct items, normalised and pruned as
-  :class:`~session_recs.models.knn.ItemKNN` does.
+  :class:`~session_recs.models.knn.ItemKNN` does (on Spark; on DuckDB, item_knn counts
+  in memory from :func:`session_incidence`, each event's session and item numbers);
+- :func:`session_item_matrix`: each session's item counts (association_rules).
 
 The engine does the counting, which is what outgrows memory: integer counts per item
 pair, held as the engine's cached table (spilled to disk by DuckDB). The floating-point

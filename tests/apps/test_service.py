@@ -417,3 +417,21 @@ def test_polling_swaps_in_a_replaced_file(models, tmp_path):
         status, body = click(url, "s", "a4")
     assert status == 200 and body["version"] != first
     assert body["items"] == serving.predict(models["session_knn"], [["a4"]], k=5)["items"][0]
+
+
+def test_a_head_of_a_click_is_refused_and_appends_nothing(models, tmp_path):
+    """A click's GET appends its item to the session; a HEAD, which must change nothing,
+    gets 405 naming the methods there are, and the session stays as it was."""
+    holder = holder_of(tmp_path, models["session_knn"])
+    store = MemoryStore(StoreBounds())
+    with running(holder, store) as url:
+        item = str(holder.current.ids[0])
+        query = urllib.parse.urlencode({"session_id": "h", "item": item, "k": 3})
+        request = urllib.request.Request(f"{url}/v1/recommend?{query}", method="HEAD")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        assert (refused.value.code, refused.value.headers["allow"]) == (405, "GET, POST")
+        assert asyncio.run(store.get("h")) is None  # no session was made
+        status, answer = click(url, "h", item, k=3)
+        assert (status, len(answer["items"])) == (200, 3)
+        assert asyncio.run(store.get("h")) == [item]  # the GET's item, once

@@ -23,7 +23,7 @@ second); ``tests/apps/test_service.py`` holds both ways to the same bytes.
 A request the service cannot answer gets a 4xx with ``{"error": "<one line>"}`` naming
 the parameter or field and what was expected; nothing a client sends stops the service.
 
-About 430 lines: the five endpoints' checks and answers, their metrics and the click's
+About 440 lines: the five endpoints' checks and answers, their metrics and the click's
 own ASGI path belong to one app built from one model holder and one store.
 """
 
@@ -250,6 +250,8 @@ def build_app(
         return status, body
 
     async def recommend_get(request: Request) -> Response:  # HEAD; GET comes to ServiceApp
+        if request.method == "HEAD":  # a click appends to its session: never on a HEAD
+            return Response(status_code=405, headers={"Allow": "GET, POST"})
         status, body = await click(request.scope["query_string"])
         return Response(body, status_code=status, media_type=JSON)
 

@@ -3,6 +3,7 @@ pandas dtype the ids come in."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -38,3 +39,46 @@ def test_unseen_shares_count_text_ids_exactly(dtype):
     assert profile["test"]["unseen_query_share"] == 0.25  # "07"
     assert profile["test"]["revealed_targets"] == 3
     assert profile["test"]["unseen_revealed_target_share"] == round(2 / 3, 4)  # "x", "07"
+
+
+def long_sessions(seed: int) -> pd.DataFrame:
+    """Sessions of 1 to 30 events over look-alike text ids, immediate repeats common (so
+    repeats fall across every batch seam too), with one missing item."""
+    rng = np.random.default_rng(seed)
+    names = np.array(["007", "7", "07", "a", "A", "b"])
+    rows = []
+    for session in range(300):
+        items = names[rng.integers(0, len(names), int(rng.integers(1, 31)))]
+        rows += [(session * 3, position, item) for position, item in enumerate(items)]
+    frame = pd.DataFrame(rows, columns=["session_id", "position", "item_id"])
+    frame["item_id"] = frame["item_id"].astype("str")
+    frame.loc[17, "item_id"] = None
+    return frame
+
+
+@pytest.mark.parametrize("batch_rows", [1_000_000, 7])
+def test_a_table_of_training_sessions_profiles_as_its_frame_a_batch_at_a_time(
+    tmp_path, monkeypatch, batch_rows
+):
+    """The profile of the engine's table (counted there, fingerprinted and its repeats
+    counted a batch of rows at a time) is the profile of the same rows in memory: every
+    number and both fingerprints, whatever the batches' size."""
+    from session_recs.data import engine
+    from session_recs.evaluation import provenance
+
+    train = long_sessions(3)
+    path = tmp_path / "train_sessions.parquet"
+    train.to_parquet(path)
+    table = engine.read_interactions(engine.connect(memory_limit="1GB", threads=2), path)
+    test = pd.DataFrame(
+        {"session_id": [9, 9], "position": [0, 1], "item_id": pd.array(["7", "x"], dtype="str")}
+    )
+    pairs = pd.DataFrame({"session_id": [9], "query_item": ["7"], "target_item": ["x"]})
+    frame = pd.read_parquet(path)
+    want = dataset_profile({"events": 1}, frame, pairs, test)
+    monkeypatch.setattr(provenance, "BATCH_ROWS", batch_rows)
+    got = dataset_profile({"events": 1}, table, pairs, test)
+    assert got == want
+    assert want["train"]["repeated_transitions"] > 50
+    assert want["train"]["transitions"] == len(train) - 300
+    assert provenance.RepeatEvidence.of(table) == provenance.RepeatEvidence.of(train)

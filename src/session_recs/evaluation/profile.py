@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from session_recs.core.tables import is_table
 from session_recs.evaluation.provenance import RepeatEvidence, split_fingerprints
 
 QUANTILES = (0.0, 0.25, 0.5, 0.75, 0.95, 1.0)
@@ -110,9 +111,23 @@ def shaped_stats(  # noqa: PLR0917 (one value per number of the profile)
     return stats
 
 
+def _train_counts(train_sessions: Any) -> tuple[int, int, pa.Array]:
+    """Events, sessions and the distinct items (as Arrow text) of the training sessions: a
+    DataFrame, or a columnar engine's table counted there."""
+    if not is_table(train_sessions):
+        items = _text(train_sessions["item_id"].unique())
+        return len(train_sessions), int(train_sessions["session_id"].nunique()), items
+    from ibis import _
+
+    row = train_sessions.aggregate(events=_.count(), sessions=_.session_id.nunique())
+    counts = row.execute().iloc[0]
+    items = train_sessions.select("item_id").distinct().to_pyarrow()["item_id"]
+    return int(counts["events"]), int(counts["sessions"]), _text(items)
+
+
 def dataset_profile(
     sessions: pd.DataFrame | dict[str, Any],
-    train_sessions: pd.DataFrame,
+    train_sessions: Any,
     test_pairs: pd.DataFrame,
     test_sessions: pd.DataFrame,
     sessionize_log: dict[str, Any] | None = None,
@@ -126,15 +141,11 @@ def dataset_profile(
     table, or its :func:`session_stats` computed elsewhere."""
     stats = dict(sessions) if isinstance(sessions, dict) else session_stats(sessions)
     span = stats.pop("time_span", None)
-    known = _text(train_sessions["item_id"].unique())
+    events, n_sessions, known = _train_counts(train_sessions)
     revealed = test_sessions[test_sessions["position"] > 0]
     profile: dict[str, Any] = {
         **stats,
-        "train": {
-            "events": len(train_sessions),
-            "sessions": int(train_sessions["session_id"].nunique()),
-            "items": len(known),
-        },
+        "train": {"events": events, "sessions": n_sessions, "items": len(known)},
         "test": {
             "pairs": len(test_pairs),
             "sessions": int(test_sessions["session_id"].nunique()),

@@ -28,6 +28,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from session_recs.core.tables import is_table
+
+
+def _repeats(ids: pd.Series, items: pd.Series) -> tuple[int, int]:
+    """(transitions, of which repeats): consecutive rows of one session, and those whose
+    item is the same (items compared by their codes: no Python string per event)."""
+    ids_ = ids.to_numpy()
+    codes = pd.factorize(items)[0]
+    same = ids_[1:] == ids_[:-1]
+    return int(same.sum()), int((same & (codes[1:] == codes[:-1])).sum())
+
+
 #: The columns every metrics and query-ranks table carries (constant within a table).
 PROVENANCE_COLUMNS = (
     "dataset",
@@ -49,17 +61,53 @@ _DIGITS = 16
 logger = logging.getLogger(__name__)
 
 
-def fingerprint(*frames: tuple[pd.DataFrame, Sequence[str]]) -> str:
-    """A hash of the given columns of each frame, row order included (16 hex digits)."""
+def fingerprint(*frames: tuple[Any, Sequence[str]]) -> str:
+    """A hash of the given columns of each frame, row order included (16 hex digits). A
+    columnar engine's table is read a batch of rows at a time, in its file's order: the
+    same hash, without the table in memory."""
     digest = hashlib.sha256()
     for frame, columns in frames:
-        digest.update(json.dumps([list(columns), len(frame)]).encode())
+        parts = _column_batches(frame, columns) if is_table(frame) else None
+        digest.update(
+            json.dumps([list(columns), len(frame) if parts is None else parts[0]]).encode()
+        )
         for column in columns:
-            values = frame[column]
-            if not pd.api.types.is_numeric_dtype(values):
-                values = values.astype("str")
-            digest.update(np.ascontiguousarray(_row_hashes(values)).tobytes())
+            for batch in [frame] if parts is None else parts[1](column):
+                digest.update(np.ascontiguousarray(_row_hashes(_hashable(batch[column]))).tobytes())
     return digest.hexdigest()[:_DIGITS]
+
+
+def _column_batches(table: Any, columns: Sequence[str]) -> tuple[int, Any]:
+    """(rows, a function giving the values of some of ``columns`` as a DataFrame a batch
+    at a time, in the file's order), typed as :func:`~session_recs.core.tables.to_frame`
+    types whole columns: an integer column with a missing value is float64 in every
+    batch."""
+    from session_recs.core.tables import ROW
+
+    ordered = table.order_by(ROW) if ROW in table.columns else table
+    floats = [
+        column
+        for column in columns
+        if table[column].type().is_integer() and int(table[column].isnull().sum().execute())
+    ]
+
+    def batches(*chosen: str) -> Any:
+        for batch in ordered.select(*chosen).to_pyarrow_batches(chunk_size=BATCH_ROWS):
+            frame = batch.to_pandas()
+            for column in set(floats) & set(chosen):
+                frame[column] = frame[column].astype(np.float64)
+            yield frame
+
+    return int(table.count().execute()), batches
+
+
+#: Rows of a table read at once where a whole column is not held (about 10^2 MB of text).
+BATCH_ROWS = 4_000_000
+
+
+def _hashable(values: pd.Series) -> pd.Series:
+    """Numbers as they are, anything else as text."""
+    return values if pd.api.types.is_numeric_dtype(values) else values.astype("str")
 
 
 def _row_hashes(values: pd.Series) -> np.ndarray:
@@ -96,12 +144,26 @@ class RepeatEvidence:
     repeats: int
 
     @classmethod
-    def of(cls, sessions: pd.DataFrame) -> RepeatEvidence:
-        """Counted on a long session table (rows in session order)."""
-        ids = sessions["session_id"].to_numpy()
-        items = pd.factorize(sessions["item_id"])[0]  # codes: no Python string per event
-        same = ids[1:] == ids[:-1]
-        return cls(int(same.sum()), int((same & (items[1:] == items[:-1])).sum()))
+    def of(cls, sessions: Any) -> RepeatEvidence:
+        """Counted on a long session table (rows in session order): a DataFrame, or a
+        columnar engine's table read a batch of rows at a time."""
+        if not is_table(sessions):
+            return cls(*_repeats(sessions["session_id"], sessions["item_id"]))
+        _, batches = _column_batches(sessions, ("session_id", "item_id"))
+        transitions = repeats = 0
+        last: tuple[Any, Any] | None = None
+        for batch in batches("session_id", "item_id"):
+            if not len(batch):
+                continue
+            ids, items = batch["session_id"], batch["item_id"]
+            if last is not None and last[0] == ids.iloc[0]:  # the pair across two batches
+                transitions += 1
+                first = items.iloc[0]
+                repeats += int(bool(pd.isna(first) if pd.isna(last[1]) else last[1] == first))
+            done = _repeats(ids, items)
+            transitions, repeats = transitions + done[0], repeats + done[1]
+            last = (ids.iloc[-1], items.iloc[-1])
+        return cls(transitions, repeats)
 
     @property
     def share(self) -> float:

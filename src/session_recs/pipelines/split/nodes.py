@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
 import pandas as pd
 
-from session_recs.core.tables import to_frame
+from session_recs.core.tables import is_table
 from session_recs.data.split import SplitConfig, split_sessions
 from session_recs.evaluation.next_event import EvaluationConfig
 from session_recs.evaluation.profile import dataset_profile, session_stats_table
@@ -40,15 +41,26 @@ def profile_split_dataset(  # noqa: PLR0917 (a node: Kedro passes inputs by posi
     what sessionize dropped on the way, the split's settings and fingerprints; logs how
     ``evaluation.exclude_query: auto`` is decided on this split, with its evidence."""
     split = SplitConfig.model_validate(split)
-    train_sessions = to_frame(train_sessions)
     setting = EvaluationConfig(exclude_query=exclude_query).exclude_query
-    decide_exclude_query(setting, train_sessions)
     stats = sessions if isinstance(sessions, pd.DataFrame) else session_stats_table(sessions)
-    return dataset_profile(
-        stats,
-        train_sessions,
-        test_pairs,
-        test_sessions,
-        sessionize_log,
-        split=split.model_dump(mode="json"),
-    )
+    # A table of training sessions is counted and fingerprinted a batch at a time, never
+    # read into memory whole (22.9 GB at 2x10^8 events).
+    with _engine_errors("profiling the training sessions", train_sessions):
+        decide_exclude_query(setting, train_sessions)
+        return dataset_profile(
+            stats,
+            train_sessions,
+            test_pairs,
+            test_sessions,
+            sessionize_log,
+            split=split.model_dump(mode="json"),
+        )
+
+
+def _engine_errors(doing: str, data: Any) -> Any:
+    """The engine's failures in one line when ``data`` is its table (else nothing)."""
+    if not is_table(data):
+        return contextlib.nullcontext()
+    from session_recs.data.engine import errors
+
+    return errors(doing, data._find_backend())

@@ -56,6 +56,7 @@ def long_sessions(seed: int) -> pd.DataFrame:
     return frame
 
 
+@pytest.mark.slow  # the engine's table streamed in batches of 7 rows: a few seconds
 @pytest.mark.parametrize("batch_rows", [1_000_000, 7])
 def test_a_table_of_training_sessions_profiles_as_its_frame_a_batch_at_a_time(
     tmp_path, monkeypatch, batch_rows
@@ -82,3 +83,39 @@ def test_a_table_of_training_sessions_profiles_as_its_frame_a_batch_at_a_time(
     assert want["train"]["repeated_transitions"] > 50
     assert want["train"]["transitions"] == len(train) - 300
     assert provenance.RepeatEvidence.of(table) == provenance.RepeatEvidence.of(train)
+
+
+@pytest.mark.slow  # the engine's table streamed in batches of 11 rows: a few seconds
+def test_a_table_of_training_sessions_evaluates_as_its_frame(tmp_path, monkeypatch):
+    """evaluate_with_ranks given the engine's table (fingerprint and repeats a batch at a
+    time, only the pairs' sessions read for their contexts) gives the tables the frame
+    gives: every metric, rank and provenance column."""
+    from session_recs.data import engine
+    from session_recs.evaluation import provenance
+    from session_recs.evaluation.next_event import EvaluationConfig, evaluate_with_ranks
+    from session_recs.models import build_model
+
+    train = long_sessions(4).dropna()
+    path = tmp_path / "train_sessions.parquet"
+    train.to_parquet(path)
+    table = engine.read_interactions(engine.connect(memory_limit="1GB", threads=2), path)
+    frame = pd.read_parquet(path)
+    # Pairs whose context is a training session's prefix (split's prefix sessions).
+    ends = frame.groupby("session_id").tail(2).groupby("session_id")["item_id"]
+    pairs = pd.DataFrame({"query_item": ends.first(), "target_item": ends.last()})
+    pairs = pairs.reset_index().head(120)
+    test = frame.iloc[:0]
+    model = build_model("session_knn", {}).fit(frame)
+    config = EvaluationConfig(
+        ks=[1, 3, 5], contexts=["last_item", "session"], exclude_query="auto", n_boot=50
+    )
+    want = evaluate_with_ranks(model, frame, pairs, test, config, dataset="d")
+    monkeypatch.setattr(provenance, "BATCH_ROWS", 11)
+    got = evaluate_with_ranks(model, table, pairs, test, config, dataset="d")
+    timing = ["predictions_per_s"]
+    for one, other in zip(got, want, strict=True):
+        pd.testing.assert_frame_equal(
+            one.drop(columns=timing, errors="ignore"), other.drop(columns=timing, errors="ignore")
+        )
+    assert want[0]["n_queries"].min() == 120
+    assert (want[1]["seen"] > 1).any()  # contexts of more than the query item were read

@@ -26,6 +26,7 @@ from pydantic import Field, field_validator
 from session_recs.core.config import Settings
 from session_recs.core.errors import ConfigError, DataValidationError
 from session_recs.core.metrics import bootstrap_intervals, per_query_metrics, target_ranks
+from session_recs.core.tables import is_table, to_frame
 from session_recs.evaluation.provenance import (
     decide_exclude_query,
     json_options,
@@ -269,7 +270,8 @@ def evaluate_with_ranks(
 
     config = resolved(config, train_sessions)
     tables, ranks = [], []
-    sets = protocol_sets(model.fitted_index(), train_sessions, test_pairs, test_sessions, config)
+    context = _pairs_training_rows(train_sessions, test_pairs)
+    sets = protocol_sets(model.fitted_index(), context, test_pairs, test_sessions, config)
     for (protocol, context), evaluation, seen in (
         ((protocol, context), in_context(with_session, context), with_session.queries.context)
         for protocol, with_session in sets.items()
@@ -314,6 +316,19 @@ def evaluate_with_ranks(
         pd.concat(tables, ignore_index=True).assign(**provenance),
         pd.concat(ranks, ignore_index=True).assign(**provenance),
     )
+
+
+def _pairs_training_rows(train_sessions: Any, test_pairs: pd.DataFrame) -> pd.DataFrame:
+    """What the pairs' contexts read of the training sessions: all of a DataFrame; of a
+    columnar engine's table, only the rows of the pairs' sessions (its fingerprint and
+    repeats are read a batch at a time: :mod:`~session_recs.evaluation.provenance`)."""
+    if not is_table(train_sessions):
+        return train_sessions
+    import ibis
+
+    ids = pd.DataFrame({"session_id": test_pairs["session_id"].unique()})
+    ids["session_id"] = ids["session_id"].astype(train_sessions.schema()["session_id"].to_pandas())
+    return to_frame(train_sessions.semi_join(ibis.memtable(ids), "session_id"))
 
 
 def measured_on(

@@ -8,16 +8,29 @@ Pipelines instantiate it once per model with ``namespace=<model name>``; paramet
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 from kedro.pipeline import Node, Pipeline
 
-from session_recs.core.tables import is_table, to_frame
+from session_recs.core.tables import is_table
 from session_recs.evaluation.next_event import EvaluationConfig, evaluate_with_ranks
 from session_recs.models import ModelSpec, Recommender
 
 SHARED_INPUTS = {"train_sessions", "validation_pairs", "test_pairs", "test_sessions"}
+
+
+def engine_errors(doing: str, data: Any) -> Any:
+    """The columnar engine's failures in one line saying what it was ``doing``
+    (:func:`session_recs.data.engine.errors`) when ``data`` is its table; a DataFrame
+    needs no engine (nor its import)."""
+    if not is_table(data):
+        return contextlib.nullcontext()
+    from session_recs.data.engine import errors
+
+    return errors(doing, data._find_backend())
 
 
 def fit_recommender(
@@ -26,11 +39,7 @@ def fit_recommender(
     """Build the model that ``model`` (kind + options) describes and fit it (on the
     columnar engine when ``train_sessions`` is its table and the model counts there)."""
     recommender = ModelSpec.model_validate(model).build()
-    if not is_table(train_sessions):
-        return recommender.fit(train_sessions, validation_pairs)
-    from session_recs.data.engine import errors
-
-    with errors(f"fitting {recommender.name}", train_sessions._find_backend()):
+    with engine_errors(f"fitting {recommender.name}", train_sessions):
         return recommender.fit(train_sessions, validation_pairs)
 
 
@@ -45,14 +54,13 @@ def evaluate_recommender(  # noqa: PLR0917 (a node: Kedro passes inputs by posit
     """Test metrics of a fitted model under every protocol and context configured, and
     each test query's target rank (the report's paired tests between models), both
     carrying what they were measured on (dataset, split fingerprints, settings, options)."""
-    return evaluate_with_ranks(
-        recommender,
-        to_frame(train_sessions),
-        test_pairs,
-        test_sessions,
-        EvaluationConfig.model_validate(evaluation),
-        dataset=str(dataset),
-    )
+    config = EvaluationConfig.model_validate(evaluation)
+    # A table's fingerprint and repeats are read a batch at a time and only the rows of
+    # the test pairs' sessions come into memory, never the whole table.
+    with engine_errors(f"evaluating {recommender.name}", train_sessions):
+        return evaluate_with_ranks(
+            recommender, train_sessions, test_pairs, test_sessions, config, dataset=str(dataset)
+        )
 
 
 def fit_node() -> Node:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import Any
 
 import pandas as pd
 
-from session_recs.core.tables import is_table
 from session_recs.data.split import SplitConfig, split_sessions
 from session_recs.evaluation.next_event import EvaluationConfig
 from session_recs.evaluation.profile import dataset_profile, session_stats_table
 from session_recs.evaluation.provenance import decide_exclude_query
+from session_recs.pipelines.modeling import engine_errors
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ def profile_split_dataset(  # noqa: PLR0917 (a node: Kedro passes inputs by posi
     stats = sessions if isinstance(sessions, pd.DataFrame) else session_stats_table(sessions)
     # A table of training sessions is counted and fingerprinted a batch at a time, never
     # read into memory whole (22.9 GB at 2x10^8 events).
-    with _engine_errors("profiling the training sessions", train_sessions):
+    with engine_errors("profiling the training sessions", train_sessions):
         decide_exclude_query(setting, train_sessions)
         return dataset_profile(
             stats,
@@ -55,12 +54,3 @@ def profile_split_dataset(  # noqa: PLR0917 (a node: Kedro passes inputs by posi
             sessionize_log,
             split=split.model_dump(mode="json"),
         )
-
-
-def _engine_errors(doing: str, data: Any) -> Any:
-    """The engine's failures in one line when ``data`` is its table (else nothing)."""
-    if not is_table(data):
-        return contextlib.nullcontext()
-    from session_recs.data.engine import errors
-
-    return errors(doing, data._find_backend())
